@@ -1,0 +1,1 @@
+"""KAMS data layer: everything that is not drawing. Never imports streamlit."""

@@ -1,0 +1,117 @@
+"""Typed failures. Every error that can reach a user is one of these, with a plain sentence.
+
+k8sdata functions raise SourceError subclasses (never a library's own exception) so that a page can
+show `error.sentence` next to the panel that failed while the other panels keep working.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+Source = Literal["kubernetes", "prometheus", "s3"]
+
+_SOURCE_NAME: dict[str, str] = {"kubernetes": "the Kubernetes API", "prometheus": "Prometheus", "s3": "S3"}
+
+
+class SourceError(Exception):
+    """A data source failed. `kind` is stable and machine-readable; `sentence` is for people."""
+
+    kind: ClassVar[str] = "error"
+
+    def __init__(self, source: Source, detail: str = "", *, hint: str = "") -> None:
+        self.source = source
+        self.detail = detail
+        self.hint = hint
+        super().__init__(self.sentence)
+
+    @property
+    def source_name(self) -> str:
+        return _SOURCE_NAME.get(self.source, self.source)
+
+    def _what(self) -> str:
+        return f"{self.source_name} returned an error"
+
+    def _next(self) -> str:
+        return "Try again in a moment; if it persists, check the server's logs."
+
+    @property
+    def sentence(self) -> str:
+        what = self._what()
+        if self.detail:
+            what = f"{what} ({self.detail})"
+        return f"{what[0].upper()}{what[1:]}. {self.hint or self._next()}"
+
+
+class Forbidden(SourceError):
+    kind = "forbidden"
+
+    def _what(self) -> str:
+        return f"KAMS is not allowed to read this from {self.source_name}"
+
+    def _next(self) -> str:
+        if self.source == "kubernetes":
+            return "Grant the KAMS ServiceAccount read access with the ClusterRole in deploy/k8s/."
+        return "Check the credentials KAMS uses for it."
+
+
+class Unreachable(SourceError):
+    kind = "unreachable"
+
+    def _what(self) -> str:
+        return f"KAMS cannot reach {self.source_name}"
+
+    def _next(self) -> str:
+        return "Check that the server is running and that its address in KAMS's settings is right."
+
+
+class Timeout(SourceError):
+    kind = "timeout"
+
+    def _what(self) -> str:
+        return f"{self.source_name} did not answer in time"
+
+    def _next(self) -> str:
+        return "The server may be overloaded; try again, or raise KAMS_REQUEST_TIMEOUT."
+
+
+class NotInstalled(SourceError):
+    """The API or component is missing (e.g. metrics-server, Trivy Operator CRDs)."""
+
+    kind = "not_installed"
+
+    def _what(self) -> str:
+        return f"This feature needs something that is not installed in {self.source_name}"
+
+    def _next(self) -> str:
+        return "Install the missing component, or ignore this panel."
+
+
+class NotConfigured(SourceError):
+    kind = "not_configured"
+
+    def _what(self) -> str:
+        return f"{self.source_name} is not configured"
+
+    def _next(self) -> str:
+        hints = {
+            "prometheus": "Set PROMETHEUS_URL to your Prometheus server's address.",
+            "s3": "Set KAMS_S3_BUCKET (and AWS credentials) to archive snapshots.",
+            "kubernetes": "Set KUBECONFIG, or run KAMS inside the cluster with its ServiceAccount.",
+        }
+        return hints.get(self.source, "Check KAMS's settings.")
+
+
+class RateLimited(SourceError):
+    kind = "rate_limited"
+
+    def __init__(self, source: Source, detail: str = "", *, retry_after: float | None = None,
+                 hint: str = "") -> None:
+        self.retry_after = retry_after
+        super().__init__(source, detail, hint=hint)
+
+    def _what(self) -> str:
+        return f"{self.source_name} asked KAMS to slow down"
+
+    def _next(self) -> str:
+        wait = f" in {self.retry_after:g} seconds" if self.retry_after else " shortly"
+        return f"KAMS will try again{wait}."

@@ -1,0 +1,19 @@
+"""Shared pytest setup. Server fixtures live in tests/plugins/, one module per area, so that each
+area's fixtures can change without touching the others. Servers start lazily, once per session, on
+free ports, and stop at the end."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+pytest_plugins = [
+    "tests.plugins.kube_api",
+    "tests.plugins.prometheus",
+    "tests.plugins.s3",
+    "tests.plugins.app",
+]
