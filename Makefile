@@ -1,0 +1,49 @@
+# KAMS: two commands do everything on a fresh Debian/Ubuntu machine with Python 3.11.
+#   make run   serve the dashboard (your kubeconfig's cluster, or the built-in demo cluster)
+#   make test  install what the tests need and run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q
+
+.PHONY: run demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.sandbox: requirements-sandbox.txt $(VENV)/.runtime
+	$(PIP) -r requirements-sandbox.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements-sandbox.txt $(VENV)/.runtime
+	$(PIP) -r requirements-dev.txt
+	touch $@ $(VENV)/.sandbox
+
+# With a kubeconfig (KUBECONFIG or ~/.kube/config) or inside a cluster: monitor that cluster.
+# Otherwise: start the sandbox demo (stand-in API, real Prometheus and S3) and serve it.
+run: $(VENV)/.runtime
+	@if [ -n "$$KUBERNETES_SERVICE_HOST" ] || [ -n "$$KUBECONFIG" ] || [ -f "$$HOME/.kube/config" ]; then \
+		exec $(PY) -m streamlit run app.py --server.port $${KAMS_PORT:-8501}; \
+	else \
+		$(MAKE) --no-print-directory demo; \
+	fi
+
+demo: $(VENV)/.sandbox
+	@scripts/system-deps.sh prometheus || echo "Continuing without Prometheus: request panels will say it is missing."
+	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
+
+test: $(VENV)/.dev
+	scripts/system-deps.sh prometheus chromium
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts .sandbox

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages KAMS's sandbox and tests need, when we are root; otherwise prints the
+# exact command. Usage: scripts/system-deps.sh prometheus [chromium]
+set -euo pipefail
+
+declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium")
+missing=()
+for package in "$@"; do
+    for binary in ${provides[$package]}; do
+        if ! command -v "$binary" >/dev/null 2>&1; then
+            missing+=("$package")
+            break
+        fi
+    done
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "KAMS needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them with:  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "Installing Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
