@@ -1,0 +1,89 @@
+"""Settings from the environment: one typed, immutable object for every knob KAMS has.
+
+Pages, the CLI and the archive all read the same `Settings.from_env()`, so a setting means the same
+thing everywhere. Nothing here talks to a server; it only looks at the environment and the file system.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Where a pod's ServiceAccount token is mounted; its presence (with KUBERNETES_SERVICE_HOST) means
+#: "running inside a cluster".
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+DEFAULT_REQUEST_TIMEOUT = 10.0
+
+
+def _first_kubeconfig(environ: Mapping[str, str], home: Path) -> str | None:
+    """$KUBECONFIG's first path (kubectl merges several; the Python client reads one), else ~/.kube/config."""
+    listed = [part for part in environ.get("KUBECONFIG", "").split(os.pathsep) if part.strip()]
+    if listed:
+        return listed[0]
+    default = home / ".kube" / "config"
+    return str(default) if default.is_file() else None
+
+
+def _timeout(raw: str | None) -> float:
+    """A positive number of seconds; anything unparsable falls back to the default (never 'no timeout')."""
+    if not raw:
+        return DEFAULT_REQUEST_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_REQUEST_TIMEOUT
+    return value if value > 0 else DEFAULT_REQUEST_TIMEOUT
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None  # $KUBECONFIG (first path), else ~/.kube/config if it exists, else None
+    context: str | None  # $KAMS_CONTEXT (None = kubeconfig's current context)
+    in_cluster: bool  # $KUBERNETES_SERVICE_HOST set and the SA token file exists
+    prometheus_url: str | None  # $PROMETHEUS_URL
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # $KAMS_REQUEST_TIMEOUT (every call uses it)
+    app_label: str = "app"  # $KAMS_APP_LABEL: the Prometheus label naming an application
+    s3_bucket: str | None = None  # $KAMS_S3_BUCKET
+    s3_prefix: str = "kams"  # $KAMS_S3_PREFIX
+    s3_endpoint_url: str | None = None  # $AWS_ENDPOINT_URL_S3; credentials via boto3's own chain
+    archive_dir: str | None = None  # $KAMS_ARCHIVE_DIR (local folder alternative to S3)
+    demo: bool = False  # $KAMS_DEMO == "1": show the "demo cluster" banner
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        home: Path | None = None,
+        service_account_token: Path = SERVICE_ACCOUNT_TOKEN,
+    ) -> Settings:
+        """Read every setting; `environ` defaults to os.environ (tests pass a dict)."""
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        home = home if home is not None else Path(env.get("HOME") or Path.home())
+        return cls(
+            kubeconfig=_first_kubeconfig(env, home),
+            context=_blank_to_none(env.get("KAMS_CONTEXT")),
+            in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")) and service_account_token.is_file(),
+            prometheus_url=_blank_to_none(env.get("PROMETHEUS_URL")),
+            request_timeout=_timeout(env.get("KAMS_REQUEST_TIMEOUT")),
+            app_label=_blank_to_none(env.get("KAMS_APP_LABEL")) or "app",
+            s3_bucket=_blank_to_none(env.get("KAMS_S3_BUCKET")),
+            s3_prefix=(env.get("KAMS_S3_PREFIX") or "kams").strip("/ ") or "kams",
+            s3_endpoint_url=_blank_to_none(env.get("AWS_ENDPOINT_URL_S3")),
+            archive_dir=_blank_to_none(env.get("KAMS_ARCHIVE_DIR")),
+            demo=env.get("KAMS_DEMO", "").strip() == "1",
+        )
+
+    @property
+    def kubernetes_configured(self) -> bool:
+        return self.in_cluster or self.kubeconfig is not None

@@ -1,0 +1,391 @@
+"""Pure functions: Kubernetes API objects (plain dicts, as served) -> pandas DataFrames.
+
+The pods table prints STATUS, READY, RESTARTS and AGE exactly as `kubectl get pods` does, so a person
+comparing KAMS with their terminal sees the same words. The rules below follow kubectl's printPod
+(kubernetes/pkg/printers/internalversion/printers.go) and apimachinery's duration.HumanDuration,
+re-implemented here from reading them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+POD_COLUMNS = [
+    "namespace", "name", "ready", "status", "restarts", "restarts_display", "age", "created", "node", "ip",
+    "qos_class", "owner_kind", "owner_name", "phase", "is_ready", "app",
+]
+EVENT_COLUMNS = ["namespace", "last_seen", "age", "type", "reason", "object", "message", "count"]
+NODE_COLUMNS = [
+    "name", "status", "roles", "version", "cpu_capacity", "memory_capacity", "cpu_allocatable",
+    "memory_allocatable", "age", "created",
+]
+
+#: The pod status reason the node lifecycle controller sets when a node stops reporting.
+NODE_UNREACHABLE_REASON = "NodeLost"
+
+# ----------------------------------------------------------------------------------------- time helpers
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp (metav1.Time or MicroTime) as an aware UTC datetime; None if absent/bad."""
+    if not value or not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def human_duration(seconds_total: float) -> str:
+    """apimachinery's duration.HumanDuration: what kubectl prints in AGE and "(5m ago)"."""
+    seconds = int(seconds_total)  # Go's int(d.Seconds()) truncates toward zero
+    if seconds < -1:
+        return "<invalid>"  # more than 2 s in the future: clocks disagree
+    if seconds < 0:
+        return "0s"
+    if seconds < 60 * 2:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        rest = seconds % 60
+        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = seconds // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def since(moment: datetime | None, now: datetime) -> str:
+    """kubectl's translateTimestampSince: "<unknown>" for a missing time."""
+    if moment is None:
+        return "<unknown>"
+    return human_duration((now - moment).total_seconds())
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------------------- pods
+
+
+@dataclass(frozen=True)
+class PodSummary:
+    """The four columns kubectl computes for a pod."""
+
+    ready: str  # "1/2"
+    status: str  # kubectl's STATUS
+    restarts: int
+    last_restart: datetime | None  # newest lastState.terminated.finishedAt among counted containers
+    ready_containers: int
+    total_containers: int
+
+
+def _condition_true(conditions: Iterable[Mapping[str, Any]], kind: str) -> bool:
+    for condition in conditions:
+        if condition.get("type") == kind:
+            return condition.get("status") == "True"
+    return False
+
+
+def _finished_at(status: Mapping[str, Any]) -> datetime | None:
+    terminated = (status.get("lastState") or {}).get("terminated")
+    return parse_time(terminated.get("finishedAt")) if terminated else None
+
+
+def _newer(current: datetime | None, candidate: datetime | None) -> datetime | None:
+    if candidate is None:
+        return current
+    return candidate if current is None or candidate > current else current
+
+
+def pod_summary(pod: Mapping[str, Any]) -> PodSummary:
+    """READY, STATUS and RESTARTS as kubectl's printPod computes them."""
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    conditions = status.get("conditions") or []
+    init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
+
+    def restartable(name: str | None) -> bool:  # a sidecar: an init container with restartPolicy Always
+        return (init_specs.get(name) or {}).get("restartPolicy") == "Always"
+
+    restarts = 0
+    sidecar_restarts = 0
+    total = len(spec.get("containers") or []) + sum(1 for name in init_specs if restartable(name))
+    ready = 0
+    last_restart: datetime | None = None
+    last_sidecar_restart: datetime | None = None
+
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
+    for condition in conditions:
+        if condition.get("type") == "PodScheduled" and condition.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+
+    initializing = False
+    init_statuses = status.get("initContainerStatuses") or []
+    for index, container in enumerate(init_statuses):
+        count = int(container.get("restartCount") or 0)
+        restarts += count
+        last_restart = _newer(last_restart, _finished_at(container))
+        is_sidecar = restartable(container.get("name"))
+        if is_sidecar:
+            sidecar_restarts += count
+            last_sidecar_restart = _newer(last_sidecar_restart, _finished_at(container))
+        state = container.get("state") or {}
+        terminated = state.get("terminated")
+        waiting = state.get("waiting")
+        if terminated is not None and int(terminated.get("exitCode") or 0) == 0:
+            continue
+        if is_sidecar and container.get("started") is True:
+            if container.get("ready"):
+                ready += 1
+            continue
+        if terminated is not None:  # initialization failed
+            if not terminated.get("reason"):
+                if terminated.get("signal"):
+                    reason = f"Init:Signal:{terminated['signal']}"
+                else:
+                    reason = f"Init:ExitCode:{int(terminated.get('exitCode') or 0)}"
+            else:
+                reason = "Init:" + terminated["reason"]
+        elif waiting is not None and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            reason = "Init:" + waiting["reason"]
+        else:
+            reason = f"Init:{index}/{len(init_specs)}"
+        initializing = True
+        break
+
+    if not initializing or _condition_true(conditions, "Initialized"):
+        restarts = sidecar_restarts
+        last_restart = last_sidecar_restart
+        has_running = False
+        for container in reversed(status.get("containerStatuses") or []):
+            restarts += int(container.get("restartCount") or 0)
+            last_restart = _newer(last_restart, _finished_at(container))
+            state = container.get("state") or {}
+            waiting = state.get("waiting")
+            terminated = state.get("terminated")
+            if waiting is not None and waiting.get("reason"):
+                reason = waiting["reason"]
+            elif terminated is not None and terminated.get("reason"):
+                reason = terminated["reason"]
+            elif terminated is not None:
+                if terminated.get("signal"):
+                    reason = f"Signal:{terminated['signal']}"
+                else:
+                    reason = f"ExitCode:{int(terminated.get('exitCode') or 0)}"
+            elif container.get("ready") and state.get("running") is not None:
+                has_running = True
+                ready += 1
+        # A pod whose last container completed while another still runs is Running (or NotReady).
+        if reason == "Completed" and has_running:
+            reason = "Running" if _condition_true_any(conditions, "Ready") else "NotReady"
+
+    deleting = metadata.get("deletionTimestamp") is not None
+    if deleting and status.get("reason") == NODE_UNREACHABLE_REASON:
+        reason = "Unknown"
+    elif deleting and phase not in ("Succeeded", "Failed"):
+        reason = "Terminating"
+
+    return PodSummary(
+        ready=f"{ready}/{total}", status=reason, restarts=restarts, last_restart=last_restart,
+        ready_containers=ready, total_containers=total,
+    )
+
+
+def _condition_true_any(conditions: Iterable[Mapping[str, Any]], kind: str) -> bool:
+    """hasPodReadyCondition: any condition of that type that is True (not only the first one)."""
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def restarts_display(summary: PodSummary, now: datetime) -> str:
+    """kubectl's RESTARTS cell: "3 (5m ago)" when a restart time is known, else "3"."""
+    if summary.restarts != 0 and summary.last_restart is not None:
+        return f"{summary.restarts} ({since(summary.last_restart, now)} ago)"
+    return str(summary.restarts)
+
+
+def pod_app(pod: Mapping[str, Any]) -> str:
+    """The application a pod belongs to: app.kubernetes.io/name, else app, else its owner's name."""
+    metadata = pod.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    for key in ("app.kubernetes.io/name", "app"):
+        if labels.get(key):
+            return str(labels[key])
+    kind, name = _owner(metadata)
+    if kind == "ReplicaSet" and labels.get("pod-template-hash"):
+        # The Deployment's name: the ReplicaSet is <deployment>-<pod-template-hash>.
+        suffix = "-" + str(labels["pod-template-hash"])
+        return name[: -len(suffix)] if name.endswith(suffix) else name
+    return name or str(metadata.get("name") or "")
+
+
+def _owner(metadata: Mapping[str, Any]) -> tuple[str, str]:
+    owners = metadata.get("ownerReferences") or []
+    controller = next((o for o in owners if o.get("controller")), owners[0] if owners else None)
+    if not controller:
+        return "", ""
+    return str(controller.get("kind") or ""), str(controller.get("name") or "")
+
+
+def pod_row(pod: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    metadata = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    summary = pod_summary(pod)
+    created = parse_time(metadata.get("creationTimestamp"))
+    owner_kind, owner_name = _owner(metadata)
+    pod_ips = status.get("podIPs") or []
+    return {
+        "namespace": str(metadata.get("namespace") or ""),
+        "name": str(metadata.get("name") or ""),
+        "ready": summary.ready,
+        "status": summary.status,
+        "restarts": summary.restarts,
+        "restarts_display": restarts_display(summary, now),
+        "age": since(created, now),
+        "created": created,
+        "node": str(spec.get("nodeName") or ""),
+        "ip": str((pod_ips[0].get("ip") if pod_ips else None) or status.get("podIP") or ""),
+        "qos_class": str(status.get("qosClass") or ""),
+        "owner_kind": owner_kind,
+        "owner_name": owner_name,
+        "phase": str(status.get("phase") or ""),
+        "is_ready": _condition_true_any(status.get("conditions") or [], "Ready"),
+        "app": pod_app(pod),
+    }
+
+
+def pods_frame(pods: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
+    """One row per pod (POD_COLUMNS), sorted by namespace then name like `kubectl get pods -A`."""
+    moment = _now(now)
+    frame = pd.DataFrame([pod_row(pod, moment) for pod in pods], columns=POD_COLUMNS)
+    frame["restarts"] = frame["restarts"].astype("int64")
+    frame["is_ready"] = frame["is_ready"].astype(bool)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    return frame.sort_values(["namespace", "name"], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------- events
+
+
+def _event_last_seen(event: Mapping[str, Any]) -> datetime | None:
+    """Newest of the places an event's time can be (core/v1 and events.k8s.io shapes)."""
+    series = event.get("series") or {}
+    for value in (series.get("lastObservedTime"), event.get("lastTimestamp"), event.get("eventTime"),
+                  event.get("deprecatedLastTimestamp"), event.get("firstTimestamp"),
+                  (event.get("metadata") or {}).get("creationTimestamp")):
+        moment = parse_time(value)
+        if moment is not None:
+            return moment
+    return None
+
+
+def events_frame(events: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
+    """One row per event (EVENT_COLUMNS), newest first."""
+    moment = _now(now)
+    rows = []
+    for event in events:
+        metadata = event.get("metadata") or {}
+        involved = event.get("involvedObject") or event.get("regarding") or {}
+        last_seen = _event_last_seen(event)
+        count = (event.get("series") or {}).get("count") or event.get("count") or 1
+        kind = str(involved.get("kind") or "").lower()
+        rows.append({
+            "namespace": str(metadata.get("namespace") or involved.get("namespace") or ""),
+            "last_seen": last_seen,
+            "age": since(last_seen, moment),
+            "type": str(event.get("type") or ""),
+            "reason": str(event.get("reason") or ""),
+            "object": f"{kind}/{involved.get('name') or ''}" if kind else str(involved.get("name") or ""),
+            "message": str(event.get("message") or event.get("note") or "").strip(),
+            "count": int(count),
+        })
+    frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    frame["last_seen"] = pd.to_datetime(frame["last_seen"], utc=True)
+    frame["count"] = frame["count"].astype("int64")
+    return frame.sort_values("last_seen", ascending=False, kind="stable", na_position="last").reset_index(
+        drop=True)
+
+
+# ----------------------------------------------------------------------------------------- nodes
+
+
+def _node_status(node: Mapping[str, Any]) -> str:
+    """kubectl's node STATUS: Ready / NotReady / Unknown, plus SchedulingDisabled when cordoned."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is None:
+        words = ["Unknown"]
+    elif ready.get("status") == "True":
+        words = ["Ready"]
+    elif ready.get("status") == "False":
+        words = ["NotReady"]
+    else:
+        words = ["Unknown"]
+    if (node.get("spec") or {}).get("unschedulable"):
+        words.append("SchedulingDisabled")
+    return ",".join(words)
+
+
+def _node_roles(labels: Mapping[str, str]) -> str:
+    roles = sorted({key.split("/", 1)[1] for key in labels
+                    if key.startswith("node-role.kubernetes.io/") and "/" in key and key.split("/", 1)[1]})
+    if labels.get("kubernetes.io/role"):
+        roles = sorted({*roles, labels["kubernetes.io/role"]})
+    return ",".join(roles) if roles else "<none>"
+
+
+def nodes_frame(nodes: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
+    """One row per node (NODE_COLUMNS); capacities are kept as Kubernetes quantities ("4", "16Gi")."""
+    moment = _now(now)
+    rows = []
+    for node in nodes:
+        metadata = node.get("metadata") or {}
+        status = node.get("status") or {}
+        capacity = status.get("capacity") or {}
+        allocatable = status.get("allocatable") or {}
+        created = parse_time(metadata.get("creationTimestamp"))
+        rows.append({
+            "name": str(metadata.get("name") or ""),
+            "status": _node_status(node),
+            "roles": _node_roles(metadata.get("labels") or {}),
+            "version": str((status.get("nodeInfo") or {}).get("kubeletVersion") or ""),
+            "cpu_capacity": str(capacity.get("cpu") or ""),
+            "memory_capacity": str(capacity.get("memory") or ""),
+            "cpu_allocatable": str(allocatable.get("cpu") or ""),
+            "memory_allocatable": str(allocatable.get("memory") or ""),
+            "age": since(created, moment),
+            "created": created,
+        })
+    frame = pd.DataFrame(rows, columns=NODE_COLUMNS)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    return frame.sort_values("name", kind="stable").reset_index(drop=True)
