@@ -223,7 +223,9 @@ def roll_up(
         _check_columns(pods, PODS_COLUMNS, "pods table")
         live = pods[~pods["phase"].isin(FINISHED_PHASES)]
         for row in live.itertuples(index=False):
-            key = (str(row.namespace), str(row.app))
+            # A bare pod (no app label, no owner) is an application of its own, named after itself.
+            app = row.app if isinstance(row.app, str) and row.app else row.name
+            key = (str(row.namespace), str(app))
             health = apps.setdefault(key, AppHealth(app=key[1], namespace=key[0]))
             health.pods_total += 1
             health.pods_ready += bool(row.is_ready)

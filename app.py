@@ -1,0 +1,30 @@
+"""KAMS: the Streamlit entry point and the frame every page shares (page config, banner, sidebar,
+navigation). Run with `streamlit run app.py` (`make run` does)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from k8sdata.config import Settings
+from ui.sidebar import render_sidebar
+
+st.set_page_config(page_title="KAMS", page_icon="🚦", layout="wide")
+
+settings = Settings.from_env()
+
+# Only pages that exist are listed; later pages (pods, requests, logs, ...) are added here.
+navigation = st.navigation([
+    st.Page("pages/overview.py", title="Overview", icon=":material/traffic:", default=True),
+])
+
+render_sidebar(settings)
+
+if settings.demo:
+    st.info(
+        "Demo cluster: you are looking at KAMS's built-in demo (a stand-in Kubernetes API with two "
+        "sample applications, a real Prometheus and a real S3 store). To monitor a real cluster, set "
+        "KUBECONFIG (or create ~/.kube/config) and PROMETHEUS_URL, then start KAMS again with make run.",
+        icon=":material/science:",
+    )
+
+navigation.run()

@@ -1,0 +1,222 @@
+"""Everything the Overview page shows, assembled from Kubernetes and Prometheus (no streamlit).
+
+`collect_overview` returns an `OverviewData` whose sections are each a `Result`: the data, or the
+SourceError that prevented it. One failing source therefore never blanks the page: without Prometheus
+the lights still come from pods; without Kubernetes they still come from request metrics.
+
+A page view sends a fixed number of requests whatever the cluster's size: 2 to Kubernetes (pods,
+events) and 6 to Prometheus (request rate, error ratio, p95, restarts, the request-rate chart, alerts),
+every PromQL query aggregating by (namespace, app). After a source times out or is unreachable, its
+remaining calls are skipped with the same error, so a dead server costs one timeout, not six.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
+
+import pandas as pd
+
+from k8sdata import frames, health
+from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
+from k8sdata.health import AppHealth, KeyNumbers
+from k8sdata.queries import ERROR_RATIO, LATENCY_P95, REQUEST_RATE, RESTARTS_1H
+
+T = TypeVar("T")
+
+#: Points in the request-rate chart, whatever the time range (keeps the query cost constant).
+CHART_POINTS = 120
+#: Most recent Warning events shown.
+MAX_WARNING_EVENTS = 50
+#: Errors after which the same source is not asked again during this page view.
+_SOURCE_DOWN = (Unreachable, Timeout, NotConfigured)
+
+
+class KubeSource(Protocol):
+    """What the Overview needs from Kubernetes (k8sdata.kube.KubeClient, or a caching wrapper)."""
+
+    def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
+    def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class PromSource(Protocol):
+    """What the Overview needs from Prometheus (k8sdata.prom.PromClient, or a caching wrapper)."""
+
+    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
+    def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame: ...
+    def alerts(self) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class Result(Generic[T]):
+    """A section's data, or the typed error that prevented it (exactly one is set)."""
+
+    value: T | None = None
+    error: SourceError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Source:
+    """Calls one source, turning SourceErrors into Results, and stops asking once it is down."""
+
+    def __init__(self, down: SourceError | None = None) -> None:
+        self.down = down
+
+    def call(self, fetch: Callable[[], T]) -> Result[T]:
+        if self.down is not None:
+            return Result(error=self.down)
+        try:
+            return Result(value=fetch())
+        except SourceError as error:
+            if isinstance(error, _SOURCE_DOWN):
+                self.down = error
+            return Result(error=error)
+
+
+@dataclass
+class OverviewData:
+    namespace: str | None  # None = all namespaces
+    window: str  # PromQL window of the instant numbers, e.g. "5m"
+    now: datetime
+    time_range: timedelta
+    pods: Result[pd.DataFrame]  # k8sdata.frames.pods_frame columns
+    warning_events: Result[pd.DataFrame]  # k8sdata.frames.events_frame columns, newest first
+    metrics: Result[pd.DataFrame]  # namespace, app, request_rate, error_ratio, latency_p95
+    restarts_1h: Result[dict[tuple[str, str], float]]  # (namespace, pod) -> restarts in the last hour
+    request_rate_series: Result[pd.DataFrame]  # namespace, app, timestamp, value (req/s)
+    alerts: Result[pd.DataFrame]  # k8sdata.prom.ALERT_COLUMNS, firing first
+    apps: list[AppHealth] = field(default_factory=list)
+    numbers: KeyNumbers | None = None
+
+    @property
+    def kubernetes_error(self) -> SourceError | None:
+        return self.pods.error
+
+    @property
+    def prometheus_error(self) -> SourceError | None:
+        return self.metrics.error
+
+
+def _keep_namespaces(frame: pd.DataFrame, hide: frozenset[str]) -> pd.DataFrame:
+    if frame.empty or "namespace" not in frame.columns or not hide:
+        return frame
+    return frame[~frame["namespace"].isin(hide)].reset_index(drop=True)
+
+
+def _per_app(frame: pd.DataFrame, app_label: str, value_name: str) -> pd.DataFrame:
+    """A Prometheus result by (namespace, app_label) -> columns namespace, app, <value_name>."""
+    if frame.empty or "namespace" not in frame.columns or app_label not in frame.columns:
+        return pd.DataFrame(columns=["namespace", "app", value_name])
+    out = frame[["namespace", app_label, "value"]].rename(columns={app_label: "app", "value": value_name})
+    return out[out["app"] != ""]
+
+
+def app_metrics(prom: PromSource, namespace: str | None, window: str, app_label: str,
+                at: datetime | None = None) -> pd.DataFrame:
+    """Request rate, error ratio and p95 per (namespace, app): three queries, outer-joined."""
+    params = {"namespace": namespace or "", "window": window, "app_label": app_label}
+    merged: pd.DataFrame | None = None
+    for query, name in ((REQUEST_RATE, "request_rate"), (ERROR_RATIO, "error_ratio"),
+                        (LATENCY_P95, "latency_p95")):
+        part = _per_app(prom.instant(query.render(**params), at), app_label, name)
+        merged = part if merged is None else merged.merge(part, on=["namespace", "app"], how="outer")
+    assert merged is not None
+    return merged.reset_index(drop=True)
+
+
+def restarts_last_hour(prom: PromSource, namespace: str | None, at: datetime | None = None
+                       ) -> dict[tuple[str, str], float]:
+    frame = prom.instant(RESTARTS_1H.render(namespace=namespace or ""), at)
+    if frame.empty or "pod" not in frame.columns:
+        return {}
+    return {(str(row.namespace), str(row.pod)): float(row.value)
+            for row in frame.itertuples(index=False) if math.isfinite(row.value)}
+
+
+def chart_step(time_range: timedelta) -> int:
+    """Seconds between chart points: CHART_POINTS over the range, at least 15 s (the scrape interval)."""
+    return max(15, int(time_range.total_seconds()) // CHART_POINTS)
+
+
+def request_rate_series(prom: PromSource, namespace: str | None, app_label: str, now: datetime,
+                        time_range: timedelta) -> pd.DataFrame:
+    """Requests per second per application over time_range, CHART_POINTS points, one query.
+
+    The rate window is at least one step (so no requests fall between points) and at least 5 minutes
+    (so a single scrape gap does not draw a hole). Start and end sit on multiples of the step, so the
+    same chart asked twice in a minute is the same query (cache-friendly).
+    """
+    step = chart_step(time_range)
+    window_minutes = max(5, math.ceil(2 * step / 60))
+    end_ts = math.floor(now.timestamp() / step) * step
+    end = datetime.fromtimestamp(end_ts, UTC)
+    start = end - time_range
+    query = REQUEST_RATE.render(namespace=namespace or "", window=f"{window_minutes}m", app_label=app_label)
+    frame = prom.range(query, start, end, float(step))
+    if frame.empty or app_label not in frame.columns:
+        return pd.DataFrame(columns=["namespace", "app", "timestamp", "value"])
+    out = frame.rename(columns={app_label: "app"})[["namespace", "app", "timestamp", "value"]]
+    return out[out["app"] != ""].reset_index(drop=True)
+
+
+def _active_alerts(prom: PromSource, namespace: str | None) -> pd.DataFrame:
+    alerts = prom.alerts()
+    if namespace and not alerts.empty:
+        alerts = alerts[alerts["namespace"] == namespace]
+    order = alerts["state"].map({"firing": 0, "pending": 1}).fillna(2)
+    return alerts.assign(_order=order).sort_values(["_order", "severity", "alertname"]) \
+        .drop(columns="_order").reset_index(drop=True)
+
+
+def _warning_events(kube: KubeSource, namespace: str | None, now: datetime) -> pd.DataFrame:
+    events = frames.events_frame(kube.list_events(namespace), now=now)
+    if events.empty:
+        return events
+    warnings = events[events["type"] == "Warning"]
+    return warnings.sort_values("last_seen", ascending=False).head(MAX_WARNING_EVENTS).reset_index(drop=True)
+
+
+def collect_overview(
+    kube: KubeSource | SourceError | None,
+    prom: PromSource | SourceError | None,
+    namespace: str | None,
+    window: str = "5m",
+    now: datetime | None = None,
+    *,
+    time_range: timedelta = timedelta(hours=1),
+    app_label: str = "app",
+    hide_namespaces: frozenset[str] = frozenset(),
+) -> OverviewData:
+    """Assemble the Overview. kube/prom may be a client, the SourceError met while creating it, or None
+    (not configured). namespace None = all. hide_namespaces are left out (e.g. kube-system) unless
+    asked for by name."""
+    now = now or datetime.now(UTC)
+    hide = hide_namespaces - {namespace} if namespace else hide_namespaces
+    kube_source = _Source(kube if isinstance(kube, SourceError)
+                          else NotConfigured("kubernetes") if kube is None else None)
+    prom_source = _Source(prom if isinstance(prom, SourceError)
+                          else NotConfigured("prometheus") if prom is None else None)
+    kube_client: Any = kube
+    prom_client: Any = prom
+
+    pods = kube_source.call(lambda: _keep_namespaces(
+        frames.pods_frame(kube_client.list_pods(namespace), now=now), hide))
+    events = kube_source.call(lambda: _keep_namespaces(_warning_events(kube_client, namespace, now), hide))
+    metrics = prom_source.call(lambda: _keep_namespaces(
+        app_metrics(prom_client, namespace, window, app_label, now), hide))
+    restarts = prom_source.call(lambda: restarts_last_hour(prom_client, namespace, now))
+    series = prom_source.call(lambda: _keep_namespaces(
+        request_rate_series(prom_client, namespace, app_label, now, time_range), hide))
+    alerts = prom_source.call(lambda: _active_alerts(prom_client, namespace))
+
+    apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window)
+    numbers = health.key_numbers(pods.value, apps, restarts_known=restarts.ok)
+    return OverviewData(namespace=namespace, window=window, now=now, time_range=time_range, pods=pods,
+                        warning_events=events, metrics=metrics, restarts_1h=restarts,
+                        request_rate_series=series, alerts=alerts, apps=apps, numbers=numbers)

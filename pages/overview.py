@@ -1,0 +1,226 @@
+"""Overview: how every application is doing, in plain words, for someone who is not an engineer.
+
+Thin: read the filters, ask ui.data for the Overview (k8sdata.overview does the work), draw it.
+Everything from the cluster is shown through st.dataframe or escaped before Markdown.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from k8sdata.config import Settings
+from k8sdata.errors import SourceError
+from k8sdata.health import (
+    LIGHT_SYMBOL,
+    LIGHT_WORD,
+    AppHealth,
+    applications_csv,
+    applications_frame,
+    format_percent,
+    format_rate,
+    format_seconds,
+    window_words,
+)
+from k8sdata.overview import OverviewData
+from ui import data
+from ui.filters import current_filters
+from ui.render import escape_markdown, show_source_error
+
+#: PromQL window of the headline numbers ("... in the last 5 minutes").
+WINDOW = "5m"
+#: Cards drawn for the worst applications; the table below always lists all of them.
+MAX_CARDS = 24
+CARD_COLUMNS = 3
+
+
+def _unavailable(error: SourceError, overview: OverviewData, what: str) -> None:
+    """A panel whose source failed: the full sentence is already at the top when the whole source is
+    down, so repeat only a short pointer; a panel-specific failure gets its own sentence."""
+    if error is overview.prometheus_error or error is overview.kubernetes_error:
+        st.caption(f"{what} (see the note at the top of the page).")
+    else:
+        show_source_error(error, what, level="info")
+
+
+def _key_numbers(overview: OverviewData) -> None:
+    numbers = overview.numbers
+    assert numbers is not None
+    words = window_words(overview.window)
+    have_pods = overview.pods.ok
+    columns = st.columns(6)
+    columns[0].metric("Pods running", numbers.pods_running if have_pods else "–", border=True,
+                      help="Pods in the Running phase.")
+    columns[1].metric("Pods not ready", numbers.pods_not_ready if have_pods else "–", border=True,
+                      help="Pods that cannot serve yet: starting, crashing, or waiting for a node.")
+    if numbers.restarts_1h is not None:
+        columns[2].metric("Restarts (last hour)", numbers.restarts_1h, border=True,
+                          help="Container restarts during the last hour (from Prometheus).")
+    else:
+        columns[2].metric("Restarts (since start)", numbers.restarts_total if have_pods else "–",
+                          border=True, help="Total container restarts Kubernetes counts for these pods.")
+    columns[3].metric("Requests per second",
+                      "–" if numbers.request_rate is None else format_rate(numbers.request_rate),
+                      border=True, help=f"Averaged over the last {words}, all applications together.")
+    columns[4].metric("Failed requests",
+                      "–" if numbers.error_ratio is None else format_percent(numbers.error_ratio),
+                      border=True, help=f"Share answered with a server error (5xx) in the last {words}.")
+    columns[5].metric("Slowest p95 latency",
+                      "–" if numbers.latency_p95_worst is None else format_seconds(numbers.latency_p95_worst),
+                      border=True,
+                      help="For the slowest application, 95% of requests were faster than this.")
+
+
+def _card(app: AppHealth) -> None:
+    with st.container(border=True):
+        st.markdown(f"{LIGHT_SYMBOL[app.light]} **{escape_markdown(app.app)}**  \n"
+                    f"{LIGHT_WORD[app.light]} · namespace {escape_markdown(app.namespace)}")
+        for reason in app.reasons[:3]:
+            st.caption(escape_markdown(reason))
+
+
+def _lights(overview: OverviewData) -> None:
+    apps = overview.apps
+    if not apps:
+        if not overview.pods.ok and not overview.metrics.ok:
+            return  # both sources failed; the sentences at the top say why
+        st.info("No applications found in " + escape_markdown(current_filters().namespace_label) + ".")
+        return
+    for start in range(0, min(len(apps), MAX_CARDS), CARD_COLUMNS):
+        row = st.columns(CARD_COLUMNS)
+        for column, app in zip(row, apps[start:start + CARD_COLUMNS], strict=False):
+            with column:
+                _card(app)
+    if len(apps) > MAX_CARDS:
+        st.caption(f"{len(apps) - MAX_CARDS} more applications are listed in the table below.")
+
+
+def _applications_table(overview: OverviewData) -> None:
+    frame = applications_frame(overview.apps)
+    st.dataframe(
+        frame.drop(columns=["status"]),
+        hide_index=True,
+        column_config={
+            "light": st.column_config.TextColumn("", width="small"),
+            "application": "Application",
+            "namespace": "Namespace",
+            "why": st.column_config.TextColumn("Why", width="large"),
+            "pods_ready": "Pods ready",
+            "pods_total": "Pods",
+            "restarts_1h": "Restarts (1h)",
+            "restarts_total": "Restarts (total)",
+            "requests_per_second": st.column_config.NumberColumn("Requests/s", format="%.2f"),
+            "error_percent": st.column_config.NumberColumn("Failed %", format="%.2f"),
+            "latency_p95_seconds": st.column_config.NumberColumn("p95 (s)", format="%.3f"),
+        },
+    )
+    st.download_button("Download applications (CSV)", applications_csv(overview.apps),
+                       file_name="kams-applications.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore")
+
+
+def _request_chart(overview: OverviewData, time_range_label: str) -> None:
+    st.subheader(f"Requests per second, {time_range_label.lower()}")
+    if not overview.request_rate_series.ok:
+        assert overview.request_rate_series.error is not None
+        _unavailable(overview.request_rate_series.error, overview, "The request chart is unavailable")
+        return
+    series = overview.request_rate_series.value
+    if series is None or series.empty:
+        st.info("Prometheus has no request data for this time range.")
+        return
+    series = series.assign(application=series["app"] + " (" + series["namespace"] + ")")
+    chart = (
+        alt.Chart(series)
+        .mark_line(interpolate="monotone")
+        .encode(
+            x=alt.X("timestamp:T", title=None),
+            y=alt.Y("value:Q", title="requests / s"),
+            color=alt.Color("application:N", title="Application"),
+            tooltip=[alt.Tooltip("application:N"), alt.Tooltip("timestamp:T", format="%H:%M"),
+                     alt.Tooltip("value:Q", title="req/s", format=".2f")],
+        )
+        .properties(height=260)
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def _alerts(overview: OverviewData) -> None:
+    st.subheader("Active alerts")
+    if not overview.alerts.ok:
+        assert overview.alerts.error is not None
+        _unavailable(overview.alerts.error, overview, "Alerts are unavailable")
+        return
+    alerts = overview.alerts.value
+    if alerts is None or alerts.empty:
+        st.success("No alerts are firing.")
+        return
+    firing = int((alerts["state"] == "firing").sum())
+    st.caption(f"{firing} firing, {len(alerts) - firing} pending.")
+    table = alerts.assign(active_since=alerts["active_at"].dt.strftime("%Y-%m-%d %H:%M UTC"))
+    st.dataframe(
+        table[["state", "severity", "alertname", "namespace", "app", "pod", "summary", "active_since"]],
+        hide_index=True,
+        column_config={"state": "State", "severity": "Severity", "alertname": "Alert",
+                       "namespace": "Namespace", "app": "Application", "pod": "Pod",
+                       "summary": st.column_config.TextColumn("What is wrong", width="large"),
+                       "active_since": "Active since"},
+    )
+
+
+def _warning_events(overview: OverviewData) -> None:
+    st.subheader("Recent warnings from Kubernetes")
+    if not overview.warning_events.ok:
+        assert overview.warning_events.error is not None
+        _unavailable(overview.warning_events.error, overview, "Kubernetes events are unavailable")
+        return
+    events = overview.warning_events.value
+    if events is None or events.empty:
+        st.success("No warning events.")
+        return
+    st.dataframe(
+        events[["age", "namespace", "object", "reason", "message", "count"]],
+        hide_index=True,
+        column_config={"age": "When", "namespace": "Namespace", "object": "Object", "reason": "Reason",
+                       "message": st.column_config.TextColumn("Message", width="large"),
+                       "count": "Times"},
+    )
+
+
+def _source_problems(overview: OverviewData) -> None:
+    if overview.kubernetes_error is not None:
+        show_source_error(overview.kubernetes_error, "Pods are unavailable", level="error")
+    if overview.prometheus_error is not None:
+        show_source_error(
+            overview.prometheus_error,
+            "Request numbers and alerts are unavailable, so the lights below use what Kubernetes alone "
+            "tells (pods, restarts, warnings)" if overview.pods.ok else "Request numbers are unavailable",
+            level="warning",
+        )
+
+
+def render() -> None:
+    settings = Settings.from_env()
+    filters = current_filters()
+    st.title("Overview")
+    include_system = st.toggle("Show Kubernetes system namespaces", value=False,
+                               help="kube-system and friends run the cluster itself, not your applications.")
+    with st.spinner("Reading the cluster's health…"):
+        overview = data.overview_data(settings, filters.context, filters.namespace, WINDOW,
+                                      filters.time_range, include_system)
+    st.caption(f"How the applications in {escape_markdown(filters.namespace_label)} are doing, as of "
+               f"{overview.now:%H:%M:%S} UTC. Request numbers cover the last {window_words(WINDOW)}.")
+    _source_problems(overview)
+    _key_numbers(overview)
+    st.subheader("Applications")
+    _lights(overview)
+    _applications_table(overview)
+    left, right = st.columns([3, 2])
+    with left:
+        _request_chart(overview, filters.time_range_label)
+    with right:
+        _alerts(overview)
+    _warning_events(overview)
+
+
+render()

@@ -1,0 +1,253 @@
+"""Cached access to k8sdata for the pages: the only module with st.cache_resource / st.cache_data.
+
+- Clients are st.cache_resource, keyed by the settings and context / URL: one thread-safe client per
+  cluster or server, shared by every viewer, holding no per-user data.
+- Data is st.cache_data with a short TTL, and it is the *source* data (raw pod lists, query results)
+  that is cached, keyed by what was asked; filtering and roll-ups happen outside, per view.
+- Failures are never cached: a SourceError propagates out of the cached function (Streamlit does not
+  store exceptions), so the next rerun asks again.
+
+Pages call `overview_data(...)`, `connection_statuses(...)`, `contexts(...)`, `namespaces(...)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import pandas as pd
+import streamlit as st
+
+from k8sdata import health
+from k8sdata.config import Settings
+from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.kube import KubeClient, list_contexts
+from k8sdata.overview import OverviewData, collect_overview
+from k8sdata.prom import PromClient
+
+#: How long source data is reused before asking the servers again (also the instant-query time bucket).
+DATA_TTL_SECONDS = 15
+#: Connection pings are cheap but shown on every page: keep them a little longer.
+STATUS_TTL_SECONDS = 30
+
+
+# --- clients -----------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _kube_client(settings: Settings, context: str | None) -> KubeClient:
+    return KubeClient(settings, context)
+
+
+@st.cache_resource(show_spinner=False)
+def _prom_client(url: str, timeout: float) -> PromClient:
+    return PromClient(url, timeout)
+
+
+def kube_client(settings: Settings, context: str | None) -> KubeClient:
+    """The shared client for a context; raises NotConfigured (uncached) when there is no cluster."""
+    if not settings.kubernetes_configured:
+        raise NotConfigured("kubernetes")
+    return _kube_client(settings, context)
+
+
+def prom_client(settings: Settings) -> PromClient:
+    if not settings.prometheus_url:
+        raise NotConfigured("prometheus")
+    return _prom_client(settings.prometheus_url, settings.request_timeout)
+
+
+def _kube_key(settings: Settings, context: str | None) -> str:
+    """Cache key for one cluster: which kubeconfig (or in-cluster) and which context."""
+    source = settings.kubeconfig or ("in-cluster" if settings.in_cluster else "none")
+    return f"{source}|{context}"
+
+
+# --- cached source data ------------------------------------------------------------------------------
+# Leading-underscore parameters are not hashed by Streamlit: the client is identified by the key.
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _pods(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
+    return _kube.list_pods(namespace)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _events(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
+    return _kube.list_events(namespace)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _namespaces(kube_key: str, _kube: KubeClient) -> list[str]:
+    return _kube.list_namespaces()
+
+
+@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+def _kube_version(kube_key: str, _kube: KubeClient) -> str:
+    return _kube.version()
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _instant(url: str, query: str, at_bucket: float | None, _prom: PromClient) -> pd.DataFrame:
+    at = None if at_bucket is None else datetime.fromtimestamp(at_bucket, UTC)
+    return _prom.instant(query, at)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _range(url: str, query: str, start: datetime, end: datetime, step: float, _prom: PromClient
+           ) -> pd.DataFrame:
+    return _prom.range(query, start, end, step)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _alerts(url: str, _prom: PromClient) -> pd.DataFrame:
+    return _prom.alerts()
+
+
+@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+def _prom_version(url: str, _prom: PromClient) -> str:
+    return _prom.version()
+
+
+_DATA_FUNCTIONS = (_pods, _events, _namespaces, _kube_version, _instant, _range, _alerts, _prom_version)
+
+
+def clear_data_caches() -> None:
+    """The Refresh button: forget cached data (clients stay; they hold no data)."""
+    for function in _DATA_FUNCTIONS:
+        function.clear()
+    _s3_status.clear()
+
+
+class CachedKube:
+    """A KubeClient seen through the data cache (satisfies k8sdata.overview.KubeSource)."""
+
+    def __init__(self, client: KubeClient, key: str) -> None:
+        self.client, self.key = client, key
+
+    def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return _pods(self.key, namespace, self.client)
+
+    def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return _events(self.key, namespace, self.client)
+
+    def list_namespaces(self) -> list[str]:
+        return _namespaces(self.key, self.client)
+
+    def version(self) -> str:
+        return _kube_version(self.key, self.client)
+
+
+class CachedProm:
+    """A PromClient seen through the data cache (satisfies k8sdata.overview.PromSource).
+
+    Instant queries "at now" are evaluated at the start of the current TTL bucket, so every viewer in
+    the same 15 s shares one answer instead of each asking at their own millisecond.
+    """
+
+    def __init__(self, client: PromClient) -> None:
+        self.client = client
+
+    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
+        moment = (at or datetime.now(UTC)).timestamp()
+        bucket = math.floor(moment / DATA_TTL_SECONDS) * DATA_TTL_SECONDS
+        return _instant(self.client.url, query, float(bucket), self.client)
+
+    def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame:
+        return _range(self.client.url, query, start, end, step, self.client)
+
+    def alerts(self) -> pd.DataFrame:
+        return _alerts(self.client.url, self.client)
+
+    def version(self) -> str:
+        return _prom_version(self.client.url, self.client)
+
+
+def cached_kube(settings: Settings, context: str | None) -> CachedKube:
+    """Raises SourceError (NotConfigured, ...) when no client can be made."""
+    return CachedKube(kube_client(settings, context), _kube_key(settings, context))
+
+
+def cached_prom(settings: Settings) -> CachedProm:
+    return CachedProm(prom_client(settings))
+
+
+def _or_error(make: Any) -> Any:
+    try:
+        return make()
+    except SourceError as error:
+        return error
+
+
+# --- what pages call ---------------------------------------------------------------------------------
+def contexts(settings: Settings) -> tuple[list[str], str | None]:
+    """(context names, current); ([], None) when Kubernetes is not configured or unreadable."""
+    try:
+        return list_contexts(settings)
+    except SourceError:
+        return [], None
+
+
+def namespaces(settings: Settings, context: str | None) -> list[str] | SourceError:
+    try:
+        return cached_kube(settings, context).list_namespaces()
+    except SourceError as error:
+        return error
+
+
+def overview_data(settings: Settings, context: str | None, namespace: str | None, window: str,
+                  time_range: Any, include_system: bool) -> OverviewData:
+    """Everything the Overview shows. Never raises a SourceError: each section carries its own."""
+    return collect_overview(
+        _or_error(lambda: cached_kube(settings, context)),
+        _or_error(lambda: cached_prom(settings)),
+        namespace,
+        window,
+        datetime.now(UTC),
+        time_range=time_range,
+        app_label=settings.app_label,
+        hide_namespaces=frozenset() if include_system else health.SYSTEM_NAMESPACES,
+    )
+
+
+# --- connection status -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ConnectionStatus:
+    source: str  # "Kubernetes", "Prometheus", "S3"
+    state: Literal["ok", "not configured", "error"]
+    text: str  # "connected, v1.31.0" / "not configured" / the error's sentence
+
+
+def _status(source: str, check: Any) -> ConnectionStatus:
+    try:
+        return ConnectionStatus(source, "ok", check())
+    except NotConfigured:
+        return ConnectionStatus(source, "not configured", "not configured")
+    except SourceError as error:
+        return ConnectionStatus(source, "error", error.sentence)
+
+
+@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+def _s3_status(settings: Settings) -> tuple[str, str]:
+    """(state, text) for S3 / the archive folder. Raises SourceError on failure (not cached)."""
+    if settings.s3_bucket:
+        try:
+            archive = importlib.import_module("k8sdata.archive")
+        except ImportError:
+            return "ok", f"bucket {settings.s3_bucket} (not checked)"
+        archive_class = getattr(archive, "S3Archive", None)
+        if archive_class is None or not hasattr(archive_class, "ping"):
+            return "ok", f"bucket {settings.s3_bucket} (not checked)"
+        archive_class(settings).ping()
+        return "ok", f"connected, bucket {settings.s3_bucket}"
+    if settings.archive_dir:
+        return "ok", f"archiving to the folder {settings.archive_dir}"
+    raise NotConfigured("s3")
+
+
+def connection_statuses(settings: Settings, context: str | None) -> list[ConnectionStatus]:
+    """Kubernetes, Prometheus and S3: ok (with version) / not configured / the failure's sentence."""
+    return [
+        _status("Kubernetes", lambda: f"connected, {cached_kube(settings, context).version()}"),
+        _status("Prometheus", lambda: f"connected, Prometheus {cached_prom(settings).version()}"),
+        _status("S3", lambda: _s3_status(settings)[1]),
+    ]

@@ -1,0 +1,66 @@
+"""The filters chosen in the sidebar, kept in st.session_state so every page reads the same values
+through `current_filters()`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import streamlit as st
+
+CONTEXT_KEY = "kams_context"
+NAMESPACE_KEY = "kams_namespace"
+TIME_RANGE_KEY = "kams_time_range"
+AUTO_REFRESH_KEY = "kams_auto_refresh"
+
+ALL_NAMESPACES = "All namespaces"
+
+TIME_RANGES: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+TIME_RANGE_LABELS: dict[str, str] = {
+    "15m": "Last 15 minutes", "1h": "Last hour", "6h": "Last 6 hours", "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+}
+DEFAULT_TIME_RANGE = "1h"
+
+#: Auto-refresh choices: label -> seconds (None = off).
+AUTO_REFRESH: dict[str, int | None] = {"Off": None, "Every 30 seconds": 30, "Every minute": 60,
+                                       "Every 5 minutes": 300}
+
+
+@dataclass(frozen=True)
+class Filters:
+    context: str | None  # kubeconfig context (None = not configured / the default)
+    namespace: str | None  # None = all namespaces
+    time_range_key: str  # "1h"
+    auto_refresh_seconds: int | None
+
+    @property
+    def time_range(self) -> timedelta:
+        return TIME_RANGES[self.time_range_key]
+
+    @property
+    def time_range_label(self) -> str:
+        return TIME_RANGE_LABELS[self.time_range_key]
+
+    @property
+    def namespace_label(self) -> str:
+        return self.namespace or "all namespaces"
+
+
+def current_filters() -> Filters:
+    """What the sidebar selected (defaults before the sidebar has been drawn, e.g. in page tests)."""
+    state = st.session_state
+    namespace = state.get(NAMESPACE_KEY)
+    time_range = state.get(TIME_RANGE_KEY)
+    return Filters(
+        context=state.get(CONTEXT_KEY),
+        namespace=None if not namespace or namespace == ALL_NAMESPACES else str(namespace),
+        time_range_key=time_range if time_range in TIME_RANGES else DEFAULT_TIME_RANGE,
+        auto_refresh_seconds=AUTO_REFRESH.get(state.get(AUTO_REFRESH_KEY) or "Off"),
+    )
