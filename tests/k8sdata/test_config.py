@@ -1,0 +1,63 @@
+"""Settings.from_env reads every knob from the environment given, with the documented defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from k8sdata.config import DEFAULT_REQUEST_TIMEOUT, Settings
+
+
+def test_defaults_with_empty_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, home=tmp_path, service_account_token=tmp_path / "no-token")
+    assert settings == Settings(kubeconfig=None, context=None, in_cluster=False, prometheus_url=None,
+                                request_timeout=10.0, app_label="app", s3_bucket=None, s3_prefix="kams",
+                                s3_endpoint_url=None, archive_dir=None, demo=False)
+    assert settings.kubernetes_configured is False
+
+
+def test_every_variable_is_read(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t")
+    env = {
+        "KUBECONFIG": "/a/one.yaml:/b/two.yaml", "KAMS_CONTEXT": "prod",
+        "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        "PROMETHEUS_URL": "http://prom:9090", "KAMS_REQUEST_TIMEOUT": "2.5", "KAMS_APP_LABEL": "service",
+        "KAMS_S3_BUCKET": "bucket", "KAMS_S3_PREFIX": "/team/kams/", "AWS_ENDPOINT_URL_S3": "http://s3:8333",
+        "KAMS_ARCHIVE_DIR": "/tmp/archive", "KAMS_DEMO": "1",
+    }
+    settings = Settings.from_env(env, home=tmp_path, service_account_token=token)
+    assert dataclasses.asdict(settings) == {
+        "kubeconfig": "/a/one.yaml", "context": "prod", "in_cluster": True,
+        "prometheus_url": "http://prom:9090", "request_timeout": 2.5, "app_label": "service",
+        "s3_bucket": "bucket", "s3_prefix": "team/kams", "s3_endpoint_url": "http://s3:8333",
+        "archive_dir": "/tmp/archive", "demo": True,
+    }
+    assert settings.kubernetes_configured
+
+
+def test_home_kubeconfig_used_only_when_it_exists(tmp_path: Path) -> None:
+    assert Settings.from_env({}, home=tmp_path).kubeconfig is None
+    (tmp_path / ".kube").mkdir()
+    (tmp_path / ".kube" / "config").write_text("apiVersion: v1\n")
+    assert Settings.from_env({}, home=tmp_path).kubeconfig == str(tmp_path / ".kube" / "config")
+
+
+def test_in_cluster_needs_both_host_and_token(tmp_path: Path) -> None:
+    settings = Settings.from_env({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, home=tmp_path,
+                                 service_account_token=tmp_path / "missing")
+    assert settings.in_cluster is False
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "0", "-3"])
+def test_bad_timeouts_fall_back_to_the_default_never_to_none(raw: str, tmp_path: Path) -> None:
+    settings = Settings.from_env({"KAMS_REQUEST_TIMEOUT": raw}, home=tmp_path)
+    assert settings.request_timeout == DEFAULT_REQUEST_TIMEOUT
+
+
+def test_settings_are_immutable(tmp_path: Path) -> None:
+    settings = Settings.from_env({}, home=tmp_path)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.demo = True  # type: ignore[misc]
