@@ -74,8 +74,8 @@ def _status_message(body: bytes | str | None) -> str:
         return ""
     with contextlib.suppress(orjson.JSONDecodeError, TypeError):
         status = orjson.loads(body)
-        if isinstance(status, dict) and status.get("message"):
-            return str(status["message"])
+        if isinstance(status, dict):
+            return str(status.get("message") or "")
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
     return text.strip().splitlines()[0][:300] if text.strip() else ""
 
@@ -109,14 +109,15 @@ def _from_transport(error: BaseException, path: str) -> SourceError:
     """Map urllib3/socket failures; MaxRetryError wraps the real cause in `.reason`."""
     if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
         error = error.reason
-    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
-        return Timeout(_SOURCE, f"no connection within the timeout for {path}")
-    if isinstance(error, urllib3.exceptions.ReadTimeoutError | TimeoutError):
-        return Timeout(_SOURCE, f"no answer within the timeout for {path}")
+    # Order matters: urllib3's NewConnectionError (refused, DNS) subclasses ConnectTimeoutError.
     if isinstance(error, urllib3.exceptions.NameResolutionError):
         return Unreachable(_SOURCE, "the server's name does not resolve")
     if isinstance(error, urllib3.exceptions.NewConnectionError | ConnectionError):
         return Unreachable(_SOURCE, "connection refused")
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
+        return Timeout(_SOURCE, f"no connection within the timeout for {path}")
+    if isinstance(error, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return Timeout(_SOURCE, f"no answer within the timeout for {path}")
     if isinstance(error, urllib3.exceptions.SSLError):
         return Unreachable(_SOURCE, f"TLS failed: {error}")
     if isinstance(error, urllib3.exceptions.ProtocolError):
