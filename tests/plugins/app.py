@@ -1,1 +1,147 @@
-"""Fixtures for this area (filled in by its owner)."""
+"""Fixtures for the Streamlit app: the environment that points KAMS at the sandbox servers, and a real
+`streamlit run app.py` process for browser tests.
+
+`app_env` is what AppTest tests use (the app runs in-process, so os.environ and Streamlit's caches are
+reset around each test). `app_server` starts the app as a subprocess on a free loopback port and stops
+its whole process group at the end of the session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Every env var the app reads; cleared first so the developer's own settings never leak in.
+APP_ENV_VARS = (
+    "KUBECONFIG", "KAMS_CONTEXT", "KUBERNETES_SERVICE_HOST", "PROMETHEUS_URL", "KAMS_REQUEST_TIMEOUT",
+    "KAMS_APP_LABEL", "KAMS_S3_BUCKET", "KAMS_S3_PREFIX", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "KAMS_ARCHIVE_DIR", "KAMS_DEMO",
+)
+#: Short, so fault-injection tests (hangs) finish quickly; the sandbox answers in milliseconds.
+TEST_REQUEST_TIMEOUT = "3"
+STARTUP_TIMEOUT = 60.0
+
+
+def sandbox_environment(kube_api: Any, prometheus: Any, s3: Any, home: Path) -> dict[str, str]:
+    """The variables that point KAMS at the sandbox (what `make run` sets for the demo)."""
+    env = {
+        "HOME": str(home),  # no ~/.kube/config of the machine's user
+        "KUBECONFIG": str(kube_api.reader_kubeconfig),
+        "PROMETHEUS_URL": prometheus.url,
+        "KAMS_DEMO": "1",
+        "KAMS_REQUEST_TIMEOUT": TEST_REQUEST_TIMEOUT,
+    }
+    env.update(s3.env())
+    return env
+
+
+def clear_streamlit_caches() -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """os.environ set to the sandbox for an in-process AppTest; tests may monkeypatch further."""
+    for name in APP_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    env = sandbox_environment(kube_api, prometheus, s3, tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    clear_streamlit_caches()
+    yield env
+    clear_streamlit_caches()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3) -> AppServer:
+    """`streamlit run app.py` on a free port; retried on another port if that one was taken meanwhile."""
+    last_log = ""
+    for _ in range(attempts):
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                   "--server.port", str(port), "--server.address", "127.0.0.1",
+                   "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                   "--server.fileWatcherType", "none"]
+        full_env = {key: value for key, value in os.environ.items() if key not in APP_ENV_VARS}
+        full_env.update(env)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        server = AppServer(url=url, process=process, log_path=log_path)
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            if _healthy(url):
+                return server
+            time.sleep(0.3)
+        last_log = server.log_tail()
+        _stop(process)
+    raise RuntimeError(f"streamlit did not start; last log:\n{last_log}")
+
+
+@pytest.fixture(scope="session")
+def app_server(kube_api: Any, prometheus: Any, s3: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The real app served by `streamlit run`, wired to the sandbox; stopped at session end."""
+    workdir = tmp_path_factory.mktemp("app")
+    server = start_app_server(sandbox_environment(kube_api, prometheus, s3, workdir),
+                              workdir / "streamlit.log")
+    try:
+        yield server
+    finally:
+        _stop(server.process)

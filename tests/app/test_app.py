@@ -1,0 +1,137 @@
+"""AppTest tests of the frame (app.py) and the Overview page, against the real sandbox servers.
+
+AppTest runs the script in this process: `app_env` sets os.environ to the sandbox and clears
+Streamlit's caches before and after each test, so no test sees another's data or clients.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sandbox.demo_names import API, APP_NAMESPACE, WEB
+from tests.plugins.app import ROOT, clear_streamlit_caches
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def unescape(markdown: str) -> str:
+    """Undo ui.render.escape_markdown so assertions read like the page does."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements: Any) -> list[str]:
+    return [unescape(str(element.value)) for element in elements]
+
+
+def applications_table(at: AppTest) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if "application" in frame.value.columns and "why" in frame.value.columns:
+            return frame.value
+    raise AssertionError("no applications table on the page")
+
+
+def metric(at: AppTest, label: str) -> str:
+    for element in at.metric:
+        if element.label == label:
+            return str(element.value)
+    raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
+
+
+def test_frame_has_sidebar_filters_status_and_demo_banner() -> None:
+    at = run_app()
+    labels = [box.label for box in at.sidebar.selectbox]
+    assert labels == ["Cluster context", "Namespace", "Time range", "Auto-refresh"]
+    context = at.sidebar.selectbox[0]
+    assert context.value == "kams-demo"
+    namespaces = at.sidebar.selectbox[1].options
+    assert namespaces[0] == "All namespaces"
+    assert {APP_NAMESPACE, "kube-system"} <= set(namespaces)
+    assert at.sidebar.selectbox[2].options == ["Last 15 minutes", "Last hour", "Last 6 hours",
+                                               "Last 24 hours", "Last 7 days"]
+    assert [b.label for b in at.sidebar.button] == ["Refresh now"]
+    status = texts(at.sidebar.markdown)
+    assert any(s.startswith("🟢 **Kubernetes**: connected, v") for s in status), status
+    assert any(s.startswith("🟢 **Prometheus**: connected, Prometheus 2.") for s in status), status
+    assert any(s.startswith("🟢 **S3**:") for s in status), status
+    assert any("Demo cluster" in banner and "KUBECONFIG" in banner for banner in texts(at.info))
+
+
+def test_overview_shows_both_demo_applications_with_lights_and_numbers() -> None:
+    at = run_app()
+    assert at.title[0].value == "Overview"
+    cards = texts(at.markdown)
+    for sample in (WEB, API):
+        card = next((c for c in cards if f"**{sample.app}**" in c and APP_NAMESPACE in c), None)
+        assert card is not None, cards
+        assert card[0] in "🟢🟠🔴", card
+    table = applications_table(at)
+    shop = table[table["namespace"] == APP_NAMESPACE].set_index("application")
+    assert {WEB.app, API.app} <= set(shop.index)
+    for sample in (WEB, API):
+        assert shop.loc[sample.app, "light"] in {"🟢", "🟠", "🔴"}
+        assert shop.loc[sample.app, "requests_per_second"] > 0  # live traffic from the sample apps
+        assert shop.loc[sample.app, "pods_total"] >= 1
+        assert shop.loc[sample.app, "why"]
+    assert float(metric(at, "Requests per second")) > 0
+    assert metric(at, "Failed requests").endswith("%")
+    assert int(metric(at, "Pods running")) > 0
+    assert "Restarts (last hour)" in [m.label for m in at.metric]
+    # Nothing is wrong with the sources, so no source sentence at the top.
+    assert not at.error
+    assert not [w for w in texts(at.warning) if "unavailable" in w]
+
+
+def test_active_alerts_are_listed() -> None:
+    at = run_app()
+    assert "Active alerts" in [s.value for s in at.subheader]
+    alerts = next((f.value for f in at.dataframe if "alertname" in f.value.columns), None)
+    assert alerts is not None, "no alerts table"
+    assert len(alerts) >= 1
+    assert set(alerts["state"]) <= {"firing", "pending"}
+    # The demo's OOMKilled container fires at once (for: 0s).
+    assert "ContainerOOMKilled" in set(alerts["alertname"])
+
+
+def test_kube_system_is_hidden_until_asked_for() -> None:
+    at = run_app()
+    assert "kube-system" not in set(applications_table(at)["namespace"])
+    at.toggle[0].set_value(True).run()
+    assert "kube-system" in set(applications_table(at)["namespace"])
+
+
+def test_namespace_filter_limits_the_page() -> None:
+    at = run_app()
+    at.sidebar.selectbox[1].set_value(APP_NAMESPACE).run()
+    assert not at.exception
+    assert set(applications_table(at)["namespace"]) == {APP_NAMESPACE}
+    assert any("in shop are doing" in c for c in texts(at.caption))
+
+
+def test_without_prometheus_the_page_says_so_and_still_shows_pods(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_URL")
+    clear_streamlit_caches()
+    at = run_app()
+    warnings = texts(at.warning)
+    assert any("Prometheus is not configured" in w and "PROMETHEUS_URL" in w for w in warnings), warnings
+    assert any(s == "⚪ **Prometheus**: not configured" for s in texts(at.sidebar.markdown))
+    table = applications_table(at)
+    shop = table[table["namespace"] == APP_NAMESPACE].set_index("application")
+    assert {WEB.app, API.app} <= set(shop.index)
+    assert shop["requests_per_second"].isna().all()
+    assert metric(at, "Requests per second") == "–"
+    assert "Restarts (since start)" in [m.label for m in at.metric]
+    assert int(metric(at, "Pods running")) > 0
+    # The Kubernetes-only panels keep working.
+    assert any("reason" in f.value.columns for f in at.dataframe), "warning events table missing"
