@@ -102,7 +102,9 @@ class PromClient:
             raise Timeout(_SOURCE, message or "the query timed out in Prometheus")
         if not isinstance(body, dict) or body.get("status") != "success":
             detail = f"{error_type}: {message}" if error_type else f"HTTP {status}"
-            raise SourceError(_SOURCE, detail)
+            hint = ("Prometheus rejected the query itself; please report it as a KAMS bug."
+                    if error_type == "bad_data" else "")
+            raise SourceError(_SOURCE, detail, hint=hint)
         return body.get("data")
 
     # -- the contract ------------------------------------------------------------------------------
@@ -142,7 +144,10 @@ class PromClient:
             for stamp, raw in series.get("values") or []:
                 rows.append({**labels, "timestamp": stamp, "value": _sample_value(raw)})
         frame = _frame(rows, ["timestamp", "value"])
-        frame["timestamp"] = pd.to_datetime(frame["timestamp"].astype("float64"), unit="s", utc=True)
+        # Prometheus timestamps are seconds with millisecond precision; going through integer ms
+        # avoids float noise such as .523000001.
+        millis = (frame["timestamp"].astype("float64") * 1000).round().astype("int64")
+        frame["timestamp"] = pd.to_datetime(millis, unit="ms", utc=True)
         return frame
 
     def alerts(self) -> pd.DataFrame:
