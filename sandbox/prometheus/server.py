@@ -1,0 +1,265 @@
+"""Launcher for a real Prometheus (Debian's /usr/bin/prometheus 2.42) on a free loopback port.
+
+Order matters: the history is backfilled into a fresh data dir *before* the server starts (the server
+loads blocks at start-up), then the server scrapes live, and it is declared ready only once every
+target's first scrape has landed (`up` has a sample for each), so callers never see an empty server.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sandbox.prometheus.backfill import BackfillResult, BackfillSource
+from sandbox.prometheus.backfill import backfill as run_backfill
+
+PROMETHEUS = "/usr/bin/prometheus"
+RULES_FILE = Path(__file__).with_name("rules.yml")
+HTTP_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One static scrape target. `labels` become target labels (namespace, pod, app, instance...)."""
+
+    job: str
+    address: str  # host:port
+    labels: Mapping[str, str] = field(default_factory=dict)
+    metrics_path: str = "/metrics"
+    honor_labels: bool = False
+
+
+class PrometheusError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    """A port the kernel just handed out; it may be taken again before we use it, so callers retry."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, evaluation_interval: str,
+                  rule_files: Sequence[Path]) -> dict[str, Any]:
+    """prometheus.yml as a dict: one scrape config per (job, path, honor_labels), static targets."""
+    jobs: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
+    for target in targets:
+        jobs.setdefault((target.job, target.metrics_path, target.honor_labels), []).append(
+            {"targets": [target.address], "labels": dict(target.labels)})
+    names = [job for job, _path, _honor in jobs]
+    scrape_configs = []
+    for (job, path, honor), statics in jobs.items():
+        # Prometheus wants unique job_name values; the `job` label itself is what users see.
+        job_name = job if names.count(job) == 1 else f"{job}{path.replace('/', '-')}"
+        config: dict[str, Any] = {"job_name": job_name, "metrics_path": path, "honor_labels": honor,
+                                  "scrape_interval": scrape_interval, "scrape_timeout": "4s",
+                                  "static_configs": statics}
+        if job_name != job:
+            config["relabel_configs"] = [{"target_label": "job", "replacement": job}]
+        scrape_configs.append(config)
+    return {
+        "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
+                   "external_labels": {"cluster": "kams-demo"}},
+        "rule_files": [str(path) for path in rule_files],
+        "scrape_configs": scrape_configs,
+    }
+
+
+class PrometheusServer:
+    """A real Prometheus with optional backfilled history and the demo alert rules.
+
+    `with PrometheusServer(targets, backfill=[...]) as prom: prom.url` -> http://127.0.0.1:PORT
+    """
+
+    def __init__(self, scrape_targets: Sequence[ScrapeTarget], *, backfill: Sequence[BackfillSource] = (),
+                 backfill_hours: float = 26.0, data_dir: Path | None = None, rules: bool | Path = True,
+                 scrape_interval: str = "5s", evaluation_interval: str = "5s",
+                 retention: str = "3650d", binary: str = PROMETHEUS, startup_timeout: float = 30.0,
+                 wait_for_targets: bool = True) -> None:
+        self.scrape_targets = list(scrape_targets)
+        self.backfill_sources = list(backfill)
+        self.backfill_hours = backfill_hours
+        self._own_dir = data_dir is None
+        self._given_dir = data_dir
+        self.rules_file: Path | None = (RULES_FILE if rules is True else Path(rules) if rules else None)
+        self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
+        self.retention = retention
+        self.binary = binary
+        self.startup_timeout = startup_timeout
+        self.wait_for_targets = wait_for_targets
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.backfill_result: BackfillResult | None = None
+        self.startup_seconds: float | None = None
+        self._workdir: Path | None = None
+        self._log_handle: Any = None
+
+    # -- public surface ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise PrometheusError("Prometheus is not running")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        assert self._workdir is not None
+        return self._given_dir if self._given_dir is not None else self._workdir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        assert self._workdir is not None
+        return self._workdir / "prometheus.log"
+
+    def start(self) -> PrometheusServer:
+        began = time.monotonic()
+        self._workdir = Path(tempfile.mkdtemp(prefix="kams-prometheus-"))
+        data_dir = self.data_dir
+        if data_dir.exists() and any(data_dir.iterdir()):
+            raise PrometheusError(f"data dir {data_dir} is not empty; backfill needs a fresh one")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if self.backfill_sources:
+            self.backfill_result = run_backfill(self.backfill_sources, data_dir, hours=self.backfill_hours)
+        config_path = self._workdir / "prometheus.yml"
+        rule_files = [self.rules_file] if self.rules_file else []
+        config = render_config(self.scrape_targets, scrape_interval=self.scrape_interval,
+                               evaluation_interval=self.evaluation_interval, rule_files=rule_files)
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        try:
+            self._launch(config_path, data_dir)
+            if self.wait_for_targets:
+                self._wait_for_first_scrapes()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+        self.port = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> PrometheusServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def get_json(self, path: str, params: Mapping[str, str | float] | None = None,
+                 timeout: float = HTTP_TIMEOUT_SECONDS) -> Any:
+        """GET an API path (e.g. /api/v1/query) and return its `data`, raising on error status."""
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        with urllib.request.urlopen(self.url + path + query, timeout=timeout) as response:
+            body = json.load(response)
+        if body.get("status") != "success":
+            raise PrometheusError(f"{path}: {body.get('error')}")
+        return body["data"]
+
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+        params: dict[str, str | float] = {"query": promql}
+        if at is not None:
+            params["time"] = at
+        return list(self.get_json("/api/v1/query", params)["result"])
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        params = {"query": promql, "start": start, "end": end, "step": step}
+        data = self.get_json("/api/v1/query_range", params)
+        return list(data["result"])
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def _launch(self, config_path: Path, data_dir: Path, attempts: int = 3) -> None:
+        last_error = ""
+        for _attempt in range(attempts):
+            port = free_port()
+            assert self._workdir is not None
+            self._log_handle = self.log_path.open("ab")
+            self.process = subprocess.Popen(
+                [self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}",
+                 f"--storage.tsdb.retention.time={self.retention}", f"--web.listen-address=127.0.0.1:{port}",
+                 "--web.enable-lifecycle", "--log.level=warn"],
+                stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.port = port
+            if self._wait_for_buildinfo():
+                return
+            last_error = self._log_tail()
+            self._terminate_process()
+            if "address already in use" not in last_error:
+                break  # not a port race: retrying would only fail the same way
+        raise PrometheusError(f"Prometheus did not start: {last_error}")
+
+    def _terminate_process(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(5)
+            self.process = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+        self.port = None
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def _wait_for_buildinfo(self) -> bool:
+        """True once this port answers like a Prometheus (and our process is still the one running)."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                return False
+            try:
+                info = self.get_json("/api/v1/status/buildinfo", timeout=1.0)
+                if "version" in info:
+                    return True
+            except (OSError, ValueError, PrometheusError):
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _wait_for_first_scrapes(self) -> None:
+        """Poll `up` until every target has been scraped once (up == 0 counts: it was scraped)."""
+        deadline = time.monotonic() + self.startup_timeout
+        expected = len(self.scrape_targets)
+        seen = 0
+        while time.monotonic() < deadline:
+            try:
+                seen = len(self.query("up"))
+            except (OSError, ValueError, PrometheusError):
+                seen = 0
+            if seen >= expected:
+                return
+            time.sleep(0.25)
+        raise PrometheusError(f"only {seen} of {expected} targets scraped within {self.startup_timeout}s")
