@@ -1,0 +1,181 @@
+"""pods/log: choosing the container, the kubelet's errors, and the log options (tail, since, timestamps,
+limitBytes). Lines come from a provider callable, by default the demo's sandbox.demo_logs."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .tables import parse_time
+
+LogLine = tuple[datetime, str]
+LogProvider = Callable[[dict[str, Any], str, bool, datetime], list[LogLine] | None]
+
+
+class LogRequestError(ValueError):
+    """A pods/log request the real server answers with 400 BadRequest; str() is the message."""
+
+
+def generic_log_lines(
+    pod: dict[str, Any], container: str, previous: bool, now: datetime
+) -> list[LogLine] | None:
+    """A plain, deterministic log for pods the demo has no story for (synthetic pods): one line every
+    30 s (at most the last hour), so logs grow while a test watches. The previous instance of a restarted
+    container logged until its lastState.terminated.finishedAt and ends with its exit."""
+    status = container_status(pod, container) or {}
+    if previous:
+        terminated = (status.get("lastState") or {}).get("terminated")
+        if not terminated:
+            return None
+        end = parse_time(terminated.get("finishedAt")) or now
+        lines = _ticks(pod, container, end - timedelta(minutes=10), end)
+        reason = terminated.get("reason") or "Error"
+        lines.append(
+            (end, f"ERROR {container}: exiting ({reason}, exit code {terminated.get('exitCode', 1)})")
+        )
+        return lines
+    running = (status.get("state") or {}).get("running") or {}
+    started = parse_time(running.get("startedAt")) or parse_time(
+        pod.get("metadata", {}).get("creationTimestamp")
+    )
+    return _ticks(pod, container, max(started or now - timedelta(hours=1), now - timedelta(hours=1)), now)
+
+
+def _ticks(pod: dict[str, Any], container: str, start: datetime, end: datetime) -> list[LogLine]:
+    step = 30
+    seed = zlib.crc32(f"{pod['metadata'].get('name')}/{container}".encode())
+    lines: list[LogLine] = []
+    for tick in range(int(start.timestamp()) // step * step + step, int(end.timestamp()) + 1, step):
+        number = (seed + tick // step) % 1000
+        level = "WARN" if number % 17 == 0 else "INFO"
+        message = f"{level} {container}: handled request id={number:03d} status=200 ms={number % 90 + 3}"
+        lines.append((datetime.fromtimestamp(tick, UTC), message))
+    return lines
+
+
+def default_log_provider() -> LogProvider:
+    """The demo's log story when sandbox.demo_logs is available, the generic log for everything else."""
+    try:
+        from sandbox.demo_logs import demo_log_lines
+    except ImportError:
+        return generic_log_lines
+
+    def provider(pod: dict[str, Any], container: str, previous: bool, now: datetime) -> list[LogLine] | None:
+        lines = demo_log_lines(pod, container, previous, now)
+        if lines is None and not previous:
+            return generic_log_lines(pod, container, previous, now)
+        return lines
+
+    return provider
+
+
+def _go_list(names: list[str]) -> str:
+    return "[" + " ".join(names) + "]"
+
+
+def choose_container(pod: dict[str, Any], requested: str | None) -> str:
+    """The container a log request is about, with the API server's validation messages."""
+    spec = pod.get("spec") or {}
+    name = pod["metadata"]["name"]
+    containers = [c["name"] for c in spec.get("containers") or []]
+    init_containers = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
+    if not requested:
+        if len(containers) == 1:
+            return containers[0]
+        message = f"a container name must be specified for pod {name}, choose one of: {_go_list(containers)}"
+        if init_containers:
+            message += f" or one of the init containers: {_go_list(init_containers)}"
+        if ephemeral:
+            message += f" or one of the ephemeral containers: {_go_list(ephemeral)}"
+        raise LogRequestError(message)
+    if requested not in containers + init_containers + ephemeral:
+        raise LogRequestError(f"container {requested} is not valid for pod {name}")
+    return requested
+
+
+def container_status(pod: dict[str, Any], container: str) -> dict[str, Any] | None:
+    status = pod.get("status") or {}
+    for key in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        for entry in status.get(key) or []:
+            if entry.get("name") == container:
+                return entry
+    return None
+
+
+def check_log_available(pod: dict[str, Any], container: str, previous: bool) -> bool:
+    """False when the pod has no node yet (the real server then answers with an empty body).
+    Raises LogRequestError with the kubelet's message when there is no such log."""
+    name = pod["metadata"]["name"]
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return False
+    status = container_status(pod, container) or {}
+    last_terminated = (status.get("lastState") or {}).get("terminated")
+    if previous:
+        if not last_terminated:
+            raise LogRequestError(f'previous terminated container "{container}" in pod "{name}" not found')
+        return True
+    waiting = (status.get("state") or {}).get("waiting")
+    if (not status or waiting) and not last_terminated:
+        reason = (waiting or {}).get("reason") or "ContainerCreating"
+        raise LogRequestError(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+    return True
+
+
+def format_timestamp(moment: datetime) -> str:
+    """The kubelet's fixed-width RFC3339Nano (always nine fractional digits)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond * 1000:09d}Z"
+
+
+@dataclass(frozen=True)
+class LogOptions:
+    tail_lines: int | None = None
+    since: datetime | None = None
+    timestamps: bool = False
+    limit_bytes: int | None = None
+
+    @classmethod
+    def from_query(cls, query: dict[str, str], now: datetime) -> LogOptions:
+        def positive_int(key: str, minimum: int) -> int | None:
+            if key not in query:
+                return None
+            try:
+                value = int(query[key])
+            except ValueError:
+                raise LogRequestError(f"{key}: Invalid value: {query[key]!r}: must be an integer") from None
+            if value < minimum:
+                raise LogRequestError(f"{key}: Invalid value: {value}: must be greater than {minimum - 1}")
+            return value
+
+        tail = positive_int("tailLines", 0)
+        limit = positive_int("limitBytes", 1)
+        since_seconds = positive_int("sinceSeconds", 1)
+        since: datetime | None = None
+        if since_seconds is not None and query.get("sinceTime"):
+            raise LogRequestError("at most one of `sinceTime` or `sinceSeconds` may be specified")
+        if since_seconds is not None:
+            since = now - timedelta(seconds=since_seconds)
+        elif query.get("sinceTime"):
+            try:
+                since = parse_time(query["sinceTime"])
+            except ValueError:
+                raise LogRequestError(f"sinceTime: Invalid value: {query['sinceTime']!r}") from None
+        return cls(tail, since, query.get("timestamps") in ("true", "1"), limit)
+
+    def select(self, lines: list[LogLine]) -> list[LogLine]:
+        if self.since is not None:
+            lines = [line for line in lines if line[0] >= self.since]
+        if self.tail_lines is not None:
+            lines = lines[-self.tail_lines :] if self.tail_lines else []
+        return lines
+
+    def render(self, lines: list[LogLine]) -> bytes:
+        if self.timestamps:
+            text = "".join(f"{format_timestamp(moment)} {line}\n" for moment, line in lines)
+        else:
+            text = "".join(f"{line}\n" for _, line in lines)
+        return text.encode()
