@@ -236,6 +236,8 @@ class SeaweedS3:
             f"-s3.config={identity}",
             # Only S3 is wanted: no WebDAV, no Iceberg or Lance catalogues, no admin web UI.
             "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", "-admin.ui=false",
+            # Throwaway data: no grace period for the volume server to drain on stop.
+            "-volume.preStopSeconds=0",
             f"-filer.localSocket={sockets / 'filer.sock'}",
             f"-s3.localSocket={sockets / 's3.sock'}",
         ]
