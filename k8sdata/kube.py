@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,8 +91,22 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
+class ListExpired(SourceError):
+    """410 Expired: a continue token outlived the server's history (etcd compaction)."""
+
+    kind = "expired"
+
+    def _what(self) -> str:
+        return f"{self.source_name} forgot where a long list had got to"
+
+    def _next(self) -> str:
+        return "Reload to list again from the start."
+
+
 def _from_http(status: int, body: bytes | str | None, headers: Any, path: str) -> SourceError:
     message = _status_message(body)
+    if status == 410:
+        return ListExpired(_SOURCE, message)
     if status in (401, 403):
         return Forbidden(_SOURCE, message or f"HTTP {status} for {path}")
     if status == 404:
@@ -165,7 +178,6 @@ class KubeClient:
         wanted = context if context is not None else settings.context
         timeout = settings.request_timeout
         self._timeout: tuple[float, float] = (timeout, timeout)
-        self._lock = threading.Lock()
         configuration = k8s_client.Configuration()
         # False, not 0: urllib3 then raises the underlying error itself instead of wrapping it, and
         # never repeats a request (a hung server would otherwise cost 4x the timeout).
@@ -235,23 +247,16 @@ class KubeClient:
     def iter_pages(self, path: str, **params: str | None) -> Iterator[list[dict[str, Any]]]:
         """Yield each page's trimmed items, `limit=500` at a time, following `continue`.
 
-        A 410 Expired continue token (the list outlived etcd's compaction window) restarts the list
-        once from the beginning, as kubectl and client-go's pager do, rather than failing the page.
+        Raises ListExpired if a continue token goes stale mid-way (pages already yielded cannot be
+        taken back, so streaming callers decide); list_path restarts instead.
         """
         base: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
-        restarted = False
         token: str | None = None
         while True:
             query = [*base, ("limit", PAGE_SIZE)]
             if token:
                 query.append(("continue", token))
-            try:
-                body = self.get_json(path, query)
-            except SourceError as error:
-                if token and not restarted and "410" in error.detail:
-                    restarted, token = True, None
-                    continue
-                raise
+            body = self.get_json(path, query)
             items = body.get("items") or []
             yield [_trim(item) for item in items]
             token = (body.get("metadata") or {}).get("continue") or None
@@ -259,10 +264,18 @@ class KubeClient:
                 return
 
     def list_path(self, path: str, **params: str | None) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for page in self.iter_pages(path, **params):
-            items.extend(page)
-        return items
+        """The whole list. A 410 Expired continue token (the list outlived etcd's compaction window)
+        restarts the list once from the beginning, as kubectl and client-go's pager do."""
+        for attempt in range(2):
+            items: list[dict[str, Any]] = []
+            try:
+                for page in self.iter_pages(path, **params):
+                    items.extend(page)
+                return items
+            except ListExpired:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- the contract ------------------------------------------------------------------------------
 

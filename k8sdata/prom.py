@@ -6,7 +6,6 @@ for alerts), with `timeout=` on every call and every failure mapped to a k8sdata
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +51,6 @@ class PromClient:
         self.timeout = timeout
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
-        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._session.close()

@@ -28,7 +28,7 @@ from k8sdata.errors import (
     Unreachable,
 )
 from k8sdata.frames import pods_frame
-from k8sdata.kube import PAGE_SIZE, KubeClient, list_contexts
+from k8sdata.kube import PAGE_SIZE, KubeClient, ListExpired, list_contexts
 from sandbox import demo_names
 from sandbox.cluster_loader import load_demo_objects
 
@@ -111,6 +111,45 @@ def test_paging_follows_continue_tokens(tmp_path: Path) -> None:
     assert [c.query.get("limit") for c in calls] == [str(PAGE_SIZE)] * 3
     assert "continue" not in calls[0].query
     assert all(c.query.get("continue") for c in calls[1:])
+
+
+def test_expired_continue_token_restarts_the_list_once(tmp_path: Path) -> None:
+    from sandbox.apiserver.server import ApiServer
+
+    with ApiServer(load_demo_objects(), synthetic_pods=600) as server:
+        client = KubeClient(settings_for(server.write_kubeconfig(tmp_path / "r", demo_names.READER_TOKEN)))
+        # Streaming callers see the 410 as a typed error...
+        pages = client.iter_pages("/api/v1/pods")
+        next(pages)
+        server.store.compact()
+        with pytest.raises(ListExpired):
+            next(pages)
+        # ...while list_path starts again and returns each pod exactly once.
+        server.clear_request_log()
+        original_get_json = client.get_json
+        compacted = []
+
+        def compact_after_first_page(path: str, query: Any = None) -> dict[str, Any]:
+            body = original_get_json(path, query)
+            if not compacted:
+                compacted.append(server.store.compact())
+            return body
+
+        client.get_json = compact_after_first_page  # type: ignore[method-assign]
+        pods = client.list_pods()
+        statuses = [r.status for r in server.requests_to(r"^/api/v1/pods$")]
+        client.close()
+    names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
+    assert len(names) == len(set(names)) == 600 + len(demo_pod_names())
+    assert statuses == [200, 410, 200, 200]
+
+
+def test_one_client_serves_many_threads(reader: KubeClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: len(reader.list_pods()), range(24)))
+    assert results == [len(demo_pod_names())] * 24
 
 
 def test_secrets_are_never_requested(kube_api: Any, reader: KubeClient) -> None:
