@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -106,6 +107,14 @@ def reserve_port_pairs(count: int, attempts: int = 200) -> Iterator[list[tuple[i
             sock.close()
 
 
+_LAUNCH_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"not available|address already in use", re.IGNORECASE)
+
+
+class _PortTaken(RuntimeError):
+    """weed exited because a port we picked was taken in the meantime (worth a retry)."""
+
+
 class SeaweedS3:
     """One `weed mini` process serving S3 on a free loopback port, with enforced credentials.
 
@@ -167,7 +176,8 @@ class SeaweedS3:
     def client(self, *, access_key: str | None = None, secret_key: str | None = None,
                timeout: float = 5.0) -> Any:
         """A boto3 S3 client for this store (other keys allowed, to test that they are refused)."""
-        return boto3.client(
+        # A session per client: boto3's module-level default session is not thread-safe.
+        return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=access_key or self.access_key,
@@ -188,10 +198,18 @@ class SeaweedS3:
         weed = find_weed_binary()
         if self._parent_dir is not None:
             self._parent_dir.mkdir(parents=True, exist_ok=True)
-        self.run_dir = Path(tempfile.mkdtemp(prefix="seaweed-", dir=self._parent_dir))
         try:
-            self._launch(weed)
-            self._wait_until_ready()
+            for attempt in range(1, _LAUNCH_ATTEMPTS + 1):
+                self.run_dir = Path(tempfile.mkdtemp(prefix="seaweed-", dir=self._parent_dir))
+                self._launch(weed)
+                try:
+                    self._wait_until_ready()
+                    break
+                except _PortTaken:
+                    # Another program bound one of our ports between our check and weed's bind.
+                    self.stop()
+                    if attempt == _LAUNCH_ATTEMPTS:
+                        raise
             self._create_bucket()
         except BaseException:
             self.stop()
@@ -279,8 +297,9 @@ class SeaweedS3:
         last_error: Exception | None = None
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"weed mini exited with code {self._process.returncode}:\n{self._log_tail()}")
+                tail = self._log_tail()
+                error = _PortTaken if _PORT_TAKEN.search(tail) else RuntimeError
+                raise error(f"weed mini exited with code {self._process.returncode}:\n{tail}")
             try:
                 client.list_buckets()
                 return
