@@ -99,8 +99,9 @@ def restart_count_at(pod: dict[str, Any], container: str, at: float, now: float)
 
     The pod only tells the current restartCount and when the last run ended, so the history is made up
     to be plausible and to end exactly at the current count: a crash-looping container restarted every
-    five minutes (kubelet's longest back-off) before its last crash; other restarts are spread evenly
-    between the pod's creation and the last termination.
+    five minutes (kubelet's longest back-off) before its last crash; an OOMKilled one was killed once
+    per run length of its last run; other restarts are spread evenly between the pod's creation and the
+    last termination.
     """
     status = _container_statuses(pod).get(container, {})
     count = int(status.get("restartCount") or 0)
@@ -114,8 +115,13 @@ def restart_count_at(pod: dict[str, Any], container: str, at: float, now: float)
     span = max(last - created, 1.0)
     waiting_reason = ((status.get("state") or {}).get("waiting") or {}).get("reason")
     interval = span / count
+    previous_start = parse_time(last_state.get("startedAt"))
     if waiting_reason == "CrashLoopBackOff":
         interval = min(CRASH_LOOP_INTERVAL_SECONDS, interval)
+    elif last_state.get("reason") == "OOMKilled" and previous_start is not None:
+        # Each run lasted as long as the last one: the same period sandbox.usage's memory sawtooth uses,
+        # so the memory resets and these restarts line up on the charts.
+        interval = max(last - previous_start, 60.0)
     restarts_after = min(count, math.ceil((last - at) / interval))
     return count - restarts_after
 
@@ -209,15 +215,16 @@ def pod_series(pod: dict[str, Any], now: float) -> list[Series]:
             if amounts.get("memory"):
                 constant(family, (*node_labels, ("resource", "memory"), ("unit", "byte")),
                          _memory_bytes(str(amounts["memory"])))
-        if phase == "Running":
-            # cAdvisor only sees containers of running pods, labelled like kubelet's /metrics/cadvisor.
+        if usage.is_container_running(pod, container):
+            # cAdvisor only has cgroups for running containers (not for one waiting in CrashLoopBackOff);
+            # labelled like kubelet's /metrics/cadvisor.
             usage_labels = (("namespace", namespace), ("pod", name), ("container", container),
                             ("image", image), ("node", node))
             series.append(Series("container_cpu_usage_seconds_total", usage_labels,
                                  lambda at, c=container: usage.cpu_seconds_total(pod, c, at), begins))
             series.append(Series("container_memory_working_set_bytes", usage_labels,
                                  lambda at, c=container: float(usage.memory_bytes(pod, c, at)), begins))
-    if phase == "Running":
+    if usage.is_running(pod):
         network_labels = (("namespace", namespace), ("pod", name), ("interface", "eth0"))
         series.append(Series("container_network_receive_bytes_total", network_labels,
                              lambda at: usage.network_bytes_total(pod, at)[0], begins))

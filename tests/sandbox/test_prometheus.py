@@ -1,0 +1,146 @@
+"""The real Prometheus of the sandbox: backfilled history, live scrapes, exporter agreement, alerts and
+the PromQL the app uses. All against the session `prometheus` fixture (tests/plugins/prometheus.py)."""
+
+from __future__ import annotations
+
+import math
+import time
+import urllib.request
+from typing import Any
+
+from sandbox import demo_names, usage
+from sandbox.prometheus import MetricsSandbox
+
+DAY = 86_400
+
+REQUEST_RATE = "sum by (namespace, app) (rate(http_requests_total[5m]))"
+ERROR_RATIO = ('sum by (namespace, app) (rate(http_requests_total{code=~"5.."}[5m])) / '
+               "sum by (namespace, app) (rate(http_requests_total[5m]))")
+P95 = ("histogram_quantile(0.95, sum by (namespace, app, le) "
+       "(rate(http_request_duration_seconds_bucket[5m])))")
+CPU = "sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))"
+
+
+def _by_app(result: list[dict[str, Any]]) -> dict[str, float]:
+    return {row["metric"]["app"]: float(row["value"][1]) for row in result}
+
+
+def _wait_for(check: Any, timeout: float = 40.0, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def test_backfilled_history_covers_the_past_day(prometheus: MetricsSandbox) -> None:
+    server = prometheus.prometheus
+    assert server is not None and server.backfill_result is not None
+    end = server.backfill_result.end
+    assert end - server.backfill_result.start >= 26 * 3600
+    for query in (REQUEST_RATE, ERROR_RATIO, CPU):
+        result = server.query_range(query, end - DAY, end, 600)
+        assert result, query
+        for series in result:
+            stamps = [float(stamp) for stamp, _value in series["values"]]
+            assert stamps[0] == end - DAY and stamps[-1] == end, (query, series["metric"])
+            assert all(math.isfinite(float(value)) for _stamp, value in series["values"])
+    # the day has a shape: the busiest hour carries several times the quietest one
+    web_rate = 'sum(rate(http_requests_total{app="web"}[5m]))'
+    rates = [float(value) for _stamp, value in server.query_range(web_rate, end - DAY, end, 600)[0]["values"]]
+    assert max(rates) > 3 * min(rates)
+    # the daily error burst is in the history
+    errors = server.query_range(f'max_over_time(({ERROR_RATIO})[{DAY}s:60s])', end, end, 60)
+    assert max(float(series["values"][0][1]) for series in errors) > 0.1
+
+
+def test_every_target_is_up_and_live_counters_grow(prometheus: MetricsSandbox) -> None:
+    server = prometheus.prometheus
+    assert server is not None
+    up = server.query("up")
+    assert {row["metric"]["job"] for row in up} == {"web", "api", "kubelet", "kube-state-metrics"}
+    assert all(row["value"][1] == "1" for row in up)
+    web = demo_names.WEB
+    series = (f'http_requests_total{{app="web",namespace="{web.namespace}",pod="{web.pod}",'
+              'method="GET",path="/products",code="200"}')
+    sent_at = time.time()
+    for _ in range(10):  # drive traffic ourselves too, so the test does not depend on the hour
+        with urllib.request.urlopen(prometheus.apps["web"].url + "/products", timeout=5) as response:
+            response.read()
+    with urllib.request.urlopen(prometheus.apps["web"].url + "/metrics", timeout=5) as response:
+        exposed = next(float(line.rsplit(" ", 1)[1]) for line in response.read().decode().splitlines()
+                       if line.startswith('http_requests_total{code="200",method="GET",path="/products"}'))
+    assert exposed >= 10
+
+    def scraped_after_sending() -> tuple[float, float] | None:
+        rows = server.query(f"{series} and timestamp({series}) > {sent_at + 0.5}")
+        return (float(rows[0]["value"][1]), sent_at) if rows else None
+
+    scraped = _wait_for(scraped_after_sending, timeout=20, interval=0.5)
+    assert scraped, "no live scrape of the web app landed after we sent requests"
+    assert scraped[0] >= exposed  # Prometheus holds at least what the app exposed after our requests
+    # and the live counter keeps rising with the generator's and our traffic
+    with urllib.request.urlopen(prometheus.apps["web"].url + "/products", timeout=5) as response:
+        response.read()
+    later = _wait_for(lambda: float(server.query(series)[0]["value"][1]) > scraped[0], timeout=20)
+    assert later
+
+
+def test_exporter_values_match_the_usage_model(prometheus: MetricsSandbox) -> None:
+    server = prometheus.prometheus
+    assert server is not None
+    pod = next(pod for pod in prometheus.pods() if pod["metadata"]["name"] == demo_names.API.pod)
+    selector = f'{{namespace="shop",pod="{demo_names.API.pod}",container="api"}}'
+    # live: compare at the scrape's own timestamp
+    row = server.query(f"container_memory_working_set_bytes{selector}")[0]
+    stamp = float(server.query(f"timestamp(container_memory_working_set_bytes{selector})")[0]["value"][1])
+    assert float(row["value"][1]) == usage.memory_bytes(pod, "api", stamp) or math.isclose(
+        float(row["value"][1]), usage.memory_bytes(pod, "api", stamp), rel_tol=1e-5)
+    # history: a sample twelve hours back holds the model's value for that minute
+    assert server.backfill_result is not None
+    past = server.backfill_result.end - 12 * 3600
+    cpu = float(server.query(f"container_cpu_usage_seconds_total{selector}", at=past)[0]["value"][1])
+    assert math.isclose(cpu, usage.cpu_seconds_total(pod, "api", past), rel_tol=1e-9)
+    rate = server.query(f"rate(container_cpu_usage_seconds_total{selector}[5m])", at=past)[0]["value"][1]
+    counter_then = usage.cpu_seconds_total(pod, "api", past - 300)
+    expected = (usage.cpu_seconds_total(pod, "api", past) - counter_then) / 300
+    assert math.isclose(float(rate), expected, rel_tol=1e-6)
+    assert math.isclose(float(rate), usage.cpu_rate(pod, "api", past - 150), rel_tol=0.1)
+    restarts = {(row["metric"]["pod"], row["metric"]["container"]): float(row["value"][1])
+                for row in server.query("kube_pod_container_status_restarts_total")}
+    for pod in prometheus.pods():
+        for status in pod["status"].get("containerStatuses") or []:
+            assert restarts[(pod["metadata"]["name"], status["name"])] == status["restartCount"]
+
+
+def test_demo_alerts_fire(prometheus: MetricsSandbox) -> None:
+    server = prometheus.prometheus
+    assert server is not None
+
+    def firing() -> set[tuple[str, str]]:
+        alerts = server.get_json("/api/v1/alerts")["alerts"]
+        return {(alert["labels"]["alertname"], alert["labels"].get("pod", "")) for alert in alerts
+                if alert["state"] == "firing"}
+
+    pending_pod = next(pod["metadata"]["name"] for pod in prometheus.pods()
+                       if pod["status"].get("phase") == "Pending")
+    fired = _wait_for(lambda: {("KubePodNotReady", pending_pod)} <= firing(), timeout=40)
+    assert fired, f"KubePodNotReady for {pending_pod} never fired; firing: {firing()}"
+    assert any(name == "KubePodCrashLooping" for name, _pod in firing())
+    rules = server.get_json("/api/v1/rules")["groups"]
+    names = {rule["name"] for group in rules for rule in group["rules"]}
+    assert {"HighErrorRate", "HighLatencyP95", "ContainerMemoryNearLimit"} <= names
+    assert all(rule["health"] == "ok" for group in rules for rule in group["rules"])
+
+
+def test_the_apps_promql_answers_for_both_apps(prometheus: MetricsSandbox) -> None:
+    server = prometheus.prometheus
+    assert server is not None
+    rates = _by_app(server.query(REQUEST_RATE))
+    assert set(rates) == {"web", "api"} and all(rate > 0 for rate in rates.values())
+    assert rates["api"] > rates["web"]  # every page calls the api, and mobile clients call it directly
+    ratios = _by_app(server.query(ERROR_RATIO))
+    assert set(ratios) == {"web", "api"} and all(0 <= ratio <= 1 for ratio in ratios.values())
+    p95 = _by_app(server.query(P95))
+    assert set(p95) == {"web", "api"} and all(0.005 < seconds < 5 for seconds in p95.values())
