@@ -32,6 +32,8 @@ LATENCY_P95_AMBER = 1.0
 RESTARTS_1H_AMBER = 1
 #: Container states that mean "keeps crashing": any pod in one of these makes its application red.
 CRASHLOOP_STATUSES = frozenset({"CrashLoopBackOff", "Init:CrashLoopBackOff"})
+#: A firing alert of one of these severities makes its application red; any other firing alert amber.
+RED_ALERT_SEVERITIES = frozenset({"critical", "page"})
 #: Pods in these phases are finished (Jobs) and say nothing about an application's health.
 FINISHED_PHASES = frozenset({"Succeeded"})
 #: Namespaces that hold Kubernetes' own machinery rather than the team's applications.
@@ -62,6 +64,7 @@ class AppHealth:
     error_ratio: float | None = None  # 0..1
     latency_p95: float | None = None  # seconds
     restarts_total: int = 0  # sum of restartCount over its pods (what Kubernetes alone knows)
+    alerts: list[tuple[str, str]] = field(default_factory=list)  # firing: (severity, sentence)
 
     @property
     def summary(self) -> str:
@@ -154,7 +157,8 @@ def _judge(health: AppHealth, window: str, pod_statuses: list[str], has_pods: bo
             bad.append((3, f"{_plural(crashing, 'pod')} {verb} crashing and restarting (CrashLoopBackOff)"))
         if health.pods_ready == 0:
             light = _worse(light, "red")
-            bad.append((3, f"None of its {_plural(health.pods_total, 'pod')} is ready{because}"))
+            if crashing < not_ready:  # when every pod is crashing, the crash sentence says it all
+                bad.append((3, f"None of its {_plural(health.pods_total, 'pod')} is ready{because}"))
         elif not_ready:
             light = _worse(light, "amber")
             bad.append((2, f"{not_ready} of {health.pods_total} pods not ready{because}"))
@@ -183,6 +187,11 @@ def _judge(health: AppHealth, window: str, pod_statuses: list[str], has_pods: bo
             light = _worse(light, "amber")
             bad.append((2, slow))
 
+    for severity, sentence in health.alerts:
+        rank: Light = "red" if severity in RED_ALERT_SEVERITIES else "amber"
+        light = _worse(light, rank)
+        bad.append((LIGHT_SEVERITY[rank], sentence))
+
     if health.request_rate is not None:
         good.append(f"Serving {format_rate(health.request_rate)} requests per second")
 
@@ -208,6 +217,7 @@ def roll_up(
     restarts_1h: Mapping[tuple[str, str], float] | None = None,
     *,
     window: str = "5m",
+    alerts: pd.DataFrame | None = None,
 ) -> list[AppHealth]:
     """One AppHealth per (namespace, app), worst first.
 
@@ -215,6 +225,8 @@ def roll_up(
     metrics: per-application request metrics (columns METRICS_COLUMNS) or None without Prometheus.
     restarts_1h: restarts per (namespace, pod) during the last hour, or None when unknown.
     window: the PromQL window the metrics were computed over (used in the sentences).
+    alerts: Prometheus alerts (k8sdata.prom.ALERT_COLUMNS); firing ones attach to their application by
+        (namespace, app) label, else through their pod; pending ones are ignored.
     """
     apps: dict[tuple[str, str], AppHealth] = {}
     statuses: dict[tuple[str, str], list[str]] = {}
@@ -247,9 +259,32 @@ def roll_up(
             if restarts_1h is not None and health.restarts_1h is None:
                 health.restarts_1h = 0
 
+    if alerts is not None and not alerts.empty:
+        _attach_alerts(apps, alerts, pods)
+
     for key, health in apps.items():
         _judge(health, window, statuses.get(key, []), has_pods=pods is not None)
     return sort_worst_first(apps.values())
+
+
+def _attach_alerts(apps: dict[tuple[str, str], AppHealth], alerts: pd.DataFrame,
+                   pods: pd.DataFrame | None) -> None:
+    pod_app: dict[tuple[str, str], str] = {}
+    if pods is not None and not pods.empty:
+        pod_app = {(str(ns), str(name)): str(app) for ns, name, app
+                   in zip(pods["namespace"], pods["name"], pods["app"], strict=True)}
+    for alert in alerts.to_dict("records"):
+        if alert.get("state") != "firing":
+            continue
+        namespace = str(alert.get("namespace") or "")
+        app = str(alert.get("app") or "") or pod_app.get((namespace, str(alert.get("pod") or "")), "")
+        health = apps.get((namespace, app))
+        if health is None:
+            continue
+        what = str(alert.get("summary") or "").rstrip(".") or "An alert is firing"
+        sentence = f"Alert: {what} ({alert.get('alertname') or 'unnamed'})"
+        if (str(alert.get("severity") or ""), sentence) not in health.alerts:
+            health.alerts.append((str(alert.get("severity") or ""), sentence))
 
 
 def sort_worst_first(apps: Iterable[AppHealth]) -> list[AppHealth]:

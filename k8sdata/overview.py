@@ -215,7 +215,7 @@ def collect_overview(
         request_rate_series(prom_client, namespace, app_label, now, time_range), hide))
     alerts = prom_source.call(lambda: _active_alerts(prom_client, namespace))
 
-    apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window)
+    apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window, alerts=alerts.value)
     numbers = health.key_numbers(pods.value, apps, restarts_known=restarts.ok)
     return OverviewData(namespace=namespace, window=window, now=now, time_range=time_range, pods=pods,
                         warning_events=events, metrics=metrics, restarts_1h=restarts,

@@ -189,13 +189,15 @@ def _warning_events(overview: OverviewData) -> None:
 
 def _source_problems(overview: OverviewData) -> None:
     if overview.kubernetes_error is not None:
-        show_source_error(overview.kubernetes_error, "Pods are unavailable", level="error")
+        show_source_error(overview.kubernetes_error, level="error",
+                          after="Until then pods, restarts and warnings are missing; the lights use "
+                                "request numbers only." if overview.metrics.ok else "")
     if overview.prometheus_error is not None:
         show_source_error(
-            overview.prometheus_error,
-            "Request numbers and alerts are unavailable, so the lights below use what Kubernetes alone "
-            "tells (pods, restarts, warnings)" if overview.pods.ok else "Request numbers are unavailable",
-            level="warning",
+            overview.prometheus_error, level="warning",
+            after="Until then there are no request numbers or alerts, and the lights below use what "
+                  "Kubernetes alone tells (pods, restarts, warnings)." if overview.pods.ok else
+                  "Until then there are no request numbers or alerts.",
         )
 
 

@@ -12,7 +12,6 @@ Pages call `overview_data(...)`, `connection_statuses(...)`, `contexts(...)`, `n
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from k8sdata import health
+from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.kube import KubeClient, list_contexts
@@ -226,22 +226,28 @@ def _status(source: str, check: Any) -> ConnectionStatus:
         return ConnectionStatus(source, "error", error.sentence)
 
 
+@st.cache_resource(show_spinner=False)
+def _archive(settings: Settings) -> S3Archive | FolderArchive | None:
+    """The archive (one boto3 client, thread-safe) shared by every viewer; None when archiving is off."""
+    return archive_from_settings(settings)
+
+
+def archive(settings: Settings) -> S3Archive | FolderArchive:
+    """The configured archive; raises NotConfigured("s3") when neither S3 nor a folder is set."""
+    chosen = _archive(settings)
+    if chosen is None:
+        raise NotConfigured("s3")
+    return chosen
+
+
 @st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
-def _s3_status(settings: Settings) -> tuple[str, str]:
-    """(state, text) for S3 / the archive folder. Raises SourceError on failure (not cached)."""
-    if settings.s3_bucket:
-        try:
-            archive = importlib.import_module("k8sdata.archive")
-        except ImportError:
-            return "ok", f"bucket {settings.s3_bucket} (not checked)"
-        archive_class = getattr(archive, "S3Archive", None)
-        if archive_class is None or not hasattr(archive_class, "ping"):
-            return "ok", f"bucket {settings.s3_bucket} (not checked)"
-        archive_class(settings).ping()
-        return "ok", f"connected, bucket {settings.s3_bucket}"
-    if settings.archive_dir:
-        return "ok", f"archiving to the folder {settings.archive_dir}"
-    raise NotConfigured("s3")
+def _s3_status(settings: Settings) -> str:
+    """"connected, s3://bucket/prefix at URL"; raises a SourceError on failure (so it is not cached)."""
+    chosen = archive(settings)
+    chosen.ping()
+    if isinstance(chosen, FolderArchive):
+        return f"archiving to the folder {chosen.describe()}"
+    return f"connected, {chosen.describe()}"
 
 
 def connection_statuses(settings: Settings, context: str | None) -> list[ConnectionStatus]:
@@ -249,5 +255,5 @@ def connection_statuses(settings: Settings, context: str | None) -> list[Connect
     return [
         _status("Kubernetes", lambda: f"connected, {cached_kube(settings, context).version()}"),
         _status("Prometheus", lambda: f"connected, Prometheus {cached_prom(settings).version()}"),
-        _status("S3", lambda: _s3_status(settings)[1]),
+        _status("S3", lambda: _s3_status(settings)),
     ]

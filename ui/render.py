@@ -22,9 +22,11 @@ def escape_markdown(text: object) -> str:
 
 
 def show_source_error(error: SourceError, what: str = "",
-                      level: Literal["error", "warning", "info"] = "warning") -> None:
+                      level: Literal["error", "warning", "info"] = "warning", after: str = "") -> None:
     """One plain sentence for a failed source, e.g. "Request numbers are unavailable: KAMS cannot reach
-    Prometheus ...". `what` is our own wording; the sentence (which carries server text) is escaped."""
+    Prometheus ...". `what` and `after` are our own wording around the error's sentence; all of it is
+    escaped (the sentence carries server text)."""
     prefix = f"{what}: " if what else ""
-    body = escape_markdown(prefix + error.sentence)
+    suffix = f" {after}" if after else ""
+    body = escape_markdown(prefix + error.sentence + suffix)
     {"error": st.error, "warning": st.warning, "info": st.info}[level](body)

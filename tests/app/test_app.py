@@ -135,3 +135,32 @@ def test_without_prometheus_the_page_says_so_and_still_shows_pods(monkeypatch: p
     assert int(metric(at, "Pods running")) > 0
     # The Kubernetes-only panels keep working.
     assert any("reason" in f.value.columns for f in at.dataframe), "warning events table missing"
+
+
+def test_kubernetes_forbidden_is_a_sentence_and_prometheus_lights_remain(kube_faults: Any) -> None:
+    kube_faults.set_fault(r"^/api/v1/(namespaces/[^/]+/)?pods", "forbidden")
+    at = run_app()
+    errors = texts(at.error)
+    assert any("KAMS is not allowed to read this from the Kubernetes API" in e for e in errors), errors
+    assert any("ClusterRole" in e for e in errors), errors
+    # Prometheus alone still gives both demo applications a light and live numbers.
+    table = applications_table(at)
+    shop = table[table["namespace"] == APP_NAMESPACE].set_index("application")
+    assert {WEB.app, API.app} <= set(shop.index)
+    assert (shop.loc[[WEB.app, API.app], "requests_per_second"] > 0).all()
+    assert metric(at, "Pods running") == "–"
+    # The sidebar still reports the API server itself as reachable (/version is not faulted).
+    assert any(s.startswith("🟢 **Kubernetes**") for s in texts(at.sidebar.markdown))
+
+
+def test_kubernetes_hang_times_out_into_a_sentence(kube_faults: Any) -> None:
+    kube_faults.set_fault(r"^/api/v1/(namespaces/[^/]+/)?pods", "hang")
+    at = run_app()
+    errors = texts(at.error)
+    assert any("The Kubernetes API did not answer in time" in e for e in errors), errors
+    assert float(metric(at, "Requests per second")) > 0
+    kube_faults.clear_faults()
+    clear_streamlit_caches()
+    at.run()  # the failure was not cached: the next run reads pods again
+    assert not at.error
+    assert int(metric(at, "Pods running")) > 0

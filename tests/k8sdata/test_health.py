@@ -188,3 +188,32 @@ def test_applications_csv_round_trips_and_defuses_formulas() -> None:
     assert float(web["error_percent"]) == 10.0
     assert "10.0% of requests failed" in web["why"]
     assert "light" not in web
+
+
+def alerts_table(*rows: dict[str, object]) -> pd.DataFrame:
+    columns = ["alertname", "state", "severity", "namespace", "pod", "app", "summary"]
+    return pd.DataFrame([{c: row.get(c, "") for c in columns} for row in rows], columns=columns)
+
+
+def test_firing_alerts_colour_their_application_through_app_label_or_pod() -> None:
+    pods = pods_table(pod("web-1"), pod("api-1", app="api"), pod("db-1", app="db"))
+    alerts = alerts_table(
+        {"alertname": "ContainerOOMKilled", "state": "firing", "severity": "info", "namespace": "shop",
+         "pod": "web-1", "summary": "Container was killed for running out of memory."},
+        {"alertname": "HighErrorRate", "state": "firing", "severity": "critical", "namespace": "shop",
+         "app": "api", "summary": "Application is answering with errors."},
+        {"alertname": "Slow", "state": "pending", "severity": "critical", "namespace": "shop", "app": "db"},
+    )
+    apps = roll_up(pods, None, {}, alerts=alerts)
+    web, api, db = only(apps, "web"), only(apps, "api"), only(apps, "db")
+    assert web.light == "amber"
+    assert web.summary == "Alert: Container was killed for running out of memory (ContainerOOMKilled)"
+    assert api.light == "red"
+    assert api.summary == "Alert: Application is answering with errors (HighErrorRate)"
+    assert db.light == "green"  # pending alerts have not fired yet
+
+
+def test_all_pods_crashing_says_so_once() -> None:
+    web = only(roll_up(pods_table(pod("w", ready=False, status="CrashLoopBackOff"))), "web")
+    assert web.light == "red"
+    assert web.reasons == ["1 pod keeps crashing and restarting (CrashLoopBackOff)"]
