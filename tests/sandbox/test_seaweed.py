@@ -102,3 +102,37 @@ def test_a_second_store_runs_beside_the_first_and_stop_cleans_up(s3: SeaweedS3, 
     assert not run_dir.exists()
     assert not any(Path(f"/tmp/seaweedfs-{service}-grpc-{grpc}.sock").exists()
                    for service, (_, grpc) in ports.items())
+
+
+def test_module_prints_env_lines_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import boto3
+
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.seaweed", "--data-dir", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert process.stdout is not None
+        env: dict[str, str] = {}
+        while "KAMS_S3_BUCKET" not in env:
+            line = process.stdout.readline()
+            assert line, f"sandbox.seaweed exited early (code {process.poll()})"
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].strip().partition("=")
+                env[key] = value
+        client = boto3.session.Session().client(
+            "s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name=env["AWS_DEFAULT_REGION"])
+        client.head_bucket(Bucket=env["KAMS_S3_BUCKET"])
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert not any(tmp_path.iterdir()), "the run directory should be removed on Ctrl-C"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
