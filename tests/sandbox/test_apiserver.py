@@ -22,7 +22,10 @@ from tests.plugins.kube_api import fixture_cluster_objects
 
 ADMIN = demo_names.ADMIN_TOKEN
 READER = demo_names.READER_TOKEN
-TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+TABLE = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+    "application/json"
+)
 
 
 @pytest.fixture(scope="module")
