@@ -37,7 +37,9 @@ def test_demo_binding_matches_deploy() -> None:
     assert demo["subjects"] == shipped["subjects"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
+# Known gap, recorded rather than hidden: not strict, so the fix in sandbox/cluster/ (owned by another
+# part) shows up as XPASS instead of turning the suite red before this marker is removed.
+@pytest.mark.xfail(strict=False, reason=(
     "sandbox/cluster/21-rbac.yaml's kams-reader also grants pods/status, persistentvolumeclaims, "
     "replicationcontrollers, resourcequotas, limitranges, apps/controllerrevisions and events.k8s.io/events, "
     "which deploy/k8s does not; align the two (then drop this marker)."))
