@@ -49,11 +49,10 @@ def reader(kube_api: Any) -> Iterator[KubeClient]:
 
 
 @pytest.fixture
-def faults(kube_api: Any) -> Iterator[Any]:
-    """The shared server, with every injected fault removed afterwards whatever happens."""
-    kube_api.server.clear_faults()
-    yield kube_api.server
-    kube_api.server.clear_faults()
+def faults(kube_faults: Any) -> Any:
+    """The shared server; kube_faults removes every injected fault afterwards whatever happens."""
+    kube_faults.clear_faults()
+    return kube_faults
 
 
 def demo_pod_names() -> set[tuple[str, str]]:
@@ -322,9 +321,37 @@ def test_columns_equal_kubectl(kube_api: Any, reader: KubeClient) -> None:
 
     The server and our frame compute "(Xs ago)" a moment apart, so a seconds-level difference is
     retried (twice at most) rather than treated as a mismatch."""
+    assert_columns_equal_kubectl(kube_api.reader_kubeconfig, reader)
+
+
+def test_columns_equal_kubectl_for_every_pod_state(make_api_server: Any, tmp_path: Path) -> None:
+    """The fixture cluster holds every pod state the printers know (init, sidecars, signals...)."""
+    import copy
+
+    from tests.k8sdata.test_frames import CASES
+    from tests.plugins.kube_api import fixture_cluster_objects
+
+    # Plus every case of our own table, so both printers see each STATUS rule.
+    extra = []
+    for case, pod_dict, *_ in CASES:
+        pod_copy = copy.deepcopy(pod_dict)
+        pod_copy.update(apiVersion="v1", kind="Pod")
+        pod_copy["metadata"].update(name=f"case-{case}", namespace="default", uid=f"uid-{case}")
+        extra.append(pod_copy)
+    server = make_api_server([*fixture_cluster_objects(), *extra])
+    kubeconfig = server.write_kubeconfig(tmp_path / "admin", demo_names.ADMIN_TOKEN)
+    client = KubeClient(settings_for(kubeconfig))
+    try:
+        rows = assert_columns_equal_kubectl(kubeconfig, client)
+    finally:
+        client.close()
+    assert len({row[3] for row in rows[1:]}) >= 20  # many distinct STATUS values were compared
+
+
+def assert_columns_equal_kubectl(kubeconfig: Path | str, client: KubeClient) -> list[list[str]]:
     for _attempt in range(3):
-        theirs = kubectl_pods(kube_api.reader_kubeconfig)
-        frame = pods_frame(reader.list_pods())
+        theirs = kubectl_pods(kubeconfig)
+        frame = pods_frame(client.list_pods())
         cells = frame[["namespace", "name", "ready", "status", "restarts_display", "age"]].values.tolist()
         ours = [["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"], *cells]
         if ours == theirs:
@@ -333,3 +360,4 @@ def test_columns_equal_kubectl(kube_api: Any, reader: KubeClient) -> None:
     assert theirs[0] == ours[0]
     assert {row[1] for row in theirs[1:]} == {row[1] for row in ours[1:]}
     assert ours == theirs
+    return ours
