@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -22,8 +24,9 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import InClusterConfigLoader
 
-from k8sdata.config import Settings
+from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
     NotConfigured,
@@ -173,7 +176,11 @@ class KubeClient:
     """One connection to one cluster context. Thread-safe: urllib3's pool manager is, and this class
     keeps no per-request state, so one instance is shared by every viewer (st.cache_resource)."""
 
-    def __init__(self, settings: Settings, context: str | None = None) -> None:
+    def __init__(self, settings: Settings, context: str | None = None, *,
+                 service_account_dir: Path = SERVICE_ACCOUNT_TOKEN.parent,
+                 environ: Mapping[str, str] | None = None) -> None:
+        """`service_account_dir` and `environ` locate the in-cluster credentials (tests point them at
+        a fake pod's files; in a pod the defaults are right)."""
         self.settings = settings
         wanted = context if context is not None else settings.context
         timeout = settings.request_timeout
@@ -184,7 +191,11 @@ class KubeClient:
         configuration.retries = False
         try:
             if wanted == IN_CLUSTER_CONTEXT or (not settings.kubeconfig and settings.in_cluster):
-                k8s_config.load_incluster_config(client_configuration=configuration)
+                InClusterConfigLoader(
+                    token_filename=str(service_account_dir / "token"),
+                    cert_filename=str(service_account_dir / "ca.crt"),
+                    environ=os.environ if environ is None else environ,
+                ).load_and_set(configuration)
                 self.context = IN_CLUSTER_CONTEXT
                 self._api = k8s_client.ApiClient(configuration)
             elif settings.kubeconfig:

@@ -81,6 +81,32 @@ def test_reader_lists_pods_with_limit_and_trimmed_objects(kube_api: Any, reader:
     assert calls[0].user == demo_names.READER_USER and calls[0].status == 200
 
 
+def test_in_cluster_service_account(kube_api: Any, tmp_path: Path) -> None:
+    """Inside a pod: the mounted token and CA, and KUBERNETES_SERVICE_HOST/PORT, no kubeconfig."""
+    import base64
+
+    import yaml
+
+    kubeconfig = yaml.safe_load(Path(kube_api.reader_kubeconfig).read_text())
+    cluster = kubeconfig["clusters"][0]["cluster"]
+    if "certificate-authority-data" not in cluster:
+        pytest.skip("the stand-in server serves plain http; in-cluster config requires https")
+    (tmp_path / "token").write_text(demo_names.READER_TOKEN)
+    (tmp_path / "ca.crt").write_bytes(base64.b64decode(cluster["certificate-authority-data"]))
+    settings = Settings(kubeconfig=None, context=None, in_cluster=True, prometheus_url=None)
+    assert list_contexts(settings) == (["in-cluster"], "in-cluster")
+    environ = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(kube_api.server.port)}
+    kube_api.server.clear_request_log()
+    client = KubeClient(settings, service_account_dir=tmp_path, environ=environ)
+    assert client.context == "in-cluster"
+    shop = {p["metadata"]["name"] for p in client.list_pods("shop")}
+    assert shop == {a.pod for a in demo_names.SAMPLE_APPS}
+    client.close()
+    assert {r.user for r in kube_api.server.requests_to("/pods$")} == {demo_names.READER_USER}
+    with pytest.raises(NotConfigured):
+        KubeClient(settings, service_account_dir=tmp_path / "missing", environ=environ)
+
+
 def test_namespace_and_selector_filters(reader: KubeClient) -> None:
     shop = reader.list_pods(namespace="shop")
     assert {p["metadata"]["name"] for p in shop} == {app.pod for app in demo_names.SAMPLE_APPS}
