@@ -387,3 +387,16 @@ def assert_columns_equal_kubectl(kubeconfig: Path | str, client: KubeClient) -> 
     assert {row[1] for row in theirs[1:]} == {row[1] for row in ours[1:]}
     assert ours == theirs
     return ours
+
+
+def test_cli_nodes_and_events(kube_api: Any) -> None:
+    code, out, err = run_cli(["nodes"], kube_api.reader_kubeconfig)
+    assert code == 0, err
+    rows = table_rows(out)
+    assert rows[0] == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"] and len(rows) == 4
+    code, out, err = run_cli(["events", "--type", "Warning"], kube_api.reader_kubeconfig)
+    assert code == 0, err
+    rows = table_rows(out)
+    assert rows[0] == ["NAMESPACE", "LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert {row[2] for row in rows[1:]} == {"Warning"}
+    assert "FailedScheduling" in {row[3] for row in rows[1:]}

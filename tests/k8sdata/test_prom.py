@@ -135,3 +135,29 @@ def test_silent_server_times_out_within_the_timeout() -> None:
 def test_missing_or_schemeless_url_is_not_configured(url: str) -> None:
     with pytest.raises(NotConfigured):
         PromClient(url, timeout=1)
+
+
+def test_cli_requests_per_app(prometheus: Any) -> None:
+    import io
+    import json
+
+    from k8sdata.__main__ import main as cli_main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = cli_main(["requests", *args], out=out, err=err, environ={"PROMETHEUS_URL": prometheus.url})
+        return code, out.getvalue(), err.getvalue()
+
+    code, out, err = run("--namespace", "shop", "--format", "json")
+    assert code == 0, err
+    records = json.loads(out)
+    assert [(r["namespace"], r["app"]) for r in records] == [("shop", "api"), ("shop", "web")]
+    assert all(r["request_rate"] > 0 and 0 <= r["error_ratio"] <= 1 and r["latency_p95"] > 0 for r in records)
+    code, out, _ = run("--namespace", "shop")
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["NAMESPACE", "APP", "REQ/S", "ERRORS", "P95"] and len(lines) == 3
+    code, _, err = run("--window", "5m]")
+    assert code == 2 and "not a PromQL duration" in err
+    out_buffer, err_buffer = io.StringIO(), io.StringIO()
+    assert cli_main(["requests"], out=out_buffer, err=err_buffer, environ={}) == 1
+    assert err_buffer.getvalue().startswith("Prometheus is not configured")
