@@ -15,6 +15,14 @@ LogLine = tuple[datetime, str]
 LogProvider = Callable[[dict[str, Any], str, bool, datetime], list[LogLine] | None]
 
 
+#: What Go's strconv.ParseBool accepts as true (the Python client sends "True").
+TRUE_VALUES = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+
+
+def is_true(value: str | None) -> bool:
+    return value in TRUE_VALUES
+
+
 class LogRequestError(ValueError):
     """A pods/log request the real server answers with 400 BadRequest; str() is the message."""
 
@@ -164,7 +172,7 @@ class LogOptions:
                 since = parse_time(query["sinceTime"])
             except ValueError:
                 raise LogRequestError(f"sinceTime: Invalid value: {query['sinceTime']!r}") from None
-        return cls(tail, since, query.get("timestamps") in ("true", "1"), limit)
+        return cls(tail, since, is_true(query.get("timestamps")), limit)
 
     def select(self, lines: list[LogLine]) -> list[LogLine]:
         if self.since is not None:

@@ -37,6 +37,7 @@ from .podlogs import (
     check_log_available,
     choose_container,
     default_log_provider,
+    is_true,
 )
 from .protobuf import ProtobufError, decode_review
 from .rbac import Attributes, Authorizer, UserInfo, forbidden_message, tokens_from
@@ -422,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _verb(self, route: _Route, query: dict[str, str]) -> str:
         if self.command in ("GET", "HEAD"):
-            if query.get("watch") in ("true", "1"):
+            if is_true(query.get("watch")):
                 return "watch"
             return "get" if route.name else "list"
         return {
@@ -585,7 +586,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise bad_request("timeoutSeconds: Invalid value") from None
         deadline = time.monotonic() + min(timeout, api.max_watch_seconds)
-        bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
+        bookmarks = is_true(query.get("allowWatchBookmarks"))
         as_table = self._wants_table()
         self._start_chunked()
         try:
@@ -654,8 +655,8 @@ class _Handler(BaseHTTPRequestHandler):
         if pod is None:
             raise not_found(pod_type, route.name)
         now = datetime.now(UTC)
-        previous = query.get("previous") in ("true", "1")
-        follow = query.get("follow") in ("true", "1")
+        previous = is_true(query.get("previous"))
+        follow = is_true(query.get("follow"))
         try:
             container = choose_container(pod, query.get("container"))
             options = LogOptions.from_query(query, now)
