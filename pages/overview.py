@@ -12,7 +12,6 @@ import streamlit as st
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.health import (
-    LIGHT_SYMBOL,
     LIGHT_WORD,
     AppHealth,
     applications_csv,
@@ -25,7 +24,7 @@ from k8sdata.health import (
 from k8sdata.overview import OverviewData
 from ui import data
 from ui.filters import current_filters
-from ui.render import escape_markdown, show_source_error
+from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_badge, show_source_error
 
 #: PromQL window of the headline numbers ("... in the last 5 minutes").
 WINDOW = "5m"
@@ -54,18 +53,18 @@ def _key_numbers(overview: OverviewData) -> None:
     columns[1].metric("Pods not ready", numbers.pods_not_ready if have_pods else "–", border=True,
                       help="Pods that cannot serve yet: starting, crashing, or waiting for a node.")
     if numbers.restarts_1h is not None:
-        columns[2].metric("Restarts (last hour)", numbers.restarts_1h, border=True,
+        columns[2].metric("Restarts (1h)", numbers.restarts_1h, border=True,
                           help="Container restarts during the last hour (from Prometheus).")
     else:
-        columns[2].metric("Restarts (since start)", numbers.restarts_total if have_pods else "–",
+        columns[2].metric("Restarts, total", numbers.restarts_total if have_pods else "–",
                           border=True, help="Total container restarts Kubernetes counts for these pods.")
-    columns[3].metric("Requests per second",
+    columns[3].metric("Requests/sec",
                       "–" if numbers.request_rate is None else format_rate(numbers.request_rate),
                       border=True, help=f"Averaged over the last {words}, all applications together.")
     columns[4].metric("Failed requests",
                       "–" if numbers.error_ratio is None else format_percent(numbers.error_ratio),
                       border=True, help=f"Share answered with a server error (5xx) in the last {words}.")
-    columns[5].metric("Slowest p95 latency",
+    columns[5].metric("Slowest p95",
                       "–" if numbers.latency_p95_worst is None else format_seconds(numbers.latency_p95_worst),
                       border=True,
                       help="For the slowest application, 95% of requests were faster than this.")
@@ -73,8 +72,8 @@ def _key_numbers(overview: OverviewData) -> None:
 
 def _card(app: AppHealth) -> None:
     with st.container(border=True):
-        st.markdown(f"{LIGHT_SYMBOL[app.light]} **{escape_markdown(app.app)}**  \n"
-                    f"{LIGHT_WORD[app.light]} · namespace {escape_markdown(app.namespace)}")
+        st.markdown(f"**{escape_markdown(app.app)}** · {escape_markdown(app.namespace)}  \n"
+                    f"{light_badge(app.light)}")
         for reason in app.reasons[:3]:
             st.caption(escape_markdown(reason))
 
@@ -97,11 +96,19 @@ def _lights(overview: OverviewData) -> None:
 
 def _applications_table(overview: OverviewData) -> None:
     frame = applications_frame(overview.apps)
+    frame["light"] = frame["status"].map(LIGHT_WORD)
+    # Colour the status words by light (the `status` column itself stays hidden: it is for the CSV).
+    styled = frame.style.apply(
+        lambda row: [f"color: {LIGHT_TEXT_COLOUR[row['status']]}; font-weight: 600" if column == "light"
+                     else "" for column in row.index],
+        axis=1,
+    )
     st.dataframe(
-        frame.drop(columns=["status"]),
+        styled,
+        column_order=[column for column in frame.columns if column != "status"],
         hide_index=True,
         column_config={
-            "light": st.column_config.TextColumn("", width="small"),
+            "light": st.column_config.TextColumn("Status"),
             "application": "Application",
             "namespace": "Namespace",
             "why": st.column_config.TextColumn("Why", width="large"),
@@ -217,11 +224,8 @@ def render() -> None:
     st.subheader("Applications")
     _lights(overview)
     _applications_table(overview)
-    left, right = st.columns([3, 2])
-    with left:
-        _request_chart(overview, filters.time_range_label)
-    with right:
-        _alerts(overview)
+    _request_chart(overview, filters.time_range_label)
+    _alerts(overview)
     _warning_events(overview)
 
 

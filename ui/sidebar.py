@@ -23,9 +23,8 @@ from ui.filters import (
     Filters,
     current_filters,
 )
-from ui.render import escape_markdown
+from ui.render import escape_markdown, status_icon
 
-_STATUS_SYMBOL = {"ok": "🟢", "not configured": "⚪", "error": "🔴"}
 _LAST_FULL_RUN_KEY = "_kams_last_full_run"
 
 
@@ -83,8 +82,7 @@ def _auto_refresh(seconds: int | None) -> None:
 def _connection_status(settings: Settings, context: str | None) -> None:
     st.subheader("Connections", divider="gray")
     for status in data.connection_statuses(settings, context):
-        symbol = _STATUS_SYMBOL[status.state]
-        st.markdown(f"{symbol} **{status.source}**: {escape_markdown(status.text)}")
+        st.markdown(f"{status_icon(status.state)} **{status.source}**: {escape_markdown(status.text)}")
 
 
 def render_sidebar(settings: Settings) -> Filters:

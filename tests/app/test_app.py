@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from k8sdata.health import LIGHT_WORD
 from sandbox.demo_names import API, APP_NAMESPACE, WEB
 from tests.plugins.app import ROOT, clear_streamlit_caches
 
@@ -62,9 +63,10 @@ def test_frame_has_sidebar_filters_status_and_demo_banner() -> None:
                                                "Last 24 hours", "Last 7 days"]
     assert [b.label for b in at.sidebar.button] == ["Refresh now"]
     status = texts(at.sidebar.markdown)
-    assert any(s.startswith("🟢 **Kubernetes**: connected, v") for s in status), status
-    assert any(s.startswith("🟢 **Prometheus**: connected, Prometheus 2.") for s in status), status
-    assert any(s.startswith("🟢 **S3**:") for s in status), status
+    ok = ":green[:material/check_circle:]"
+    assert any(s.startswith(f"{ok} **Kubernetes**: connected, v") for s in status), status
+    assert any(s.startswith(f"{ok} **Prometheus**: connected, Prometheus 2.") for s in status), status
+    assert any(s.startswith(f"{ok} **S3**: connected, s3://kams/") for s in status), status
     assert any("Demo cluster" in banner and "KUBECONFIG" in banner for banner in texts(at.info))
 
 
@@ -73,21 +75,22 @@ def test_overview_shows_both_demo_applications_with_lights_and_numbers() -> None
     assert at.title[0].value == "Overview"
     cards = texts(at.markdown)
     for sample in (WEB, API):
-        card = next((c for c in cards if f"**{sample.app}**" in c and APP_NAMESPACE in c), None)
+        card = next((c for c in cards if c.startswith(f"**{sample.app}** · {APP_NAMESPACE}")), None)
         assert card is not None, cards
-        assert card[0] in "🟢🟠🔴", card
+        assert re.search(r":(green|orange|red)-badge\[", card), card
     table = applications_table(at)
     shop = table[table["namespace"] == APP_NAMESPACE].set_index("application")
     assert {WEB.app, API.app} <= set(shop.index)
     for sample in (WEB, API):
-        assert shop.loc[sample.app, "light"] in {"🟢", "🟠", "🔴"}
+        assert shop.loc[sample.app, "status"] in {"green", "amber", "red"}
+        assert shop.loc[sample.app, "light"] == LIGHT_WORD[shop.loc[sample.app, "status"]]
         assert shop.loc[sample.app, "requests_per_second"] > 0  # live traffic from the sample apps
         assert shop.loc[sample.app, "pods_total"] >= 1
         assert shop.loc[sample.app, "why"]
-    assert float(metric(at, "Requests per second")) > 0
+    assert float(metric(at, "Requests/sec")) > 0
     assert metric(at, "Failed requests").endswith("%")
     assert int(metric(at, "Pods running")) > 0
-    assert "Restarts (last hour)" in [m.label for m in at.metric]
+    assert "Restarts (1h)" in [m.label for m in at.metric]
     # Nothing is wrong with the sources, so no source sentence at the top.
     assert not at.error
     assert not [w for w in texts(at.warning) if "unavailable" in w]
@@ -125,13 +128,14 @@ def test_without_prometheus_the_page_says_so_and_still_shows_pods(monkeypatch: p
     at = run_app()
     warnings = texts(at.warning)
     assert any("Prometheus is not configured" in w and "PROMETHEUS_URL" in w for w in warnings), warnings
-    assert any(s == "⚪ **Prometheus**: not configured" for s in texts(at.sidebar.markdown))
+    assert ":gray[:material/radio_button_unchecked:] **Prometheus**: not configured" in texts(
+        at.sidebar.markdown)
     table = applications_table(at)
     shop = table[table["namespace"] == APP_NAMESPACE].set_index("application")
     assert {WEB.app, API.app} <= set(shop.index)
     assert shop["requests_per_second"].isna().all()
-    assert metric(at, "Requests per second") == "–"
-    assert "Restarts (since start)" in [m.label for m in at.metric]
+    assert metric(at, "Requests/sec") == "–"
+    assert "Restarts, total" in [m.label for m in at.metric]
     assert int(metric(at, "Pods running")) > 0
     # The Kubernetes-only panels keep working.
     assert any("reason" in f.value.columns for f in at.dataframe), "warning events table missing"
@@ -150,7 +154,8 @@ def test_kubernetes_forbidden_is_a_sentence_and_prometheus_lights_remain(kube_fa
     assert (shop.loc[[WEB.app, API.app], "requests_per_second"] > 0).all()
     assert metric(at, "Pods running") == "–"
     # The sidebar still reports the API server itself as reachable (/version is not faulted).
-    assert any(s.startswith("🟢 **Kubernetes**") for s in texts(at.sidebar.markdown))
+    assert any(s.startswith(":green[:material/check_circle:] **Kubernetes**")
+               for s in texts(at.sidebar.markdown))
 
 
 def test_kubernetes_hang_times_out_into_a_sentence(kube_faults: Any) -> None:
@@ -158,7 +163,7 @@ def test_kubernetes_hang_times_out_into_a_sentence(kube_faults: Any) -> None:
     at = run_app()
     errors = texts(at.error)
     assert any("The Kubernetes API did not answer in time" in e for e in errors), errors
-    assert float(metric(at, "Requests per second")) > 0
+    assert float(metric(at, "Requests/sec")) > 0
     kube_faults.clear_faults()
     clear_streamlit_caches()
     at.run()  # the failure was not cached: the next run reads pods again

@@ -1,0 +1,90 @@
+"""k8sdata.overview.collect_overview against the real sandbox servers (no streamlit): a constant number
+of requests whatever the filter, typed results per section, and one timeout per dead source."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from k8sdata.config import Settings
+from k8sdata.errors import NotConfigured, Unreachable
+from k8sdata.kube import KubeClient
+from k8sdata.overview import collect_overview
+from k8sdata.prom import PromClient
+from sandbox.demo_names import API, APP_NAMESPACE, WEB
+
+
+class CountingProm(PromClient):
+    """The real client, counting the requests it sends (to prove the query budget is fixed)."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        super().__init__(url, timeout)
+        self.calls: list[str] = []
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        self.calls.append(path)
+        return super()._get(path, params)
+
+
+def kube_for(kube_api: Any) -> KubeClient:
+    settings = Settings.from_env({"KUBECONFIG": str(kube_api.reader_kubeconfig), "HOME": "/nonexistent"})
+    return KubeClient(settings)
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"  # closed again when we return
+
+
+def test_a_page_view_sends_a_fixed_number_of_requests(kube_api: Any, prometheus: Any) -> None:
+    kube = kube_for(kube_api)
+    counts = []
+    for namespace in (None, APP_NAMESPACE):
+        prom = CountingProm(prometheus.url, 5.0)
+        before = len(kube_api.server.request_log)
+        data = collect_overview(kube, prom, namespace, "5m", time_range=timedelta(hours=6))
+        kube_requests = len(kube_api.server.request_log) - before
+        counts.append((len(prom.calls), kube_requests))
+        assert data.pods.ok and data.metrics.ok and data.alerts.ok and data.request_rate_series.ok
+    # 3 instant numbers + restarts + the chart + alerts; pods + events.
+    assert counts == [(6, 2), (6, 2)]
+
+
+def test_overview_data_has_both_demo_apps_with_live_numbers(kube_api: Any, prometheus: Any) -> None:
+    data = collect_overview(kube_for(kube_api), PromClient(prometheus.url, 5.0), APP_NAMESPACE, "5m")
+    apps = {(a.namespace, a.app): a for a in data.apps}
+    for sample in (WEB, API):
+        app = apps[(APP_NAMESPACE, sample.app)]
+        assert app.pods_total >= 1 and app.pods_ready >= 1
+        assert app.request_rate is not None and app.request_rate > 0
+        assert app.error_ratio is not None and 0 <= app.error_ratio < 1
+        assert app.latency_p95 is not None and app.latency_p95 > 0
+        assert app.light in {"green", "amber", "red"} and app.reasons
+    series = data.request_rate_series.value
+    assert isinstance(series, pd.DataFrame)
+    assert set(series["app"]) == {WEB.app, API.app}
+    assert series["timestamp"].max() - series["timestamp"].min() >= timedelta(minutes=50)
+    assert data.numbers is not None and data.numbers.request_rate and data.numbers.request_rate > 0
+
+
+def test_dead_prometheus_costs_one_request_and_kubernetes_still_answers(kube_api: Any) -> None:
+    prom = CountingProm(closed_port_url(), 2.0)
+    data = collect_overview(kube_for(kube_api), prom, None, "5m")
+    assert len(prom.calls) == 1  # the breaker: no six timeouts against a dead server
+    for section in (data.metrics, data.restarts_1h, data.request_rate_series, data.alerts):
+        assert isinstance(section.error, Unreachable)
+    assert "KAMS cannot reach Prometheus" in data.metrics.error.sentence
+    assert data.pods.ok and data.warning_events.ok
+    assert {(APP_NAMESPACE, WEB.app), (APP_NAMESPACE, API.app)} <= {(a.namespace, a.app) for a in data.apps}
+    assert data.numbers is not None and data.numbers.restarts_1h is None  # unknown, not zero
+
+
+def test_no_sources_configured_gives_typed_results_not_exceptions() -> None:
+    data = collect_overview(None, None, None, "5m")
+    assert isinstance(data.pods.error, NotConfigured) and data.pods.error.source == "kubernetes"
+    assert isinstance(data.metrics.error, NotConfigured) and data.metrics.error.source == "prometheus"
+    assert data.apps == []
