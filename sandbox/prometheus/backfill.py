@@ -182,12 +182,14 @@ class BackfillResult:
 
 
 def backfill(sources: Sequence[BackfillSource], data_dir: Path, *, hours: float = 26.0,
-             end: float | None = None, promtool: str = PROMTOOL, timeout: float = 120.0) -> BackfillResult:
+             end: float | None = None, promtool: str = PROMTOOL, timeout: float = 120.0,
+             scratch_dir: Path | None = None) -> BackfillResult:
     """Write `hours` of history from `sources` and turn it into TSDB blocks inside `data_dir`.
 
     One file and one promtool process per source, started as soon as that file is written: promtool
     converts one source while Python writes the next, and two cores convert in parallel. The blocks
-    overlap in time, which Prometheus 2.39+ accepts and merges by itself.
+    overlap in time, which Prometheus 2.39+ accepts and merges by itself. The OpenMetrics files go to
+    `scratch_dir` (default: next to data_dir) and are deleted afterwards.
     """
     began = time.monotonic()
     end = time.time() - 1 if end is None else end
@@ -199,7 +201,7 @@ def backfill(sources: Sequence[BackfillSource], data_dir: Path, *, hours: float 
     try:
         for index, source in enumerate(sources):
             writing = time.monotonic()
-            path = data_dir.parent / f"{data_dir.name}-backfill-{index}.om"
+            path = (scratch_dir or data_dir.parent) / f"{data_dir.name}-backfill-{index}.om"
             with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
                 count = source.write(out, times)
                 out.write("# EOF\n")

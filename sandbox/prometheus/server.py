@@ -130,18 +130,19 @@ class PrometheusServer:
     def start(self) -> PrometheusServer:
         began = time.monotonic()
         self._workdir = Path(tempfile.mkdtemp(prefix="kams-prometheus-"))
-        data_dir = self.data_dir
-        if data_dir.exists() and any(data_dir.iterdir()):
-            raise PrometheusError(f"data dir {data_dir} is not empty; backfill needs a fresh one")
-        data_dir.mkdir(parents=True, exist_ok=True)
-        if self.backfill_sources:
-            self.backfill_result = run_backfill(self.backfill_sources, data_dir, hours=self.backfill_hours)
-        config_path = self._workdir / "prometheus.yml"
-        rule_files = [self.rules_file] if self.rules_file else []
-        config = render_config(self.scrape_targets, scrape_interval=self.scrape_interval,
-                               evaluation_interval=self.evaluation_interval, rule_files=rule_files)
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         try:
+            data_dir = self.data_dir
+            if data_dir.exists() and any(data_dir.iterdir()):
+                raise PrometheusError(f"data dir {data_dir} is not empty; backfill needs a fresh one")
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if self.backfill_sources:
+                self.backfill_result = run_backfill(self.backfill_sources, data_dir,
+                                                    hours=self.backfill_hours, scratch_dir=self._workdir)
+            config_path = self._workdir / "prometheus.yml"
+            rule_files = [self.rules_file] if self.rules_file else []
+            config = render_config(self.scrape_targets, scrape_interval=self.scrape_interval,
+                                   evaluation_interval=self.evaluation_interval, rule_files=rule_files)
+            config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
             self._launch(config_path, data_dir)
             if self.wait_for_targets:
                 self._wait_for_first_scrapes()
