@@ -121,6 +121,13 @@ def _from_http(status: int, body: bytes | str | None, headers: Any, path: str) -
     return SourceError(_SOURCE, f"HTTP {status}" + (f": {message}" if message else ""))
 
 
+def _from_api_exception(error: ApiException, path: str) -> SourceError:
+    if not error.status:  # status 0: the client's wrapper for TLS failures, the reason says why
+        reason = str(error.reason or "").strip().splitlines()
+        return Unreachable(_SOURCE, "TLS: " + (reason[-1] if reason else "handshake failed"))
+    return _from_http(error.status, error.body, error.headers, path)
+
+
 def _from_transport(error: BaseException, path: str) -> SourceError:
     """Map urllib3/socket failures; MaxRetryError wraps the real cause in `.reason`."""
     if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason is not None:
@@ -236,9 +243,13 @@ class KubeClient:
             )
             return response.data
         except ApiException as error:
-            if error.status == 0:  # the client's wrapper for TLS failures
-                raise Unreachable(_SOURCE, str(error.reason or "").splitlines()[0]) from None
-            raise _from_http(error.status, error.body, error.headers, path) from None
+            raise _from_api_exception(error, path) from None
+        except AttributeError as error:
+            # kubernetes 36's ApiClient trips over its own TLS-failure exception (status 0, body None:
+            # `e.body.decode` raises AttributeError); the real failure is the exception it was handling.
+            if isinstance(error.__context__, ApiException):
+                raise _from_api_exception(error.__context__, path) from None
+            raise
         except SourceError:
             raise
         except (urllib3.exceptions.HTTPError, OSError) as error:

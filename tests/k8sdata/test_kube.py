@@ -258,6 +258,21 @@ def test_closed_port_is_unreachable(tmp_path: Path, kube_api: Any) -> None:
         KubeClient(settings_for(kubeconfig, TIMEOUT)).version()
 
 
+def test_untrusted_server_certificate_is_unreachable(tmp_path: Path, kube_api: Any) -> None:
+    import yaml
+
+    kubeconfig = yaml.safe_load(Path(kube_api.reader_kubeconfig).read_text())
+    cluster = kubeconfig["clusters"][0]["cluster"]
+    if not cluster["server"].startswith("https://"):
+        pytest.skip("the stand-in server serves plain http")
+    del cluster["certificate-authority-data"]  # now only the system's CAs are trusted
+    path = tmp_path / "untrusted"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    with pytest.raises(Unreachable) as caught:
+        KubeClient(settings_for(path, TIMEOUT)).list_namespaces()
+    assert "certificate" in caught.value.sentence.lower()
+
+
 def test_unknown_context_and_missing_config_are_not_configured(kube_api: Any, tmp_path: Path) -> None:
     with pytest.raises(NotConfigured):
         KubeClient(settings_for(kube_api.reader_kubeconfig), context="no-such-context")
