@@ -6,6 +6,7 @@ field selectors each resource accepts, so a resource is added in exactly one pla
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +66,11 @@ class ResourceType:
         """How error messages name the resource: "pods", "deployments.apps"."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
+    @property
+    def field_labels(self) -> frozenset[str]:
+        """Every field a fieldSelector may name for this resource."""
+        return frozenset(("metadata.name", "metadata.namespace", *self.selectable_fields))
+
     def index_fields(self, obj: dict[str, Any]) -> dict[str, str]:
         """The values field selectors compare against, extracted once when the object is stored."""
         metadata = obj.get("metadata", {})
@@ -73,7 +79,9 @@ class ResourceType:
             "metadata.namespace": metadata.get("namespace", ""),
         }
         for dotted in self.selectable_fields:
-            fields[dotted] = _dig(obj, dotted)
+            value = _dig(obj, dotted)
+            if value:  # absent means "" to a selector; interning shares the few distinct values
+                fields[dotted] = sys.intern(value)
         return fields
 
     def discovery_entries(self) -> list[dict[str, Any]]:

@@ -442,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _predicate(self, rtype: ResourceType, query: dict[str, str]) -> Any:
         try:
             labels = label_predicate(query.get("labelSelector"))
-            supported = set(rtype.index_fields({"metadata": {}}))
+            supported = rtype.field_labels
             fields = field_predicate(query.get("fieldSelector"), supported)
         except SelectorError as error:
             raise bad_request(str(error)) from None
