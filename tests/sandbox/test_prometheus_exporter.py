@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import math
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sandbox import usage
+from sandbox import demo_names, usage
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.exporter import ClusterExporter, restart_count_at
 from sandbox.prometheus.backfill import ExporterHistory, SampleAppHistory, sample_times
@@ -120,3 +122,40 @@ def test_backfill_writes_ascending_series_with_the_live_labels(pods: list[dict[s
         last_by_series[series] = (int(timestamp), float(value))
     assert 'http_requests_total{code="200",method="GET",path="/",app="web",container="web",' in out.getvalue()
     assert 'le="1.0"' in out.getvalue()  # formatted like prometheus_client formats it live
+
+
+def test_exporter_agrees_with_metrics_k8s_io_of_the_api_server(kube_api: Any) -> None:
+    """Same containers, same memory, same CPU as `kubectl top` gets from the stand-in API server."""
+
+    def store_pods() -> list[dict[str, Any]]:  # a live provider, as sandbox.stack passes it
+        return kube_api.server.store.objects(("", "pods"))
+
+    moment = [time.time()]
+    with ClusterExporter(store_pods, clock=lambda: moment[0]) as live:
+        request = urllib.request.Request(kube_api.url + "/apis/metrics.k8s.io/v1beta1/pods",
+                                         headers={"Authorization": f"Bearer {demo_names.ADMIN_TOKEN}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            pod_metrics = json.load(response)["items"]
+        asked_at = time.time()
+        moment[0] = asked_at - 0.5
+        before = _scrape(live.url + "/metrics/cadvisor")
+        moment[0] = asked_at + 0.5
+        after = _scrape(live.url + "/metrics/cadvisor")
+
+    def by_container(samples: list[tuple[dict[str, str], float]]) -> dict[tuple[str, str, str], float]:
+        return {(labels["namespace"], labels["pod"], labels["container"]): value for labels, value in samples}
+
+    reported = {(item["metadata"]["namespace"], item["metadata"]["name"], container["name"]):
+                container["usage"] for item in pod_metrics for container in item["containers"]}
+    memory = by_container(after["container_memory_working_set_bytes"])
+    cpu_before = by_container(before["container_cpu_usage_seconds_total"])
+    cpu_after = by_container(after["container_cpu_usage_seconds_total"])
+    # cAdvisor and metrics-server see the same running containers
+    assert set(memory) == set(cpu_after) == set(reported)
+    for key, container_usage in reported.items():
+        assert container_usage["memory"].endswith("Ki")
+        assert math.isclose(memory[key], int(container_usage["memory"][:-2]) * 1024, rel_tol=1e-3,
+                            abs_tol=2048), key
+        # the exporter's CPU counter grows at the rate metrics.k8s.io reports (over one second)
+        cores = int(container_usage["cpu"].removesuffix("n")) / 1e9
+        assert math.isclose(cpu_after[key] - cpu_before[key], cores, rel_tol=0.01, abs_tol=1e-4), key
