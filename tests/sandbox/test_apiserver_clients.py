@@ -410,7 +410,8 @@ def served_items(api: ApiServer) -> Iterator[dict[str, Any]]:
 def test_every_served_object_validates_against_the_openapi_schemas(
     kube_api: KubeApi, make_api_server: Callable[..., ApiServer]
 ) -> None:
-    """What the server adds (resourceVersion, uid, creationTimestamp) keeps demo and synthetic objects valid."""
+    """What the server adds (resourceVersion, uid, creationTimestamp) keeps demo and synthetic objects
+    valid."""
     import kubernetes_validate
 
     synthetic = make_api_server([], synthetic_pods=40)
