@@ -12,12 +12,12 @@ st.set_page_config(page_title="KAMS", page_icon="🚦", layout="wide")
 
 settings = Settings.from_env()
 
+render_sidebar(settings)
+
 # Only pages that exist are listed; later pages (pods, requests, logs, ...) are added here.
 navigation = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/traffic:", default=True),
 ])
-
-render_sidebar(settings)
 
 if settings.demo:
     st.info(

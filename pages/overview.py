@@ -47,24 +47,25 @@ def _key_numbers(overview: OverviewData) -> None:
     assert numbers is not None
     words = window_words(overview.window)
     have_pods = overview.pods.ok
-    columns = st.columns(6)
+    # Two rows of three: six side by side truncate their labels on a laptop screen.
+    columns = [*st.columns(3), *st.columns(3)]
     columns[0].metric("Pods running", numbers.pods_running if have_pods else "–", border=True,
                       help="Pods in the Running phase.")
     columns[1].metric("Pods not ready", numbers.pods_not_ready if have_pods else "–", border=True,
                       help="Pods that cannot serve yet: starting, crashing, or waiting for a node.")
     if numbers.restarts_1h is not None:
-        columns[2].metric("Restarts (1h)", numbers.restarts_1h, border=True,
+        columns[2].metric("Restarts (last hour)", numbers.restarts_1h, border=True,
                           help="Container restarts during the last hour (from Prometheus).")
     else:
-        columns[2].metric("Restarts, total", numbers.restarts_total if have_pods else "–",
+        columns[2].metric("Restarts (since start)", numbers.restarts_total if have_pods else "–",
                           border=True, help="Total container restarts Kubernetes counts for these pods.")
-    columns[3].metric("Requests/sec",
+    columns[3].metric("Requests per second",
                       "–" if numbers.request_rate is None else format_rate(numbers.request_rate),
                       border=True, help=f"Averaged over the last {words}, all applications together.")
     columns[4].metric("Failed requests",
                       "–" if numbers.error_ratio is None else format_percent(numbers.error_ratio),
                       border=True, help=f"Share answered with a server error (5xx) in the last {words}.")
-    columns[5].metric("Slowest p95",
+    columns[5].metric("Slowest p95 latency",
                       "–" if numbers.latency_p95_worst is None else format_seconds(numbers.latency_p95_worst),
                       border=True,
                       help="For the slowest application, 95% of requests were faster than this.")

@@ -87,10 +87,10 @@ def test_overview_shows_both_demo_applications_with_lights_and_numbers() -> None
         assert shop.loc[sample.app, "requests_per_second"] > 0  # live traffic from the sample apps
         assert shop.loc[sample.app, "pods_total"] >= 1
         assert shop.loc[sample.app, "why"]
-    assert float(metric(at, "Requests/sec")) > 0
+    assert float(metric(at, "Requests per second")) > 0
     assert metric(at, "Failed requests").endswith("%")
     assert int(metric(at, "Pods running")) > 0
-    assert "Restarts (1h)" in [m.label for m in at.metric]
+    assert "Restarts (last hour)" in [m.label for m in at.metric]
     # Nothing is wrong with the sources, so no source sentence at the top.
     assert not at.error
     assert not [w for w in texts(at.warning) if "unavailable" in w]
@@ -134,8 +134,8 @@ def test_without_prometheus_the_page_says_so_and_still_shows_pods(monkeypatch: p
     shop = table[table["namespace"] == APP_NAMESPACE].set_index("application")
     assert {WEB.app, API.app} <= set(shop.index)
     assert shop["requests_per_second"].isna().all()
-    assert metric(at, "Requests/sec") == "–"
-    assert "Restarts, total" in [m.label for m in at.metric]
+    assert metric(at, "Requests per second") == "–"
+    assert "Restarts (since start)" in [m.label for m in at.metric]
     assert int(metric(at, "Pods running")) > 0
     # The Kubernetes-only panels keep working.
     assert any("reason" in f.value.columns for f in at.dataframe), "warning events table missing"
@@ -163,9 +163,27 @@ def test_kubernetes_hang_times_out_into_a_sentence(kube_faults: Any) -> None:
     at = run_app()
     errors = texts(at.error)
     assert any("The Kubernetes API did not answer in time" in e for e in errors), errors
-    assert float(metric(at, "Requests/sec")) > 0
+    assert float(metric(at, "Requests per second")) > 0
     kube_faults.clear_faults()
     clear_streamlit_caches()
     at.run()  # the failure was not cached: the next run reads pods again
     assert not at.error
     assert int(metric(at, "Pods running")) > 0
+
+
+def test_time_range_auto_refresh_and_refresh_button(kube_faults: Any) -> None:
+    at = run_app()
+    at.sidebar.selectbox[2].set_value("6h").run()
+    assert "Requests per second, last 6 hours" in [s.value for s in at.subheader]
+    at.sidebar.selectbox[3].set_value("Every minute").run()
+    assert not at.exception
+    assert [b.label for b in at.sidebar.button] == ["Refresh now"]  # the frame survives reruns
+    # Change the cluster behind the cache: a rerun within the TTL still shows the cached pods...
+    kube_faults.store.delete("pods", WEB.namespace, WEB.pod)
+    at.run()
+    assert applications_table(at).set_index("application").loc[WEB.app, "pods_total"] == 1
+    # ...and "Refresh now" forgets them, so the web pod is gone (its traffic alone keeps the app listed).
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    web = applications_table(at).set_index("application").loc[WEB.app]
+    assert web["pods_total"] == 0

@@ -49,7 +49,7 @@ def test_overview_in_chromium_shows_live_applications(app_server: Any, page: Any
         expect(card.first).to_contain_text(re.compile("Healthy|Worth a look|Needs attention now"))
     # Streamlit's "running" widget is gone: the script finished and the page is complete.
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-    requests = page.locator('[data-testid="stMetric"]').filter(has_text="Requests/sec")
+    requests = page.locator('[data-testid="stMetric"]').filter(has_text="Requests per second")
     value = requests.locator('[data-testid="stMetricValue"]').inner_text().strip()
     assert float(value) > 0, f"no live request rate: {value!r}"
     expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()

@@ -55,6 +55,25 @@ def clear_streamlit_caches() -> None:
     st.cache_resource.clear()
 
 
+def _behave_like_streamlit_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest rerun app.py like `streamlit run` does.
+
+    A `pages/` folder beside app.py makes Streamlit assume the legacy multipage mode until the first
+    st.navigation call switches it off for the rest of the process. AppTest resets that flag before every
+    run, so on a rerun (after a click) it would execute pages/overview.py alone, without app.py's
+    sidebar. app.py always calls st.navigation, so the flag is simply kept off, as on a real server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original_init = PagesManager.__init__
+
+    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
 @pytest.fixture
 def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
@@ -64,6 +83,7 @@ def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path,
     env = sandbox_environment(kube_api, prometheus, s3, tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    _behave_like_streamlit_run(monkeypatch)
     clear_streamlit_caches()
     yield env
     clear_streamlit_caches()
