@@ -280,8 +280,12 @@ class _Handler(BaseHTTPRequestHandler):
         if sections is None:
             body, code, content_type = b"not found\n", 404, "text/plain; charset=utf-8"
         else:
-            body = render(self.exporter.pods(), self.exporter.clock(), sections).encode()
-            code, content_type = 200, "text/plain; version=0.0.4; charset=utf-8"
+            try:
+                body = render(self.exporter.pods(), self.exporter.clock(), sections).encode()
+                code, content_type = 200, "text/plain; version=0.0.4; charset=utf-8"
+            except Exception as error:  # e.g. the pods provider failed: a failed scrape (up == 0), not a hang
+                body = f"cannot list pods: {type(error).__name__}: {error}\n".encode()
+                code, content_type = 500, "text/plain; charset=utf-8"
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -160,6 +160,18 @@ def test_app_alerts_hold_during_the_daily_error_burst_in_history(prometheus: Met
         assert server.query(expressions[alert], at=burst - 3600) == [], f"{alert} holds outside the burst"
 
 
+def test_memory_alert_holds_before_each_oom_kill_in_history(prometheus: MetricsSandbox) -> None:
+    server = prometheus.prometheus
+    assert server is not None and server.backfill_result is not None
+    expression = _rule_expressions()["ContainerMemoryNearLimit"].strip()
+    end = server.backfill_result.end
+    near_limit = server.query(f"max_over_time(({expression})[{DAY}s:5m])", at=end)
+    oom_killed = {pod["metadata"]["name"] for pod in prometheus.pods()
+                  for status in pod["status"].get("containerStatuses") or []
+                  if ((status.get("lastState") or {}).get("terminated") or {}).get("reason") == "OOMKilled"}
+    assert oom_killed and {row["metric"]["pod"] for row in near_limit} == oom_killed
+
+
 def test_the_apps_promql_answers_for_both_apps(prometheus: MetricsSandbox) -> None:
     server = prometheus.prometheus
     assert server is not None
