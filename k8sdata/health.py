@@ -288,7 +288,8 @@ def _attach_alerts(apps: dict[tuple[str, str], AppHealth], alerts: pd.DataFrame,
 
 
 def sort_worst_first(apps: Iterable[AppHealth]) -> list[AppHealth]:
-    return sorted(apps, key=lambda h: (-LIGHT_SEVERITY[h.light], h.namespace, h.app))
+    """Worst light first; within a light, applications serving requests (what customers touch) first."""
+    return sorted(apps, key=lambda h: (-LIGHT_SEVERITY[h.light], not h.request_rate, h.namespace, h.app))
 
 
 def key_numbers(pods: pd.DataFrame | None, apps: Iterable[AppHealth],

@@ -174,6 +174,17 @@ def _active_alerts(prom: PromSource, namespace: str | None) -> pd.DataFrame:
         .drop(columns="_order").reset_index(drop=True)
 
 
+def _name_alert_apps(alerts: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
+    """Fill an alert's empty `app` from its pod (pod alerts carry namespace and pod, not the app)."""
+    if alerts.empty or pods.empty:
+        return alerts
+    pod_app = {(ns, name): app for ns, name, app in zip(pods["namespace"], pods["name"], pods["app"],
+                                                        strict=True)}
+    named = [app or pod_app.get((ns, pod), "") for ns, pod, app
+             in zip(alerts["namespace"], alerts["pod"], alerts["app"], strict=True)]
+    return alerts.assign(app=named)
+
+
 def _warning_events(kube: KubeSource, namespace: str | None, now: datetime) -> pd.DataFrame:
     events = frames.events_frame(kube.list_events(namespace), now=now)
     if events.empty:
@@ -215,6 +226,8 @@ def collect_overview(
         request_rate_series(prom_client, namespace, app_label, now, time_range), hide))
     alerts = prom_source.call(lambda: _active_alerts(prom_client, namespace))
 
+    if alerts.value is not None and pods.value is not None:
+        alerts = Result(value=_name_alert_apps(alerts.value, pods.value))
     apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window, alerts=alerts.value)
     numbers = health.key_numbers(pods.value, apps, restarts_known=restarts.ok)
     return OverviewData(namespace=namespace, window=window, now=now, time_range=time_range, pods=pods,

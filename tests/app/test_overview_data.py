@@ -88,3 +88,20 @@ def test_no_sources_configured_gives_typed_results_not_exceptions() -> None:
     assert isinstance(data.pods.error, NotConfigured) and data.pods.error.source == "kubernetes"
     assert isinstance(data.metrics.error, NotConfigured) and data.metrics.error.source == "prometheus"
     assert data.apps == []
+
+
+def test_pod_alerts_are_named_after_their_application(kube_api: Any, prometheus: Any) -> None:
+    data = collect_overview(kube_for(kube_api), PromClient(prometheus.url, 5.0), None, "5m")
+    alerts = data.alerts.value
+    assert isinstance(alerts, pd.DataFrame)
+    oom = alerts[alerts["alertname"] == "ContainerOOMKilled"]
+    assert not oom.empty
+    assert (oom["app"] != "").all()
+    pods = data.pods.value
+    assert pods is not None
+    for row in oom.itertuples():
+        assert row.app == pods.set_index(["namespace", "name"]).loc[(row.namespace, row.pod), "app"]
+    # ...and the firing alert reaches that application's light.
+    light = {(a.namespace, a.app): a for a in data.apps}[(oom.iloc[0]["namespace"], oom.iloc[0]["app"])]
+    assert light.light in {"amber", "red"}
+    assert any("ContainerOOMKilled" in reason for reason in light.reasons)
