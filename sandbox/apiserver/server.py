@@ -13,6 +13,7 @@ import re
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -162,6 +163,13 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     api: ApiServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up or reject our self-signed certificate are normal here, not tracebacks."""
+        error = sys.exc_info()[1]
+        if isinstance(error, (OSError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
