@@ -60,6 +60,15 @@ def demo_pod_names() -> set[tuple[str, str]]:
             if o.get("kind") == "Pod"}
 
 
+def logged(server: Any, path_regex: str, at_least: int) -> list[Any]:
+    """The server's log records for path_regex, once at least `at_least` are in: the server logs a
+    request just after answering it, so the newest record can lag the client by a moment."""
+    deadline = time.monotonic() + 5
+    while len(records := server.requests_to(path_regex)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return records
+
+
 # ------------------------------------------------------------------------------------------ reading
 
 
@@ -75,7 +84,7 @@ def test_reader_lists_pods_with_limit_and_trimmed_objects(kube_api: Any, reader:
     pods = reader.list_pods()
     assert {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods} == demo_pod_names()
     assert all("managedFields" not in p["metadata"] for p in pods)
-    calls = kube_api.server.requests_to(r"^/api/v1/pods$")
+    calls = logged(kube_api.server, r"^/api/v1/pods$", 1)
     assert len(calls) == 1
     assert calls[0].query.get("limit") == str(PAGE_SIZE)
     assert calls[0].user == demo_names.READER_USER and calls[0].status == 200
@@ -102,7 +111,7 @@ def test_in_cluster_service_account(kube_api: Any, tmp_path: Path) -> None:
     shop = {p["metadata"]["name"] for p in client.list_pods("shop")}
     assert shop == {a.pod for a in demo_names.SAMPLE_APPS}
     client.close()
-    assert {r.user for r in kube_api.server.requests_to("/pods$")} == {demo_names.READER_USER}
+    assert {r.user for r in logged(kube_api.server, "/pods$", 1)} == {demo_names.READER_USER}
     with pytest.raises(NotConfigured):
         KubeClient(settings, service_account_dir=tmp_path / "missing", environ=environ)
 
@@ -128,7 +137,7 @@ def test_paging_follows_continue_tokens(tmp_path: Path) -> None:
         kubeconfig = server.write_kubeconfig(tmp_path / "reader", demo_names.READER_TOKEN)
         client = KubeClient(settings_for(kubeconfig))
         pods = client.list_pods()
-        calls = server.requests_to(r"^/api/v1/pods$")
+        calls = logged(server, r"^/api/v1/pods$", 3)
         client.close()
     assert len(pods) == 1200 + len(demo_pod_names())
     assert len({(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods}) == len(pods)
@@ -149,7 +158,11 @@ def test_expired_continue_token_restarts_the_list_once(tmp_path: Path) -> None:
         server.store.compact()
         with pytest.raises(ListExpired):
             next(pages)
-        # ...while list_path starts again and returns each pod exactly once.
+        # ...while list_path starts again and returns each pod exactly once. (The server logs a
+        # request after answering it, so wait for the 410 above to be logged before clearing.)
+        deadline = time.monotonic() + 5
+        while 410 not in [r.status for r in server.request_log] and time.monotonic() < deadline:
+            time.sleep(0.05)
         server.clear_request_log()
         original_get_json = client.get_json
         compacted = []
@@ -162,7 +175,7 @@ def test_expired_continue_token_restarts_the_list_once(tmp_path: Path) -> None:
 
         client.get_json = compact_after_first_page  # type: ignore[method-assign]
         pods = client.list_pods()
-        statuses = [r.status for r in server.requests_to(r"^/api/v1/pods$")]
+        statuses = [r.status for r in logged(server, r"^/api/v1/pods$", 4)]
         client.close()
     names = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods]
     assert len(names) == len(set(names)) == 600 + len(demo_pod_names())
@@ -430,5 +443,6 @@ def test_ten_thousand_pods_stay_cheap(make_api_server: Any, tmp_path: Path) -> N
     client.close()
     assert len(frame) == 10_000 + len(demo_pod_names())
     assert all(type(p) is dict for p in pods[:100])
-    assert len(server.requests_to(r"^/api/v1/pods$")) == -(-len(pods) // PAGE_SIZE)
+    pages = -(-len(pods) // PAGE_SIZE)
+    assert len(logged(server, r"^/api/v1/pods$", pages)) == pages
     assert elapsed < 20, f"listing and tabulating 10,000 pods took {elapsed:.1f} s"
