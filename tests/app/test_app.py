@@ -7,6 +7,7 @@ Streamlit's caches before and after each test, so no test sees another's data or
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 import pandas as pd
@@ -187,3 +188,21 @@ def test_time_range_auto_refresh_and_refresh_button(kube_faults: Any) -> None:
     assert not at.exception
     web = applications_table(at).set_index("application").loc[WEB.app]
     assert web["pods_total"] == 0
+
+
+def test_unreachable_prometheus_and_refused_s3_show_their_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("PROMETHEUS_URL", dead_url)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-right-secret")
+    at = run_app()
+    warnings = texts(at.warning)
+    assert any("KAMS cannot reach Prometheus" in w for w in warnings), warnings
+    status = texts(at.sidebar.markdown)
+    error = ":red[:material/error:]"
+    assert any(s.startswith(f"{error} **Prometheus**: KAMS cannot reach Prometheus") for s in status), status
+    assert any(s.startswith(f"{error} **S3**: ") for s in status), status
+    # Kubernetes alone still lights both demo applications.
+    table = applications_table(at)
+    assert {WEB.app, API.app} <= set(table[table["namespace"] == APP_NAMESPACE]["application"])
