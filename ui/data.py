@@ -13,9 +13,10 @@ Pages call `overview_data(...)`, `connection_statuses(...)`, `contexts(...)`, `n
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -27,6 +28,8 @@ from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
 from k8sdata.prom import PromClient
+
+T = TypeVar("T")
 
 #: How long source data is reused before asking the servers again (also the instant-query time bucket).
 DATA_TTL_SECONDS = 15
@@ -171,7 +174,8 @@ def cached_prom(settings: Settings) -> CachedProm:
     return CachedProm(prom_client(settings))
 
 
-def _or_error(make: Any) -> Any:
+def _or_error(make: Callable[[], T]) -> T | SourceError:
+    """The made object, or the SourceError met making it (collect_overview accepts either)."""
     try:
         return make()
     except SourceError as error:
@@ -195,7 +199,7 @@ def namespaces(settings: Settings, context: str | None) -> list[str] | SourceErr
 
 
 def overview_data(settings: Settings, context: str | None, namespace: str | None, window: str,
-                  time_range: Any, include_system: bool) -> OverviewData:
+                  time_range: timedelta, include_system: bool) -> OverviewData:
     """Everything the Overview shows. Never raises a SourceError: each section carries its own."""
     return collect_overview(
         _or_error(lambda: cached_kube(settings, context)),
@@ -217,7 +221,7 @@ class ConnectionStatus:
     text: str  # "connected, v1.31.0" / "not configured" / the error's sentence
 
 
-def _status(source: str, check: Any) -> ConnectionStatus:
+def _status(source: str, check: Callable[[], str]) -> ConnectionStatus:
     try:
         return ConnectionStatus(source, "ok", check())
     except NotConfigured:
