@@ -1,8 +1,17 @@
 """A stand-in kube-apiserver (standard library HTTP) that kubectl and the official client accept.
 
-from sandbox.apiserver import ApiServer
-with ApiServer(objects) as server:
-    server.write_kubeconfig(path, READER_TOKEN)
+    from sandbox.apiserver import ApiServer
+    with ApiServer(objects) as server:                 # 127.0.0.1, a free port
+        server.write_kubeconfig(path, READER_TOKEN)    # https + embedded CA: kubectl needs TLS for tokens
+        server.store.update(pod)                       # bumps resourceVersion, notifies watches
+        server.set_fault(r"^/api/v1/pods$", "throttle", retry_after=3)
+        server.requests_to(r"/pods$")                  # the request log
+
+Pieces: `resources` (what is served, discovery), `store` (pre-serialized objects, resourceVersions,
+history, compaction, watchers), `selectors`, `rbac` (tokens, RBAC evaluation, 403 wording), `tables`
+(printPod & co.), `podlogs`, `metrics` (metrics.k8s.io from sandbox.usage), `protobuf` (the two review
+bodies kubectl sends as protobuf), `tls` (a throw-away certificate), `server` (HTTP, faults, log).
+Run it alone with `python -m sandbox.apiserver --demo --kubeconfig-out /tmp/kams.kubeconfig`.
 """
 
 from __future__ import annotations
