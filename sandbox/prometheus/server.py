@@ -251,7 +251,13 @@ class PrometheusServer:
         return False
 
     def _wait_for_first_scrapes(self) -> None:
-        """Poll `up` until every target has been scraped once (up == 0 counts: it was scraped)."""
+        """Poll `up` until every target has been scraped once (up == 0 counts: it was scraped).
+
+        This takes 5-10 s: Prometheus hands targets to its scrape manager on a 5 s tick (not
+        configurable below 5 s), and each target's first scrape waits a random offset within its
+        interval. Starting with 1 s scrapes and reloading the config with 5 s was tried: the reload
+        drops and re-adds the targets, leaving a ~2 s hole in `up` a few seconds later.
+        """
         deadline = time.monotonic() + self.startup_timeout
         expected = len(self.scrape_targets)
         seen = 0
