@@ -586,7 +586,10 @@ class _Handler(BaseHTTPRequestHandler):
             predicate = one
         since_text = query.get("resourceVersion") or ""
         since: int | None = None
-        if since_text not in ("", "0"):
+        # sendInitialEvents (client-go's watch-list): the current state as ADDED events, then a
+        # bookmark annotated "k8s.io/initial-events-end", then changes.
+        initial_events = is_true(query.get("sendInitialEvents"))
+        if since_text not in ("", "0") and not initial_events:
             try:
                 since = int(since_text)
             except ValueError:
@@ -604,16 +607,26 @@ class _Handler(BaseHTTPRequestHandler):
                 rtype.key, namespace=route.namespace or None, predicate=predicate, since=since
             )
         except ExpiredError:
-            current = api.store.resource_version
             error = expired(f"too old resource version: {since} ({api.store.horizon})").status_object()
             self._chunk(orjson.dumps({"type": "ERROR", "object": error}) + b"\n", flush=True)
             self._end_chunked()
-            del current
             return
         next_bookmark = time.monotonic() + api.bookmark_interval
         first_table = True
+        initial_left = watcher.initial_events if initial_events else -1
         try:
             while not api._stopping.is_set():
+                if initial_left == 0:
+                    marker = {
+                        "kind": rtype.kind,
+                        "apiVersion": rtype.group_version,
+                        "metadata": {
+                            "resourceVersion": str(watcher.start_rv),
+                            "annotations": {"k8s.io/initial-events-end": "true"},
+                        },
+                    }
+                    self._chunk(orjson.dumps({"type": "BOOKMARK", "object": marker}) + b"\n", flush=True)
+                    initial_left = -1
                 now = time.monotonic()
                 if now >= deadline:
                     break
@@ -653,6 +666,8 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                     first_table = False
                 self._chunk(b'{"type":"' + kind.encode() + b'","object":' + raw + b"}\n", flush=True)
+                if initial_left > 0:
+                    initial_left -= 1
             self._end_chunked()
         finally:
             api.store.unwatch(watcher)

@@ -88,6 +88,10 @@ class Watcher:
     namespace: str | None
     predicate: Predicate | None
     events: queue.Queue[tuple[str, bytes] | None] = field(default_factory=queue.Queue)
+    #: How many synthetic ADDED events for the current state lead the queue, and the store's
+    #: resourceVersion when they were taken (for the "initial-events-end" bookmark).
+    initial_events: int = 0
+    start_rv: int = 0
 
     def matches(self, entry: Entry | None) -> bool:
         if entry is None:
@@ -414,10 +418,12 @@ class Store:
         changes after `since` are replayed. Raises ExpiredError if `since` is before the horizon."""
         watcher = Watcher(resource, namespace, predicate)
         with self._lock:
+            watcher.start_rv = self._rv
             if since is None:
                 for entry in self.entries(resource, namespace):
                     if watcher.matches(entry):
                         watcher.events.put(("ADDED", entry.raw))
+                        watcher.initial_events += 1
             else:
                 if since < self._horizon:
                     raise ExpiredError(since)

@@ -296,6 +296,20 @@ def test_watch_initial_state_timeout_and_bookmarks(make_api_server: Callable[...
     assert bookmarks and bookmarks[0]["object"]["kind"] == "Node"
 
 
+def test_watch_list_sends_initial_events_then_the_end_bookmark(
+    make_api_server: Callable[..., ApiServer],
+) -> None:
+    api = make_api_server()
+    path = (
+        "/api/v1/nodes?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+        "&allowWatchBookmarks=true"
+    )
+    events = _watch_lines(api, path, 3)
+    assert [e["type"] for e in events] == ["ADDED", "ADDED", "BOOKMARK"]
+    assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert events[2]["object"]["metadata"]["resourceVersion"] == str(api.store.resource_version)
+
+
 def test_watch_from_a_compacted_version_gets_410_error_event(
     make_api_server: Callable[..., ApiServer],
 ) -> None:
