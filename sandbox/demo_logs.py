@@ -109,12 +109,10 @@ _API_PATHS = ("/api/products", "/api/products/42", "/api/cart", "/api/cart/items
               "/api/orders/1042", "/api/search", "/healthz")
 _AGENTS = ("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/17.2 "
-           "Safari/605.1.15",
+           "Version/17.2 Safari/605.1.15",
            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/120.0.0.0 "
-           "Safari/537.36",
-           "kube-probe/1.30", "curl/8.5.0")
+           "Chrome/120.0.0.0 Safari/537.36",
+           "curl/8.5.0")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -164,6 +162,10 @@ def _nginx_body(inst: _Instance, k: int, t: float) -> str:
                 "_, "
                 f"request: \"POST /api/orders HTTP/1.1\", upstream: \"http://10.96.88.203:80/api/orders\", "
                 f"host: \"shop.demo.example\"")
+    stamp = _utc(t).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    if roll >= 900:  # the kubelet's probes (from the node's address)
+        return (f'{inst.extra.get("host_ip", "10.244.1.1")} - - [{stamp}] "GET /healthz HTTP/1.1" 200 2 "-" '
+                '"kube-probe/1.30" rt=0.001')
     path = _pick(_PATHS, n >> 8)
     method = "POST" if path in ("/checkout", "/api/cart") and (n >> 20) % 3 == 0 else "GET"
     status = 200
@@ -178,7 +180,7 @@ def _nginx_body(inst: _Instance, k: int, t: float) -> str:
     seconds = ((n >> 24) % 180 + 2) / 1000 if status != 502 else 30.001
     agent = _pick(_AGENTS, n >> 32)
     referer = '"-"' if (n >> 40) % 3 else '"https://shop.demo.example/"'
-    return (f'{_client_ip(n)} - - [{_utc(t).strftime("%d/%b/%Y:%H:%M:%S +0000")}] "{method} {path} HTTP/1.1" '
+    return (f'{_client_ip(n)} - - [{stamp}] "{method} {path} HTTP/1.1" '
             f'{status} {size} {referer} "{agent}" rt={seconds:.3f}')
 
 
@@ -732,6 +734,7 @@ def _instance(pod: dict[str, Any], container: str, previous: bool, now: float) -
         start=start, end=min(end, now), terminated_reason=reason, exit_code=exit_code, restart=restart_index,
         seed=_stable_seed(namespace, name, container, str(restart_index), str(int(start))),
         pod_ip=str((pod.get("status") or {}).get("podIP", "")), node=str(pod["spec"].get("nodeName", "")),
+        extra={"host_ip": str((pod.get("status") or {}).get("hostIP", ""))},
     )
 
 
