@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -67,7 +67,7 @@ class Series:
     labels: tuple[tuple[str, str], ...]
     value: Callable[[float], float]
     begins: float = -math.inf  # the pod's creation: no samples before it
-    constant: bool = field(default=False)  # value never changes, lets the backfill format it once
+    constant: bool = False  # the value never changes (the backfill evaluates it once)
 
 
 def _constant(value: float) -> Callable[[float], float]:

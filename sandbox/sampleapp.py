@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--api-url", help="base URL of the api (required for web)")
     args = parser.parse_args(argv)
+    if args.kind == "web" and not args.api_url:
+        parser.error("web needs --api-url (the base URL of a running api)")
     app = SampleApp(args.kind, port=args.port, api_url=args.api_url).start()
     print(f"listening on {app.url}", flush=True)
     stopped = threading.Event()
