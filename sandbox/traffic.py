@@ -241,7 +241,8 @@ class TrafficGenerator:
             now_mono = time.monotonic()
             elapsed, last = now_mono - last, now_mono
             at = time.time()
-            control = (error_ratio("api", at), latency_factor(at))
+            # Rounded so the api is told only when something visibly changes, not on every tick.
+            control = (round(error_ratio("api", at), 4), round(latency_factor(at), 2))
             if "api" in self.app_urls and control != last_control and self._set_api_control(*control):
                 last_control = control
             for app in self.app_urls:

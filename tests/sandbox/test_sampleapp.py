@@ -134,4 +134,5 @@ def test_generator_drives_the_apps_within_its_bounds_and_stops(apps: tuple[Sampl
                     if name == "http_requests_total")
     assert web_total >= 5
     # the generator told the api the model's error ratio for now
-    assert api.control.error_ratio == traffic.error_ratio("api", time.time())
+    assert api.control.error_ratio == round(traffic.error_ratio("api", time.time()), 4)
+    assert api.control.latency_factor == pytest.approx(traffic.latency_factor(time.time()), abs=0.01)
