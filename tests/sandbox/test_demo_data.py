@@ -557,6 +557,26 @@ def test_loading_shifts_every_timestamp_to_the_requested_now() -> None:
         assert created_before <= DEMO_ANCHOR
 
 
+def _timestamps(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in _timestamps(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in _timestamps(item)]
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", value):
+        return [value]
+    return []
+
+
+def test_nothing_happens_after_the_anchor_or_before_the_cluster() -> None:
+    """Every timestamp is shifted at load, so each must be a moment of the cluster's own past."""
+    objects = load_demo_objects(DEMO_ANCHOR)
+    nodes = [parse(n["metadata"]["creationTimestamp"]) for n in by_kind(objects, "Node")]
+    for obj in objects:
+        for stamp in _timestamps(obj):
+            where = (obj["kind"], obj["metadata"]["name"], stamp)
+            assert min(nodes) - timedelta(hours=1) <= parse(stamp) <= DEMO_ANCHOR, where
+
+
 # ------------------------------------------------------------------------------------------------
 # usage model
 
