@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from sandbox.demo_names import CLUSTER_NAME
 from sandbox.prometheus.backfill import BackfillResult, BackfillSource
 from sandbox.prometheus.backfill import backfill as run_backfill
 
@@ -73,7 +74,7 @@ def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, eval
         scrape_configs.append(config)
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
-                   "external_labels": {"cluster": "kams-demo"}},
+                   "external_labels": {"cluster": CLUSTER_NAME}},
         "rule_files": [str(path) for path in rule_files],
         "scrape_configs": scrape_configs,
     }
