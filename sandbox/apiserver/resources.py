@@ -7,7 +7,7 @@ field selectors each resource accepts, so a resource is added in exactly one pla
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,6 +268,3 @@ class ResourceRegistry:
 
     def stored(self) -> Iterable[ResourceType]:
         return (rtype for rtype in self.types if not rtype.computed and not rtype.virtual)
-
-
-FieldExtractor = Callable[[dict[str, Any]], dict[str, str]]

@@ -137,20 +137,3 @@ def field_predicate(text: str | None, supported: set[str] | frozenset[str]) -> P
     if not terms:
         return None
     return lambda fields: all((fields.get(name, "") == value) == equal for name, equal, value in terms)
-
-
-def field_equals(text: str | None, name: str) -> str | None:
-    """The value an `name=value` term pins, if any (used to narrow a list to one object fast)."""
-    if not text:
-        return None
-    for raw in text.split(","):
-        part = raw.strip()
-        if "!=" in part:
-            continue
-        for token in ("==", "="):
-            if token in part:
-                field_name, value = part.split(token, 1)
-                if field_name.strip() == name:
-                    return value.strip()
-                break
-    return None
