@@ -532,3 +532,25 @@ def test_tls_and_plain_http_share_one_port(server: ApiServer) -> None:
     )
     with urllib.request.urlopen(request, timeout=10, context=context) as response:
         assert names(json.loads(response.read())) == ["node-a", "node-b"]
+
+
+def test_concurrent_clients_while_the_store_changes(make_api_server: Callable[..., ApiServer]) -> None:
+    api = make_api_server()
+    template = api.store.get(("", "configmaps"), "shop", "web-config")
+    assert template is not None
+    statuses: list[int] = []
+
+    def client() -> None:
+        for _ in range(15):
+            statuses.append(call(api, "/api/v1/namespaces/shop/pods?limit=3", token=READER)[0])
+            statuses.append(call(api, "/api/v1/configmaps", token=READER)[0])
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for index in range(50):
+        api.store.apply({**template, "data": {"A": str(index)}})
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 180
+    assert api.store.get(("", "configmaps"), "shop", "web-config")["data"] == {"A": "49"}
