@@ -34,11 +34,11 @@ run: $(VENV)/.runtime
 	fi
 
 demo: $(VENV)/.sandbox
-	@scripts/system-deps.sh prometheus || echo "Continuing without Prometheus: request panels will say it is missing."
+	@scripts/system-deps.sh prometheus openssl || echo "Continuing without Prometheus: request panels will say it is missing."
 	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
 
 test: $(VENV)/.dev
-	scripts/system-deps.sh prometheus chromium
+	scripts/system-deps.sh prometheus chromium openssl
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 

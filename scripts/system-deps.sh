@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages KAMS's sandbox and tests need, when we are root; otherwise prints the
-# exact command. Usage: scripts/system-deps.sh prometheus [chromium]
+# exact command. Usage: scripts/system-deps.sh prometheus [chromium] [openssl]
+# openssl: the stand-in API server makes its TLS certificate with it (kubectl sends tokens only over TLS).
 set -euo pipefail
 
-declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium")
+declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium" [openssl]="openssl")
 missing=()
 for package in "$@"; do
     for binary in ${provides[$package]}; do
