@@ -34,7 +34,7 @@ run: $(VENV)/.runtime
 	fi
 
 demo: $(VENV)/.sandbox
-	@scripts/system-deps.sh prometheus openssl || echo "Continuing without Prometheus: request panels will say it is missing."
+	@scripts/system-deps.sh prometheus openssl || echo "Continuing without them: the dashboard says which parts are missing."
 	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
 
 test: $(VENV)/.dev
