@@ -12,12 +12,15 @@ st.set_page_config(page_title="KAMS", page_icon="🚦", layout="wide")
 
 settings = Settings.from_env()
 
-render_sidebar(settings)
-
 # Only pages that exist are listed; later pages (pods, requests, logs, ...) are added here.
+# st.navigation must come before any widget: a `pages/` folder makes Streamlit start the server's first
+# run in its legacy multipage mode, and widgets drawn before this call would get other ids in that run
+# than in every later one, so the first click of the first visitor would be lost.
 navigation = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/traffic:", default=True),
 ])
+
+render_sidebar(settings)
 
 if settings.demo:
     st.info(

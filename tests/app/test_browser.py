@@ -56,3 +56,11 @@ def test_overview_in_chromium_shows_live_applications(app_server: Any, page: Any
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
     assert (ARTIFACTS / "overview.png").stat().st_size > 10_000, app_server.log_tail()
+
+    # The very first change of the server's first session takes effect (it is lost when widgets are
+    # drawn before st.navigation, because the first run uses Streamlit's legacy multipage mode).
+    time_range = page.locator('[data-testid="stSelectbox"]').filter(has_text="Time range")
+    time_range.get_by_role("button", name="Open").click()
+    page.get_by_role("option", name="Last 6 hours", exact=True).click()
+    expect(page.get_by_role("heading", name="Requests per second, last 6 hours")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Time range")).to_have_value("Last 6 hours")
