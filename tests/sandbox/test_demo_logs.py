@@ -164,3 +164,22 @@ def test_each_app_has_its_own_format_with_levels(pods: Pods) -> None:
     apiserver = pods[("kube-system", f"kube-apiserver-{demo_names.NODES[0]}")]
     klog = demo_log_lines(apiserver, "kube-apiserver", False, NOW)
     assert all(re.match(r"^[IWE]\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ \S+\] ", text) for _, text in klog[20:])
+
+
+def test_synthetic_pods_get_plausible_logs_too() -> None:
+    from sandbox.synthetic import synthetic_objects
+
+    now = DEMO_ANCHOR
+    pods = [o for o in synthetic_objects(400, seed=1, now=now) if o["kind"] == "Pod"]
+    by_phase: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods:
+        by_phase.setdefault(pod["status"]["phase"], []).append(pod)
+    running = next(p for p in by_phase["Running"] if p["metadata"]["labels"]["app"] == "frontend")
+    lines = demo_log_lines(running, "frontend", False, now)
+    assert lines and all(re.match(r"^ts=\S+Z level=(info|warn|error) msg=", text) for _, text in lines)
+    pending = by_phase["Pending"][0]
+    assert demo_log_lines(pending, pending["spec"]["containers"][0]["name"], False, now) is None
+    crashing = next(p for p in pods
+                    if "waiting" in p["status"].get("containerStatuses", [{}])[0].get("state", {}))
+    previous = demo_log_lines(crashing, crashing["spec"]["containers"][0]["name"], True, now)
+    assert previous and previous[-1][0] <= now
