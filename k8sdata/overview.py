@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -230,6 +230,11 @@ def collect_overview(
         alerts = Result(value=_name_alert_apps(alerts.value, pods.value))
     apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window, alerts=alerts.value)
     numbers = health.key_numbers(pods.value, apps, restarts_known=restarts.ok)
+    if restarts.value is not None:
+        # Straight from Prometheus, so the headline stays right even when the pods list is missing.
+        recent = sum(value for (pod_namespace, _pod), value in restarts.value.items()
+                     if pod_namespace not in hide)
+        numbers = replace(numbers, restarts_1h=round(recent))
     return OverviewData(namespace=namespace, window=window, now=now, time_range=time_range, pods=pods,
                         warning_events=events, metrics=metrics, restarts_1h=restarts,
                         request_rate_series=series, alerts=alerts, apps=apps, numbers=numbers)

@@ -69,6 +69,18 @@ def test_overview_data_has_both_demo_apps_with_live_numbers(kube_api: Any, prome
     assert set(series["app"]) == {WEB.app, API.app}
     assert series["timestamp"].max() - series["timestamp"].min() >= timedelta(minutes=50)
     assert data.numbers is not None and data.numbers.request_rate and data.numbers.request_rate > 0
+    assert data.numbers.restarts_1h == sum(a.restarts_1h or 0 for a in data.apps)
+
+
+def test_without_kubernetes_restarts_still_come_from_prometheus(prometheus: Any) -> None:
+    from k8sdata.errors import Forbidden
+
+    prom = PromClient(prometheus.url, 5.0)
+    data = collect_overview(Forbidden("kubernetes", "test"), prom, None, "5m")
+    restarts = data.restarts_1h.value
+    assert restarts and sum(restarts.values()) > 0  # the crash-looping demo pod restarts all the time
+    assert data.numbers is not None and data.numbers.restarts_1h == round(sum(restarts.values()))
+    assert isinstance(data.pods.error, Forbidden)
 
 
 def test_dead_prometheus_costs_one_request_and_kubernetes_still_answers(kube_api: Any) -> None:
