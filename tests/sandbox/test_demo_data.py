@@ -349,6 +349,55 @@ def test_services_select_pods_and_endpoints_list_them(objects: list[dict[str, An
         assert listed == selected
 
 
+def test_pods_refer_to_accounts_config_maps_and_secrets_that_exist(objects: list[dict[str, Any]]) -> None:
+    def exists(kind: str, namespace: str, name: str) -> bool:
+        return any(o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+                   for o in by_kind(objects, kind))
+
+    checked = 0
+    for pod_obj in by_kind(objects, "Pod"):
+        namespace = pod_obj["metadata"]["namespace"]
+        assert exists("ServiceAccount", namespace, pod_obj["spec"]["serviceAccountName"])
+        for volume in pod_obj["spec"].get("volumes", []):
+            sources = [volume] + [source for source in (volume.get("projected") or {}).get("sources", [])]
+            for source in sources:
+                if "configMap" in source:
+                    assert exists("ConfigMap", namespace, source["configMap"]["name"]), volume
+                    checked += 1
+                if "secret" in source:
+                    assert exists("Secret", namespace, source["secret"]["secretName"]), volume
+                    checked += 1
+        for container in pod_obj["spec"]["containers"]:
+            for env in container.get("env", []):
+                reference = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if reference:
+                    secret = find(objects, "Secret", reference["name"], namespace)
+                    assert reference["key"] in secret["data"]
+                    checked += 1
+    assert checked > 20
+
+
+def test_ingresses_and_network_policies_point_at_real_things(objects: list[dict[str, Any]]) -> None:
+    for ingress in by_kind(objects, "Ingress"):
+        namespace = ingress["metadata"]["namespace"]
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                service = find(objects, "Service", backend["name"], namespace)
+                port_names = {p.get("name") for p in service["spec"]["ports"]}
+                port_numbers = {p["port"] for p in service["spec"]["ports"]}
+                port = backend["port"]
+                assert port.get("name") in port_names or port.get("number") in port_numbers
+        for tls in ingress["spec"].get("tls", []):
+            assert find(objects, "Secret", tls["secretName"], namespace)["type"] == "kubernetes.io/tls"
+    pods = by_kind(objects, "Pod")
+    for policy in by_kind(objects, "NetworkPolicy"):
+        namespace = policy["metadata"]["namespace"]
+        selected = [p for p in pods if p["metadata"]["namespace"] == namespace
+                    and matches(policy["spec"]["podSelector"], p["metadata"]["labels"])]
+        assert selected, f"NetworkPolicy {namespace}/{policy['metadata']['name']} selects no pod"
+
+
 def test_pod_networking_is_consistent_with_the_nodes(objects: list[dict[str, Any]]) -> None:
     nodes = {n["metadata"]["name"]: n for n in by_kind(objects, "Node")}
     assert tuple(nodes) == demo_names.NODES
