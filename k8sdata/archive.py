@@ -491,8 +491,8 @@ class S3Archive:
 # Local folder
 # ---------------------------------------------------------------------------------------------
 
-#: SourceError's source is a name shown to people; a folder is not S3, so say what it is.
-_FOLDER: Source = cast(Source, "the archive folder")
+#: A folder is not S3: its errors name "the archive folder".
+_FOLDER: Source = "archive"
 
 
 class FolderArchive:

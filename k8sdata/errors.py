@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-Source = Literal["kubernetes", "prometheus", "s3"]
+Source = Literal["kubernetes", "prometheus", "s3", "archive"]
 
-_SOURCE_NAME: dict[str, str] = {"kubernetes": "the Kubernetes API", "prometheus": "Prometheus", "s3": "S3"}
+_SOURCE_NAME: dict[str, str] = {
+    "kubernetes": "the Kubernetes API",
+    "prometheus": "Prometheus",
+    "s3": "S3",
+    "archive": "the archive folder",
+}
 
 
 class SourceError(Exception):

