@@ -20,6 +20,7 @@ from typing import Any
 from sandbox import demo_names
 from sandbox.apiserver import ApiServer
 from sandbox.cluster_loader import load_demo_objects
+from sandbox.life import ClusterLife
 
 PODS = ("", "pods")
 
@@ -36,6 +37,7 @@ class Sandbox:
         self.api: ApiServer | None = None
         self.metrics: Any = None
         self.s3: Any = None
+        self.life: ClusterLife | None = None
         #: Components that could not start, with the reason (shown to the person running the demo).
         self.missing: dict[str, str] = {}
         self.startup_seconds: float | None = None
@@ -60,6 +62,7 @@ class Sandbox:
             self.api = ApiServer(load_demo_objects()).start()
             self.api.write_kubeconfig(self.kubeconfig, demo_names.READER_TOKEN)
             self.api.write_kubeconfig(self.admin_kubeconfig, demo_names.ADMIN_TOKEN)
+            self.life = ClusterLife(self.api.store).start()
             if self.with_s3:
                 self._start_s3()
             if self.with_prometheus:
@@ -109,14 +112,14 @@ class Sandbox:
         return "\n".join(lines)
 
     def stop(self) -> None:
-        for component in (self.metrics, self.s3, self.api):
+        for component in (self.metrics, self.s3, self.life, self.api):
             if component is None:
                 continue
             try:
                 component.stop()
             except Exception as error:  # keep stopping the others; report what failed
                 print(f"sandbox: stopping {type(component).__name__} failed: {error}", file=sys.stderr)
-        self.metrics = self.s3 = self.api = None
+        self.metrics = self.s3 = self.life = self.api = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
