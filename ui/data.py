@@ -2,8 +2,9 @@
 
 - Clients are st.cache_resource, keyed by the settings and context / URL: one thread-safe client per
   cluster or server, shared by every viewer, holding no per-user data.
-- Data is st.cache_data with a short TTL, and it is the *source* data (raw pod lists, query results)
-  that is cached, keyed by what was asked; filtering and roll-ups happen outside, per view.
+- Data is cached with a short TTL, and it is the *source* data (raw pod lists, query results) that is
+  cached, keyed by what was asked; filtering and roll-ups happen outside, per view. Query results use
+  st.cache_data; raw Kubernetes lists use st.cache_resource (read-only, never copied; see below).
 - Failures are never cached: a SourceError propagates out of the cached function (Streamlit does not
   store exceptions), so the next rerun asks again.
 
@@ -33,6 +34,8 @@ T = TypeVar("T")
 
 #: How long source data is reused before asking the servers again (also the instant-query time bucket).
 DATA_TTL_SECONDS = 15
+#: Raw lists kept per (cluster, namespace) at most; each can be large.
+MAX_CACHED_LISTS = 32
 #: Connection pings are cheap but shown on every page: keep them a little longer.
 STATUS_TTL_SECONDS = 30
 
@@ -69,12 +72,17 @@ def _kube_key(settings: Settings, context: str | None) -> str:
 
 # --- cached source data ------------------------------------------------------------------------------
 # Leading-underscore parameters are not hashed by Streamlit: the client is identified by the key.
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+#
+# Raw API lists are kept with st.cache_resource rather than st.cache_data: cache_data pickles a value
+# on every read, and 20,000 pods pickle to ~60 MB in ~4.5 s (measured here), which every rerun would
+# pay. cache_resource hands out the one shared object instead; that is safe because nothing mutates it
+# (k8sdata.frames only reads) and it holds cluster data, the same for every viewer.
+@st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
 def _pods(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
     return _kube.list_pods(namespace)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
 def _events(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
     return _kube.list_events(namespace)
 
