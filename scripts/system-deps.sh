@@ -5,11 +5,13 @@
 set -euo pipefail
 
 declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium" [openssl]="openssl")
+# Installed alongside: Chromium renders text with these fonts (it only recommends them).
+declare -A companions=([chromium]="fonts-liberation")
 missing=()
 for package in "$@"; do
     for binary in ${provides[$package]}; do
         if ! command -v "$binary" >/dev/null 2>&1; then
-            missing+=("$package")
+            missing+=("$package" ${companions[$package]:-})
             break
         fi
     done
