@@ -3,6 +3,10 @@
 The pod, node and event printers follow kubernetes/pkg/printers/internalversion/printers.go (printPod,
 printNode, printEvent) and apimachinery's duration.HumanDuration, re-implemented here. The server always
 generates the wide columns; kubectl hides the priority-1 ones unless asked for `-o wide`.
+
+This deliberately shares no code with k8sdata/frames.py, which implements the same printer for KAMS:
+tests compare KAMS's columns with what kubectl prints from this server, and that comparison only means
+something while the two are written independently from the upstream source.
 """
 
 from __future__ import annotations
