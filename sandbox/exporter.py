@@ -12,15 +12,15 @@ Paths: /metrics/cadvisor (what a kubelet's cAdvisor endpoint exposes), /metrics/
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 from sandbox import usage
+from sandbox._http import ThreadedHTTPService
 
 PodsProvider = Callable[[], list[dict[str, Any]]]
 
@@ -293,7 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class ClusterExporter:
+class ClusterExporter(ThreadedHTTPService):
     """Serves the demo cluster's metrics on 127.0.0.1 (port 0 picks a free one) from a thread."""
 
     def __init__(self, pods: PodsProvider, *, host: str = "127.0.0.1", port: int = 0,
@@ -301,38 +301,4 @@ class ClusterExporter:
         self.pods = pods
         self.clock = clock
         handler = type("ExporterHandler", (_Handler,), {"exporter": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> ClusterExporter:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                            name="cluster-exporter", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> ClusterExporter:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().__init__(handler, host=host, port=port, thread_name="cluster-exporter")

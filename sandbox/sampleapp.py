@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Literal
 
 import prometheus_client
@@ -108,37 +108,7 @@ class SampleApp:
                                   ["method", "path"], buckets=traffic.LATENCY_BUCKETS, registry=self.registry)
         self._routes = {(route.method, route.path): route for route in traffic.ROUTES[kind]}
         handler = type(f"{kind.title()}Handler", (_Handler,), {"app": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> SampleApp:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                            name=f"sampleapp-{self.kind}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> SampleApp:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().__init__(handler, host=host, port=port, thread_name=f"sampleapp-{kind}")
 
     # -- request handling -------------------------------------------------------------------------
 
