@@ -30,6 +30,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from sandbox import traffic
+from sandbox._http import ThreadedHTTPService
 
 # `_created` series would double the number of series for no value in the demo (and the backfill does
 # not write them), so switch them off for every registry in this process.
@@ -87,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class SampleApp:
+class SampleApp(ThreadedHTTPService):
     """One sample application on 127.0.0.1, served from a background thread."""
 
     def __init__(self, kind: AppKind, *, host: str = "127.0.0.1", port: int = 0, api_url: str | None = None,
