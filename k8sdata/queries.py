@@ -5,8 +5,12 @@ Each query is a named, documented template. Pages never build PromQL: they pick 
 escaped, and label names and durations are validated, so a namespace called `a"} or vector(1) #`
 can only ever match itself.
 
-Every query aggregates by (namespace, <app_label>) (or (namespace, pod)), so the number of queries a
-page view sends is fixed, however large the cluster is.
+Every query aggregates by (namespace, <app_label>), (namespace, pod) or (namespace, pod, container),
+so the number of queries a page view sends is fixed, however large the cluster is.
+
+Container queries exclude cAdvisor's pod-level series: real kubelets also publish a cgroup for the whole
+pod (container="") and, with dockershim, for the pause container (container="POD"); counting those
+would double every pod's usage.
 """
 
 from __future__ import annotations
@@ -53,11 +57,27 @@ def validate_duration(window: str) -> str:
     return window
 
 
-def _matchers(namespace: str, app: str, app_label: str) -> str:
-    """Series selector body shared by every query: the namespace (empty = all) and the app (empty = all)."""
+def duration_seconds(window: str) -> float:
+    """A PromQL duration ("1h30m", "7d") in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000}
+    validate_duration(window)
+    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", window)
+    return float(sum(int(amount) * units[unit] for amount, unit in parts))
+
+
+def seconds_duration(seconds: float) -> str:
+    """Whole seconds as a PromQL duration ("300s"); at least one second."""
+    return f"{max(1, round(seconds))}s"
+
+
+def _matchers(namespace: str, app: str, app_label: str, pod: str = "") -> str:
+    """Series selector body shared by every query: the namespace (empty = all), the app (empty = all)
+    and the pod (empty = all)."""
     parts = [f'namespace="{escape_label_value(namespace)}"' if namespace else 'namespace!=""']
     if app:
         parts.append(f'{app_label}="{escape_label_value(app)}"')
+    if pod:
+        parts.append(f'pod="{escape_label_value(pod)}"')
     return ", ".join(parts)
 
 
@@ -66,7 +86,9 @@ class Query:
     """One catalogue entry.
 
     `template` is a str.format template with the placeholders {sel} (label matchers, without braces),
-    {window} (a PromQL duration) and {app_label} (a label name). Literal braces are doubled.
+    {window} (a PromQL duration), {app_label} (a label name), {rate_window} and {resolution} (durations:
+    the rate window inside a subquery and the subquery's step) and {horizon_seconds} (a number).
+    Literal braces are doubled.
     """
 
     name: str
@@ -76,18 +98,24 @@ class Query:
     labels: tuple[str, ...]  # the labels of the result series; "app_label" stands for settings.app_label
 
     def render(self, **params: str) -> str:
-        """Render with params namespace (""=all), app (""=all), window ("5m"), app_label ("app").
+        """Render with params namespace (""=all), app (""=all), pod (""=all), window ("5m"),
+        app_label ("app"), rate_window ("5m"), resolution ("5m") and horizon ("24h").
 
-        Values (namespace, app) go through escape_label_value; window and app_label are validated
-        (they are syntax, not values, so escaping cannot make them safe).
+        Values (namespace, app, pod) go through escape_label_value; durations and app_label are
+        validated (they are syntax, not values, so escaping cannot make them safe).
         """
-        unknown = set(params) - {"namespace", "app", "window", "app_label"}
+        unknown = set(params) - {"namespace", "app", "pod", "window", "app_label", "rate_window",
+                                 "resolution", "horizon"}
         if unknown:
             raise TypeError(f"{self.name}.render() got unknown params {sorted(unknown)}")
         app_label = validate_label_name(params.get("app_label") or "app")
         window = validate_duration(params.get("window") or "5m")
-        sel = _matchers(params.get("namespace", ""), params.get("app", ""), app_label)
-        return self.template.format(sel=sel, window=window, app_label=app_label)
+        sel = _matchers(params.get("namespace", ""), params.get("app", ""), app_label, params.get("pod", ""))
+        return self.template.format(
+            sel=sel, window=window, app_label=app_label,
+            rate_window=validate_duration(params.get("rate_window") or "5m"),
+            resolution=validate_duration(params.get("resolution") or "5m"),
+            horizon_seconds=f"{duration_seconds(params.get('horizon') or '24h'):g}")
 
     def result_labels(self, app_label: str = "app") -> tuple[str, ...]:
         return tuple(app_label if label == "app_label" else label for label in self.labels)
@@ -134,4 +162,139 @@ RESTARTS_1H = Query(
     labels=("namespace", "pod"),
 )
 
-CATALOGUE: dict[str, Query] = {q.name: q for q in (REQUEST_RATE, ERROR_RATIO, LATENCY_P95, RESTARTS_1H)}
+# -- per container: usage, requests and limits, and their history (pod detail, right-sizing, forecast) --
+
+#: cAdvisor series of real containers only (see the module docstring).
+_CONTAINERS = 'container!="", container!="POD"'
+
+CONTAINER_CPU = Query(
+    name="container_cpu",
+    template=("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{{{sel}, "
+              + _CONTAINERS + "}}[{window}]))"),
+    description="CPU each container used, in cores, averaged over the window.",
+    unit="cores",
+    labels=("namespace", "pod", "container"),
+)
+
+CONTAINER_MEMORY = Query(
+    name="container_memory",
+    # max, not sum: a container scraped by two jobs (or seen twice during a restart) is still one container.
+    template=("max by (namespace, pod, container) (container_memory_working_set_bytes{{{sel}, "
+              + _CONTAINERS + "}})"),
+    description="Memory working set of each container (what the OOM killer and `kubectl top` look at).",
+    unit="bytes",
+    labels=("namespace", "pod", "container"),
+)
+
+CONTAINER_RESOURCES = Query(
+    name="container_resources",
+    # Requests and limits in one query: label_replace tags each side with kind="request"|"limit".
+    template=(
+        'label_replace(max by (namespace, pod, container, resource) (kube_pod_container_resource_requests'
+        '{{{sel}, resource=~"cpu|memory"}}), "kind", "request", "", "")'
+        ' or label_replace(max by (namespace, pod, container, resource) (kube_pod_container_resource_limits'
+        '{{{sel}, resource=~"cpu|memory"}}), "kind", "limit", "", "")'
+    ),
+    description="Requests and limits of each container from kube-state-metrics: cores for resource=cpu, "
+                "bytes for resource=memory; kind is request or limit.",
+    unit="cores|bytes",
+    labels=("namespace", "pod", "container", "resource", "kind"),
+)
+
+POD_NETWORK = Query(
+    name="pod_network",
+    # Network counters belong to the pod's sandbox (container="" or "POD" on real kubelets), so no
+    # container filter; max per interface removes duplicates, then interfaces add up.
+    template=(
+        'label_replace(sum by (namespace, pod) (max by (namespace, pod, interface) (rate('
+        'container_network_receive_bytes_total{{{sel}}}[{window}]))), "direction", "receive", "", "")'
+        ' or label_replace(sum by (namespace, pod) (max by (namespace, pod, interface) (rate('
+        'container_network_transmit_bytes_total{{{sel}}}[{window}]))), "direction", "transmit", "", "")'
+    ),
+    description="Bytes per second each pod received and transmitted, averaged over the window.",
+    unit="bytes/s",
+    labels=("namespace", "pod", "direction"),
+)
+
+CONTAINER_RESTARTS = Query(
+    name="container_restarts",
+    template="max by (namespace, pod, container) (kube_pod_container_status_restarts_total{{{sel}}})",
+    description="Restart count of each container (kube-state-metrics' counter, as kubectl's RESTARTS).",
+    unit="restarts",
+    labels=("namespace", "pod", "container"),
+)
+
+CONTAINER_RESTARTS_INCREASE = Query(
+    name="container_restarts_increase",
+    template=("sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total{{{sel}}}"
+              "[{window}]))"),
+    description="Container restarts per pod during the window.",
+    unit="restarts",
+    labels=("namespace", "pod"),
+)
+
+CPU_P95_OVER_WINDOW = Query(
+    name="cpu_p95_over_window",
+    # KRR's simple strategy: the 95th percentile of the CPU rate sampled every {resolution} over the window.
+    template=(
+        "quantile_over_time(0.95, sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total"
+        "{{{sel}, " + _CONTAINERS + "}}[{rate_window}]))[{window}:{resolution}])"
+    ),
+    description="95th percentile of each container's CPU rate over the window (KRR's CPU request).",
+    unit="cores",
+    labels=("namespace", "pod", "container"),
+)
+
+MEMORY_PEAK_OVER_WINDOW = Query(
+    name="memory_peak_over_window",
+    template=("max by (namespace, pod, container) (max_over_time(container_memory_working_set_bytes"
+              "{{{sel}, " + _CONTAINERS + "}}[{window}]))"),
+    description="Highest working set each container reached during the window (KRR's memory basis).",
+    unit="bytes",
+    labels=("namespace", "pod", "container"),
+)
+
+USAGE_FIRST_SEEN = Query(
+    name="usage_first_seen",
+    # timestamp() inside the subquery gives the real sample times, so this is when usage data begins.
+    template=("min by (namespace, pod, container) (min_over_time(timestamp(container_memory_working_set_bytes"
+              "{{{sel}, " + _CONTAINERS + "}})[{window}:{resolution}]))"),
+    description="Unix time of each container's first usage sample within the window (its history length).",
+    unit="unix seconds",
+    labels=("namespace", "pod", "container"),
+)
+
+POD_OWNERS = Query(
+    name="pod_owners",
+    # Over the whole window, so pods that are gone (replaced by a rollout) still map to their workload.
+    template=("max by (namespace, pod, owner_kind, owner_name) (max_over_time(kube_pod_owner{{{sel}}}"
+              "[{window}]))"),
+    description="The controller owning each pod seen during the window (kube-state-metrics).",
+    unit="",
+    labels=("namespace", "pod", "owner_kind", "owner_name"),
+)
+
+MEMORY_PREDICTED = Query(
+    name="memory_predicted",
+    template=("max by (namespace, pod, container) (predict_linear(container_memory_working_set_bytes"
+              "{{{sel}, " + _CONTAINERS + "}}[{window}], {horizon_seconds}))"),
+    description="Working set each container will have after the horizon, by a linear fit over the window.",
+    unit="bytes",
+    labels=("namespace", "pod", "container"),
+)
+
+MEMORY_SLOPE = Query(
+    name="memory_slope",
+    template=("max by (namespace, pod, container) (deriv(container_memory_working_set_bytes"
+              "{{{sel}, " + _CONTAINERS + "}}[{window}]))"),
+    description="How fast each container's working set grows, by a linear fit over the window.",
+    unit="bytes/s",
+    labels=("namespace", "pod", "container"),
+)
+
+CATALOGUE: dict[str, Query] = {q.name: q for q in (
+    REQUEST_RATE, ERROR_RATIO, LATENCY_P95, RESTARTS_1H,
+    CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_RESOURCES, POD_NETWORK, CONTAINER_RESTARTS,
+    CONTAINER_RESTARTS_INCREASE, CPU_P95_OVER_WINDOW, MEMORY_PEAK_OVER_WINDOW, USAGE_FIRST_SEEN, POD_OWNERS,
+    MEMORY_PREDICTED, MEMORY_SLOPE,
+)}

@@ -15,12 +15,17 @@ from hypothesis import strategies as st
 
 from k8sdata.queries import (
     CATALOGUE,
+    CONTAINER_CPU,
+    CPU_P95_OVER_WINDOW,
     ERROR_RATIO,
     LATENCY_P95,
+    MEMORY_PREDICTED,
     REQUEST_RATE,
     RESTARTS_1H,
     Query,
+    duration_seconds,
     escape_label_value,
+    seconds_duration,
 )
 
 NASTY = ['a"} or vector(1) #', "back\\slash", "new\nline", "tab\tcr\r", ".*", "a|b", "(x)[y]{2}^$?+",
@@ -89,9 +94,9 @@ def test_render_defaults_and_filters(query: Query) -> None:
     one = query.render(namespace="shop", app="web", window="1h", app_label="service")
     assert 'namespace="shop"' in one and 'service="web"' in one
     if "{window}" in query.template:
-        assert "[1h]" in one
+        assert "[1h]" in one or "[1h:" in one
     # The result is grouped, so the number of series per page view does not depend on the pod count.
-    assert "sum by (namespace, " in one
+    assert re.search(r"(sum|max|min) by \(namespace, ", one)
 
 
 def test_render_validates_syntax_params() -> None:
@@ -104,7 +109,7 @@ def test_render_validates_syntax_params() -> None:
 
 
 def test_catalogue_names_and_labels() -> None:
-    assert set(CATALOGUE) == {"request_rate", "error_ratio", "latency_p95", "restarts_1h"}
+    assert {"request_rate", "error_ratio", "latency_p95", "restarts_1h"} <= set(CATALOGUE)
     for query in (REQUEST_RATE, ERROR_RATIO, LATENCY_P95):
         assert query.result_labels("service") == ("namespace", "service")
     assert RESTARTS_1H.labels == ("namespace", "pod")
@@ -121,7 +126,8 @@ def test_every_rendering_parses_with_promtool(tmp_path: Path) -> None:
     for query in CATALOGUE.values():
         for value in ["", "shop", *NASTY]:
             for app_label in ("app", "app_kubernetes_io_name"):
-                expr = query.render(namespace=value, app=value, window="5m", app_label=app_label)
+                expr = query.render(namespace=value, app=value, pod=value, window="5m", app_label=app_label,
+                                    rate_window="2m", resolution="1m", horizon="6h")
                 rules.append({"record": f"kams:{query.name}_{len(rules)}", "expr": expr})
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "kams", "rules": rules}]}), encoding="utf-8")
@@ -129,3 +135,38 @@ def test_every_rendering_parses_with_promtool(tmp_path: Path) -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+CONTAINER_QUERIES = [query for query in CATALOGUE.values() if "container" in query.labels]
+
+
+@pytest.mark.parametrize("query", CONTAINER_QUERIES, ids=[query.name for query in CONTAINER_QUERIES])
+def test_container_queries_aggregate_by_container_and_skip_pod_cgroups(query: Query) -> None:
+    text = query.render(namespace="shop", pod="web-1")
+    assert re.search(r"(sum|max|min) by \(namespace, pod, container[,)]", text)
+    assert 'pod="web-1"' in text
+    if "container_" in text.replace("kube_pod_container", ""):  # cAdvisor families
+        assert 'container!=""' in text and 'container!="POD"' in text
+
+
+def test_pod_value_is_escaped() -> None:
+    text = CONTAINER_CPU.render(namespace="shop", pod='x"} or vector(1) #')
+    assert 'pod="x\\"} or vector(1) #"' in text
+
+
+def test_window_params_are_validated_and_used() -> None:
+    text = CPU_P95_OVER_WINDOW.render(window="7d", rate_window="5m", resolution="1m")
+    assert "quantile_over_time(0.95," in text and "[5m]" in text and "[7d:1m]" in text
+    assert "86400)" in MEMORY_PREDICTED.render(window="6h", horizon="24h")
+    for bad in ({"rate_window": "5m]"}, {"resolution": "1"}, {"horizon": "1d) or vector(1"}):
+        with pytest.raises(ValueError):
+            CPU_P95_OVER_WINDOW.render(**bad)
+
+
+def test_duration_conversions() -> None:
+    assert duration_seconds("1h30m") == 5400
+    assert duration_seconds("7d") == 7 * 86400
+    assert duration_seconds("250ms") == 0.25
+    assert seconds_duration(89.6) == "90s" and seconds_duration(0.1) == "1s"
+    with pytest.raises(ValueError):
+        duration_seconds("7 days")
