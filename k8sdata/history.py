@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import pandas as pd
 
 from k8sdata.errors import SourceError
-from k8sdata.prom import PromClient
 from k8sdata.queries import (
     CONTAINER_CPU,
     CONTAINER_MEMORY,
@@ -35,6 +35,12 @@ CPU_AMOUNT_COLUMNS = ["container", "cores"]
 MEMORY_AMOUNT_COLUMNS = ["container", "bytes"]
 
 Panel = pd.DataFrame | SourceError
+
+
+class RangeSource(Protocol):
+    """What pod_history needs from Prometheus: k8sdata.prom.PromClient, or a caching wrapper."""
+
+    def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -105,14 +111,14 @@ def _latest_amount(frame: pd.DataFrame, resource: str, kind: str, value: str) ->
     return latest.rename(columns={"value": value})[columns].sort_values("container").reset_index(drop=True)
 
 
-def _guarded(prom: PromClient, query: str, start: datetime, end: datetime, step: float) -> Panel:
+def _guarded(prom: RangeSource, query: str, start: datetime, end: datetime, step: float) -> Panel:
     try:
         return prom.range(query, start, end, step)
     except SourceError as error:
         return error
 
 
-def pod_history(prom: PromClient, namespace: str, pod: str, start: datetime, end: datetime,
+def pod_history(prom: RangeSource, namespace: str, pod: str, start: datetime, end: datetime,
                 step: float) -> PodHistory:
     """CPU, memory, requests/limits, network and restarts of one pod between start and end.
 

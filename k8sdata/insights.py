@@ -24,11 +24,10 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from k8sdata.prom import PromClient
 from k8sdata.queries import (
     CONTAINER_MEMORY,
     CONTAINER_RESOURCES,
@@ -78,6 +77,12 @@ FORECAST_COLUMNS = [
     "hours_to_limit", "reaches_limit_at",
 ]
 RESTART_COLUMNS = ["namespace", "pod", "restarts", "restarts_per_hour"]
+
+
+class InstantSource(Protocol):
+    """What these functions need from Prometheus: k8sdata.prom.PromClient, or a caching wrapper."""
+
+    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
 
 
 # -- workloads --------------------------------------------------------------------------------------
@@ -230,8 +235,8 @@ def _at(now: datetime | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def rightsizing(prom: PromClient, namespace: str | None, *, window: str = "7d", now: datetime | None = None,
-                min_history: str = "1d") -> pd.DataFrame:
+def rightsizing(prom: InstantSource, namespace: str | None, *, window: str = "7d",
+                now: datetime | None = None, min_history: str = "1d") -> pd.DataFrame:
     """Recommendations for every container in `namespace` (None: all); five instant queries.
 
     Raises SourceError when Prometheus fails.
@@ -281,8 +286,8 @@ def forecast_limits(current: pd.DataFrame, predicted: pd.DataFrame, slope: pd.Da
     return out.sort_values(["hours_to_limit", "namespace", "pod", "container"]).reset_index(drop=True)
 
 
-def memory_forecast(prom: PromClient, namespace: str | None, *, horizon: str = "24h", lookback: str = "6h",
-                    now: datetime | None = None) -> pd.DataFrame:
+def memory_forecast(prom: InstantSource, namespace: str | None, *, horizon: str = "24h",
+                    lookback: str = "6h", now: datetime | None = None) -> pd.DataFrame:
     """forecast_limits from Prometheus: four instant queries (trend, slope, current, limits)."""
     moment = _at(now)
     params = {"namespace": namespace or "", "window": lookback, "horizon": horizon}
@@ -305,7 +310,7 @@ def frequent_restarts(increase: pd.DataFrame, *, window_seconds: float, threshol
                                )[RESTART_COLUMNS].reset_index(drop=True)
 
 
-def restart_rate(prom: PromClient, namespace: str | None, *, window: str = "1h",
+def restart_rate(prom: InstantSource, namespace: str | None, *, window: str = "1h",
                  threshold: float = DEFAULT_RESTART_THRESHOLD, now: datetime | None = None) -> pd.DataFrame:
     """Pods restarting more than `threshold` times per hour over the window; one instant query."""
     increase = prom.instant(CONTAINER_RESTARTS_INCREASE.render(namespace=namespace or "", window=window),

@@ -1,0 +1,120 @@
+"""AppTest of the Right-sizing tab (ui.rightsizing.render_rightsizing_tab) against the real demo
+Prometheus (26 h of backfilled history of the demo cluster, then live scrapes).
+
+The tab is drawn by a tiny script of its own, so these tests do not depend on the Pods page around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sandbox.demo_names import APP_NAMESPACE, WEB
+from tests.plugins.app import APP_ENV_VARS, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
+
+
+def tab_script() -> None:
+    from ui.filters import current_filters
+    from ui.rightsizing import render_rightsizing_tab
+
+    render_rightsizing_tab(current_filters())
+
+
+@pytest.fixture
+def prom_env(prometheus: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Only Prometheus configured: the tab needs nothing else."""
+    for name in APP_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)
+    monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)
+    clear_streamlit_caches()
+    yield
+    clear_streamlit_caches()
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def run_tab(namespace: str | None = None, min_history: str | None = None) -> AppTest:
+    at = AppTest.from_function(tab_script, default_timeout=90)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if min_history:
+        at.selectbox(key="kams_rightsizing_min_history").select(min_history).run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def table(at: AppTest, column: str) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with {column!r}: {[list(f.value.columns) for f in at.dataframe]}")
+
+
+def all_text(at: AppTest) -> str:
+    parts = [*at.info, *at.warning, *at.success, *at.caption, *at.markdown, *at.error]
+    return "\n".join(unescape(str(element.value)) for element in parts)
+
+
+@pytest.mark.usefixtures("prom_env")
+def test_tab_recommends_for_the_demo_namespace() -> None:
+    at = run_tab(APP_NAMESPACE, min_history="1 hour")
+    recommendations = table(at, "CPU recommended (m)")
+    web = recommendations[recommendations["Workload"] == f"Deployment/{WEB.deployment}"]
+    assert len(web) == 1, recommendations
+    row = web.iloc[0]
+    assert row["Status"] == "ok" and row["Container"] == WEB.container
+    # The demo's web container uses a small fraction of what it requests (sandbox.usage): a saving.
+    assert row["CPU recommended (m)"] < row["CPU request (m)"]
+    assert row["CPU difference (m)"] < 0
+    assert row["Memory recommended (MiB)"] > 0
+    assert set(recommendations["Namespace"]) == {APP_NAMESPACE}
+
+    totals = table(at, "CPU requested (m)")
+    assert totals["Namespace"].tolist() == [APP_NAMESPACE]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 1
+    assert "requests per namespace" in charts[0].proto.spec
+    assert [button.label for button in at.get("download_button")] == ["Download recommendations (CSV)"]
+    assert at.selectbox(key="kams_rightsizing_window").value == "7 days"
+
+
+@pytest.mark.usefixtures("prom_env")
+def test_tab_forecast_names_the_crash_looping_pod() -> None:
+    at = run_tab()
+    text = all_text(at)
+    assert "Forecast" in [str(header.value) for header in at.subheader]
+    # invoice-sync restarts every five minutes (sandbox.life / the exporter's history): 12 an hour.
+    assert re.search(r"Pod legacy/invoice-sync-\S+ restarts about \d+ times an hour", text), text
+
+
+@pytest.mark.usefixtures("prom_env")
+def test_tab_says_not_enough_data_with_a_long_minimum() -> None:
+    at = run_tab(APP_NAMESPACE, min_history="3 days")  # the demo Prometheus holds 26 hours
+    text = all_text(at)
+    assert "Not enough data" in text
+    recommendations = table(at, "Status")
+    assert set(recommendations["Status"]) == {"not enough data"}
+
+
+def test_tab_without_prometheus_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in APP_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    clear_streamlit_caches()
+    at = AppTest.from_function(tab_script, default_timeout=60)
+    at.run()
+    assert not at.exception
+    text = all_text(at)
+    assert "Right-sizing needs the usage history in Prometheus" in text
+    assert "Set PROMETHEUS_URL" in text
+    assert not at.dataframe
+    clear_streamlit_caches()
