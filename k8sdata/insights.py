@@ -37,6 +37,7 @@ from k8sdata.queries import (
     MEMORY_PREDICTED,
     MEMORY_SLOPE,
     POD_OWNERS,
+    RUNNING_CONTAINERS,
     USAGE_FIRST_SEEN,
     duration_seconds,
     seconds_duration,
@@ -92,9 +93,12 @@ def workload_of(owner_kind: str, owner_name: str, pod: str, pod_template_hash: s
 
     A ReplicaSet named <deployment>-<pod-template-hash> is its Deployment (exact when the hash is known,
     from the pod's label; otherwise recognised by the hash alphabet). A Job named <cronjob>-<minutes> is
-    its CronJob. A pod without a controller is its own workload (kind "Pod").
+    its CronJob. A pod without a controller, or a static pod (owned by its Node), is its own workload
+    (kind "Pod").
     """
     if not owner_kind or owner_kind == "<none>" or not owner_name or owner_name == "<none>":
+        return "Pod", pod
+    if owner_kind == "Node":  # a static pod's mirror: each one is its own workload
         return "Pod", pod
     if owner_kind == "ReplicaSet":
         if pod_template_hash:
@@ -151,13 +155,15 @@ def _requests(resources: pd.DataFrame, resource: str, kind: str, value: str) -> 
 
 
 def recommend(cpu_p95: pd.DataFrame, memory_peak: pd.DataFrame, first_seen: pd.DataFrame,
-              resources: pd.DataFrame, owners: pd.DataFrame, *, now: datetime, min_history_seconds: float,
-              memory_buffer: float = MEMORY_BUFFER) -> pd.DataFrame:
+              resources: pd.DataFrame, owners: pd.DataFrame, running: pd.DataFrame | None = None, *,
+              now: datetime, min_history_seconds: float, memory_buffer: float = MEMORY_BUFFER
+              ) -> pd.DataFrame:
     """KRR's simple strategy per (namespace, workload, container); pure.
 
     Inputs are Prometheus instant results (label columns + `value`): cpu_p95 and memory_peak and
     first_seen (Unix seconds) per (namespace, pod, container) over the window; resources as
-    CONTAINER_RESOURCES at `now` (resource, kind); owners as POD_OWNERS. Returns RECOMMENDATION_COLUMNS:
+    CONTAINER_RESOURCES at `now` (resource, kind); owners as POD_OWNERS; running as RUNNING_CONTAINERS at
+    `now` (None: the containers with a request or limit now). Returns RECOMMENDATION_COLUMNS:
     current requests (max over the workload's current pods; NaN when none is set), recommendation,
     difference = recommended - current (negative: the container asks for more than it needs), `pods` seen
     in the window, `replicas` running now, history length, and status "ok" or "not enough data" (then
@@ -169,8 +175,9 @@ def recommend(cpu_p95: pd.DataFrame, memory_peak: pd.DataFrame, first_seen: pd.D
         usage = usage.merge(frame, on=keys, how="outer")
     current = _requests(resources, "cpu", "request", "cpu_request").merge(
         _requests(resources, "memory", "request", "memory_request"), on=keys, how="outer")
-    if not resources.empty:  # containers with only limits (or nothing) still count as running replicas
-        current = current.merge(resources[keys].drop_duplicates(), on=keys, how="outer")
+    alive = resources if running is None else running
+    if not alive.empty:  # containers without any request still count as running replicas
+        current = current.merge(alive[keys].drop_duplicates(), on=keys, how="outer")
     current["running"] = 1
     containers = usage.merge(current, on=keys, how="outer")
     if containers.empty:
@@ -209,8 +216,11 @@ def namespace_savings(recommendations: pd.DataFrame) -> pd.DataFrame:
 
     Only containers with status "ok" and a current request count (a difference needs both sides); each
     counts once per running replica. A negative difference is what the namespace could give back.
+    Namespaces where no such container runs are left out.
     """
-    ok = recommendations[recommendations["status"] == STATUS_OK]
+    has_request = recommendations["cpu_request"].notna() | recommendations["memory_request"].notna()
+    ok = recommendations[(recommendations["status"] == STATUS_OK) & (recommendations["replicas"] > 0)
+                         & has_request]
     rows = []
     for namespace, frame in ok.groupby("namespace", sort=True):
         row: dict[str, Any] = {"namespace": namespace, "containers": len(frame)}
@@ -237,7 +247,7 @@ def _at(now: datetime | None) -> datetime:
 
 def rightsizing(prom: InstantSource, namespace: str | None, *, window: str = "7d",
                 now: datetime | None = None, min_history: str = "1d") -> pd.DataFrame:
-    """Recommendations for every container in `namespace` (None: all); five instant queries.
+    """Recommendations for every container in `namespace` (None: all); six instant queries.
 
     Raises SourceError when Prometheus fails.
     """
@@ -251,7 +261,8 @@ def rightsizing(prom: InstantSource, namespace: str | None, *, window: str = "7d
     first_seen = prom.instant(USAGE_FIRST_SEEN.render(**params), moment)
     resources = prom.instant(CONTAINER_RESOURCES.render(namespace=namespace or ""), moment)
     owners = prom.instant(POD_OWNERS.render(**params), moment)
-    return recommend(cpu_p95, memory_peak, first_seen, resources, owners, now=moment,
+    running = prom.instant(RUNNING_CONTAINERS.render(namespace=namespace or ""), moment)
+    return recommend(cpu_p95, memory_peak, first_seen, resources, owners, running, now=moment,
                      min_history_seconds=duration_seconds(min_history))
 
 

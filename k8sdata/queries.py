@@ -274,6 +274,14 @@ POD_OWNERS = Query(
     labels=("namespace", "pod", "owner_kind", "owner_name"),
 )
 
+RUNNING_CONTAINERS = Query(
+    name="running_containers",
+    template="max by (namespace, pod, container) (kube_pod_container_info{{{sel}}})",
+    description="Every container of every pod that exists now (kube-state-metrics; 1 per container).",
+    unit="",
+    labels=("namespace", "pod", "container"),
+)
+
 MEMORY_PREDICTED = Query(
     name="memory_predicted",
     template=("max by (namespace, pod, container) (predict_linear(container_memory_working_set_bytes"
@@ -296,5 +304,5 @@ CATALOGUE: dict[str, Query] = {q.name: q for q in (
     REQUEST_RATE, ERROR_RATIO, LATENCY_P95, RESTARTS_1H,
     CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_RESOURCES, POD_NETWORK, CONTAINER_RESTARTS,
     CONTAINER_RESTARTS_INCREASE, CPU_P95_OVER_WINDOW, MEMORY_PEAK_OVER_WINDOW, USAGE_FIRST_SEEN, POD_OWNERS,
-    MEMORY_PREDICTED, MEMORY_SLOPE,
+    RUNNING_CONTAINERS,    MEMORY_PREDICTED, MEMORY_SLOPE,
 )}

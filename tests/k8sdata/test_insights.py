@@ -129,6 +129,8 @@ class KnownHistory:
                                     [50 * GIB] * len(kept))
             owner = (*pod, ("owner_kind", one.owner_kind), ("owner_name", one.owner_name))
             written += write_series(out, "kube_pod_owner", owner, stamps, [1] * len(kept))
+            written += write_series(out, "kube_pod_container_info", (*labels, ("image", "example:1")), stamps,
+                                    [1] * len(kept))
             restarts = one.restarts or (lambda _index: 0)
             written += write_series(out, "kube_pod_container_status_restarts_total", labels, stamps,
                                     [float(restarts(index)) for index in kept])
@@ -193,7 +195,7 @@ def test_rightsizing_matches_known_answers(known: KnownPrometheus) -> None:
     assert fresh["cpu_request"] == 0.1  # the current values are still shown
 
     slow = _row(frame, "slow")
-    assert slow["workload_kind"] == "StatefulSet"
+    assert slow["workload_kind"] == "StatefulSet" and slow["replicas"] == 1
     assert math.isnan(slow["cpu_request"])  # no request set: nothing to compare with
     assert slow["cpu_recommended"] == pytest.approx(0.01, rel=0.02)
 
@@ -201,7 +203,7 @@ def test_rightsizing_matches_known_answers(known: KnownPrometheus) -> None:
     # steady (2 replicas), leaky and flappy have requests and enough data; fresh and slow do not count.
     expected_cpu = 2 * (STEADY_P95 - 1.0) + (0.1 - 0.1) + (0.01 - 0.05)
     assert savings["cpu_difference"] == pytest.approx(expected_cpu, abs=0.05)
-    assert savings["containers"] == 4
+    assert savings["containers"] == 3
 
 
 def test_shorter_minimum_history_makes_the_new_workload_count(known: KnownPrometheus) -> None:
@@ -271,6 +273,7 @@ def test_unreachable_prometheus_raises_source_error() -> None:
     ("Job", "backup-29412360", "p", "", ("CronJob", "backup")),
     ("Job", "migrate", "p", "", ("Job", "migrate")),
     ("StatefulSet", "db", "db-0", "", ("StatefulSet", "db")),
+    ("Node", "demo-control-plane", "etcd-demo-control-plane", "", ("Pod", "etcd-demo-control-plane")),
     ("<none>", "<none>", "lonely", "", ("Pod", "lonely")),
     ("", "", "lonely", "", ("Pod", "lonely")),
 ])
