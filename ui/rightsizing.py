@@ -85,7 +85,7 @@ def comparison_chart(savings: pd.DataFrame) -> alt.VConcatChart:
                           "which": "recommended"}),
         ], ignore_index=True)
         charts.append(alt.Chart(long, title=f"{resource} requests per namespace").mark_bar().encode(
-            x=alt.X("namespace:N", title="Namespace"),
+            x=alt.X("namespace:N", title="Namespace", axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("which:N"),
             y=alt.Y("value:Q", title=unit),
             color=alt.Color("which:N", title="", scale=alt.Scale(domain=["current", "recommended"])),
