@@ -15,6 +15,7 @@ from k8sdata import insights
 from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
+from k8sdata.queries import duration_seconds
 from ui import data
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error
@@ -175,11 +176,14 @@ def render_rightsizing_tab(filters: Filters) -> None:
                                         key=MIN_HISTORY_KEY,
                                         help="Containers with less usage history than this get "
                                              "\"not enough data\" instead of a recommendation.")
+    window, min_history = WINDOWS[window_label], MIN_HISTORIES[min_history_label]
+    if duration_seconds(min_history) > duration_seconds(window):
+        st.warning(f"The minimum history ({min_history_label}) is longer than the window ({window_label}), "
+                   "so no container can have enough data: choose a longer window or a shorter minimum.")
     try:
         prom = data.cached_prom(settings)
     except SourceError as error:
         show_source_error(error, "Right-sizing needs the usage history in Prometheus")
         return
-    _recommendations(filters, prom, WINDOWS[window_label], MIN_HISTORIES[min_history_label],
-                     min_history_label)
+    _recommendations(filters, prom, window, min_history, min_history_label)
     _forecast(filters, prom)

@@ -41,7 +41,8 @@ def unescape(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
-def run_tab(namespace: str | None = None, min_history: str | None = None) -> AppTest:
+def run_tab(namespace: str | None = None, min_history: str | None = None, window: str | None = None
+            ) -> AppTest:
     at = AppTest.from_function(tab_script, default_timeout=90)
     if namespace:
         at.session_state["kams_namespace"] = namespace
@@ -49,6 +50,9 @@ def run_tab(namespace: str | None = None, min_history: str | None = None) -> App
     assert not at.exception, [e.value for e in at.exception]
     if min_history:
         at.selectbox(key="kams_rightsizing_min_history").select(min_history).run()
+        assert not at.exception, [e.value for e in at.exception]
+    if window:
+        at.selectbox(key="kams_rightsizing_window").select(window).run()
         assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -104,6 +108,13 @@ def test_tab_says_not_enough_data_with_a_long_minimum() -> None:
     assert "Not enough data" in text
     recommendations = table(at, "Status")
     assert set(recommendations["Status"]) == {"not enough data"}
+    assert not [frame for frame in at.dataframe if "CPU requested (m)" in frame.value.columns]  # no totals
+
+
+@pytest.mark.usefixtures("prom_env")
+def test_tab_warns_when_the_minimum_exceeds_the_window() -> None:
+    at = run_tab(APP_NAMESPACE, min_history="3 days", window="1 day")
+    assert "longer than the window" in all_text(at)
 
 
 def test_tab_without_prometheus_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
