@@ -13,6 +13,8 @@ from typing import TextIO
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from k8sdata.errors import SourceError
 from k8sdata.insights import (
@@ -378,3 +380,35 @@ def test_known_history_is_in_the_past() -> None:
     times = [int(time.time()) - 120 + 60 * i for i in range(2)]
     history.build(times)
     assert history.end == times[-1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["w1", "w2"]), st.floats(0, 8), st.floats(1, 2**34),
+                          st.floats(0, 3 * 86400)), min_size=1, max_size=6))
+def test_recommend_properties(pods: list[tuple[str, float, float, float]]) -> None:
+    """Whatever the pods: one row per workload, its CPU the highest pod percentile, its memory the highest
+    peak plus 15 %, and a recommendation exactly when the oldest pod has a day of history."""
+    now = datetime(2026, 1, 8, tzinfo=UTC)
+    names = [f"{workload}-6d8f7b9c5d-{index}" for index, (workload, *_rest) in enumerate(pods)]
+    cpu = _frame([("a", name, "c", p95) for name, (_w, p95, _m, _h) in zip(names, pods, strict=True)], KEYS)
+    memory = _frame([("a", name, "c", peak) for name, (_w, _c, peak, _h) in zip(names, pods, strict=True)],
+                    KEYS)
+    first = _frame([("a", name, "c", now.timestamp() - age)
+                    for name, (_w, _c, _m, age) in zip(names, pods, strict=True)], KEYS)
+    owners = _frame([("a", name, "ReplicaSet", name.rsplit("-", 1)[0], 1.0) for name in names],
+                    ["namespace", "pod", "owner_kind", "owner_name", "value"])
+    empty = pd.DataFrame(columns=["namespace", "pod", "container", "resource", "kind", "value"])
+    out = recommend(cpu, memory, first, empty, owners, now=now, min_history_seconds=86400)
+    by_workload: dict[str, list[tuple[float, float, float]]] = {}
+    for workload, p95, peak, age in pods:
+        by_workload.setdefault(workload, []).append((p95, peak, age))
+    assert sorted(out["workload"]) == sorted(by_workload)
+    for workload, values in by_workload.items():
+        row = _row(out, workload)
+        assert row["pods"] == len(values)
+        if max(age for *_x, age in values) >= 86400:
+            assert row["status"] == STATUS_OK
+            assert row["cpu_recommended"] == max(p95 for p95, *_x in values)
+            assert row["memory_recommended"] == pytest.approx(max(peak for _c, peak, _a in values) * 1.15)
+        else:
+            assert row["status"] == STATUS_NOT_ENOUGH_DATA and math.isnan(row["cpu_recommended"])
