@@ -4,6 +4,7 @@ page costs a fixed number of queries."""
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -108,9 +109,11 @@ def test_unknown_pod_gives_empty_typed_frames(prometheus) -> None:
 
 
 def test_unreachable_prometheus_fills_every_panel_with_the_error() -> None:
-    prom = PromClient("http://127.0.0.1:9", timeout=2)  # port 9 (discard): nothing listens on loopback
-    end = datetime.now(UTC)
-    history = pod_history(prom, "shop", "web", end - timedelta(hours=1), end, 60)
+    with socket.socket() as held:  # bound, never listening: refused, and no one else can take the port
+        held.bind(("127.0.0.1", 0))
+        prom = PromClient(f"http://127.0.0.1:{held.getsockname()[1]}", timeout=2)
+        end = datetime.now(UTC)
+        history = pod_history(prom, "shop", "web", end - timedelta(hours=1), end, 60)
     assert isinstance(history, PodHistory)
     assert all(isinstance(value, SourceError) for value in vars(history).values())
     assert len(history.errors) == QUERIES_PER_POD

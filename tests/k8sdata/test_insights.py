@@ -5,6 +5,7 @@ unit tests on hand-made frames."""
 from __future__ import annotations
 
 import math
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -260,9 +261,11 @@ def test_other_namespace_is_empty(known: KnownPrometheus) -> None:
 
 
 def test_unreachable_prometheus_raises_source_error() -> None:
-    prom = PromClient("http://127.0.0.1:9", timeout=2)
-    with pytest.raises(SourceError):
-        rightsizing(prom, None)
+    with socket.socket() as held:  # bound, never listening: connections are refused
+        held.bind(("127.0.0.1", 0))
+        prom = PromClient(f"http://127.0.0.1:{held.getsockname()[1]}", timeout=2)
+        with pytest.raises(SourceError):
+            rightsizing(prom, None)
 
 
 # -- pure functions ---------------------------------------------------------------------------------
