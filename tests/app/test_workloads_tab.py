@@ -1,0 +1,115 @@
+"""AppTest of the Workloads and Nodes tabs (ui.workloads) against the stand-in API server with the demo
+cluster (Deployments, a StatefulSet, DaemonSets; metrics.k8s.io) and the real demo Prometheus.
+
+The tabs are drawn by tiny scripts of their own, so these tests do not depend on the Pods page around them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.plugins.app import APP_ENV_VARS, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
+
+
+def workloads_script() -> None:
+    from ui.filters import current_filters
+    from ui.workloads import render_workloads_tab
+
+    render_workloads_tab(current_filters())
+
+
+def nodes_script() -> None:
+    from ui.filters import current_filters
+    from ui.workloads import render_nodes_tab
+
+    render_nodes_tab(current_filters())
+
+
+@pytest.fixture
+def env(kube_api: Any, prometheus: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in APP_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(kube_api.reader_kubeconfig))
+    monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)
+    monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)
+    clear_streamlit_caches()
+    yield
+    clear_streamlit_caches()
+
+
+def run(script: Any, namespace: str | None = None) -> AppTest:
+    at = AppTest.from_function(script, default_timeout=60)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [*at.info, *at.warning, *at.error, *at.caption, *at.markdown]
+    return re.sub(r"\\(.)", r"\1", " ".join(str(part.value) for part in parts))
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    assert len(at.dataframe) == 1
+    return at.dataframe[0].value
+
+
+def test_workloads_tab_lists_the_demo_workloads(env: None) -> None:
+    at = run(workloads_script)
+    frame = table(at)
+    assert set(frame["Kind"]) == {"Deployment", "StatefulSet", "DaemonSet"}
+    web = frame[(frame["Namespace"] == "shop") & (frame["Name"] == "web")].iloc[0]
+    assert (web["Rollout"], web["Ready"], web["Available"]) == ("Rolled out", "1/1", 100.0)
+    assert "Rolling out" in set(frame["Rollout"])  # the demo's crash-looping Deployments
+    assert {m.label: m.value for m in at.metric}["Workloads"] == str(len(frame))
+    assert [button.label for button in at.get("download_button")] == ["Download workloads (CSV)"]
+
+
+def test_workloads_tab_follows_the_namespace_filter(env: None) -> None:
+    frame = table(run(workloads_script, namespace="shop"))
+    assert set(frame["Namespace"]) == {"shop"} and set(frame["Name"]) >= {"web", "api"}
+
+
+def test_workloads_tab_says_why_when_kubernetes_is_unreachable(env: None, monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    monkeypatch.delenv("KUBECONFIG")
+    at = run(workloads_script)
+    assert not at.dataframe
+    assert "Workloads are unavailable" in texts(at) and "not configured" in texts(at)
+
+
+def test_nodes_tab_shows_allocation_and_usage(env: None) -> None:
+    at = run(nodes_script)
+    frame = table(at)
+    assert len(frame) == 3
+    assert (frame["CPU used"] > 0).all() and (frame["Memory requested"] > 0).all()
+    assert (frame["CPU requested (cores)"] <= frame["CPU allocatable (cores)"]).all()
+    assert "metrics.k8s.io" in texts(at)
+    assert len(at.get("vega_lite_chart")) == 1
+    assert [button.label for button in at.get("download_button")] == ["Download nodes (CSV)"]
+
+
+def test_nodes_tab_falls_back_to_prometheus(env: None, kube_faults: Any) -> None:
+    kube_faults.set_fault(r"^/apis/metrics\.k8s\.io/", "error", message="metrics-server is down")
+    at = run(nodes_script)
+    frame = table(at)
+    assert "come from Prometheus" in texts(at)
+    assert frame["Memory used"].notna().any()
+
+
+def test_nodes_tab_without_any_usage_source_still_shows_requests(env: None, kube_faults: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_URL")
+    kube_faults.set_fault(r"^/apis/metrics\.k8s\.io/", "error", message="metrics-server is down")
+    at = run(nodes_script)
+    frame = table(at)
+    assert "Current usage is unavailable" in texts(at)
+    assert frame["CPU used"].isna().all() and (frame["CPU requested"] > 0).all()
