@@ -185,11 +185,14 @@ def allocation_chart(frame: pd.DataFrame) -> alt.Chart:
                     rows.append({"node": row.node, "resource": resource, "measure": measure.capitalize(),
                                  "percent": float(value)})
     long = pd.DataFrame(rows, columns=["node", "resource", "measure", "percent"])
+    peak = float(long["percent"].max()) if not long.empty else 0.0
     return (
         alt.Chart(long)
         .mark_bar()
         .encode(
-            x=alt.X("percent:Q", title="% of allocatable", scale=alt.Scale(domainMin=0)),
+            # 0-100 so bar lengths read as shares of the node; wider only when a node is overcommitted
+            x=alt.X("percent:Q", title="% of allocatable",
+                    scale=alt.Scale(domain=[0, max(100.0, peak)])),
             y=alt.Y("measure:N", title=None),
             color=alt.Color("measure:N", title=None),
             row=alt.Row("node:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),

@@ -113,3 +113,31 @@ def test_nodes_tab_without_any_usage_source_still_shows_requests(env: None, kube
     frame = table(at)
     assert "Current usage is unavailable" in texts(at)
     assert frame["CPU used"].isna().all() and (frame["CPU requested"] > 0).all()
+
+
+def test_allocation_chart_reads_against_a_full_node_and_widens_when_overcommitted() -> None:
+    from ui.workloads import allocation_chart
+
+    def scale(cpu_requested_pct: float) -> Any:
+        frame = pd.DataFrame({"node": ["n"], "cpu_requested_pct": [cpu_requested_pct], "cpu_used_pct": [None],
+                              "memory_requested_pct": [10.0], "memory_used_pct": [20.0]})
+        chart = allocation_chart(frame).to_dict()
+        assert len(chart["datasets"][next(iter(chart["datasets"]))]) == 3  # the unknown "used" is left out
+        return chart["encoding"]["x"]["scale"]["domain"]
+
+    assert scale(40.0) == [0, 100.0]
+    assert scale(150.0) == [0, 150.0]
+
+
+def test_workloads_table_words_and_available_share() -> None:
+    from k8sdata.workloads import workloads_frame
+    from ui.workloads import workloads_table
+
+    deployment = {"metadata": {"namespace": "ns", "name": "d", "generation": 1},
+                  "spec": {"replicas": 4, "paused": True},
+                  "status": {"observedGeneration": 1, "availableReplicas": 1, "readyReplicas": 1}}
+    scaled_to_zero = {"metadata": {"namespace": "ns", "name": "z", "generation": 1}, "spec": {"replicas": 0},
+                      "status": {"observedGeneration": 1}}
+    shown = workloads_table(workloads_frame([deployment, scaled_to_zero], [], [])).set_index("Name")
+    assert (shown.loc["d", "Rollout"], shown.loc["d", "Available"]) == ("Paused", 25.0)
+    assert (shown.loc["z", "Rollout"], shown.loc["z", "Available"]) == ("Rolled out", 100.0)
