@@ -141,3 +141,28 @@ def test_workloads_table_words_and_available_share() -> None:
     shown = workloads_table(workloads_frame([deployment, scaled_to_zero], [], [])).set_index("Name")
     assert (shown.loc["d", "Rollout"], shown.loc["d", "Available"]) == ("Paused", 25.0)
     assert (shown.loc["z", "Rollout"], shown.loc["z", "Available"]) == ("Rolled out", 100.0)
+
+
+def test_a_stalled_rollout_is_said_in_words(env: None, kube_faults: Any) -> None:
+    """A Deployment past its progress deadline (Progressing=False, ProgressDeadlineExceeded) is named in
+    an error above the table, with kubectl's sentence."""
+    kube_faults.store.add({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"namespace": "shop", "name": "checkout", "generation": 2,
+                     "creationTimestamp": "2026-01-01T00:00:00Z",
+                     "annotations": {"deployment.kubernetes.io/revision": "5"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "checkout"}},
+                 "template": {"metadata": {"labels": {"app": "checkout"}},
+                              "spec": {"containers": [{"name": "app", "image": "checkout:2"}]}}},
+        "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2,
+                   "availableReplicas": 2,
+                   "conditions": [{"type": "Progressing", "status": "False",
+                                   "reason": "ProgressDeadlineExceeded"}]},
+    })
+    at = run(workloads_script, namespace="shop")
+    checkout = table(at).set_index("Name").loc["checkout"]
+    assert (checkout["Rollout"], checkout["Revision"], checkout["Ready"]) == (
+        "Stalled (progress deadline exceeded)", "5", "2/2")
+    assert {m.label: m.value for m in at.metric}["Stalled"] == "1"
+    stuck = 'Deployment shop/checkout is stuck: deployment "checkout" exceeded its progress deadline'
+    assert stuck in texts(at)
