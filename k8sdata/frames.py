@@ -17,8 +17,16 @@ import pandas as pd
 
 POD_COLUMNS = [
     "namespace", "name", "ready", "status", "restarts", "restarts_display", "age", "created", "node", "ip",
-    "qos_class", "owner_kind", "owner_name", "phase", "is_ready", "app",
+    "qos_class", "owner_kind", "owner_name", "phase", "is_ready", "app", "workload_kind", "workload",
+    "labels",
 ]
+#: One row per container of one pod (the pod detail view).
+CONTAINER_COLUMNS = [
+    "container", "type", "image", "image_id", "state", "state_reason", "state_message", "ready", "restarts",
+    "last_reason", "last_exit_code", "last_finished", "cpu_request", "cpu_limit", "memory_request",
+    "memory_limit",
+]
+CONDITION_COLUMNS = ["type", "status", "reason", "message", "last_transition"]
 EVENT_COLUMNS = ["namespace", "last_seen", "age", "type", "reason", "object", "message", "count"]
 NODE_COLUMNS = [
     "name", "status", "roles", "version", "cpu_capacity", "memory_capacity", "cpu_allocatable",
@@ -256,6 +264,30 @@ def _owner(metadata: Mapping[str, Any]) -> tuple[str, str]:
     return str(controller.get("kind") or ""), str(controller.get("name") or "")
 
 
+def owner_workload(metadata: Mapping[str, Any]) -> tuple[str, str]:
+    """The workload a person would name for a pod: (kind, name).
+
+    A ReplicaSet owned by a Deployment is named <deployment>-<pod-template-hash> (the Deployment
+    controller's naming, pkg/controller/deployment/sync.go), so the Deployment is recovered from the pod's
+    pod-template-hash label without listing ReplicaSets. Other controllers (StatefulSet, DaemonSet, Job,
+    a bare ReplicaSet) are the workload themselves; a pod without an owner is its own workload ("Pod").
+    """
+    kind, name = _owner(metadata)
+    if not kind:
+        return "Pod", str(metadata.get("name") or "")
+    template_hash = str((metadata.get("labels") or {}).get("pod-template-hash") or "")
+    if kind == "ReplicaSet" and template_hash and name.endswith("-" + template_hash):
+        return "Deployment", name[: -len(template_hash) - 1]
+    return kind, name
+
+
+def labels_text(labels: Mapping[str, Any] | None) -> str:
+    """Labels as one searchable string, "key=value,key=value" sorted by key (kubectl --show-labels)."""
+    if not labels:
+        return ""
+    return ",".join(f"{key}={labels[key]}" for key in sorted(labels))
+
+
 def pod_row(pod: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     metadata = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
@@ -281,6 +313,8 @@ def pod_row(pod: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "phase": str(status.get("phase") or ""),
         "is_ready": _condition_true_any(status.get("conditions") or [], "Ready"),
         "app": pod_app(pod),
+        **dict(zip(("workload_kind", "workload"), owner_workload(metadata), strict=True)),
+        "labels": labels_text(metadata.get("labels")),
     }
 
 
@@ -292,6 +326,73 @@ def pods_frame(pods: list[dict[str, Any]], now: datetime | None = None) -> pd.Da
     frame["is_ready"] = frame["is_ready"].astype(bool)
     frame["created"] = pd.to_datetime(frame["created"], utc=True)
     return frame.sort_values(["namespace", "name"], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------- pod detail
+
+
+def _state_words(state: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(state, reason, message) of a container state: running / waiting / terminated, or unknown."""
+    for kind in ("running", "waiting", "terminated"):
+        detail = state.get(kind)
+        if detail is not None:
+            reason = str(detail.get("reason") or "")
+            if kind == "terminated" and not reason:
+                reason = f"exit code {int(detail.get('exitCode') or 0)}"
+            return kind.capitalize(), reason, str(detail.get("message") or "").strip()
+    return "Unknown", "", ""
+
+
+def pod_containers_frame(pod: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per container (CONTAINER_COLUMNS): init containers, sidecars, then app containers, in spec
+    order, with image and digest (status.imageID), state, last termination and requests/limits as the
+    spec writes them ("100m", "128Mi"; "" when unset)."""
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    statuses = {c.get("name"): c for c in [*(status.get("initContainerStatuses") or []),
+                                           *(status.get("containerStatuses") or [])]}
+    rows = []
+    specs = [(c, "sidecar" if c.get("restartPolicy") == "Always" else "init")
+             for c in spec.get("initContainers") or []]
+    specs += [(c, "app") for c in spec.get("containers") or []]
+    for container, kind in specs:
+        name = container.get("name") or ""
+        current = statuses.get(name) or {}
+        state, reason, message = _state_words(current.get("state") or {})
+        last = (current.get("lastState") or {}).get("terminated") or {}
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        exit_code = last.get("exitCode")
+        rows.append({
+            "container": str(name), "type": kind,
+            "image": str(current.get("image") or container.get("image") or ""),
+            "image_id": str(current.get("imageID") or ""), "state": state, "state_reason": reason,
+            "state_message": message, "ready": bool(current.get("ready")),
+            "restarts": int(current.get("restartCount") or 0),
+            "last_reason": str(last.get("reason") or ""),
+            "last_exit_code": None if exit_code is None else int(exit_code),
+            "last_finished": parse_time(last.get("finishedAt")),
+            "cpu_request": str(requests.get("cpu") or ""), "cpu_limit": str(limits.get("cpu") or ""),
+            "memory_request": str(requests.get("memory") or ""),
+            "memory_limit": str(limits.get("memory") or ""),
+        })
+    frame = pd.DataFrame(rows, columns=CONTAINER_COLUMNS)
+    frame["last_exit_code"] = frame["last_exit_code"].astype("Int64")
+    frame["restarts"] = frame["restarts"].astype("int64")
+    frame["last_finished"] = pd.to_datetime(frame["last_finished"], utc=True)
+    return frame
+
+
+def pod_conditions_frame(pod: Mapping[str, Any]) -> pd.DataFrame:
+    """The pod's conditions (CONDITION_COLUMNS) in the order the kubelet reports them."""
+    rows = [{
+        "type": str(c.get("type") or ""), "status": str(c.get("status") or ""),
+        "reason": str(c.get("reason") or ""), "message": str(c.get("message") or "").strip(),
+        "last_transition": parse_time(c.get("lastTransitionTime")),
+    } for c in (pod.get("status") or {}).get("conditions") or []]
+    frame = pd.DataFrame(rows, columns=CONDITION_COLUMNS)
+    frame["last_transition"] = pd.to_datetime(frame["last_transition"], utc=True)
+    return frame
 
 
 # ----------------------------------------------------------------------------------------- events
