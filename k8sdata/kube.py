@@ -14,7 +14,7 @@ import contextlib
 import gc
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +285,88 @@ class KubeClient:
             if not token:
                 return
 
+    def list_with_version(self, path: str, slim: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                          **params: str | None) -> tuple[list[dict[str, Any]], str]:
+        """The whole list, each item passed through `slim` page by page (so a 100,000-pod list never
+        holds more than one page of full objects), and the list's resourceVersion: the point a watch
+        resumes from. A 410 on a continue token restarts the list once, as list_path does."""
+        base: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
+        for attempt in range(2):
+            items: list[dict[str, Any]] = []
+            token: str | None = None
+            version = ""
+            try:
+                while True:
+                    query = [*base, ("limit", PAGE_SIZE)]
+                    if token:
+                        query.append(("continue", token))
+                    body = self.get_json(path, query)
+                    metadata = body.get("metadata") or {}
+                    if not token:  # the first page's version is the list's consistent snapshot
+                        version = str(metadata.get("resourceVersion") or "")
+                    page = body.get("items") or []
+                    del body
+                    items.extend(slim(_trim(item)) if slim else _trim(item) for item in page)
+                    token = metadata.get("continue") or None
+                    if not token:
+                        return items, version
+            except ListExpired:
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def watch_events(self, path: str, resource_version: str, *, timeout_seconds: int = 300,
+                     on_response: Callable[[Any], None] | None = None,
+                     **params: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Stream (type, object) watch events from `resource_version` with bookmarks on.
+
+        The server ends the stream after `timeout_seconds`; the read timeout is a little longer than
+        that, so a silent, hung server costs at most timeout_seconds + request_timeout, never forever.
+        An ERROR event with code 410 (and an HTTP 410) raises ListExpired: the caller must list again.
+        `on_response` receives the open HTTP response, so another thread can close it to stop at once.
+        """
+        if _FORBIDDEN_PATH.search(path):
+            raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+        query: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
+        query += [("watch", "true"), ("allowWatchBookmarks", "true"),
+                  ("resourceVersion", resource_version), ("timeoutSeconds", int(timeout_seconds))]
+        connect_timeout = self._timeout[0]
+        read_timeout = float(timeout_seconds) + self._timeout[1]
+        response = None
+        try:
+            try:
+                response = self._api.call_api(
+                    path, "GET", query_params=query,
+                    header_params={"Accept": "application/json"},
+                    auth_settings=["BearerToken"], _preload_content=False,
+                    _request_timeout=(connect_timeout, read_timeout), _return_http_data_only=True,
+                )
+            except ApiException as error:
+                raise _from_api_exception(error, path) from None
+            if on_response is not None:
+                on_response(response)
+            pending = b""
+            for chunk in response.stream(64 * 1024, decode_content=True):
+                pending += chunk
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    if line.strip():
+                        yield _watch_event(line, path)
+            if pending.strip():
+                yield _watch_event(pending, path)
+        except SourceError:
+            raise
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as error:
+            # ValueError: reading from a response another thread closed (stop()).
+            if isinstance(error, ValueError) and not isinstance(error, orjson.JSONDecodeError):
+                raise Unreachable(_SOURCE, "the watch was closed") from None
+            raise _from_transport(error, path) from None
+        finally:
+            if response is not None:
+                with contextlib.suppress(Exception):
+                    response.release_conn()
+
     def list_path(self, path: str, **params: str | None) -> list[dict[str, Any]]:
         """The whole list. A 410 Expired continue token (the list outlived etcd's compaction window)
         restarts the list once from the beginning, as kubectl and client-go's pager do."""
@@ -352,3 +434,17 @@ def _group_path(group_version: str, resource: str, namespace: str | None) -> str
     if namespace:
         return f"/apis/{group_version}/namespaces/{_check_segment(namespace)}/{_check_segment(resource)}"
     return f"/apis/{group_version}/{_check_segment(resource)}"
+
+
+def _watch_event(line: bytes, path: str) -> tuple[str, dict[str, Any]]:
+    """One watch line -> (type, object); ERROR events become SourceErrors (410 -> ListExpired)."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise SourceError(_SOURCE, f"unreadable watch event from {path}: {error}") from None
+    kind = str(event.get("type") or "")
+    obj = event.get("object") or {}
+    if kind == "ERROR":
+        code = int(obj.get("code") or 0) if isinstance(obj, dict) else 0
+        raise _from_http(code or 500, orjson.dumps(obj), None, path)
+    return kind, _trim(obj) if isinstance(obj, dict) else {}

@@ -1,0 +1,233 @@
+"""A list-then-watch cache (what client-go calls an informer) and a single-flight helper.
+
+Why: at 100,000 pods a full list costs seconds and hundreds of MB on the API server and in KAMS. A
+`WatchedList` lists once (pages of 500, raw JSON, gc paused: KubeClient.list_with_version), then follows a
+watch from the list's resourceVersion in a background thread and applies ADDED / MODIFIED / DELETED to
+a dict keyed by (namespace, name). `snapshot()` reads that dict without network I/O, so a refresh costs
+what changed, not what exists. A 410 Expired (HTTP or an ERROR event: the watch fell behind etcd's
+compaction) relists; connection errors back off and retry; the watch always carries timeoutSeconds and
+a read timeout, so nothing waits forever.
+
+`SingleFlight`: concurrent callers of the same key wait for the one call in flight and share its result
+or exception, so 50 viewers refreshing together cause one list, not 50.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from k8sdata.errors import SourceError, Timeout
+from k8sdata.kube import KubeClient, ListExpired
+
+Slim = Callable[[dict[str, Any]], dict[str, Any]]
+Key = tuple[str, str]
+T = TypeVar("T")
+
+#: Pod fields no KAMS page reads and that weigh most in a stored pod (env, probes, volume mounts).
+_CONTAINER_KEYS = ("name", "image", "resources", "restartPolicy", "ports")
+_SPEC_KEYS = ("nodeName", "containers", "initContainers", "priority", "priorityClassName",
+              "serviceAccountName", "restartPolicy", "schedulerName", "nodeSelector", "tolerations")
+
+
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """A pod with only what the pods table, detail and resources code read: metadata (without
+    managedFields, already dropped by the client), status, and a spec reduced to scheduling facts and
+    each container's name, image, resources, ports and restartPolicy (sidecars)."""
+    spec = pod.get("spec") or {}
+    slim_spec: dict[str, Any] = {key: spec[key] for key in _SPEC_KEYS if key in spec}
+    for field in ("containers", "initContainers"):
+        if field in slim_spec:
+            slim_spec[field] = [{key: c[key] for key in _CONTAINER_KEYS if key in c}
+                                for c in slim_spec[field] or []]
+    return {"apiVersion": pod.get("apiVersion", "v1"), "kind": pod.get("kind", "Pod"),
+            "metadata": pod.get("metadata") or {}, "spec": slim_spec, "status": pod.get("status") or {}}
+
+
+def _key(obj: dict[str, Any]) -> Key:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+class WatchedList:
+    """The current items of one list path (e.g. "/api/v1/pods"), kept fresh by a watch. Thread-safe.
+
+    The first list starts at once in a background thread; `wait_ready` waits for it. After that,
+    `snapshot()` never touches the network. `stop()` ends the thread (it closes the open watch)."""
+
+    def __init__(self, kube: KubeClient, path: str, *, slim: Slim | None = None,
+                 watch_timeout_seconds: int = 300, backoff_initial: float = 0.5,
+                 backoff_max: float = 30.0, **params: str | None) -> None:
+        self.kube = kube
+        self.path = path
+        self._slim = slim
+        self._params = params
+        self._watch_timeout = watch_timeout_seconds
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._lock = threading.Lock()
+        self._items: dict[Key, dict[str, Any]] = {}
+        self._version = ""
+        self._ready = threading.Event()
+        self._attempted = threading.Event()  # the first list finished, well or badly
+        self._stopping = threading.Event()
+        self._response: Any = None
+        self.last_error: SourceError | None = None
+        #: Counters for tests and the bench: how many full lists and watch connections were made.
+        self.lists = 0
+        self.watches = 0
+        self._thread = threading.Thread(target=self._run, name=f"kams-watch{path}", daemon=True)
+        self._thread.start()
+
+    # -- readers -----------------------------------------------------------------------------------
+
+    def wait_ready(self, timeout: float) -> None:
+        """Return once the first list is in; raise its SourceError if it failed, Timeout if slow."""
+        if self._ready.is_set():
+            return
+        self._attempted.wait(timeout)
+        if self._ready.is_set():
+            return
+        if self.last_error is not None:
+            raise self.last_error
+        raise Timeout("kubernetes", f"the first list of {self.path} took longer than {timeout:g} s")
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], int]:
+        """(items, resourceVersion) as of the last event applied. Waits for the first list (up to the
+        client's request timeout x 10) and raises its error; never waits on the network after that.
+        The items are the cache's own dicts: treat them as read-only."""
+        self.wait_ready(self.kube.settings.request_timeout * 10)
+        with self._lock:
+            items = list(self._items.values())
+            version = self._version
+        return items, int(version) if version.isdigit() else 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        response = self._response
+        if response is not None:  # unblock a read in progress
+            with contextlib.suppress(Exception):
+                response.shutdown()
+            with contextlib.suppress(Exception):
+                response.close()
+        self._thread.join(timeout=10)
+
+    # -- the background thread ---------------------------------------------------------------------
+
+    def _relist(self) -> None:
+        items, version = self.kube.list_with_version(self.path, self._slim, **self._params)
+        fresh = {_key(item): item for item in items}
+        with self._lock:
+            self._items = fresh
+            self._version = version
+        self.lists += 1
+        self.last_error = None
+        self._ready.set()
+        self._attempted.set()
+
+    def _apply(self, kind: str, obj: dict[str, Any]) -> None:
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        if kind == "BOOKMARK":
+            with self._lock:
+                self._version = version or self._version
+            return
+        item = self._slim(obj) if self._slim else obj
+        key = _key(obj)
+        with self._lock:
+            if kind == "DELETED":
+                self._items.pop(key, None)
+            elif kind in ("ADDED", "MODIFIED"):
+                self._items[key] = item
+            if version:
+                self._version = version
+
+    def _keep_response(self, response: Any) -> None:
+        self._response = response
+        if self._stopping.is_set():  # stop() ran between the request and now
+            with contextlib.suppress(Exception):
+                response.close()
+
+    def _run(self) -> None:
+        delay = self._backoff_initial
+        need_list = True
+        while not self._stopping.is_set():
+            try:
+                if need_list:
+                    self._relist()
+                    need_list = False
+                self.watches += 1
+                for kind, obj in self.kube.watch_events(
+                    self.path, self._version, timeout_seconds=self._watch_timeout,
+                    on_response=self._keep_response, **self._params,
+                ):
+                    if self._stopping.is_set():
+                        return
+                    self._apply(kind, obj)
+                    delay = self._backoff_initial
+                # The server ended the watch (its timeoutSeconds): resume from the last version.
+                continue
+            except ListExpired as error:
+                # Our resourceVersion is older than the server's history: only a new list can catch up
+                # (at once, unless the list itself expired twice: then back off like any failure).
+                self.last_error = error
+                if not need_list:
+                    need_list = True
+                    continue
+            except SourceError as error:
+                self.last_error = error
+            except Exception as error:
+                self.last_error = SourceError("kubernetes", f"{type(error).__name__}: {error}")
+            finally:
+                self._response = None
+                self._attempted.set()
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, self._backoff_max)
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent calls with the same key share one execution: the first caller runs `fn`, the others
+    wait for it and get the same result (or the same exception). Later calls run `fn` again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: dict[Hashable, _Call[T]] = {}
+
+    def do(self, key: Hashable, fn: Callable[[], T]) -> T:
+        with self._lock:
+            call = self._calls.get(key)
+            leader = call is None
+            if call is None:
+                call = self._calls[key] = _Call()
+        if not leader:
+            call.done.wait()
+            if call.error is not None:
+                raise call.error
+            return call.result  # type: ignore[return-value]
+        try:
+            call.result = fn()
+            return call.result
+        except BaseException as error:
+            call.error = error
+            raise
+        finally:
+            with self._lock:
+                self._calls.pop(key, None)
+            call.done.set()
+
+
+class _Call(Generic[T]):
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: T | None = None
+        self.error: BaseException | None = None
