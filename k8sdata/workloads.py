@@ -31,6 +31,7 @@ from k8sdata.resources import (
     SOURCE_PROMETHEUS,
     UsageUnavailable,
     cpu_cores,
+    gc_paused,
     is_terminated,
     memory_bytes,
     parse_quantity,
@@ -305,6 +306,10 @@ def _pct(part: pd.Series, whole: pd.Series) -> pd.Series:
     return (part / whole.where(whole > 0)) * 100
 
 
+#: The four sums of kubectl describe node's "Allocated resources", in the order nodes_usage_frame keeps them.
+_ALLOCATED = (("requests", "cpu"), ("limits", "cpu"), ("requests", "memory"), ("limits", "memory"))
+
+
 def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]],
                       node_usage: pd.DataFrame | None) -> pd.DataFrame:
     """One row per node (NODE_USAGE_COLUMNS): CPU in cores and memory in bytes; requested and limits are
@@ -312,17 +317,17 @@ def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping
     node); used comes from `node_usage` (node, cpu_used, memory_used), NaN when unknown; percentages are
     of allocatable."""
     requested: dict[str, list[float]] = {}
-    for pod in pods:
-        node = (pod.get("spec") or {}).get("nodeName")
-        if not node or is_terminated(pod):
-            continue
-        totals = requested.setdefault(node, [0, 0.0, 0.0, 0.0, 0.0])
-        totals[0] += 1
-        for index, (which, resource) in enumerate((("requests", "cpu"), ("limits", "cpu"),
-                                                   ("requests", "memory"), ("limits", "memory")), start=1):
-            amount = pod_effective(pod, which, resource)
-            if amount is not None:
-                totals[index] += float(amount)
+    with gc_paused():
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if not node or is_terminated(pod):
+                continue
+            totals = requested.setdefault(node, [0, 0.0, 0.0, 0.0, 0.0])
+            totals[0] += 1
+            for index, (which, resource) in enumerate(_ALLOCATED, start=1):
+                amount = pod_effective(pod, which, resource)
+                if amount is not None:
+                    totals[index] += float(amount)
     rows = []
     for node in nodes:
         metadata, status = node.get("metadata") or {}, node.get("status") or {}

@@ -10,6 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from k8sdata.kube import KubeClient
 from k8sdata.prom import PromClient
 from k8sdata.resources import (
     CONTAINER_RESOURCE_COLUMNS,
+    POD_USAGE_COLUMNS,
     SOURCE_METRICS_API,
     SOURCE_PROMETHEUS,
     USAGE_COLUMNS,
@@ -32,6 +34,8 @@ from k8sdata.resources import (
     parse_quantity,
     pod_effective,
     pod_resources_frame,
+    pod_usage_frame,
+    usage_against_resources,
 )
 from sandbox.apiserver.metrics import cpu_quantity, memory_quantity
 
@@ -282,3 +286,43 @@ def test_prometheus_and_metrics_api_agree_for_the_demo_pods(prometheus: Any, kub
     for row in both.itertuples():
         assert row.cpu_cores_prom == pytest.approx(row.cpu_cores_api, rel=0.25, abs=0.005), row
         assert row.memory_bytes_prom == pytest.approx(row.memory_bytes_api, rel=0.1), row
+
+
+# ------------------------------------------------------------------------------------------ usage vs specs
+
+
+def test_pod_usage_against_the_running_containers_requests_and_limits() -> None:
+    pods = [
+        _pod("bounded",
+             [_container("app", {"cpu": "500m", "memory": "100Mi"}, {"cpu": "1", "memory": "200Mi"})],
+             init=[_container("migrate", {"cpu": "4"}),  # finished: not a denominator of usage
+                   _container("proxy", {"cpu": "500m"}, {"cpu": "500m", "memory": "56Mi"},
+                              restartPolicy="Always")]),
+        _pod("unbounded", [_container("a", {"cpu": "100m"}, {"cpu": "1"}), _container("b")]),
+        _pod("idle", [_container("a", {"cpu": "100m"})]),
+    ]
+    usage = pd.DataFrame({"namespace": ["ns"] * 4, "pod": ["bounded", "bounded", "unbounded", "unbounded"],
+                          "container": ["app", "proxy", "a", "b"], "cpu_cores": [0.25, 0.25, 0.05, 0.15],
+                          "memory_bytes": [64 * 2**20, 0.0, 10.0, 10.0]})
+    whole = pod_usage_frame(pods, usage)
+    assert list(whole.columns) == POD_USAGE_COLUMNS and len(whole) == 3
+    frame = whole.set_index("pod")
+    bounded = frame.loc["bounded"]
+    assert (bounded.cpu_cores, bounded.cpu_request, bounded.cpu_limit) == (0.5, 1.0, 1.5)
+    assert bounded.cpu_request_pct == pytest.approx(50.0) and bounded.cpu_limit_pct == pytest.approx(100 / 3)
+    assert bounded.memory_limit == 256 * 2**20 and bounded.memory_limit_pct == pytest.approx(25.0)
+    assert bounded.memory_request == 100 * 2**20 and bounded.memory_request_pct == pytest.approx(64.0)
+    unbounded = frame.loc["unbounded"]
+    assert unbounded.cpu_request_pct == pytest.approx(200.0)  # b's missing request counts as 0
+    assert math.isnan(unbounded.cpu_limit) and math.isnan(unbounded.cpu_limit_pct)  # b has no limit
+    idle = frame.loc["idle"]
+    assert math.isnan(idle.cpu_cores) and math.isnan(idle.cpu_request_pct) and idle.cpu_request == 0.1
+
+
+def test_usage_against_resources_keeps_containers_without_a_sample() -> None:
+    pods = [_pod("p", [_container("a", {"cpu": "200m"}), _container("b", {"cpu": "200m"})])]
+    usage = pd.DataFrame({"namespace": ["ns"], "pod": ["p"], "container": ["a"], "cpu_cores": [0.1],
+                          "memory_bytes": [1.0]})
+    frame = usage_against_resources(container_resources_frame(pods), usage).set_index("container")
+    assert frame.loc["a", "cpu_request_pct"] == pytest.approx(50.0)
+    assert math.isnan(frame.loc["b", "cpu_cores"])
