@@ -45,5 +45,10 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 
+# KAMS's pods table vs `kubectl get pods -A` at 1,000 / 20,000 / 100,000 pods -> bench/results.md
+# (needs ~3 GB of memory and a few minutes; `$(PY) -m bench --sizes 200,1000` is a quick run).
+bench: $(VENV)/.dev
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts .sandbox
