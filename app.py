@@ -18,6 +18,7 @@ settings = Settings.from_env()
 # than in every later one, so the first click of the first visitor would be lost.
 navigation = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/traffic:", default=True),
+    st.Page("pages/pods.py", title="Pods", icon=":material/deployed_code:"),
 ])
 
 render_sidebar(settings)

@@ -3,9 +3,10 @@ through `current_filters()`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pandas as pd
 import streamlit as st
 
 CONTEXT_KEY = "kams_context"
@@ -64,3 +65,43 @@ def current_filters() -> Filters:
         time_range_key=time_range if time_range in TIME_RANGES else DEFAULT_TIME_RANGE,
         auto_refresh_seconds=AUTO_REFRESH.get(state.get(AUTO_REFRESH_KEY) or "Off"),
     )
+
+
+# --- the Pods page's own filters (the namespace is the sidebar's) -------------------------------------
+#: Columns of k8sdata.frames.pods_frame that the free-text search looks in.
+SEARCHED_COLUMNS = ("namespace", "name", "workload", "node", "ip", "status", "labels")
+
+
+@dataclass(frozen=True)
+class PodFilters:
+    """What the Pods page narrows the table to; empty = no narrowing. The label selector is not here:
+    it goes to the API server (labelSelector), so only matching pods are transferred."""
+
+    workloads: tuple[str, ...] = field(default_factory=tuple)  # "Deployment web", as workload_label()
+    statuses: tuple[str, ...] = field(default_factory=tuple)  # kubectl's STATUS words
+    nodes: tuple[str, ...] = field(default_factory=tuple)
+    text: str = ""  # case-insensitive substring of any SEARCHED_COLUMNS
+
+
+def workload_labels(frame: pd.DataFrame) -> pd.Series:
+    """"Deployment web" per pod: kind and name, so a StatefulSet and a Deployment of one name differ."""
+    return frame["workload_kind"] + " " + frame["workload"]
+
+
+def filter_pods(frame: pd.DataFrame, chosen: PodFilters) -> pd.DataFrame:
+    """The rows of a pods frame that pass every chosen filter, in pandas (vectorised: 100,000 rows in
+    tens of milliseconds). Returns a new frame; the cached input is never modified."""
+    keep = pd.Series(True, index=frame.index)
+    if chosen.workloads:
+        keep &= workload_labels(frame).isin(chosen.workloads)
+    if chosen.statuses:
+        keep &= frame["status"].isin(chosen.statuses)
+    if chosen.nodes:
+        keep &= frame["node"].isin(chosen.nodes)
+    text = chosen.text.strip()
+    if text:
+        found = pd.Series(False, index=frame.index)
+        for column in SEARCHED_COLUMNS:
+            found |= frame[column].str.contains(text, case=False, regex=False, na=False)
+        keep &= found
+    return frame[keep]
