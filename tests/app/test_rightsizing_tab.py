@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sandbox.demo_names import APP_NAMESPACE, WEB
-from tests.plugins.app import APP_ENV_VARS, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
+from tests.plugins.app import APP_ENV_VARS, ROOT, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
 
 
 def tab_script() -> None:
@@ -129,3 +129,19 @@ def test_tab_without_prometheus_says_so(monkeypatch: pytest.MonkeyPatch) -> None
     assert "Set PROMETHEUS_URL" in text
     assert not at.dataframe
     clear_streamlit_caches()
+
+
+@pytest.mark.usefixtures("app_env")
+def test_pods_page_right_sizing_tab() -> None:
+    """The real app: Pods page, Right-sizing tab opened through its query parameter (?tab=Right-sizing)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("pages/pods.py")
+    at.query_params["tab"] = "Right-sizing"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    recommendations = table(at, "CPU recommended (m)")
+    assert {"shop", "kube-system"} <= set(recommendations["Namespace"])
+    assert "Forecast" in [str(header.value) for header in at.subheader]
+    # Only the open tab runs: the pods table is not drawn.
+    assert not [frame for frame in at.dataframe if "Name" in frame.value.columns]
