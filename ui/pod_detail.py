@@ -140,6 +140,19 @@ def _panel(panel: pd.DataFrame | SourceError, what: str, draw: Any) -> None:
         st.altair_chart(draw(), width="stretch")
 
 
+def _usage_panel(usage: pd.DataFrame | SourceError, request: pd.DataFrame | SourceError,
+                 limit: pd.DataFrame | SourceError, what: str, draw: Any) -> None:
+    """Usage against request and limit: drawn with only the rule lines when the container had no usage
+    samples (a container waiting in CrashLoopBackOff has no cgroup, so cAdvisor reports nothing)."""
+    rules = len(_amount(request)) + len(_amount(limit))
+    if isinstance(usage, pd.DataFrame) and usage.empty and rules:
+        st.caption(f"{what}: no usage samples in the chosen time range (the container was not running); "
+                   "its request and limit are drawn.")
+        st.altair_chart(draw(), width="stretch")
+    else:
+        _panel(usage, what, draw)
+
+
 def _history(settings: Settings, filters: Filters, namespace: str, name: str) -> None:
     st.markdown(f"**History** · {escape_markdown(filters.time_range_label.lower())}")
     try:
@@ -149,10 +162,11 @@ def _history(settings: Settings, filters: Filters, namespace: str, name: str) ->
         return
     left, right = st.columns(2)
     with left:
-        _panel(found.cpu, "CPU", lambda: cpu_chart(found))
+        _usage_panel(found.cpu, found.cpu_request, found.cpu_limit, "CPU", lambda: cpu_chart(found))
         _panel(found.network, "Network", lambda: network_chart(found.network))  # type: ignore[arg-type]
     with right:
-        _panel(found.memory, "Memory", lambda: memory_chart(found))
+        _usage_panel(found.memory, found.memory_request, found.memory_limit, "Memory",
+                     lambda: memory_chart(found))
         _panel(found.restarts, "Restarts", lambda: restarts_chart(found.restarts))  # type: ignore[arg-type]
 
 

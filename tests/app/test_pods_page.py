@@ -1,0 +1,254 @@
+"""AppTest of the Pods page (pages/pods.py, ui.pod_detail, ui.filters) against the stand-in API server with
+the demo cluster and the real demo Prometheus (fixtures app_env, kube_api, prometheus).
+
+Assertions look rows up by name and compare sets, so they hold whatever order the table is sorted in.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from k8sdata.archive import frame_to_csv
+from k8sdata.frames import pods_frame
+from sandbox.demo_names import COMPLETED_POD, CRASHLOOP_POD, OOMKILLED_POD, PENDING_POD
+from tests.plugins.app import ROOT
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+PAGE = str(ROOT / "pages" / "pods.py")
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def run_page(namespace: str | None = None, **params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def pods_table(at: AppTest) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if {"Namespace", "Name", "Status", "Restarts"} <= set(frame.value.columns):
+            return frame.value
+    raise AssertionError("no pods table on the page")
+
+
+def row(table: pd.DataFrame, name: str) -> pd.Series:
+    found = table[table["Name"] == name]
+    assert len(found) == 1, (name, table["Name"].tolist())
+    return found.iloc[0]
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a {column!r} column")
+
+
+def chart_data(arrow: bytes) -> pd.DataFrame:
+    """A dataset Streamlit sends beside a Vega-Lite spec (Arrow IPC), as a DataFrame."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(arrow).read_pandas()
+
+
+def counts_line(at: AppTest) -> str:
+    return next(unescape(m.value) for m in at.markdown if " pods" in unescape(m.value))
+
+
+def widget(elements: Any, label: str) -> Any:
+    return next(element for element in elements if element.label == label)
+
+
+def demo_pods(kube_api: Any) -> pd.DataFrame:
+    """The expected table, straight from the API server (the page's code path is not used)."""
+    from k8sdata.config import Settings
+    from k8sdata.kube import KubeClient
+
+    client = KubeClient(Settings.from_env())
+    try:
+        return pods_frame(client.list_pods())
+    finally:
+        client.close()
+
+
+def test_table_has_every_pod_with_kubectl_columns(kube_api: Any) -> None:
+    at = run_page()
+    table = pods_table(at)
+    expected = demo_pods(kube_api)
+    assert set(zip(table["Namespace"], table["Name"], strict=True)) == set(
+        zip(expected["namespace"], expected["name"], strict=True))
+    crash = row(table, CRASHLOOP_POD.pod)
+    assert (crash["Status"], crash["Ready"], crash["Restart count"]) == ("CrashLoopBackOff", "0/1", 11)
+    assert re.fullmatch(r"11 \(\S+ ago\)", crash["Restarts"])
+    assert crash["Workload"] == "Deployment invoice-sync"
+    assert (crash["Node"], crash["Pod IP"], crash["QoS"]) == ("demo-worker-1", "10.244.1.18", "Burstable")
+    assert row(table, PENDING_POD.pod)["Status"] == "Pending"
+    assert row(table, COMPLETED_POD.pod)["Status"] == "Completed"
+    assert row(table, COMPLETED_POD.pod)["Workload"].startswith("Job ")
+    assert row(table, OOMKILLED_POD.pod)["Restart count"] == 3
+    not_ready = int((~expected["is_ready"] & (expected["phase"] != "Succeeded")).sum())
+    assert counts_line(at) == f"{len(expected):,} pods, {not_ready:,} not ready"
+    assert [b.label for b in at.get("download_button")] == ["Download these pods (CSV)"]
+
+
+def test_usage_beside_requests_and_limits() -> None:
+    table = pods_table(run_page())
+    running = row(table, OOMKILLED_POD.pod)
+    assert running["CPU request"] == pytest.approx(0.25) and running["CPU limit"] == pytest.approx(0.5)
+    assert running["Memory request (MiB)"] == pytest.approx(192) and running["Memory limit (MiB)"] == 256
+    assert running["CPU (cores)"] > 0 and running["Memory (MiB)"] > 0
+    assert running["CPU / request"] == pytest.approx(running["CPU (cores)"] / 0.25 * 100)
+    assert running["Memory / limit"] == pytest.approx(running["Memory (MiB)"] / 256 * 100)
+    pending = row(table, PENDING_POD.pod)  # never ran: no usage, requests still shown
+    assert pd.isna(pending["CPU (cores)"]) and pending["Memory request (MiB)"] == 20480
+
+
+def test_sidebar_namespace_filter() -> None:
+    table = pods_table(run_page(namespace="batch"))
+    assert set(table["Namespace"]) == {"batch"}
+    assert {PENDING_POD.pod, OOMKILLED_POD.pod, COMPLETED_POD.pod} <= set(table["Name"])
+
+
+def test_workload_status_node_and_text_filters() -> None:
+    at = run_page()
+    everything = pods_table(at)
+    widget(at.multiselect, "Workload").select("Deployment invoice-sync")
+    table = pods_table(rerun(at))
+    assert table["Name"].tolist() == [CRASHLOOP_POD.pod]
+    assert counts_line(at).startswith(f"1 pods (of {len(everything):,} listed), 1 not ready")
+    widget(at.multiselect, "Workload").unselect("Deployment invoice-sync")
+
+    widget(at.multiselect, "Status").select("Pending")
+    table = pods_table(rerun(at))
+    assert set(table["Status"]) == {"Pending"} and PENDING_POD.pod in set(table["Name"])
+    widget(at.multiselect, "Status").unselect("Pending")
+
+    widget(at.multiselect, "Node").select("demo-worker-2")
+    table = pods_table(rerun(at))
+    assert set(table["Node"]) == {"demo-worker-2"}
+    assert len(table) == int((everything["Node"] == "demo-worker-2").sum())
+    widget(at.multiselect, "Node").unselect("demo-worker-2")
+
+    widget(at.text_input, "Search").input("10.244.1.18")  # an IP: found in the Pod IP column
+    table = pods_table(rerun(at))
+    assert table["Name"].tolist() == [CRASHLOOP_POD.pod]
+    widget(at.text_input, "Search").input("INVOICE")  # case-insensitive
+    assert set(pods_table(rerun(at))["Name"]) == {CRASHLOOP_POD.pod}
+
+
+def test_label_selector_goes_to_the_api_server() -> None:
+    at = run_page()
+    widget(at.text_input, "Label selector").input("pod-template-hash=5d8b9c7f6")
+    table = pods_table(rerun(at))
+    assert table["Name"].tolist() == [CRASHLOOP_POD.pod]
+    widget(at.text_input, "Label selector").input("app in (")  # the server's 400, said as a sentence
+    rerun(at)
+    assert any("Pods are unavailable" in unescape(e.value) for e in at.error), [e.value for e in at.error]
+
+
+def test_csv_builder_matches_table_and_guards_formulas() -> None:
+    at = run_page(namespace="legacy")
+    table = pods_table(at)
+    parsed = pd.read_csv(io.BytesIO(frame_to_csv(table)))
+    assert list(parsed.columns) == list(table.columns)
+    assert sorted(parsed["Name"]) == sorted(table["Name"])
+    hostile = table.head(1).assign(Name="=HYPERLINK(\"http://x\")")
+    assert b"'=HYPERLINK" in frame_to_csv(hostile)
+
+
+def test_pod_detail_of_the_crash_looping_pod() -> None:
+    at = run_page(pod=f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "CrashLoopBackOff" and metrics["Ready"] == "0/1"
+    containers = table_with(at, "Last termination")
+    crash = containers[containers["Container"] == CRASHLOOP_POD.container].iloc[0]
+    assert (crash["Last termination"], crash["Exit code"]) == ("Error", 1)
+    assert crash["Reason"] == "CrashLoopBackOff"
+    assert crash["Image digest"].startswith("registry.example.com/finance/invoice-sync@sha256:")
+    conditions = table_with(at, "Condition")
+    assert conditions.set_index("Condition").loc["Ready", "Status"] == "False"
+    events = table_with(at, "Count")
+    assert "BackOff" in set(events["Reason"])
+    assert all(CRASHLOOP_POD.pod in message for message in events["Message"] if "pod" in message)
+    charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    titles = {json.dumps(spec.get("title", "")) for spec in charts}
+    assert any("CPU" in t for t in titles) and any("Restarts" in t for t in titles), titles
+    commands = "\n".join(code.value for code in at.code)
+    assert f"kubectl logs -n legacy {CRASHLOOP_POD.pod} -c {CRASHLOOP_POD.container} --previous" in commands
+    assert widget(at.selectbox, "Pod detail").value == f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"
+
+
+def test_history_charts_of_a_running_pod_are_vega_lite_with_rule_lines() -> None:
+    at = run_page(pod=f"{OOMKILLED_POD.namespace}/{OOMKILLED_POD.pod}")
+    charts = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    titles = [json.dumps(spec.get("title", "")) for spec in charts]
+    assert len(charts) == 4, titles
+    cpu = next(spec for spec in charts if "CPU" in json.dumps(spec.get("title")))
+    marks = [json.dumps(layer["mark"]) for layer in cpu["layer"]]
+    assert any("line" in m for m in marks) and any("rule" in m for m in marks)
+    chart = next(c for c in at.get("vega_lite_chart") if "CPU (cores)" in c.proto.spec)
+    frames = [chart_data(dataset.data.data) for dataset in chart.proto.datasets]
+    rules = next(frame for frame in frames if "kind" in frame.columns)
+    drawn = set(zip(rules["kind"], rules["amount"].round(3), strict=True))
+    assert drawn == {("request", 0.25), ("limit", 0.5)}
+    assert any("Network" in t for t in titles) and any("Memory" in t for t in titles)
+
+
+def test_picking_a_pod_puts_it_in_the_address() -> None:
+    at = run_page(namespace="batch")
+    key = f"{PENDING_POD.namespace}/{PENDING_POD.pod}"
+    widget(at.selectbox, "Pod detail").select(key)
+    rerun(at)
+    assert at.query_params["pod"] in (key, [key])
+    assert {m.label: m.value for m in at.metric}["Status"] == "Pending"
+    events = table_with(at, "Count")
+    assert "FailedScheduling" in set(events["Reason"])
+
+
+def test_a_linked_pod_that_is_gone_is_said_plainly() -> None:
+    at = run_page(pod="legacy/no-such-pod")
+    assert any("no-such-pod is not in" in unescape(w.value) for w in at.warning)
+
+
+def test_other_tabs_run_only_when_open() -> None:
+    at = run_page(tab="Workloads")
+    assert "Kind" in table_with(at, "Kind").columns
+    with pytest.raises(AssertionError):
+        pods_table(at)  # the Pods tab is closed: its table was not built
+    nodes = run_page(tab="Nodes")
+    assert "Node" in table_with(nodes, "CPU requested").columns
+
+
+def test_big_clusters_read_the_shared_watch_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.data
+
+    monkeypatch.setattr(ui.data, "WATCH_THRESHOLD_PODS", 1)
+    at = run_page()  # the first list tells the page how big the cluster is
+    listed = set(pods_table(at)["Name"])
+    rerun(at)
+    assert any("shared watch" in unescape(c.value) for c in at.caption)
+    assert set(pods_table(at)["Name"]) == listed
+    at.session_state["kams_namespace"] = "legacy"
+    assert set(pods_table(rerun(at))["Namespace"]) == {"legacy"}
