@@ -73,7 +73,6 @@ def _percent(label: str, help_text: str) -> Any:
 
 
 COLUMN_CONFIG = {
-    "Name": st.column_config.TextColumn(pinned=True),
     "Restarts": st.column_config.TextColumn(help="As kubectl prints it: count (time since the last one)."),
     "Restart count": st.column_config.NumberColumn(help="The same count as a number, to sort on."),
     "Age": st.column_config.TextColumn(help="As kubectl prints it. Sort on Created for the true order."),

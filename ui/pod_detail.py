@@ -96,13 +96,13 @@ def _usage_chart(series: pd.DataFrame, value: str, request: pd.DataFrame, limit:
 def cpu_chart(history: PodHistory) -> alt.LayerChart:
     assert isinstance(history.cpu, pd.DataFrame)
     return _usage_chart(history.cpu, "cores", _amount(history.cpu_request), _amount(history.cpu_limit),
-                        "CPU (cores) against request and limit", "cores", 1.0)
+                        "CPU (cores)", "cores", 1.0)
 
 
 def memory_chart(history: PodHistory) -> alt.LayerChart:
     assert isinstance(history.memory, pd.DataFrame)
     return _usage_chart(history.memory, "bytes", _amount(history.memory_request),
-                        _amount(history.memory_limit), "Memory working set (MiB) against request and limit",
+                        _amount(history.memory_limit), "Memory working set (MiB)",
                         "MiB", MIB)
 
 
@@ -155,6 +155,7 @@ def _usage_panel(usage: pd.DataFrame | SourceError, request: pd.DataFrame | Sour
 
 def _history(settings: Settings, filters: Filters, namespace: str, name: str) -> None:
     st.markdown(f"**History** · {escape_markdown(filters.time_range_label.lower())}")
+    st.caption("CPU and memory per container, with its request (dashed line) and limit (solid line).")
     try:
         found = data.pod_history(settings, namespace, name, filters.time_range)
     except SourceError as error:
@@ -177,7 +178,8 @@ def render_pod_detail(settings: Settings, filters: Filters, pod: Mapping[str, An
     metadata = pod.get("metadata") or {}
     namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
     st.subheader(f"Pod {escape_markdown(namespace)}/{escape_markdown(name)}", divider="gray")
-    columns = st.columns(6)
+    # Two rows of three: six side by side truncate kubectl's longer words ("CrashLoopBackOff", "3 (5m ago)").
+    columns = [*st.columns(3), *st.columns(3)]
     columns[0].metric("Status", str(row.get("status", "")), border=True)
     columns[1].metric("Ready", str(row.get("ready", "")), border=True)
     columns[2].metric("Restarts", str(row.get("restarts_display", "")), border=True)

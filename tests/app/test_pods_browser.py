@@ -1,0 +1,65 @@
+"""Real-browser test of the Pods page: Debian Chromium (never `playwright install`) opens /pods served by
+`streamlit run app.py` against the sandbox with a pod linked in the address (?pod=namespace/name), checks
+the table and a history chart, and saves artifacts/pods.png (light) and artifacts/pods-dark.png."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sandbox.demo_names import OOMKILLED_POD
+from tests.app.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_pods_page_shows_the_table_and_a_pods_history(app_server: Any, browser: Any, scheme: str) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1440, "height": 2600}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        # A server's very first session runs in Streamlit's legacy multipage mode (see app.py): open the
+        # app once so the page below is reached through app.py's st.navigation, as every later visitor.
+        page.goto(app_server.url)
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        page.goto(f"{app_server.url}/pods?pod={OOMKILLED_POD.namespace}/{OOMKILLED_POD.pod}")
+        expect(page.get_by_role("heading", name="Pods", exact=True)).to_be_visible()
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+        table = page.locator('[data-testid="stDataFrame"]').first
+        expect(table).to_be_visible()
+        # The grid draws on a canvas; the count line above it says how many rows it holds.
+        expect(page.get_by_text(re.compile(r"^\d+ pods, \d+ not ready$"))).to_be_visible()
+        box = table.bounding_box()
+        assert box is not None and box["height"] > 300, box
+        expect(page.get_by_role("heading", name=f"Pod {OOMKILLED_POD.namespace}/{OOMKILLED_POD.pod}")
+               ).to_be_visible()
+        charts = page.locator('[data-testid="stVegaLiteChart"]')
+        expect(charts.first).to_be_visible()
+        expect(charts).to_have_count(4)
+        # Each chart really drew: Vega renders marks into an SVG or canvas of non-zero size.
+        box = charts.first.bounding_box()
+        assert box is not None and box["width"] > 200 and box["height"] > 150, box
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = "pods.png" if scheme == "light" else "pods-dark.png"
+        page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        assert (ARTIFACTS / name).stat().st_size > 20_000, app_server.log_tail()
+    finally:
+        context.close()
