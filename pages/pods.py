@@ -179,7 +179,7 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
     st.session_state[SHOWN_KEYS] = keys
     st.dataframe(table, hide_index=True, width="stretch", height=420, column_config=COLUMN_CONFIG,
                  key=TABLE_KEY, on_select=_on_table_select, selection_mode="single-row")
-    st.download_button("Download these pods (CSV)", frame_to_csv(table), file_name="pods.csv",
+    st.download_button("Download these pods (CSV)", lambda: frame_to_csv(table), file_name="pods.csv",
                        mime="text/csv", key="kams_pods_csv",
                        help="Exactly the rows and columns shown above.")
     if view.watched:

@@ -178,6 +178,15 @@ def _pod_events(kube_key: str, namespace: str, name: str, _kube: KubeClient) -> 
     return _kube.list_events(namespace, field_selector=f"involvedObject.name={name}")
 
 
+@st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+def _namespace_slice(kube_key: str, namespace: str, token: str, _frame: pd.DataFrame,
+                     _items: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """One namespace of the whole-cluster watch snapshot, cut once per snapshot version for every viewer."""
+    frame = _frame[_frame["namespace"] == namespace].reset_index(drop=True)
+    items = [pod for pod in _items if (pod.get("metadata") or {}).get("namespace") == namespace]
+    return frame, items
+
+
 @dataclass(frozen=True)
 class PodsView:
     """The pods the Pods page shows, before its own filters."""
@@ -207,8 +216,7 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         token = f"watch{version}-{len(items)}"
         frame = _pods_frame(kube.key, None, "", token, items)
         if namespace is not None:
-            frame = frame[frame["namespace"] == namespace].reset_index(drop=True)
-            items = [pod for pod in items if (pod.get("metadata") or {}).get("namespace") == namespace]
+            frame, items = _namespace_slice(kube.key, namespace, token, frame, items)
         return PodsView(items, frame, token, True)
     raw = kube.list_pods(namespace)
     if namespace is None:
@@ -250,7 +258,8 @@ def pod_history(settings: Settings, namespace: str, pod: str, time_range: timede
 
 
 _DATA_FUNCTIONS = (_pods, _events, _namespaces, _kube_version, _instant, _range, _alerts, _prom_version,
-                   _selected_pods, _pods_frame, _pods_usage_frame, _current_usage, _pod_events)
+                   _selected_pods, _pods_frame, _pods_usage_frame, _current_usage, _pod_events,
+                   _namespace_slice)
 
 
 def clear_data_caches() -> None:
