@@ -154,11 +154,18 @@ def _selected_pods(kube_key: str, namespace: str | None, label_selector: str, _k
 
 
 @st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+def _pods_frame_entry(kube_key: str, namespace: str | None, label_selector: str, token: str,
+                      _pods: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    # The list is kept in the entry on purpose: a plain list's token is its id(), and holding the list
+    # means no later list can get the same id while this entry can still be hit.
+    return pods_frame(_pods), _pods
+
+
 def _pods_frame(kube_key: str, namespace: str | None, label_selector: str, token: str,
-                _pods: list[dict[str, Any]]) -> pd.DataFrame:
+                pods: list[dict[str, Any]]) -> pd.DataFrame:
     """k8sdata.frames.pods_frame of one list, built once per list version (token) for every viewer.
     Held as a resource (not pickled per read); pages filter it into new frames and never mutate it."""
-    return pods_frame(_pods)
+    return _pods_frame_entry(kube_key, namespace, label_selector, token, pods)[0]
 
 
 @st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
@@ -258,7 +265,7 @@ def pod_history(settings: Settings, namespace: str, pod: str, time_range: timede
 
 
 _DATA_FUNCTIONS = (_pods, _events, _namespaces, _kube_version, _instant, _range, _alerts, _prom_version,
-                   _selected_pods, _pods_frame, _pods_usage_frame, _current_usage, _pod_events,
+                   _selected_pods, _pods_frame_entry, _pods_usage_frame, _current_usage, _pod_events,
                    _namespace_slice)
 
 
