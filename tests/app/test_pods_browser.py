@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo_names import OOMKILLED_POD
+from sandbox.demo_names import CRASHLOOP_POD, OOMKILLED_POD
 from tests.app.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
+
+CRASH_POD = CRASHLOOP_POD.pod
 
 
 @pytest.fixture
@@ -61,5 +63,31 @@ def test_pods_page_shows_the_table_and_a_pods_history(app_server: Any, browser: 
         name = "pods.png" if scheme == "light" else "pods-dark.png"
         page.screenshot(path=str(ARTIFACTS / name), full_page=True)
         assert (ARTIFACTS / name).stat().st_size > 20_000, app_server.log_tail()
+    finally:
+        context.close()
+
+
+def test_clicking_a_row_opens_its_detail_and_links_it(app_server: Any, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1440, "height": 1600})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(app_server.url)
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        page.goto(f"{app_server.url}/pods")
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+        search = page.get_by_role("textbox", name="Search")
+        search.fill(CRASH_POD)
+        search.press("Enter")
+        expect(page.get_by_text(re.compile(r"^1 pods \(of \d+ listed\), 1 not ready$"))).to_be_visible()
+        table = page.locator('[data-testid="stDataFrame"]').first
+        box = table.bounding_box()
+        assert box is not None
+        # The only row: its selection checkbox sits in the first (row marker) column, below the header.
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+        expect(page.get_by_role("heading", name=f"Pod legacy/{CRASH_POD}")).to_be_visible()
+        expect(page).to_have_url(re.compile(rf"pod=legacy(%2F|/){CRASH_POD}"))
     finally:
         context.close()
