@@ -25,9 +25,10 @@ import gc
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_UP, Decimal, localcontext
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -36,7 +37,13 @@ from k8sdata.queries import CONTAINER_CPU, CONTAINER_MEMORY
 
 if TYPE_CHECKING:
     from k8sdata.kube import KubeClient
-    from k8sdata.prom import PromClient
+
+
+class InstantSource(Protocol):
+    """What usage needs from Prometheus: PromClient, or ui.data's cached wrapper (CachedProm)."""
+
+    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
+
 
 CONTAINER_RESOURCE_COLUMNS = [
     "namespace", "pod", "container", "sidecar", "cpu_request", "cpu_limit", "memory_request",
@@ -286,7 +293,7 @@ def is_terminated(pod: Mapping[str, Any]) -> bool:
 # ------------------------------------------------------------------------------------------ usage
 
 
-def usage_from_prometheus(prom: PromClient, namespace: str | None, *, window: str = "5m") -> pd.DataFrame:
+def usage_from_prometheus(prom: InstantSource, namespace: str | None, *, window: str = "5m") -> pd.DataFrame:
     """Two queries, each aggregated by (namespace, pod, container), whatever the cluster's size."""
     cpu = prom.instant(CONTAINER_CPU.render(namespace=namespace or "", window=window))
     memory = prom.instant(CONTAINER_MEMORY.render(namespace=namespace or ""))
@@ -356,7 +363,7 @@ class UsageUnavailable(SourceError):
                 "(and let KAMS read metrics.k8s.io).")
 
 
-def current_usage(prom: PromClient | None, kube: KubeClient | None, namespace: str | None, *,
+def current_usage(prom: InstantSource | None, kube: KubeClient | None, namespace: str | None, *,
                   window: str = "5m") -> tuple[pd.DataFrame, str]:
     """Per container usage now (USAGE_COLUMNS) and the source used: "prometheus" or "metrics.k8s.io".
 

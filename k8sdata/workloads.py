@@ -29,6 +29,7 @@ from k8sdata.frames import _node_roles, _node_status, _now, parse_time, since
 from k8sdata.resources import (
     SOURCE_METRICS_API,
     SOURCE_PROMETHEUS,
+    InstantSource,
     UsageUnavailable,
     cpu_cores,
     gc_paused,
@@ -41,7 +42,6 @@ from k8sdata.resources import (
 
 if TYPE_CHECKING:
     from k8sdata.kube import KubeClient
-    from k8sdata.prom import PromClient
 
 WORKLOAD_COLUMNS = [
     "kind", "namespace", "name", "desired", "ready", "ready_display", "up_to_date", "available", "rollout",
@@ -266,7 +266,7 @@ def _float(compute: Any) -> float:
         return math.nan
 
 
-def node_usage_from_prometheus(prom: PromClient, pods: Iterable[Mapping[str, Any]], *,
+def node_usage_from_prometheus(prom: InstantSource, pods: Iterable[Mapping[str, Any]], *,
                                window: str = "5m") -> pd.DataFrame:
     """The containers' usage (two queries by (namespace, pod, container)) summed per node through the
     pods' spec.nodeName: containers only, without the node's system daemons."""
@@ -281,7 +281,7 @@ def node_usage_from_prometheus(prom: PromClient, pods: Iterable[Mapping[str, Any
     return summed.rename(columns={"cpu_cores": "cpu_used", "memory_bytes": "memory_used"})
 
 
-def node_usage(prom: PromClient | None, kube: KubeClient | None, pods: Iterable[Mapping[str, Any]]
+def node_usage(prom: InstantSource | None, kube: KubeClient | None, pods: Iterable[Mapping[str, Any]]
                ) -> tuple[pd.DataFrame, str]:
     """(node, cpu_used, memory_used) and its source. metrics.k8s.io first here (unlike container usage):
     NodeMetrics measure the whole node like `kubectl top node`, while Prometheus' container series only
