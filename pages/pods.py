@@ -43,7 +43,7 @@ TABLE_COLUMNS = {
     "cpu_request": "CPU request", "cpu_limit": "CPU limit",
     "memory_mib": "Memory (MiB)", "memory_request_pct": "Memory / request",
     "memory_limit_pct": "Memory / limit", "memory_request_mib": "Memory request (MiB)",
-    "memory_limit_mib": "Memory limit (MiB)",
+    "memory_limit_mib": "Memory limit (MiB)", "labels": "Labels",
 }
 USAGE_COLUMNS = ("cpu_cores", "cpu_request_pct", "cpu_limit_pct", "memory_mib", "memory_request_pct",
                  "memory_limit_pct")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from k8sdata.archive import frame_to_csv
 from k8sdata.frames import pods_frame
 from sandbox.demo_names import COMPLETED_POD, CRASHLOOP_POD, OOMKILLED_POD, PENDING_POD
-from tests.plugins.app import ROOT
+from tests.plugins.app import ROOT, clear_streamlit_caches
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -103,6 +104,7 @@ def test_table_has_every_pod_with_kubectl_columns(kube_api: Any) -> None:
     assert (crash["Status"], crash["Ready"], crash["Restart count"]) == ("CrashLoopBackOff", "0/1", 11)
     assert re.fullmatch(r"11 \(\S+ ago\)", crash["Restarts"])
     assert crash["Workload"] == "Deployment invoice-sync"
+    assert "pod-template-hash=5d8b9c7f6" in crash["Labels"].split(",")
     assert (crash["Node"], crash["Pod IP"], crash["QoS"]) == ("demo-worker-1", "10.244.1.18", "Burstable")
     assert row(table, PENDING_POD.pod)["Status"] == "Pending"
     assert row(table, COMPLETED_POD.pod)["Status"] == "Completed"
@@ -252,3 +254,6 @@ def test_big_clusters_read_the_shared_watch_cache(monkeypatch: pytest.MonkeyPatc
     assert set(pods_table(at)["Name"]) == listed
     at.session_state["kams_namespace"] = "legacy"
     assert set(pods_table(rerun(at))["Namespace"]) == {"legacy"}
+    assert any(t.name.startswith("kams-watch") for t in threading.enumerate())
+    clear_streamlit_caches()  # releasing the cached WatchedList stops its thread and closes its watch
+    assert not any(t.name.startswith("kams-watch") and t.is_alive() for t in threading.enumerate())
