@@ -24,7 +24,10 @@ from k8sdata.health import (
 from k8sdata.overview import OverviewData
 from ui import data
 from ui.filters import current_filters
+from ui.frame_guard import ensure_app_frame
 from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_badge, show_source_error
+
+ensure_app_frame()
 
 #: PromQL window of the headline numbers ("... in the last 5 minutes").
 WINDOW = "5m"

@@ -19,10 +19,13 @@ from k8sdata.errors import SourceError
 from k8sdata.resources import SOURCE_METRICS_API
 from ui import data
 from ui.filters import Filters, PodFilters, current_filters, filter_pods, workload_labels
+from ui.frame_guard import ensure_app_frame
 from ui.pod_detail import find_pod, render_pod_detail
 from ui.render import escape_markdown, show_source_error
 from ui.rightsizing import render_rightsizing_tab
 from ui.workloads import render_nodes_tab, render_workloads_tab
+
+ensure_app_frame()
 
 #: The query parameter that names the selected pod ("namespace/name"), so a pod can be linked.
 POD_PARAM = "pod"
