@@ -38,15 +38,18 @@ SHOWN_KEYS = "_kams_pods_shown"
 MAX_PICKER_OPTIONS = 2_000
 MIB = 1024**2
 
+# kubectl's own order first (NAME READY STATUS RESTARTS AGE), then usage against requests and limits, so
+# what people look at first fits the screen; the wide columns (kubectl -o wide's and the raw amounts) follow.
 TABLE_COLUMNS = {
-    "namespace": "Namespace", "name": "Name", "workload_text": "Workload", "node": "Node", "ip": "Pod IP",
-    "qos_class": "QoS", "ready": "Ready", "status": "Status", "restarts_display": "Restarts",
-    "restarts": "Restart count", "age": "Age", "created": "Created",
-    "cpu_cores": "CPU (cores)", "cpu_request_pct": "CPU / request", "cpu_limit_pct": "CPU / limit",
-    "cpu_request": "CPU request", "cpu_limit": "CPU limit",
-    "memory_mib": "Memory (MiB)", "memory_request_pct": "Memory / request",
-    "memory_limit_pct": "Memory / limit", "memory_request_mib": "Memory request (MiB)",
-    "memory_limit_mib": "Memory limit (MiB)", "labels": "Labels",
+    "namespace": "Namespace", "name": "Name", "ready": "Ready", "status": "Status",
+    "restarts_display": "Restarts", "age": "Age",
+    "cpu_request_pct": "CPU / request", "memory_request_pct": "Memory / request",
+    "cpu_limit_pct": "CPU / limit", "memory_limit_pct": "Memory / limit",
+    "workload_text": "Workload", "node": "Node", "ip": "Pod IP", "qos_class": "QoS",
+    "cpu_cores": "CPU (cores)", "cpu_request": "CPU request", "cpu_limit": "CPU limit",
+    "memory_mib": "Memory (MiB)", "memory_request_mib": "Memory request (MiB)",
+    "memory_limit_mib": "Memory limit (MiB)", "restarts": "Restart count", "created": "Created",
+    "labels": "Labels",
 }
 USAGE_COLUMNS = ("cpu_cores", "cpu_request_pct", "cpu_limit_pct", "memory_mib", "memory_request_pct",
                  "memory_limit_pct")
@@ -180,7 +183,7 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
     st.markdown(escape_markdown(_counts(shown, len(view.frame))))
     keys = (shown["namespace"] + "/" + shown["name"]).tolist()
     st.session_state[SHOWN_KEYS] = keys
-    st.dataframe(table, hide_index=True, width="stretch", height=420, column_config=COLUMN_CONFIG,
+    st.dataframe(table, hide_index=True, width="stretch", height=480, column_config=COLUMN_CONFIG,
                  key=TABLE_KEY, on_select=_on_table_select, selection_mode="single-row")
     st.download_button("Download these pods (CSV)", lambda: frame_to_csv(table), file_name="pods.csv",
                        mime="text/csv", key="kams_pods_csv",
