@@ -14,6 +14,7 @@ import contextlib
 import gc
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -154,16 +155,37 @@ def _from_transport(error: BaseException, path: str) -> SourceError:
 
 # --------------------------------------------------------------------------------------------- parsing
 
-def _parse(raw: bytes) -> dict[str, Any]:
-    """Parse one page with the garbage collector paused: a page of 500 pods is ~1M small objects, and
-    collections triggered while building them would scan all of them again and again."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's garbage collector while a list is parsed. A page of 500 pods is ~1M small objects
+    and a 100,000-pod list hundreds of millions of allocations: every collection triggered while they
+    are built would scan all that is already kept, again and again (measured here: 40 % of a 20,000-pod
+    list). Counted, so overlapping lists in several threads re-enable it only when the last one ends;
+    nothing in a list builds reference cycles, so nothing is lost by deferring collection."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
     try:
-        return orjson.loads(raw)
+        yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    """Parse one answer with the garbage collector paused (see gc_paused)."""
+    with gc_paused():
+        return orjson.loads(raw)
 
 
 def _trim(item: dict[str, Any]) -> dict[str, Any]:
@@ -292,28 +314,34 @@ class KubeClient:
         resumes from. A 410 on a continue token restarts the list once, as list_path does."""
         base: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
         for attempt in range(2):
-            items: list[dict[str, Any]] = []
-            token: str | None = None
-            version = ""
             try:
-                while True:
-                    query = [*base, ("limit", PAGE_SIZE)]
-                    if token:
-                        query.append(("continue", token))
-                    body = self.get_json(path, query)
-                    metadata = body.get("metadata") or {}
-                    if not token:  # the first page's version is the list's consistent snapshot
-                        version = str(metadata.get("resourceVersion") or "")
-                    page = body.get("items") or []
-                    del body
-                    items.extend(slim(_trim(item)) if slim else _trim(item) for item in page)
-                    token = metadata.get("continue") or None
-                    if not token:
-                        return items, version
+                with gc_paused():  # the whole list, not only each page's parse: see gc_paused
+                    return self._list_pages(path, base, slim)
             except ListExpired:
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _list_pages(self, path: str, base: list[tuple[str, str | int]],
+                    slim: Callable[[dict[str, Any]], dict[str, Any]] | None
+                    ) -> tuple[list[dict[str, Any]], str]:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        version = ""
+        while True:
+            query = [*base, ("limit", PAGE_SIZE)]
+            if token:
+                query.append(("continue", token))
+            body = self.get_json(path, query)
+            metadata = body.get("metadata") or {}
+            if not token:  # the first page's version is the list's consistent snapshot
+                version = str(metadata.get("resourceVersion") or "")
+            page = body.get("items") or []
+            del body
+            items.extend(slim(_trim(item)) if slim else _trim(item) for item in page)
+            token = metadata.get("continue") or None
+            if not token:
+                return items, version
 
     def watch_events(self, path: str, resource_version: str, *, timeout_seconds: int = 300,
                      on_response: Callable[[Any], None] | None = None,
@@ -373,8 +401,9 @@ class KubeClient:
         for attempt in range(2):
             items: list[dict[str, Any]] = []
             try:
-                for page in self.iter_pages(path, **params):
-                    items.extend(page)
+                with gc_paused():  # the whole list, not only each page's parse: see gc_paused
+                    for page in self.iter_pages(path, **params):
+                        items.extend(page)
                 return items
             except ListExpired:
                 if attempt == 1:
