@@ -45,17 +45,19 @@ def test_pods_page_shows_the_table_and_a_pods_history(app_server: Any, browser: 
         page.goto(f"{app_server.url}/pods?pod={OOMKILLED_POD.namespace}/{OOMKILLED_POD.pod}")
         expect(page.get_by_role("heading", name="Pods", exact=True)).to_be_visible()
         page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-        table = page.locator('[data-testid="stDataFrame"]').first
-        expect(table).to_be_visible()
         # The grid draws on a canvas; the count line above it says how many rows it holds.
         expect(page.get_by_text(re.compile(r"^\d+ pods, \d+ not ready$"))).to_be_visible()
-        box = table.bounding_box()
-        assert box is not None and box["height"] > 300, box
         expect(page.get_by_role("heading", name=f"Pod {OOMKILLED_POD.namespace}/{OOMKILLED_POD.pod}")
                ).to_be_visible()
         charts = page.locator('[data-testid="stVegaLiteChart"]')
         expect(charts.first).to_be_visible()
         expect(charts).to_have_count(4)
+        # The page is complete now (elements of the Overview, shown stale while the page changed, are
+        # gone): the pods table is the tall grid among the page's tables.
+        tables = page.locator('[data-testid="stDataFrame"]')
+        expect(tables).to_have_count(4)  # pods, containers, conditions, events
+        heights = [(t.bounding_box() or {"height": 0})["height"] for t in tables.all()]
+        assert max(heights) > 300, heights
         # Each chart really drew: Vega renders marks into an SVG or canvas of non-zero size.
         box = charts.first.bounding_box()
         assert box is not None and box["width"] > 200 and box["height"] > 150, box
