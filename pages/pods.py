@@ -79,7 +79,8 @@ def _percent(label: str, help_text: str) -> Any:
 
 
 COLUMN_CONFIG = {
-    "Restarts": st.column_config.TextColumn(help="As kubectl prints it: count (time since the last one)."),
+    "Restarts": st.column_config.TextColumn(help="As kubectl prints it: count (time since the last one).",
+                                            width=120),  # "12 (120m ago)" fits
     "Restart count": st.column_config.NumberColumn(help="The same count as a number, to sort on."),
     "Age": st.column_config.TextColumn(help="As kubectl prints it. Sort on Created for the true order."),
     "Created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
