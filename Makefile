@@ -9,8 +9,9 @@ PIP := $(PY) -m pip install --disable-pip-version-check -q
 
 .PHONY: run demo test lint bench clean
 
+# Debian's own python3 needs the python3-venv package for this; install it when it is missing.
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV) && scripts/system-deps.sh python3-venv && $(PYTHON) -m venv $(VENV); }
 
 $(VENV)/.runtime: requirements.txt | $(PY)
 	$(PIP) -r requirements.txt

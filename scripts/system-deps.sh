@@ -9,6 +9,10 @@ declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium" [o
 declare -A companions=([chromium]="fonts-liberation")
 missing=()
 for package in "$@"; do
+    if [ -z "${provides[$package]:-}" ]; then
+        missing+=("$package")  # no binary to look for (e.g. python3-venv): asked for means needed
+        continue
+    fi
     for binary in ${provides[$package]}; do
         if ! command -v "$binary" >/dev/null 2>&1; then
             missing+=("$package" ${companions[$package]:-})
