@@ -11,10 +11,8 @@ k8sdata.errors.SourceError kind. Secrets are never read.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from k8sdata.errors import (
     Timeout,
     Unreachable,
 )
+from k8sdata.gcpause import gc_paused
 
 #: The pseudo-context name for the ServiceAccount mounted into KAMS's own pod.
 IN_CLUSTER_CONTEXT = "in-cluster"
@@ -154,33 +153,6 @@ def _from_transport(error: BaseException, path: str) -> SourceError:
 
 
 # --------------------------------------------------------------------------------------------- parsing
-
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-_gc_was_enabled = False
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's garbage collector while a list is parsed. A page of 500 pods is ~1M small objects
-    and a 100,000-pod list hundreds of millions of allocations: every collection triggered while they
-    are built would scan all that is already kept, again and again (measured here: 40 % of a 20,000-pod
-    list). Counted, so overlapping lists in several threads re-enable it only when the last one ends;
-    nothing in a list builds reference cycles, so nothing is lost by deferring collection."""
-    global _gc_pausers, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pausers == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pausers += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0 and _gc_was_enabled:
-                gc.enable()
-
 
 def _parse(raw: bytes) -> dict[str, Any]:
     """Parse one answer with the garbage collector paused (see gc_paused)."""

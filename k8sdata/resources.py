@@ -21,10 +21,9 @@ When pod-level resources (spec.resources, PodLevelResources) are set, they win, 
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_UP, Decimal, localcontext
 from functools import lru_cache
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.gcpause import gc_paused
 from k8sdata.queries import CONTAINER_CPU, CONTAINER_MEMORY
 
 if TYPE_CHECKING:
@@ -152,19 +152,6 @@ def memory_bytes(text: str | int | float | None) -> float:
 
 
 # ------------------------------------------------------------------------------------------ specs
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Build many small rows without the garbage collector: at 100,000 freshly listed pods, collections
-    triggered by the new rows rescan every pod dict and cost ~6 s of a ~1 s job (measured here)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _amounts(container: Mapping[str, Any], which: str) -> Mapping[str, Any]:

@@ -26,13 +26,13 @@ import pandas as pd
 
 from k8sdata.errors import SourceError
 from k8sdata.frames import _node_roles, _node_status, _now, parse_time, since
+from k8sdata.gcpause import gc_paused
 from k8sdata.resources import (
     SOURCE_METRICS_API,
     SOURCE_PROMETHEUS,
     InstantSource,
     UsageUnavailable,
     cpu_cores,
-    gc_paused,
     is_terminated,
     memory_bytes,
     parse_quantity,
