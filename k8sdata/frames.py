@@ -96,7 +96,8 @@ def since(moment: datetime | None, now: datetime) -> str:
     return human_duration((now - moment).total_seconds())
 
 
-def _now(now: datetime | None) -> datetime:
+def utc_now_or(now: datetime | None) -> datetime:
+    """`now` as an aware UTC time, or the clock when None (frames take `now` so tests can pin it)."""
     if now is None:
         return datetime.now(UTC)
     return now if now.tzinfo else now.replace(tzinfo=UTC)
@@ -322,7 +323,7 @@ def pod_row(pod: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 
 def pods_frame(pods: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
     """One row per pod (POD_COLUMNS), sorted by namespace then name like `kubectl get pods -A`."""
-    moment = _now(now)
+    moment = utc_now_or(now)
     # The collector paused while rows are built: 100,000 pods make millions of small objects, and each
     # collection they trigger would scan every pod dict held in memory again (17 s instead of ~3 s at
     # 100,000 pods, measured here). Same reason as k8sdata.kube._parse.
@@ -419,7 +420,7 @@ def _event_last_seen(event: Mapping[str, Any]) -> datetime | None:
 
 def events_frame(events: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
     """One row per event (EVENT_COLUMNS), newest first."""
-    moment = _now(now)
+    moment = utc_now_or(now)
     rows = []
     for event in events:
         metadata = event.get("metadata") or {}
@@ -447,7 +448,7 @@ def events_frame(events: list[dict[str, Any]], now: datetime | None = None) -> p
 # ----------------------------------------------------------------------------------------- nodes
 
 
-def _node_status(node: Mapping[str, Any]) -> str:
+def node_status(node: Mapping[str, Any]) -> str:
     """kubectl's node STATUS: Ready / NotReady / Unknown, plus SchedulingDisabled when cordoned."""
     conditions = (node.get("status") or {}).get("conditions") or []
     ready = next((c for c in conditions if c.get("type") == "Ready"), None)
@@ -464,7 +465,8 @@ def _node_status(node: Mapping[str, Any]) -> str:
     return ",".join(words)
 
 
-def _node_roles(labels: Mapping[str, str]) -> str:
+def node_roles(labels: Mapping[str, str]) -> str:
+    """kubectl's node ROLES column from node-role.kubernetes.io/* and kubernetes.io/role labels."""
     roles = sorted({key.split("/", 1)[1] for key in labels
                     if key.startswith("node-role.kubernetes.io/") and "/" in key and key.split("/", 1)[1]})
     if labels.get("kubernetes.io/role"):
@@ -474,7 +476,7 @@ def _node_roles(labels: Mapping[str, str]) -> str:
 
 def nodes_frame(nodes: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
     """One row per node (NODE_COLUMNS); capacities are kept as Kubernetes quantities ("4", "16Gi")."""
-    moment = _now(now)
+    moment = utc_now_or(now)
     rows = []
     for node in nodes:
         metadata = node.get("metadata") or {}
@@ -484,8 +486,8 @@ def nodes_frame(nodes: list[dict[str, Any]], now: datetime | None = None) -> pd.
         created = parse_time(metadata.get("creationTimestamp"))
         rows.append({
             "name": str(metadata.get("name") or ""),
-            "status": _node_status(node),
-            "roles": _node_roles(metadata.get("labels") or {}),
+            "status": node_status(node),
+            "roles": node_roles(metadata.get("labels") or {}),
             "version": str((status.get("nodeInfo") or {}).get("kubeletVersion") or ""),
             "cpu_capacity": str(capacity.get("cpu") or ""),
             "memory_capacity": str(capacity.get("memory") or ""),

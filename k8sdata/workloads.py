@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from k8sdata.errors import SourceError
-from k8sdata.frames import _node_roles, _node_status, _now, parse_time, since
+from k8sdata.frames import node_roles, node_status, parse_time, since, utc_now_or
 from k8sdata.gcpause import gc_paused
 from k8sdata.resources import (
     SOURCE_METRICS_API,
@@ -210,7 +210,7 @@ def workloads_frame(deployments: Iterable[Mapping[str, Any]], statefulsets: Iter
     revision: the Deployment's revision annotation, the StatefulSet's currentRevision (its
     ControllerRevision name), the DaemonSet's observedGeneration is no revision, so "".
     """
-    moment = _now(now)
+    moment = utc_now_or(now)
     replicaset_list = list(replicasets) if replicasets is not None else None
     rows = []
     for deployment in deployments:
@@ -335,7 +335,7 @@ def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping
         capacity, allocatable = status.get("capacity") or {}, status.get("allocatable") or {}
         count, cpu_req, cpu_lim, mem_req, mem_lim = requested.get(name, [0, 0.0, 0.0, 0.0, 0.0])
         rows.append({
-            "node": name, "status": _node_status(node), "roles": _node_roles(metadata.get("labels") or {}),
+            "node": name, "status": node_status(node), "roles": node_roles(metadata.get("labels") or {}),
             "pods": int(count),
             "cpu_capacity": _float(lambda c=capacity: cpu_cores(c.get("cpu"))),
             "cpu_allocatable": _float(lambda a=allocatable: cpu_cores(a.get("cpu"))),
