@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,10 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     servers.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kams-sandbox-"))
     print("Starting the KAMS sandbox (stand-in Kubernetes API, Prometheus with a day of history, S3)...",
           flush=True)
-    with Sandbox(workdir) as sandbox:
+    with Sandbox(args.workdir) as sandbox:  # None: Sandbox makes a temporary folder
         print(sandbox.describe(), flush=True)
         print(f"Started in {sandbox.startup_seconds:.1f} s.", flush=True)
         if args.command == "demo":
