@@ -35,11 +35,11 @@ run: $(VENV)/.runtime
 	fi
 
 demo: $(VENV)/.sandbox
-	@scripts/system-deps.sh prometheus openssl || echo "Continuing without them: the dashboard says which parts are missing."
+	@scripts/system-deps.sh prometheus prometheus-alertmanager openssl || echo "Continuing without them: the dashboard says which parts are missing."
 	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
 
 test: $(VENV)/.dev
-	scripts/system-deps.sh prometheus chromium openssl
+	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
