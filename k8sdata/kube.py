@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -417,6 +418,69 @@ class KubeClient:
             path = _group_path(group_version, resource, namespace)
         return self.list_path(path, labelSelector=label_selector)
 
+    def pod_log(self, namespace: str, pod: str, *, container: str, tail_lines: int | None = None,
+                since_seconds: int | None = None, since_time: datetime | None = None,
+                previous: bool = False, timestamps: bool = True, limit_bytes: int = 2_000_000,
+                timeout: float | None = None) -> bytes:
+        """One container's log (pods/log), raw bytes, never more than `limit_bytes`.
+
+        Bounded on purpose: the caller must give `tail_lines`, `since_seconds` or `since_time` (a log
+        can be gigabytes), `limit_bytes` is always sent and also enforced while reading, and the
+        request has a timeout. kube-apiserver forwards `sinceTime` to the kubelet with whole seconds
+        only, so it is sent that way: a follower must drop the lines of that second it already has.
+        403 -> Forbidden; 404 -> PodGone; 400 (not started, no previous run...) -> LogNotAvailable
+        with the kubelet's own sentence.
+        """
+        if tail_lines is None and since_seconds is None and since_time is None:
+            raise ValueError("a log read needs tail_lines, since_seconds or since_time")
+        if limit_bytes < 1:
+            raise ValueError("limit_bytes must be at least 1")
+        path = f"{_core_path('pods', namespace)}/{_check_segment(pod)}/log"
+        query: list[tuple[str, str | int]] = [("container", container), ("limitBytes", int(limit_bytes))]
+        if tail_lines is not None:
+            query.append(("tailLines", max(0, int(tail_lines))))
+        if since_seconds is not None:
+            query.append(("sinceSeconds", max(1, int(since_seconds))))
+        elif since_time is not None:
+            query.append(("sinceTime", since_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
+        if previous:
+            query.append(("previous", "true"))
+        if timestamps:
+            query.append(("timestamps", "true"))
+        seconds = self._timeout if timeout is None else (timeout, timeout)
+        response = None
+        try:
+            response = self._api.call_api(
+                path, "GET", query_params=query, header_params={"Accept": "text/plain, */*"},
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds,
+                _return_http_data_only=True,
+            )
+            chunks: list[bytes] = []
+            size = 0
+            # Read in pieces and stop at the limit even if a server ignores limitBytes.
+            for chunk in response.stream(64 * 1024, decode_content=True):
+                chunks.append(chunk[: limit_bytes - size])
+                size += len(chunks[-1])
+                if size >= limit_bytes:
+                    break
+            return b"".join(chunks)
+        except ApiException as error:
+            if error.status == 404:
+                raise PodGone(_SOURCE, f"{namespace}/{pod}") from None
+            if error.status == 400:
+                raise LogNotAvailable(_SOURCE, _status_message(error.body) or "no log") from None
+            raise _from_api_exception(error, path) from None
+        except AttributeError as error:  # see _get: the client's own TLS-failure bug
+            if isinstance(error.__context__, ApiException):
+                raise _from_api_exception(error.__context__, path) from None
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise _from_transport(error, path) from None
+        finally:
+            if response is not None:
+                with contextlib.suppress(Exception):
+                    response.release_conn()
+
 
 def _check_segment(value: str) -> str:
     """A path segment from a caller (namespace, resource): refuse anything that could change the path."""
@@ -449,3 +513,35 @@ def _watch_event(line: bytes, path: str) -> tuple[str, dict[str, Any]]:
         code = int(obj.get("code") or 0) if isinstance(obj, dict) else 0
         raise _from_http(code or 500, orjson.dumps(obj), None, path)
     return kind, _trim(obj) if isinstance(obj, dict) else {}
+
+
+class PodGone(SourceError):
+    """404 on a pod's log: the pod was deleted (or replaced) since it was listed."""
+
+    kind = "gone"
+
+    def _what(self) -> str:
+        return f"The pod {self.detail} is gone" if self.detail else "The pod is gone"
+
+    @property
+    def sentence(self) -> str:
+        return f"{self._what()}. {self.hint or 'It was deleted or replaced; pick a current pod.'}"
+
+
+class LogNotAvailable(SourceError):
+    """400 on a pod's log: the kubelet has no such log (waiting to start, no previous run, ...).
+    `detail` is the server's own sentence, e.g. 'container "main" in pod "x" is waiting to start'."""
+
+    kind = "not_available"
+
+    @property
+    def sentence(self) -> str:
+        detail = self.detail.rstrip(".") or "There is no log for this container"
+        return f"{detail[0].upper()}{detail[1:]}. {self.hint or self._next()}"
+
+    def _next(self) -> str:
+        if "waiting to start" in self.detail:
+            return "Its log appears once it has started."
+        if "previous terminated container" in self.detail:
+            return "It has not restarted, so there is no previous log."
+        return "Pick another container or pod."
