@@ -58,6 +58,11 @@ class Settings:
     s3_endpoint_url: str | None = None  # $AWS_ENDPOINT_URL_S3; credentials via boto3's own chain
     archive_dir: str | None = None  # $KAMS_ARCHIVE_DIR (local folder alternative to S3)
     demo: bool = False  # $KAMS_DEMO == "1": show the "demo cluster" banner
+    # Prometheus behind authentication or a private CA (Thanos, Mimir, a gateway in front of Prometheus).
+    prometheus_token: str | None = None  # $PROMETHEUS_TOKEN: sent as "Authorization: Bearer ..."
+    prometheus_token_file: str | None = None  # $PROMETHEUS_TOKEN_FILE: a mounted secret, re-read as it rotates
+    prometheus_ca_file: str | None = None  # $PROMETHEUS_CA_FILE: PEM bundle that signs Prometheus' certificate
+    alertmanager_url: str | None = None  # $ALERTMANAGER_URL: the Alerts page then shows Alertmanager's view
 
     @classmethod
     def from_env(
@@ -82,6 +87,10 @@ class Settings:
             s3_endpoint_url=_blank_to_none(env.get("AWS_ENDPOINT_URL_S3")),
             archive_dir=_blank_to_none(env.get("KAMS_ARCHIVE_DIR")),
             demo=env.get("KAMS_DEMO", "").strip() == "1",
+            prometheus_token=_blank_to_none(env.get("PROMETHEUS_TOKEN")),
+            prometheus_token_file=_blank_to_none(env.get("PROMETHEUS_TOKEN_FILE")),
+            prometheus_ca_file=_blank_to_none(env.get("PROMETHEUS_CA_FILE")),
+            alertmanager_url=_blank_to_none(env.get("ALERTMANAGER_URL")),
         )
 
     @property

@@ -27,6 +27,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "PROMETHEUS_URL": "http://prom:9090", "KAMS_REQUEST_TIMEOUT": "2.5", "KAMS_APP_LABEL": "service",
         "KAMS_S3_BUCKET": "bucket", "KAMS_S3_PREFIX": "/team/kams/", "AWS_ENDPOINT_URL_S3": "http://s3:8333",
         "KAMS_ARCHIVE_DIR": "/tmp/archive", "KAMS_DEMO": "1",
+        "PROMETHEUS_TOKEN": "secret", "PROMETHEUS_TOKEN_FILE": "/var/run/prom/token",
+        "PROMETHEUS_CA_FILE": "/etc/prom/ca.pem", "ALERTMANAGER_URL": "http://alertmanager:9093",
     }
     settings = Settings.from_env(env, home=tmp_path, service_account_token=token)
     assert dataclasses.asdict(settings) == {
@@ -34,6 +36,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "prometheus_url": "http://prom:9090", "request_timeout": 2.5, "app_label": "service",
         "s3_bucket": "bucket", "s3_prefix": "team/kams", "s3_endpoint_url": "http://s3:8333",
         "archive_dir": "/tmp/archive", "demo": True,
+        "prometheus_token": "secret", "prometheus_token_file": "/var/run/prom/token",
+        "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
     }
     assert settings.kubernetes_configured
 
