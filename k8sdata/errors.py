@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-Source = Literal["kubernetes", "prometheus", "s3", "archive"]
+Source = Literal["kubernetes", "prometheus", "s3", "archive", "alertmanager"]
 
 _SOURCE_NAME: dict[str, str] = {
     "kubernetes": "the Kubernetes API",
     "prometheus": "Prometheus",
     "s3": "S3",
     "archive": "the archive folder",
+    "alertmanager": "Alertmanager",
 }
 
 
@@ -102,6 +103,8 @@ class NotConfigured(SourceError):
             "prometheus": "Set PROMETHEUS_URL to your Prometheus server's address.",
             "s3": "Set KAMS_S3_BUCKET (and AWS credentials) to archive snapshots.",
             "kubernetes": "Set KUBECONFIG, or run KAMS inside the cluster with its ServiceAccount.",
+            "alertmanager": "Set ALERTMANAGER_URL to your Alertmanager's address to see silences and "
+                            "inhibitions.",
         }
         return hints.get(self.source, "Check KAMS's settings.")
 
