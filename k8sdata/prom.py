@@ -2,12 +2,19 @@
 
 Plain `requests` against the HTTP API (prometheus-api-client has no timeout by default and no helpers
 for alerts), with `timeout=` on every call and every failure mapped to a k8sdata.errors kind.
+
+Only the standard HTTP API is used (query, query_range, series, labels, alerts, rules, buildinfo), so
+Thanos Query, Mimir / Cortex and VictoriaMetrics work as drop-in backends. Every query also sends
+Prometheus' own `timeout` parameter, so the server stops working on a query the client has given up on.
+A bearer token (literal or a mounted file, re-read so rotated tokens work) and a private CA are supported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import requests
@@ -17,16 +24,26 @@ from k8sdata.errors import (
     NotConfigured,
     NotInstalled,
     RateLimited,
+    Source,
     SourceError,
     Timeout,
     Unreachable,
 )
 
-_SOURCE = "prometheus"
+if TYPE_CHECKING:
+    from k8sdata.config import Settings
+
+_SOURCE: Source = "prometheus"
 
 ALERT_COLUMNS = [
     "alertname", "state", "severity", "namespace", "pod", "app", "summary", "active_at", "labels",
+    "description", "value",
 ]
+
+#: Share of the client timeout given to Prometheus as its own query `timeout`: the server gives up a
+#: little before the client does, so the user reads Prometheus' "query timed out" instead of a bare
+#: client timeout, and the server never keeps computing an answer nobody will read.
+SERVER_TIMEOUT_SHARE = 0.9
 
 
 def _unix(moment: datetime) -> float:
@@ -39,43 +56,114 @@ def _sample_value(raw: str) -> float:
     return float(raw)  # Prometheus sends "NaN", "+Inf", "-Inf" as strings; float() reads all of them
 
 
-class PromClient:
-    """Thread-safe: the session is only used for GETs, and its pool is guarded by urllib3."""
+class JsonHttpClient:
+    """GETs JSON from one HTTP API with a timeout, an optional bearer token and CA, and maps every
+    transport failure to a SourceError of `source`. PromClient and k8sdata.alerts.AlertmanagerClient
+    share it. Thread-safe: the session is only used for GETs, and its pool is guarded by urllib3."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    source: Source = _SOURCE
+    credentials_hint = "Check the credentials KAMS uses for it."
+
+    def __init__(self, url: str, timeout: float, *, bearer_token: str | None = None,
+                 bearer_token_file: str | None = None, ca_file: str | None = None) -> None:
         if not url:
-            raise NotConfigured(_SOURCE)
+            raise NotConfigured(self.source)
         if not url.startswith(("http://", "https://")):
-            raise NotConfigured(_SOURCE, f"{url!r} is not an http(s) URL")
+            raise NotConfigured(self.source, f"{url!r} is not an http(s) URL")
+        if ca_file is not None and not Path(ca_file).is_file():
+            raise NotConfigured(self.source, f"the CA file {ca_file} does not exist")
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._bearer_token = bearer_token
+        self._bearer_token_file = bearer_token_file
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
+        if ca_file is not None:
+            self._session.verify = ca_file
 
     def close(self) -> None:
         self._session.close()
 
-    # -- HTTP ----------------------------------------------------------------------------------------
+    def _auth_headers(self) -> dict[str, str]:
+        """The bearer token, read from its file on every request: Kubernetes rotates projected tokens
+        and updates mounted secrets in place, and the file is tiny."""
+        token = self._bearer_token
+        if self._bearer_token_file:
+            try:
+                token = Path(self._bearer_token_file).read_text(encoding="utf-8").strip()
+            except OSError as error:
+                raise NotConfigured(self.source, f"cannot read the token file "
+                                                 f"{self._bearer_token_file}: {error.strerror}") from None
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        """GET /api/v1/<path> and return `data`; every failure becomes a SourceError kind."""
+    def _response(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None
+                  ) -> requests.Response:
+        """GET `path`; transport failures become SourceError kinds, HTTP statuses are left to callers."""
         try:
-            response = self._session.get(f"{self.url}{path}", params=params,
-                                         timeout=(self.timeout, self.timeout))
+            return self._session.get(f"{self.url}{path}", params=params, headers=self._auth_headers(),
+                                     timeout=(self.timeout, self.timeout))
         except (requests.ConnectTimeout, requests.ReadTimeout):
-            raise Timeout(_SOURCE, f"no answer within {self.timeout:g} s") from None
+            raise Timeout(self.source, f"no answer within {self.timeout:g} s") from None
+        except requests.exceptions.SSLError as error:
+            raise Unreachable(self.source, "its TLS certificate could not be verified" if "CERTIFICATE_VERIFY"
+                              in str(error) else "the TLS handshake failed",
+                              hint=self._tls_hint()) from None
         except requests.ConnectionError as error:
             text = str(error)
             if "Read timed out" in text:
-                raise Timeout(_SOURCE, f"no answer within {self.timeout:g} s") from None
+                raise Timeout(self.source, f"no answer within {self.timeout:g} s") from None
             if "NameResolution" in text or "Name or service not known" in text:
-                raise Unreachable(_SOURCE, "the server's name does not resolve") from None
-            raise Unreachable(_SOURCE, "connection refused") from None
+                raise Unreachable(self.source, "the server's name does not resolve") from None
+            raise Unreachable(self.source, "connection refused") from None
         except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as error:
-            raise NotConfigured(_SOURCE, str(error)) from None
+            raise NotConfigured(self.source, str(error)) from None
         except requests.RequestException as error:
-            raise Unreachable(_SOURCE, f"{type(error).__name__}: {error}") from None
-        return self._data(response, path)
+            raise Unreachable(self.source, f"{type(error).__name__}: {error}") from None
+
+    def _tls_hint(self) -> str:
+        return "Point PROMETHEUS_CA_FILE at the CA that signed its certificate."
+
+    def _raise_for_status(self, response: requests.Response, path: str, message: str) -> None:
+        """The statuses every API means the same way: auth, missing path, rate limit, gateway timeout."""
+        status = response.status_code
+        if status in (401, 403):
+            raise Forbidden(self.source, message or f"HTTP {status}", hint=self.credentials_hint)
+        if status == 404:
+            raise NotInstalled(self.source, f"{path} not found: is {self.url} the right address?")
+        if status == 429:
+            retry = response.headers.get("Retry-After")
+            try:
+                retry_after = float(retry) if retry else None
+            except ValueError:
+                retry_after = None
+            raise RateLimited(self.source, message, retry_after=retry_after)
+        if status == 504:
+            raise Timeout(self.source, message or "the gateway timed out")
+
+
+class PromClient(JsonHttpClient):
+    """Prometheus' HTTP API (or a compatible one: Thanos, Mimir, VictoriaMetrics)."""
+
+    credentials_hint = "Check PROMETHEUS_TOKEN or PROMETHEUS_TOKEN_FILE."
+
+    def __init__(self, url: str, timeout: float, *, bearer_token: str | None = None,
+                 bearer_token_file: str | None = None, ca_file: str | None = None,
+                 query_timeout: float | None = None) -> None:
+        super().__init__(url, timeout, bearer_token=bearer_token, bearer_token_file=bearer_token_file,
+                         ca_file=ca_file)
+        #: Prometheus' own `timeout` for query and query_range (seconds).
+        self.query_timeout = query_timeout if query_timeout is not None else timeout * SERVER_TIMEOUT_SHARE
+
+    def _server_timeout(self) -> str:
+        # Whole milliseconds, in Prometheus' duration syntax (it also accepts float seconds, but "1.5e-05"
+        # style renderings of tiny floats would not parse).
+        return f"{max(1, round(self.query_timeout * 1000))}ms"
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
+        """GET /api/v1/<path> and return `data`; every failure becomes a SourceError kind."""
+        return self._data(self._response(path, params), path)
 
     def _data(self, response: requests.Response, path: str) -> Any:
         try:
@@ -85,18 +173,10 @@ class PromClient:
         error_type = body.get("errorType", "") if isinstance(body, dict) else ""
         message = body.get("error", "") if isinstance(body, dict) else ""
         status = response.status_code
-        if status in (401, 403):
-            raise Forbidden(_SOURCE, message or f"HTTP {status}")
         if status == 404:
             raise NotInstalled(_SOURCE, f"{path} not found: is {self.url} a Prometheus server?")
-        if status == 429:
-            retry = response.headers.get("Retry-After")
-            try:
-                retry_after = float(retry) if retry else None
-            except ValueError:
-                retry_after = None
-            raise RateLimited(_SOURCE, message, retry_after=retry_after)
-        if error_type == "timeout" or status == 504:
+        self._raise_for_status(response, path, message)
+        if error_type == "timeout":
             raise Timeout(_SOURCE, message or "the query timed out in Prometheus")
         if not isinstance(body, dict) or body.get("status") != "success":
             detail = f"{error_type}: {message}" if error_type else f"HTTP {status}"
@@ -114,7 +194,7 @@ class PromClient:
 
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
         """One row per series: its label columns (`__name__` dropped) and `value` (float)."""
-        params: dict[str, Any] = {"query": query}
+        params: dict[str, Any] = {"query": query, "timeout": self._server_timeout()}
         if at is not None:
             params["time"] = _unix(at)
         data = self._get("/api/v1/query", params) or {}
@@ -134,7 +214,8 @@ class PromClient:
         """One row per (series, sample): label columns + `timestamp` (UTC datetime) + `value`."""
         if step <= 0:
             raise ValueError("step must be positive")
-        params = {"query": query, "start": _unix(start), "end": _unix(end), "step": f"{step:g}"}
+        params = {"query": query, "start": _unix(start), "end": _unix(end), "step": f"{step:g}",
+                  "timeout": self._server_timeout()}
         data = self._get("/api/v1/query_range", params) or {}
         rows: list[dict[str, Any]] = []
         for series in data.get("result") or []:
@@ -165,10 +246,72 @@ class PromClient:
                 "summary": annotations.get("summary", annotations.get("description", "")),
                 "active_at": alert.get("activeAt"),
                 "labels": labels,
+                "description": annotations.get("description", ""),
+                "value": _alert_value(alert.get("value")),
             })
         frame = pd.DataFrame(rows, columns=ALERT_COLUMNS)
         frame["active_at"] = pd.to_datetime(frame["active_at"], utc=True, format="ISO8601")
+        frame["value"] = frame["value"].astype("float64")
         return frame
+
+    def rules(self, kind: Literal["alert", "record"] | None = None) -> list[dict[str, Any]]:
+        """/api/v1/rules' groups as Prometheus sends them (name, file, interval, evaluationTime,
+        lastEvaluation, rules with health, lastError, state, alerts ...); k8sdata.alerts shapes them."""
+        params = {"type": kind} if kind else None
+        data = self._get("/api/v1/rules", params) or {}
+        return list(data.get("groups") or [])
+
+    def series(self, match: Sequence[str], start: datetime | None = None, end: datetime | None = None
+               ) -> list[dict[str, str]]:
+        """The label sets of the series that match any of the selectors (`match[]`)."""
+        if not match:
+            raise ValueError("series() needs at least one selector")
+        params: list[tuple[str, Any]] = [("match[]", selector) for selector in match]
+        params += _window_params(start, end)
+        return [dict(labels) for labels in self._get("/api/v1/series", params) or []]
+
+    def labels(self, match: Sequence[str] = (), start: datetime | None = None, end: datetime | None = None
+               ) -> list[str]:
+        """Label names in use (optionally only on series matching `match`)."""
+        params = [("match[]", selector) for selector in match] + _window_params(start, end)
+        return sorted(str(name) for name in self._get("/api/v1/labels", params) or [])
+
+    def label_values(self, name: str, match: Sequence[str] = (), start: datetime | None = None,
+                     end: datetime | None = None) -> list[str]:
+        """Values one label takes (e.g. every namespace with metrics)."""
+        from k8sdata.queries import validate_label_name  # the name goes into the URL path
+
+        params = [("match[]", selector) for selector in match] + _window_params(start, end)
+        values = self._get(f"/api/v1/label/{validate_label_name(name)}/values", params) or []
+        return sorted(str(value) for value in values)
+
+
+def client_from_settings(settings: Settings, *, timeout: float | None = None) -> PromClient:
+    """The PromClient the settings describe: URL, timeout, bearer token (literal or file) and CA.
+    Raises NotConfigured when PROMETHEUS_URL is not set."""
+    if not settings.prometheus_url:
+        raise NotConfigured(_SOURCE)
+    return PromClient(settings.prometheus_url, settings.request_timeout if timeout is None else timeout,
+                      bearer_token=settings.prometheus_token,
+                      bearer_token_file=settings.prometheus_token_file,
+                      ca_file=settings.prometheus_ca_file)
+
+
+def _window_params(start: datetime | None, end: datetime | None) -> list[tuple[str, Any]]:
+    params: list[tuple[str, Any]] = []
+    if start is not None:
+        params.append(("start", _unix(start)))
+    if end is not None:
+        params.append(("end", _unix(end)))
+    return params
+
+
+def _alert_value(raw: object) -> float:
+    """An alert's value: Prometheus sends it as a string ("1e+00"); missing or odd values are NaN."""
+    try:
+        return float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _frame(rows: list[dict[str, Any]], tail: list[str]) -> pd.DataFrame:
