@@ -63,6 +63,17 @@ class Settings:
     prometheus_token_file: str | None = None  # $PROMETHEUS_TOKEN_FILE: a mounted secret, re-read as it rotates
     prometheus_ca_file: str | None = None  # $PROMETHEUS_CA_FILE: PEM bundle that signs Prometheus' certificate
     alertmanager_url: str | None = None  # $ALERTMANAGER_URL: the Alerts page then shows Alertmanager's view
+    # Custom request metrics (docs/requests.md), for apps whose names match no built-in convention.
+    # Unset KAMS_REQUESTS_METRIC = no custom convention; the other names then have no effect.
+    requests_metric: str | None = None  # $KAMS_REQUESTS_METRIC: a request counter
+    request_duration_metric: str | None = None  # $KAMS_REQUEST_DURATION_METRIC: its latency histogram
+    request_duration_unit: str = "seconds"  # $KAMS_REQUEST_DURATION_UNIT: seconds | milliseconds
+    request_namespace_label: str = "namespace"  # $KAMS_REQUEST_NAMESPACE_LABEL
+    request_workload_label: str | None = None  # $KAMS_REQUEST_WORKLOAD_LABEL (None: app_label)
+    request_pod_label: str = "pod"  # $KAMS_REQUEST_POD_LABEL
+    request_status_label: str = "code"  # $KAMS_REQUEST_STATUS_LABEL: the HTTP status code
+    request_method_label: str = "method"  # $KAMS_REQUEST_METHOD_LABEL
+    request_path_label: str = "path"  # $KAMS_REQUEST_PATH_LABEL
 
     @classmethod
     def from_env(
@@ -91,6 +102,15 @@ class Settings:
             prometheus_token_file=_blank_to_none(env.get("PROMETHEUS_TOKEN_FILE")),
             prometheus_ca_file=_blank_to_none(env.get("PROMETHEUS_CA_FILE")),
             alertmanager_url=_blank_to_none(env.get("ALERTMANAGER_URL")),
+            requests_metric=_blank_to_none(env.get("KAMS_REQUESTS_METRIC")),
+            request_duration_metric=_blank_to_none(env.get("KAMS_REQUEST_DURATION_METRIC")),
+            request_duration_unit=_blank_to_none(env.get("KAMS_REQUEST_DURATION_UNIT")) or "seconds",
+            request_namespace_label=_blank_to_none(env.get("KAMS_REQUEST_NAMESPACE_LABEL")) or "namespace",
+            request_workload_label=_blank_to_none(env.get("KAMS_REQUEST_WORKLOAD_LABEL")),
+            request_pod_label=_blank_to_none(env.get("KAMS_REQUEST_POD_LABEL")) or "pod",
+            request_status_label=_blank_to_none(env.get("KAMS_REQUEST_STATUS_LABEL")) or "code",
+            request_method_label=_blank_to_none(env.get("KAMS_REQUEST_METHOD_LABEL")) or "method",
+            request_path_label=_blank_to_none(env.get("KAMS_REQUEST_PATH_LABEL")) or "path",
         )
 
     @property

@@ -38,6 +38,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "archive_dir": "/tmp/archive", "demo": True,
         "prometheus_token": "secret", "prometheus_token_file": "/var/run/prom/token",
         "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
+        **REQUEST_DEFAULTS,
     }
     assert settings.kubernetes_configured
 
@@ -65,3 +66,29 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
     settings = Settings.from_env({}, home=tmp_path)
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.demo = True  # type: ignore[misc]
+
+
+#: The custom request-metric settings when none of their variables is set.
+REQUEST_DEFAULTS = {
+    "requests_metric": None, "request_duration_metric": None, "request_duration_unit": "seconds",
+    "request_namespace_label": "namespace", "request_workload_label": None, "request_pod_label": "pod",
+    "request_status_label": "code", "request_method_label": "method", "request_path_label": "path",
+}
+
+
+def test_custom_request_metric_names_are_read(tmp_path: Path) -> None:
+    env = {"KAMS_REQUESTS_METRIC": " myapp_requests_total ",
+           "KAMS_REQUEST_DURATION_METRIC": "myapp_latency_ms", "KAMS_REQUEST_DURATION_UNIT": "milliseconds",
+           "KAMS_REQUEST_NAMESPACE_LABEL": "kubernetes_namespace",
+           "KAMS_REQUEST_WORKLOAD_LABEL": "service", "KAMS_REQUEST_POD_LABEL": "kubernetes_pod_name",
+           "KAMS_REQUEST_STATUS_LABEL": "status", "KAMS_REQUEST_METHOD_LABEL": "verb",
+           "KAMS_REQUEST_PATH_LABEL": "handler"}
+    settings = Settings.from_env(env, home=tmp_path)
+    assert {key: getattr(settings, key) for key in REQUEST_DEFAULTS} == {
+        "requests_metric": "myapp_requests_total", "request_duration_metric": "myapp_latency_ms",
+        "request_duration_unit": "milliseconds", "request_namespace_label": "kubernetes_namespace",
+        "request_workload_label": "service", "request_pod_label": "kubernetes_pod_name",
+        "request_status_label": "status", "request_method_label": "verb", "request_path_label": "handler",
+    }
+    blank = Settings.from_env(dict.fromkeys(env, " "), home=tmp_path)
+    assert {key: getattr(blank, key) for key in REQUEST_DEFAULTS} == REQUEST_DEFAULTS
