@@ -55,8 +55,10 @@ def free_port() -> int:
 
 
 def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, evaluation_interval: str,
-                  rule_files: Sequence[Path]) -> dict[str, Any]:
-    """prometheus.yml as a dict: one scrape config per (job, path, honor_labels), static targets."""
+                  rule_files: Sequence[Path], alertmanagers_file: Path | None = None) -> dict[str, Any]:
+    """prometheus.yml as a dict: one scrape config per (job, path, honor_labels), static targets, and,
+    with `alertmanagers_file`, Alertmanagers discovered from that file (file_sd: Prometheus watches it,
+    so an Alertmanager started later is picked up without a reload)."""
     jobs: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
     for target in targets:
         jobs.setdefault((target.job, target.metrics_path, target.honor_labels), []).append(
@@ -72,12 +74,18 @@ def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, eval
         if job_name != job:
             config["relabel_configs"] = [{"target_label": "job", "replacement": job}]
         scrape_configs.append(config)
-    return {
+    config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
                    "external_labels": {"cluster": CLUSTER_NAME}},
         "rule_files": [str(path) for path in rule_files],
         "scrape_configs": scrape_configs,
     }
+    if alertmanagers_file is not None:
+        config["alerting"] = {"alertmanagers": [{
+            "api_version": "v2", "timeout": "5s",
+            "file_sd_configs": [{"files": [str(alertmanagers_file)], "refresh_interval": "5s"}],
+        }]}
+    return config
 
 
 class PrometheusServer:
@@ -141,8 +149,10 @@ class PrometheusServer:
                                                     hours=self.backfill_hours, scratch_dir=self._workdir)
             config_path = self._workdir / "prometheus.yml"
             rule_files = [self.rules_file] if self.rules_file else []
+            self.send_alerts_to()  # no Alertmanager yet: an empty target list for file_sd to watch
             config = render_config(self.scrape_targets, scrape_interval=self.scrape_interval,
-                                   evaluation_interval=self.evaluation_interval, rule_files=rule_files)
+                                   evaluation_interval=self.evaluation_interval, rule_files=rule_files,
+                                   alertmanagers_file=self.alertmanagers_file)
             config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
             self._launch(config_path, data_dir)
             if self.wait_for_targets:
@@ -176,6 +186,27 @@ class PrometheusServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def alertmanagers_file(self) -> Path:
+        assert self._workdir is not None
+        return self._workdir / "alertmanagers.json"
+
+    def send_alerts_to(self, *alertmanager_addresses: str) -> None:
+        """Point this Prometheus' alerts at these Alertmanagers (host:port or http URLs; none = stop).
+
+        Written atomically (rename), since Prometheus watches the file and may read it at any moment.
+        Firing alerts reach a new Alertmanager within the resend delay (5 s here)."""
+        hosts = [address.removeprefix("http://").rstrip("/") for address in alertmanager_addresses]
+        groups = [{"targets": hosts, "labels": {}}] if hosts else []
+        scratch = self.alertmanagers_file.with_suffix(".tmp")
+        scratch.write_text(json.dumps(groups), encoding="utf-8")
+        scratch.replace(self.alertmanagers_file)
+
+    def alertmanagers(self) -> list[str]:
+        """URLs of the Alertmanagers Prometheus currently sends to (/api/v1/alertmanagers)."""
+        data = self.get_json("/api/v1/alertmanagers")
+        return [entry["url"] for entry in data.get("activeAlertmanagers") or []]
+
     def get_json(self, path: str, params: Mapping[str, str | float] | None = None,
                  timeout: float = HTTP_TIMEOUT_SECONDS) -> Any:
         """GET an API path (e.g. /api/v1/query) and return its `data`, raising on error status."""
@@ -208,7 +239,10 @@ class PrometheusServer:
             self.process = subprocess.Popen(
                 [self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}",
                  f"--storage.tsdb.retention.time={self.retention}", f"--web.listen-address=127.0.0.1:{port}",
-                 "--web.enable-lifecycle", "--log.level=warn"],
+                 "--web.enable-lifecycle", "--log.level=warn",
+                 # Resend firing alerts every 5 s instead of every minute, so an Alertmanager that
+                 # starts after Prometheus (the demo, the test fixture) has them within seconds.
+                 "--rules.alert.resend-delay=5s"],
                 stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self.port = port
             if self._wait_for_buildinfo():
