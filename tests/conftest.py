@@ -16,4 +16,5 @@ pytest_plugins = [
     "tests.plugins.prometheus",
     "tests.plugins.s3",
     "tests.plugins.app",
+    "tests.plugins.alertmanager",
 ]
