@@ -15,12 +15,16 @@ would double every pod's usage.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 # RE2 metacharacters; Prometheus anchors `=~` regexes, so escaping these makes the regex literal.
 _REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _DURATION = re.compile(r"^(\d+(ms|s|m|h|d|w|y))+$")
 _STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -299,6 +303,111 @@ MEMORY_SLOPE = Query(
     unit="bytes/s",
     labels=("namespace", "pod", "container"),
 )
+
+# -- request metrics (RED) in any convention: the metric and label names come from a Convention --------
+
+
+class _ConventionNames(Protocol):
+    """What a RequestQuery needs of k8sdata.conventions.Convention (a Protocol avoids an import cycle)."""
+
+    requests_metric: str
+    duration_bucket: str
+    seconds_per_unit: float
+    namespace_label: str
+    workload_label: str
+    pod_label: str
+    status_label: str
+    matchers: tuple[tuple[str, str], ...]
+
+
+def validate_metric_name(name: str) -> str:
+    if not _METRIC_NAME.match(name):
+        raise ValueError(f"not a Prometheus metric name: {name!r}")
+    return name
+
+
+def request_selector(convention: _ConventionNames, *, namespace: str = "", workload: str = "",
+                     pod: str = "") -> str:
+    """Label matchers (without braces) for a convention's request series: its fixed matchers (Istio's
+    reporter, Linkerd's direction), then the namespace, workload and pod (empty = any non-empty value
+    for namespace and workload, so series without them are not counted as a nameless application)."""
+    parts = [f'{validate_label_name(name)}="{escape_label_value(value)}"'
+             for name, value in convention.matchers]
+    for label, value in ((convention.namespace_label, namespace), (convention.workload_label, workload)):
+        label = validate_label_name(label)
+        parts.append(f'{label}="{escape_label_value(value)}"' if value else f'{label}!=""')
+    if pod and convention.pod_label:
+        parts.append(f'{validate_label_name(convention.pod_label)}="{escape_label_value(pod)}"')
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    """A catalogue entry for request metrics, rendered for one metric convention.
+
+    `template` placeholders: {requests} and {buckets} (the convention's counter and histogram bucket
+    series, validated names), {sel} (request_selector), {by} (validated label names, comma-separated),
+    {window} (a PromQL duration), {quantile} (0..1) and {to_seconds} (" * 0.001" for milliseconds, else
+    ""). Results are always in seconds and requests per second, whatever unit the convention uses.
+    """
+
+    name: str
+    template: str
+    description: str
+    unit: str
+
+    def render(self, convention: _ConventionNames, *, by: Sequence[str], namespace: str = "",
+               workload: str = "", pod: str = "", window: str = "5m", quantile: float = 0.95) -> str:
+        if "{buckets}" in self.template and not convention.duration_bucket:
+            raise ValueError(f"{self.name} needs a duration histogram; this convention has none")
+        if not 0 <= quantile <= 1:
+            raise ValueError(f"quantile must be within 0..1, not {quantile!r}")
+        scale = float(convention.seconds_per_unit)
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"seconds_per_unit must be a positive number, not {scale!r}")
+        return self.template.format(
+            requests=validate_metric_name(convention.requests_metric),
+            buckets=validate_metric_name(convention.duration_bucket) if convention.duration_bucket else "",
+            sel=request_selector(convention, namespace=namespace, workload=workload, pod=pod),
+            by=", ".join(validate_label_name(label) for label in dict.fromkeys(by)),
+            window=validate_duration(window), quantile=f"{quantile:g}",
+            to_seconds="" if scale == 1 else f" * {scale!r}")
+
+
+REQUESTS_BY_STATUS = RequestQuery(
+    name="requests_by_status",
+    # One query gives the request rate, the 5xx and the 4xx rates: {by} always ends with the status
+    # label, and KAMS sums the codes by class. Fewer round trips than a query per class, same numbers.
+    template="sum by ({by}) (rate({requests}{{{sel}}}[{window}]))",
+    description="Requests per second by status code, averaged over the window.",
+    unit="req/s",
+)
+
+REQUEST_LATENCY_QUANTILE = RequestQuery(
+    name="request_latency_quantile",
+    template=("histogram_quantile({quantile}, sum by ({by}, le) (rate({buckets}{{{sel}}}[{window}])))"
+              "{to_seconds}"),
+    description="The quantile of request duration over the window, interpolated within histogram buckets "
+                "as Prometheus does, converted to seconds.",
+    unit="s",
+)
+
+REQUEST_CATALOGUE: dict[str, RequestQuery] = {
+    q.name: q for q in (REQUESTS_BY_STATUS, REQUEST_LATENCY_QUANTILE)}
+
+
+def conventions_present(candidates: Sequence[tuple[str, _ConventionNames]]) -> str:
+    """ONE query telling which conventions have request series: a `count` per candidate, tagged with a
+    `convention` label (candidate names are values, so they are escaped like any value)."""
+    if not candidates:
+        raise ValueError("no conventions to look for")
+    parts = []
+    for name, convention in candidates:
+        sel = request_selector(convention)
+        parts.append(f'label_replace(count({validate_metric_name(convention.requests_metric)}{{{sel}}}), '
+                     f'"convention", "{escape_label_value(name)}", "", "")')
+    return " or ".join(parts)
+
 
 CATALOGUE: dict[str, Query] = {q.name: q for q in (
     REQUEST_RATE, ERROR_RATIO, LATENCY_P95, RESTARTS_1H,

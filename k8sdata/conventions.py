@@ -1,0 +1,167 @@
+"""Request-metric conventions: which metric and label names carry an application's traffic.
+
+Applications, ingress controllers and service meshes each publish request counters and latency
+histograms under their own names. A Convention names them, so k8sdata.red asks the same questions
+(rate, errors, latency) of any of them. Built in:
+
+- prometheus_client and most frameworks: http_requests_total + http_request_duration_seconds_bucket,
+  labelled by the scrape (namespace, pod, and the app label, KAMS_APP_LABEL);
+- ingress-nginx: nginx_ingress_controller_requests + nginx_ingress_controller_request_duration_seconds_bucket.
+  The controller labels each request with the Ingress's namespace, ingress and backend service; scraped
+  with honor_labels off (the ServiceMonitor default) the namespace arrives as exported_namespace;
+- Istio: istio_requests_total + istio_request_duration_milliseconds_bucket (milliseconds), as reported by
+  the destination's sidecar (reporter="destination"), per destination_workload;
+- Linkerd: response_total + response_latency_ms_bucket (milliseconds), inbound, per deployment.
+
+A custom convention comes from settings (KAMS_REQUESTS_METRIC and friends; docs/requests.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from k8sdata.config import Settings
+from k8sdata.errors import NotConfigured
+from k8sdata.prom import PromClient
+from k8sdata.queries import conventions_present, validate_label_name, validate_metric_name
+
+#: Units a custom latency histogram may use, as seconds per unit.
+DURATION_UNITS: dict[str, float] = {"seconds": 1.0, "s": 1.0, "milliseconds": 0.001, "ms": 0.001}
+
+
+@dataclass(frozen=True)
+class Convention:
+    name: str  # "prometheus_client" | "ingress-nginx" | "istio" | "linkerd" | "custom"
+    requests_metric: str  # a counter, e.g. "http_requests_total"
+    duration_bucket: str  # histogram bucket series, e.g. "http_request_duration_seconds_bucket"; "" = none
+    seconds_per_unit: float  # 1.0 for seconds, 0.001 for milliseconds (istio, linkerd)
+    namespace_label: str  # e.g. "namespace", "exported_namespace", "destination_workload_namespace"
+    workload_label: str  # the label naming the application/workload
+    pod_label: str  # "" when the convention has no pod label
+    status_label: str  # "code" | "status" | "response_code" | "status_code"
+    method_label: str  # "" when none
+    path_label: str  # "" when none
+    #: Fixed equality matchers every query adds (Istio counts each request twice, once per reporter).
+    matchers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Names are PromQL syntax, not values: they must be valid, since escaping cannot make them safe.
+        validate_metric_name(self.requests_metric)
+        if self.duration_bucket:
+            validate_metric_name(self.duration_bucket)
+        for label in (self.namespace_label, self.workload_label, self.status_label):
+            validate_label_name(label)
+        for label in (self.pod_label, self.method_label, self.path_label):
+            if label:
+                validate_label_name(label)
+        for label, _value in self.matchers:
+            validate_label_name(label)
+        if not self.seconds_per_unit > 0:
+            raise ValueError(f"seconds_per_unit must be positive, not {self.seconds_per_unit!r}")
+
+    def group_labels(self, level: str) -> list[str]:
+        """The labels a query groups by: namespace and workload, plus the pod at pod level (if any)."""
+        labels = [self.namespace_label, self.workload_label]
+        if level == "pod" and self.pod_label:
+            labels.append(self.pod_label)
+        return labels
+
+
+PROMETHEUS_CLIENT = Convention(
+    name="prometheus_client", requests_metric="http_requests_total",
+    duration_bucket="http_request_duration_seconds_bucket", seconds_per_unit=1.0,
+    namespace_label="namespace", workload_label="app", pod_label="pod", status_label="code",
+    method_label="method", path_label="path")
+
+INGRESS_NGINX = Convention(
+    name="ingress-nginx", requests_metric="nginx_ingress_controller_requests",
+    duration_bucket="nginx_ingress_controller_request_duration_seconds_bucket", seconds_per_unit=1.0,
+    # The backend service names the application; the `ingress` label names the routing object, which
+    # often fronts several services. The controller's own pod is no application pod: no pod label.
+    namespace_label="exported_namespace", workload_label="service", pod_label="", status_label="status",
+    method_label="method", path_label="path")
+
+ISTIO = Convention(
+    name="istio", requests_metric="istio_requests_total",
+    duration_bucket="istio_request_duration_milliseconds_bucket", seconds_per_unit=0.001,
+    namespace_label="destination_workload_namespace", workload_label="destination_workload",
+    # Istio's Prometheus config adds the scraped sidecar's pod as `pod`; with reporter="destination"
+    # that is the pod that served the request.
+    pod_label="pod", status_label="response_code", method_label="", path_label="",
+    matchers=(("reporter", "destination"),))
+
+LINKERD = Convention(
+    name="linkerd", requests_metric="response_total", duration_bucket="response_latency_ms_bucket",
+    seconds_per_unit=0.001, namespace_label="namespace", workload_label="deployment", pod_label="pod",
+    status_label="status_code", method_label="", path_label="", matchers=(("direction", "inbound"),))
+
+#: In order of preference: where one application shows up in several, the first is the most direct
+#: (its own metrics, then its sidecar's, then the ingress, which sees only traffic from outside).
+BUILTIN_CONVENTIONS: tuple[Convention, ...] = (PROMETHEUS_CLIENT, ISTIO, LINKERD, INGRESS_NGINX)
+
+
+def _custom_convention(settings: Settings) -> Convention | None:
+    if not settings.requests_metric:
+        return None
+    unit = settings.request_duration_unit.strip().lower()
+    if unit not in DURATION_UNITS:
+        raise NotConfigured("prometheus", f"KAMS_REQUEST_DURATION_UNIT is {settings.request_duration_unit!r}",
+                            hint="Use seconds or milliseconds.")
+    bucket = settings.request_duration_metric or ""
+    if bucket and not bucket.endswith("_bucket"):
+        bucket += "_bucket"  # the histogram's name was given; its buckets are the _bucket series
+    try:
+        return Convention(
+            name="custom", requests_metric=settings.requests_metric, duration_bucket=bucket,
+            seconds_per_unit=DURATION_UNITS[unit], namespace_label=settings.request_namespace_label,
+            workload_label=settings.request_workload_label or settings.app_label,
+            pod_label=settings.request_pod_label, status_label=settings.request_status_label,
+            method_label=settings.request_method_label, path_label=settings.request_path_label)
+    except ValueError as error:
+        raise NotConfigured("prometheus", f"custom request metrics: {error}",
+                            hint="Fix the KAMS_REQUEST* settings (see docs/requests.md).") from None
+
+
+def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
+    """The built-in conventions (the app label from KAMS_APP_LABEL) and, first, the custom one if set.
+
+    A custom convention on a built-in's metric replaces that built-in: the user's label names win.
+    Raises NotConfigured (with a sentence) when the custom settings are not valid names.
+    """
+    builtins = [replace(PROMETHEUS_CLIENT, workload_label=validate_label_name(settings.app_label))
+                if convention is PROMETHEUS_CLIENT else convention for convention in BUILTIN_CONVENTIONS]
+    custom = _custom_convention(settings)
+    if custom is None:
+        return tuple(builtins)
+    return (custom, *(c for c in builtins if c.requests_metric != custom.requests_metric))
+
+
+def detect_conventions(prom: PromClient, candidates: Sequence[Convention] = BUILTIN_CONVENTIONS,
+                       *, at: datetime | None = None) -> list[Convention]:
+    """The candidates that have request series at `at` (default now), in the candidates' order.
+
+    ONE instant query, whatever the number of candidates: a count per candidate, tagged with its
+    position, so two candidates on the same metric with different labels are told apart.
+    """
+    if not candidates:
+        return []
+    query = conventions_present([(str(index), convention) for index, convention in enumerate(candidates)])
+    frame = prom.instant(query, at)
+    if frame.empty or "convention" not in frame.columns:
+        return []
+    present = {int(tag) for tag, count in zip(frame["convention"], frame["value"], strict=True) if count > 0}
+    return [convention for index, convention in enumerate(candidates) if index in present]
+
+
+def how_to_expose_metrics() -> str:
+    """Plain sentences for an application that has no request metrics."""
+    return (
+        "KAMS found no request metrics for this application. Its traffic, errors and latency appear here "
+        "once Prometheus scrapes a request counter and a latency histogram for it: instrument the app "
+        "with a Prometheus client library (http_requests_total with a status code label, and "
+        "http_request_duration_seconds), or route it through ingress-nginx, or add it to an Istio or "
+        "Linkerd mesh. Metrics with other names work too: set KAMS_REQUESTS_METRIC and its label "
+        "settings (see docs/requests.md)."
+    )
