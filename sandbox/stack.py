@@ -1,4 +1,5 @@
-"""The whole sandbox in one object: stand-in API server, metrics side with real Prometheus, real S3.
+"""The whole sandbox in one object: stand-in API server, metrics side with real Prometheus and
+Alertmanager (Prometheus sends its alerts there), real S3.
 
     with Sandbox(workdir) as sandbox:
         subprocess.run([...], env={**os.environ, **sandbox.env()})
@@ -37,6 +38,7 @@ class Sandbox:
         self.api: ApiServer | None = None
         self.metrics: Any = None
         self.s3: Any = None
+        self.alertmanager: Any = None
         self.life: ClusterLife | None = None
         #: Components that could not start, with the reason (shown to the person running the demo).
         self.missing: dict[str, str] = {}
@@ -67,6 +69,7 @@ class Sandbox:
                 self._start_s3()
             if self.with_prometheus:
                 self._start_metrics()
+                self._start_alertmanager()
         except BaseException:
             self.stop()
             raise
@@ -92,11 +95,25 @@ class Sandbox:
         except RuntimeError as error:
             self.missing["Prometheus"] = str(error)
 
+    def _start_alertmanager(self) -> None:
+        if self.metrics is None:
+            return
+        from sandbox.alertmanager import AlertmanagerError, AlertmanagerServer
+
+        try:
+            self.alertmanager = AlertmanagerServer().start()
+        except AlertmanagerError as error:
+            self.missing["Alertmanager"] = str(error)
+            return
+        self.metrics.prometheus.send_alerts_to(self.alertmanager.address)
+
     def env(self) -> dict[str, str]:
         """Environment for KAMS (website or CLI) to monitor this sandbox."""
         environment = {"KUBECONFIG": str(self.kubeconfig), "KAMS_DEMO": "1"}
         if self.metrics is not None:
             environment["PROMETHEUS_URL"] = self.metrics.url
+        if self.alertmanager is not None:
+            environment["ALERTMANAGER_URL"] = self.alertmanager.url
         if self.s3 is not None:
             environment.update(self.s3.env())
         return environment
@@ -106,20 +123,22 @@ class Sandbox:
                  f"  kubectl --kubeconfig {self.admin_kubeconfig} get pods -A"]
         if self.metrics is not None:
             lines.append(f"Prometheus: {self.metrics.url}")
+        if self.alertmanager is not None:
+            lines.append(f"Alertmanager: {self.alertmanager.url}")
         if self.s3 is not None:
             lines.append(f"S3 (SeaweedFS): {self.s3.endpoint_url} bucket {self.s3.bucket}")
         lines += [f"{name}: not started ({reason})" for name, reason in self.missing.items()]
         return "\n".join(lines)
 
     def stop(self) -> None:
-        for component in (self.metrics, self.s3, self.life, self.api):
+        for component in (self.alertmanager, self.metrics, self.s3, self.life, self.api):
             if component is None:
                 continue
             try:
                 component.stop()
             except Exception as error:  # keep stopping the others; report what failed
                 print(f"sandbox: stopping {type(component).__name__} failed: {error}", file=sys.stderr)
-        self.metrics = self.s3 = self.life = self.api = None
+        self.alertmanager = self.metrics = self.s3 = self.life = self.api = None
 
     def __enter__(self) -> Sandbox:
         return self.start()
