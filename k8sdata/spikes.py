@@ -157,7 +157,8 @@ def _merge(namespace: str, workload: str, kind: str, flagged: pd.Series, values:
     times = flagged.index[flagged.fillna(False).to_numpy(dtype=bool)]
     if len(times) == 0:
         return []
-    run_breaks = np.flatnonzero(np.diff(times.asi8) > pd.Timedelta(settings.merge_gap).value) + 1
+    # Compared as timedeltas: pandas 3 keeps whatever unit the times came in (s, ms, us or ns).
+    run_breaks = np.flatnonzero(times[1:] - times[:-1] > pd.Timedelta(settings.merge_gap)) + 1
     moments = []
     for run in np.split(np.arange(len(times)), run_breaks):
         run_times = times[run]
