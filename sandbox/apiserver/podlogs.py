@@ -139,6 +139,19 @@ def format_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond * 1000:09d}Z"
 
 
+def parse_since_time(value: str) -> datetime:
+    """sinceTime as kube-apiserver hands it to the kubelet: any RFC 3339 time (offsets and fractions
+    accepted, as Go's time.Parse does), cut to whole seconds (LogLocation formats it with
+    time.RFC3339), so a client asking from 12:00:00.7 also gets that second's earlier lines."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise LogRequestError(f"sinceTime: Invalid value: {value!r}") from None
+    if moment.tzinfo is None:  # RFC 3339 requires an offset; Go's parser refuses a time without one
+        raise LogRequestError(f"sinceTime: Invalid value: {value!r}")
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
 @dataclass(frozen=True)
 class LogOptions:
     tail_lines: int | None = None
@@ -168,10 +181,7 @@ class LogOptions:
         if since_seconds is not None:
             since = now - timedelta(seconds=since_seconds)
         elif query.get("sinceTime"):
-            try:
-                since = parse_time(query["sinceTime"])
-            except ValueError:
-                raise LogRequestError(f"sinceTime: Invalid value: {query['sinceTime']!r}") from None
+            since = parse_since_time(query["sinceTime"])
         return cls(tail, since, is_true(query.get("timestamps")), limit)
 
     def select(self, lines: list[LogLine]) -> list[LogLine]:
