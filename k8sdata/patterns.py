@@ -53,7 +53,7 @@ def weekly_heatmap(volume: pd.DataFrame, *, peak_share: float = PEAK_SHARE) -> p
         return pd.DataFrame({"weekday": pd.Series(dtype=int), "weekday_name": pd.Series(dtype=str),
                              "hour": pd.Series(dtype=int), "requests": pd.Series(dtype=float),
                              "is_peak": pd.Series(dtype=bool)})
-    data["weekday"] = data["time"].dt.weekday
+    data["weekday"] = data["time"].dt.day_of_week
     data["hour"] = data["time"].dt.hour
     cells = (data.groupby(["weekday", "hour"], as_index=False)["rps"].mean()
              .rename(columns={"rps": "requests"}))
