@@ -1,0 +1,167 @@
+"""AppTest of the Requests page (pages/requests.py, ui.requests_view, ui.requests_data) against the real
+demo Prometheus (fixture `prometheus`: 26 h of backfilled traffic of the two sample apps in `shop`, a
+daily 5x spike at 19:30 UTC and an error burst at 14:00-14:10 UTC, then live traffic) and the stand-in
+API server for the sidebar (fixture app_env).
+
+Expected numbers come from Prometheus directly (a query written here, not the page's code path).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+import pytest
+
+# AppTest puts the page's folder (pages/) first on sys.path, where pages/requests.py would shadow the
+# `requests` library that k8sdata.prom imports. Importing the library first keeps it in sys.modules. (A
+# real server puts app.py's folder on sys.path, so only tests of this page file have this problem.)
+import requests  # noqa: F401
+from streamlit.testing.v1 import AppTest
+
+from sandbox.demo_names import WEB
+from tests.plugins.app import ROOT
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+PAGE = str(ROOT / "pages" / "requests.py")
+SHOP_APPS = {("shop", "web"), ("shop", "api")}
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def run_page(namespace: str | None = None, time_range: str | None = None, **params: str) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    if time_range:
+        at.session_state["kams_time_range"] = time_range
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if set(columns) <= set(frame.value.columns):
+            return frame.value
+    raise AssertionError(f"no table with columns {columns}: {[list(f.value.columns) for f in at.dataframe]}")
+
+
+def texts(elements: Any) -> list[str]:
+    return [unescape(element.value) for element in elements]
+
+
+def chart_specs(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def download_labels(at: AppTest) -> list[str]:
+    return [button.label for button in at.get("download_button")]
+
+
+def prometheus_value(prometheus: Any, query: str) -> float:
+    result = prometheus.prometheus.query(query)
+    return float(result[0]["value"][1]) if result else float("nan")
+
+
+def test_applications_table_has_the_sample_apps_with_red_numbers(prometheus: Any) -> None:
+    at = run_page()
+    table = table_with(at, "Namespace", "Application", "Requests/s", "5xx errors", "p95 (ms)")
+    assert set(zip(table["Namespace"], table["Application"], strict=True)) >= SHOP_APPS
+    web = table[(table["Namespace"] == "shop") & (table["Application"] == "web")].iloc[0]
+    expected = prometheus_value(prometheus, 'sum(rate(http_requests_total{namespace="shop",app="web"}[5m]))')
+    assert web["Requests/s"] == pytest.approx(expected, rel=0.15)
+    # one row per application: its own metrics first; an ingress in front of it is named beside them
+    assert web["Metrics from"] == "prometheus_client"
+    assert not table.duplicated(["Namespace", "Application"]).any()
+    for column in ("5xx errors", "4xx errors"):
+        assert 0 <= web[column] <= 100
+    assert 0 < web["p50 (ms)"] <= web["p95 (ms)"] <= web["p99 (ms)"]
+    assert "Download applications (CSV)" in download_labels(at)
+    # one query detected the conventions; the demo has only prometheus_client metrics
+    assert any(text.startswith("Metrics found: prometheus_client") for text in texts(at.caption))
+
+
+def test_choosing_an_application_shows_its_pods() -> None:
+    at = run_page(app="shop/web")
+    assert at.selectbox(key="app").value == "shop/web"
+    pods = table_with(at, "Pod", "Requests/s")
+    assert pods["Pod"].tolist() == [WEB.pod]
+    assert set(pods["Application"]) == {"web"}
+    assert "Download pods (CSV)" in download_labels(at)
+
+
+def test_charts_of_one_application_with_the_days_spike_and_error_burst_marked() -> None:
+    at = run_page(time_range="24h", app="shop/web", tab="Charts")
+    specs = chart_specs(at)
+    titles = [json.dumps(spec.get("title", "")) for spec in specs]
+    assert len(specs) == 3, titles
+    assert any("Request rate" in title for title in titles)
+    moments = table_with(at, "Time", "Kind", "Application", "Size", "What happened")
+    kinds = set(moments["Kind"])
+    # the backfilled day holds the 19:30 UTC spike and the 14:00 UTC error burst of shop/web
+    spikes = moments[moments["Kind"] == "traffic spike"]
+    assert any(pd.Timestamp(t).hour in (19, 20) for t in spikes["Time"]), moments
+    assert "error burst" in kinds, moments
+    assert set(moments["Application"]) == {"web"}
+    assert "Download notable moments (CSV)" in download_labels(at)
+    rate = next(spec for spec in specs if "Request rate" in json.dumps(spec.get("title", "")))
+    assert "layer" in rate, "the moments are drawn as rules over the rate line"
+
+
+def test_a_namespace_without_request_metrics_explains_how_to_expose_them() -> None:
+    at = run_page(namespace="batch")
+    infos = texts(at.info)
+    assert any("Nothing to show for batch" in text and "http_requests_total" in text for text in infos), infos
+    assert not [frame for frame in at.dataframe if "Requests/s" in frame.value.columns]
+    charts = run_page(namespace="batch", tab="Charts")
+    assert not chart_specs(charts)
+    assert any("Nothing to show" in text for text in texts(charts.info))
+
+
+def test_endpoints_tab_breaks_down_by_path_method_and_status() -> None:
+    at = run_page(tab="Endpoints", app="shop/api")
+    busiest = table_with(at, "Method", "Path", "Status", "Requests/s")
+    assert len(busiest) >= 2 and set(busiest["Application"]) == {"api"}
+    assert busiest["Requests/s"].is_monotonic_decreasing
+    assert all(path.startswith("/") for path in busiest["Path"])
+    titles = [json.dumps(spec.get("title", "")) for spec in chart_specs(at)]
+    assert any("status code" in title for title in titles), titles
+    assert {"Download busiest (CSV)", "Download slowest (CSV)", "Download breakdown (CSV)"} <= set(
+        download_labels(at))
+
+
+def test_traffic_patterns_heatmap_and_comparison_with_yesterday() -> None:
+    at = run_page(tab="Traffic patterns", time_range="6h")
+    sentences = texts(at.markdown)
+    assert any(text.startswith("Busiest hours (UTC): ") for text in sentences), sentences
+    at.selectbox(key="kams_requests_compare").select("the same period yesterday")
+    at.run()
+    assert not at.exception
+    sentences = texts(at.markdown)
+    # 26 h of history: yesterday's same six hours are there, so a change is said in words
+    assert any(re.search(r"requests/s on average, \d+% (more|fewer) than the same period yesterday", text)
+               for text in sentences), sentences
+    titles = [json.dumps(spec.get("title", "")) for spec in chart_specs(at)]
+    assert any("hour and weekday" in title for title in titles) and any("against" in t for t in titles)
+
+
+def test_prometheus_down_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
+    at = run_page()
+    errors = texts(at.error)
+    assert any(text.startswith("Request metrics are unavailable: ") and "Prometheus" in text
+               for text in errors), errors
+    assert not at.dataframe and not chart_specs(at)

@@ -1,0 +1,525 @@
+"""Drawing for the Requests page: the applications table, the rate / errors / latency charts with their
+notable moments, the breakdown by path, method and status code, and the traffic patterns.
+
+Each `render_*` function is one panel: it fetches through ui.requests_data, and a SourceError becomes one
+sentence in that panel while the others keep working. Names and label values from Prometheus reach the
+page only through st.dataframe, Altair or escape_markdown. Charts use Streamlit's theme (light and
+dark) and mid-tone colours for the marks KAMS colours itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from k8sdata import conventions as conventions_module
+from k8sdata import patterns
+from k8sdata.archive import frame_to_csv
+from k8sdata.config import Settings
+from k8sdata.conventions import Convention
+from k8sdata.errors import SourceError
+from ui import requests_data
+from ui.filters import Filters
+from ui.render import escape_markdown, show_source_error
+
+T = TypeVar("T")
+
+CHART_HEIGHT = 240
+#: Moment kinds (k8sdata.spikes) and the colours of their marks: mid-tones readable on light and dark.
+MOMENT_COLOURS: dict[str, str] = {"traffic spike": "#e08a00", "traffic drop": "#3b82f6",
+                                  "error burst": "#e0403a"}
+ALL_APPLICATIONS = ""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the page looks at: a namespace (None = all) and one workload in it ("" = every one)."""
+
+    namespace: str | None
+    workload: str = ""
+
+    @property
+    def label(self) -> str:
+        if self.workload:
+            return f"{self.namespace}/{self.workload}"
+        return f"every application in {self.namespace}" if self.namespace else "every application"
+
+    @property
+    def file_stem(self) -> str:
+        """A safe part of a download's file name."""
+        raw = f"{self.namespace or 'all'}-{self.workload or 'all'}"
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)
+
+
+def selection_key(namespace: str, workload: str) -> str:
+    return f"{namespace}/{workload}"
+
+
+def parse_selection(key: str, sidebar_namespace: str | None) -> Selection:
+    """"namespace/workload" chosen in the picker, or "" (every application of the sidebar's namespace)."""
+    if not key:
+        return Selection(sidebar_namespace)
+    namespace, _, workload = key.partition("/")
+    return Selection(namespace, workload)
+
+
+# --- tables ------------------------------------------------------------------------------------------
+APPLICATION_COLUMNS = {
+    "namespace": "Namespace", "workload": "Application", "pod": "Pod", "convention": "Metrics from",
+    "also_from": "Also counted by",
+    "rps": "Requests/s", "error_5xx_pct": "5xx errors", "error_4xx_pct": "4xx errors",
+    "p50_ms": "p50 (ms)", "p95_ms": "p95 (ms)", "p99_ms": "p99 (ms)",
+}
+
+
+def _percent_column(label: str, help_text: str) -> Any:
+    return st.column_config.ProgressColumn(label, help=help_text, format="%.2f%%", min_value=0,
+                                           max_value=100)
+
+
+def _ms_column(help_text: str) -> Any:
+    return st.column_config.NumberColumn(format="%.1f", help=help_text)
+
+
+RED_COLUMN_CONFIG: dict[str, Any] = {
+    "Requests/s": st.column_config.NumberColumn(format="%.2f", help="Requests per second over the window."),
+    "5xx errors": _percent_column("5xx errors", "Share of requests the server failed (HTTP 5xx): the "
+                                                "error ratio."),
+    "4xx errors": _percent_column("4xx errors", "Share of requests answered with a client error (HTTP "
+                                                "4xx), reported apart: often the caller's mistake."),
+    "Errors": _percent_column("Errors", "Share of this endpoint's requests the server failed (HTTP 5xx)."),
+    "p50 (ms)": _ms_column("Median latency, from the duration histogram (Prometheus' interpolation)."),
+    "p95 (ms)": _ms_column("95th percentile latency: 1 request in 20 is slower."),
+    "p99 (ms)": _ms_column("99th percentile latency: 1 request in 100 is slower."),
+    "Time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC."),
+}
+
+
+def one_row_per_workload(summary: pd.DataFrame, chosen: Sequence[Convention]) -> pd.DataFrame:
+    """One row per application (and pod): the most direct convention's (its own metrics before its
+    mesh's, before the ingress', in the order of `chosen`, as red_history picks), with the others that
+    also count it in `also_from` (an ingress sees only the traffic from outside the cluster)."""
+    if summary.empty:
+        return summary.assign(also_from="")
+    rank = {convention.name: index for index, convention in enumerate(chosen)}
+    keys = ["namespace", "workload", "pod"]
+    ranked = summary.assign(_rank=summary["convention"].map(rank).fillna(len(rank)))
+    ranked = ranked.sort_values([*keys, "_rank"], kind="stable")
+    seen_by = ranked.groupby(keys, sort=False)["convention"].agg(list)
+    first = ranked.drop_duplicates(keys).drop(columns="_rank").reset_index(drop=True)
+    also = [", ".join(seen_by[key][1:]) for key in first[keys].itertuples(index=False, name=None)]
+    return first.assign(also_from=also)
+
+
+def red_table(frame: pd.DataFrame, *, level: str = "workload") -> pd.DataFrame:
+    """red_summary's frame as shown and downloaded: ratios in percent, latencies in milliseconds."""
+    shown = frame.assign(
+        error_5xx_pct=frame["error_ratio_5xx"] * 100,
+        error_4xx_pct=frame["error_ratio_4xx"] * 100, p50_ms=frame["p50_seconds"] * 1000,
+        p95_ms=frame["p95_seconds"] * 1000, p99_ms=frame["p99_seconds"] * 1000)
+    shown = shown.sort_values(["rps", "namespace", "workload"], ascending=[False, True, True])
+    columns = [c for c in APPLICATION_COLUMNS if level == "pod" or c != "pod"]
+    return shown[columns].rename(columns=APPLICATION_COLUMNS).reset_index(drop=True)
+
+
+ENDPOINT_COLUMNS = {
+    "namespace": "Namespace", "workload": "Application", "method": "Method", "path": "Path",
+    "code": "Status", "rps": "Requests/s", "error_pct": "Errors", "p95_ms": "p95 (ms)",
+}
+
+
+def endpoints_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """red_breakdown rows as shown: errors in percent, p95 in milliseconds; "" labels shown as "–"."""
+    shown = frame.assign(error_pct=frame["error_ratio"] * 100, p95_ms=frame["p95_seconds"] * 1000)
+    for column in ("method", "path", "code"):
+        shown[column] = shown[column].astype(str).replace("", "–")
+    return shown[list(ENDPOINT_COLUMNS)].rename(columns=ENDPOINT_COLUMNS).reset_index(drop=True)
+
+
+MOMENT_TABLE = {"time": "Time", "kind": "Kind", "namespace": "Namespace", "workload": "Application",
+                "size": "Size", "value": "Value", "baseline": "Baseline", "description": "What happened"}
+
+
+def moments_table(moments: pd.DataFrame) -> pd.DataFrame:
+    shown = moments.sort_values("time", ascending=False)
+    return shown[list(MOMENT_TABLE)].rename(columns=MOMENT_TABLE).reset_index(drop=True)
+
+
+def _download(table: pd.DataFrame, label: str, file_name: str, key: str) -> None:
+    st.download_button(label, frame_to_csv(table), file_name=file_name, mime="text/csv", key=key,
+                       icon=":material/download:", on_click="ignore",
+                       help="Exactly the rows and columns shown above.")
+
+
+def no_metrics_sentence(where: str, looked_for: Sequence[Convention]) -> str:
+    """Why a selection shows no numbers, and how to get them (plain text, escaped by the caller)."""
+    names = ", ".join(dict.fromkeys(c.name for c in looked_for)) or "none"
+    return (f"Nothing to show for {where}: {conventions_module.how_to_expose_metrics()} "
+            f"(Conventions looked for: {names}.)")
+
+
+def show_no_metrics(where: str, looked_for: Sequence[Convention]) -> None:
+    st.info(escape_markdown(no_metrics_sentence(where, looked_for)), icon=":material/help:")
+
+
+# --- charts ------------------------------------------------------------------------------------------
+def _series_name(frame: pd.DataFrame) -> pd.Series:
+    return frame["namespace"].astype(str) + "/" + frame["workload"].astype(str)
+
+
+def _moment_rules(moments: pd.DataFrame, kinds: Sequence[str]) -> alt.Chart | None:
+    """Vertical rules at the notable moments of these kinds, coloured by kind, with the sentence as
+    tooltip; None when there are none (a layer over empty data would still add a legend)."""
+    chosen = moments[moments["kind"].isin(kinds)] if not moments.empty else moments
+    if chosen.empty:
+        return None
+    chosen = chosen.assign(application=_series_name(chosen))
+    return alt.Chart(chosen).mark_rule(strokeWidth=2, strokeDash=[4, 3], opacity=0.9).encode(
+        x="time:T",
+        color=alt.Color("kind:N", title="Notable moment", scale=alt.Scale(
+            domain=list(MOMENT_COLOURS), range=list(MOMENT_COLOURS.values()))),
+        tooltip=[alt.Tooltip("time:T", title="Time", format="%Y-%m-%d %H:%M"), "kind:N",
+                 alt.Tooltip("application:N", title="Application"), alt.Tooltip("size:Q", format=".1f"),
+                 alt.Tooltip("description:N", title="What happened")],
+    )
+
+
+def _with_moments(lines: alt.Chart, moments: pd.DataFrame, kinds: Sequence[str], title: str
+                  ) -> alt.Chart | alt.LayerChart:
+    rules = _moment_rules(moments, kinds)
+    if rules is None:
+        return lines.properties(title=title, height=CHART_HEIGHT)
+    # The lines' colours (applications) and the rules' (moment kinds) are separate legends.
+    return alt.layer(lines, rules).resolve_scale(color="independent").properties(
+        title=title, height=CHART_HEIGHT)
+
+
+def _metric_rows(history: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
+    """The rows of the long history frame for these metrics, with `series` (application) and `line`
+    (the metric's display name)."""
+    rows = history[history["metric"].isin(list(metrics))]
+    return rows.assign(series=_series_name(rows), line=rows["metric"].map(metrics))
+
+
+def rate_chart(history: pd.DataFrame, moments: pd.DataFrame) -> alt.Chart | alt.LayerChart:
+    rows = _metric_rows(history, {"rps": "requests/s"})
+    lines = alt.Chart(rows).mark_line().encode(
+        x=alt.X("time:T", title=None),
+        y=alt.Y("value:Q", title="requests/s"),
+        color=alt.Color("series:N", title="Application"),
+        tooltip=[alt.Tooltip("series:N", title="Application"),
+                 alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=".2f",
+                                                                            title="requests/s")],
+    )
+    return _with_moments(lines, moments, ("traffic spike", "traffic drop"), "Request rate")
+
+
+def errors_chart(history: pd.DataFrame, moments: pd.DataFrame) -> alt.Chart | alt.LayerChart:
+    rows = _metric_rows(history, {"error_ratio_5xx": "5xx", "error_ratio_4xx": "4xx"})
+    lines = alt.Chart(rows).mark_line().encode(
+        x=alt.X("time:T", title=None),
+        y=alt.Y("value:Q", title="share of requests", axis=alt.Axis(format="%")),
+        color=alt.Color("series:N", title="Application"),
+        strokeDash=alt.StrokeDash("line:N", title="Errors", scale=alt.Scale(
+            domain=["5xx", "4xx"], range=[[1, 0], [5, 3]])),
+        tooltip=[alt.Tooltip("series:N", title="Application"), alt.Tooltip("line:N", title="Errors"),
+                 alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=".2%",
+                                                                            title="share")],
+    )
+    return _with_moments(lines, moments, ("error burst",), "Error ratio (5xx solid, 4xx dashed)")
+
+
+def latency_chart(history: pd.DataFrame, moments: pd.DataFrame) -> alt.Chart | alt.LayerChart:
+    rows = _metric_rows(history, {"p50_seconds": "p50", "p95_seconds": "p95", "p99_seconds": "p99"})
+    rows = rows.assign(ms=rows["value"] * 1000)
+    lines = alt.Chart(rows).mark_line().encode(
+        x=alt.X("time:T", title=None),
+        y=alt.Y("ms:Q", title="milliseconds"),
+        color=alt.Color("series:N", title="Application"),
+        strokeDash=alt.StrokeDash("line:N", title="Percentile", scale=alt.Scale(
+            domain=["p50", "p95", "p99"], range=[[2, 2], [6, 3], [1, 0]])),
+        tooltip=[alt.Tooltip("series:N", title="Application"), alt.Tooltip("line:N", title="Percentile"),
+                 alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("ms:Q", format=".1f",
+                                                                            title="ms")],
+    )
+    return _with_moments(lines, moments, tuple(MOMENT_COLOURS), "Latency (p50 dotted, p95 dashed, p99 solid)")
+
+
+WEEKDAY_ORDER = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def heatmap_chart(heatmap: pd.DataFrame) -> alt.LayerChart:
+    """Hour of day (UTC) by day of week, coloured by mean requests per second; peak hours outlined."""
+    base = alt.Chart(heatmap).encode(
+        x=alt.X("hour:O", title="Hour of day (UTC)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("weekday_name:N", title=None, sort=WEEKDAY_ORDER),
+    )
+    # viridis keeps its contrast on both Streamlit themes and for colour-blind readers
+    cells = base.mark_rect().encode(
+        color=alt.Color("requests:Q", title="requests/s", scale=alt.Scale(scheme="viridis")),
+        tooltip=[alt.Tooltip("weekday_name:N", title="Day"), alt.Tooltip("hour:O", title="Hour (UTC)"),
+                 alt.Tooltip("requests:Q", format=".2f", title="requests/s"),
+                 alt.Tooltip("is_peak:N", title="Peak")],
+    )
+    peaks = base.transform_filter(alt.datum.is_peak).mark_rect(
+        fill=None, stroke="#e0403a", strokeWidth=2)
+    return alt.layer(cells, peaks).properties(title="Requests per second by hour and weekday",
+                                              height=260)
+
+
+def peak_hours_sentence(heatmap: pd.DataFrame, top: int = 3) -> str:
+    peaks = patterns.peak_hours(heatmap, top=top)
+    if peaks.empty:
+        return "There is not enough traffic history to name peak hours."
+    parts = [f"{row.weekday_name} {int(row.hour):02d}:00 ({row.requests:.2f} requests/s)"
+             for row in peaks.itertuples()]
+    return "Busiest hours (UTC): " + ", ".join(parts) + "."
+
+
+def comparison_chart(comparison: pd.DataFrame, previous_label: str) -> alt.Chart:
+    long = comparison.melt(id_vars=["time"], value_vars=["current", "previous"], var_name="period",
+                           value_name="rps")
+    long["period"] = long["period"].map({"current": "this period", "previous": previous_label})
+    return alt.Chart(long).mark_line().encode(
+        x=alt.X("time:T", title=None),
+        y=alt.Y("rps:Q", title="requests/s"),
+        strokeDash=alt.StrokeDash("period:N", title="Period", scale=alt.Scale(
+            domain=["this period", previous_label], range=[[1, 0], [5, 3]])),
+        color=alt.Color("period:N", title="Period", scale=alt.Scale(
+            domain=["this period", previous_label], range=["#3b82f6", "#8a8f98"])),
+        tooltip=["period:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
+                 alt.Tooltip("rps:Q", format=".2f", title="requests/s")],
+    ).properties(title=f"Request rate: this period against {previous_label}", height=CHART_HEIGHT)
+
+
+def comparison_sentence(comparison: pd.DataFrame, previous_label: str) -> str:
+    current = comparison["current"].dropna()
+    previous = comparison["previous"].dropna()
+    if current.empty:
+        return "No requests in this period."
+    if previous.empty:
+        return f"Prometheus has no requests for {previous_label} to compare with."
+    now, before = float(current.mean()), float(previous.mean())
+    if before == 0:
+        return f"{now:.2f} requests/s on average; there was no traffic {previous_label}."
+    change = (now - before) / before
+    direction = "more" if change >= 0 else "fewer"
+    return (f"{now:.2f} requests/s on average, {abs(change):.0%} {direction} than {previous_label} "
+            f"({before:.2f} requests/s).")
+
+
+def status_chart(breakdown: pd.DataFrame) -> alt.Chart:
+    """Requests per second by status code, coloured by class (2xx, 3xx, 4xx, 5xx)."""
+    by_code = breakdown.groupby("code", as_index=False)["rps"].sum()
+    by_code["code"] = by_code["code"].astype(str).replace("", "unknown")
+    by_code["class"] = by_code["code"].str[0].map(
+        {"1": "1xx", "2": "2xx", "3": "3xx", "4": "4xx", "5": "5xx"}).fillna("other")
+    return alt.Chart(by_code).mark_bar().encode(
+        x=alt.X("code:N", title="Status code", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("rps:Q", title="requests/s"),
+        color=alt.Color("class:N", title="Class", scale=alt.Scale(
+            domain=["1xx", "2xx", "3xx", "4xx", "5xx", "other"],
+            range=["#8a8f98", "#21a366", "#3b82f6", "#e08a00", "#e0403a", "#8a8f98"])),
+        tooltip=["code:N", alt.Tooltip("rps:Q", format=".2f", title="requests/s")],
+    ).properties(title="Requests by status code", height=CHART_HEIGHT)
+
+
+# --- panels ------------------------------------------------------------------------------------------
+#: Exceptions that can only be a bug in KAMS' own computing (not a source failing): the panel says so in
+#: one sentence and the other panels keep working.
+PANEL_BUGS: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError, IndexError)
+
+
+def _fetch(what: str, progress: str, fetch: Callable[[], T]) -> T | None:
+    """A panel's data under a spinner; a failure becomes one sentence in the panel and None."""
+    try:
+        with st.spinner(progress):
+            return fetch()
+    except SourceError as error:
+        show_source_error(error, f"Cannot show {what}")
+    except PANEL_BUGS as error:
+        st.warning(escape_markdown(f"Cannot show {what}: a bug in KAMS ({type(error).__name__}: {error}). "
+                                   "The other panels are not affected."))
+    return None
+
+
+def without_metrics(summary: pd.DataFrame | SourceError, selection: Selection) -> bool:
+    """True when the applications table was read and nothing in the selection has request metrics
+    (then the other panels say so at once instead of sending range queries for nothing)."""
+    if isinstance(summary, SourceError):
+        return False  # unknown: let the panel ask, and say what it meets
+    rows = summary
+    if selection.namespace:
+        rows = rows[rows["namespace"] == selection.namespace]
+    if selection.workload:
+        rows = rows[rows["workload"] == selection.workload]
+    return rows.empty
+
+
+def render_applications(settings: Settings, chosen: Sequence[Convention], selection: Selection,
+                        summary: pd.DataFrame | SourceError, window: str) -> None:
+    """The applications table (and the pods of the chosen application)."""
+    if isinstance(summary, SourceError):
+        show_source_error(summary, "Cannot show the applications table")
+        return
+    if summary.empty:
+        show_no_metrics(selection.namespace or "any namespace", chosen)
+        return
+    table = red_table(one_row_per_workload(summary, chosen))
+    st.caption(escape_markdown(f"{len(table)} applications with request metrics; rates over the last "
+                               f"{window}."))
+    st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                 key="kams_requests_apps")
+    _download(table, "Download applications (CSV)", f"kams-requests-{selection.file_stem}.csv",
+              "kams_requests_apps_csv")
+    if not selection.workload:
+        st.caption("Choose an application above to see its pods, and its own charts in the other tabs.")
+        return
+    st.subheader(f"Pods of {escape_markdown(selection.label)}", divider="gray")
+    pods = _fetch("the per-pod table", "Reading per-pod request metrics…", lambda: requests_data.summary(
+        settings, chosen, level="pod", namespace=selection.namespace, window=window))
+    if pods is None:
+        return
+    pods = pods[(pods["namespace"] == selection.namespace) & (pods["workload"] == selection.workload)
+                & (pods["pod"] != "")]  # conventions without a pod label (ingress) have no pod rows
+    if pods.empty:
+        st.info(escape_markdown(f"No pod of {selection.label} has request metrics with a pod label "
+                                "(ingress controllers count requests per service, not per pod)."))
+        return
+    pod_table = red_table(one_row_per_workload(pods, chosen), level="pod")
+    st.dataframe(pod_table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                 key="kams_requests_pods")
+    _download(pod_table, "Download pods (CSV)", f"kams-requests-pods-{selection.file_stem}.csv",
+              "kams_requests_pods_csv")
+
+
+def render_charts(settings: Settings, chosen: Sequence[Convention], selection: Selection, filters: Filters,
+                  summary: pd.DataFrame | SourceError) -> None:
+    """Rate, error ratio and latency over the sidebar's time range, notable moments marked and listed."""
+    period = filters.time_range_label.lower()
+    if without_metrics(summary, selection):
+        show_no_metrics(selection.label, chosen)
+        return
+    span = requests_data.chart_window(filters.time_range)
+    found = _fetch("the charts", f"Reading {period} of request metrics…",
+                   lambda: requests_data.history_and_moments(settings, chosen, span,
+                                                             namespace=selection.namespace,
+                                                             workload=selection.workload))
+    if found is None:
+        return
+    history, moments = found
+    if history.empty:
+        show_no_metrics(f"{selection.label} ({period})", chosen)
+        return
+    if moments is None:
+        st.warning("Notable moments could not be computed (a bug in KAMS); the charts are drawn without "
+                   "them.")
+        moments = pd.DataFrame(columns=list(MOMENT_TABLE))
+    st.altair_chart(rate_chart(history, moments), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(errors_chart(history, moments), width="stretch")
+    with right:
+        st.altair_chart(latency_chart(history, moments), width="stretch")
+    st.subheader("Notable moments", divider="gray")
+    if moments.empty:
+        st.caption(escape_markdown(f"No traffic spike, drop or error burst in {selection.label} during the "
+                                   f"{period}."))
+        return
+    st.caption("Moments where the request rate or the error ratio left its usual level (the median and "
+               "spread of the hour before); marked on the charts above as dashed rules.")
+    table = moments_table(moments)
+    st.dataframe(table, hide_index=True, width="stretch", key="kams_requests_moments",
+                 column_config={**RED_COLUMN_CONFIG,
+                                "Size": st.column_config.NumberColumn(format="%.1f", help=(
+                                    "How far from the usual level: robust deviations for traffic, times "
+                                    "the usual ratio for errors.")),
+                                "What happened": st.column_config.TextColumn(width="large")})
+    _download(table, "Download notable moments (CSV)", f"kams-moments-{selection.file_stem}.csv",
+              "kams_requests_moments_csv")
+
+
+def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection: Selection, window: str,
+                     summary: pd.DataFrame | SourceError) -> None:
+    """Breakdown by path, method and status code; the busiest and the slowest endpoints."""
+    if without_metrics(summary, selection):
+        show_no_metrics(selection.label, chosen)
+        return
+    breakdown = _fetch("the endpoint breakdown", "Reading requests per path, method and status…",
+                       lambda: requests_data.breakdown(settings, chosen, namespace=selection.namespace,
+                                                       workload=selection.workload, window=window))
+    if breakdown is None:
+        return
+    if breakdown.empty:
+        show_no_metrics(selection.label, chosen)
+        return
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Busiest endpoints**")
+        busiest = endpoints_table(patterns.top_endpoints(breakdown, by="rps"))
+        st.dataframe(busiest, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                     key="kams_requests_busiest")
+        _download(busiest, "Download busiest (CSV)", f"kams-busiest-{selection.file_stem}.csv",
+                  "kams_requests_busiest_csv")
+    with right:
+        st.markdown("**Slowest endpoints** (p95)")
+        slowest = endpoints_table(patterns.top_endpoints(breakdown, by="p95_seconds"))
+        st.dataframe(slowest, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                     key="kams_requests_slowest")
+        _download(slowest, "Download slowest (CSV)", f"kams-slowest-{selection.file_stem}.csv",
+                  "kams_requests_slowest_csv")
+    st.altair_chart(status_chart(breakdown), width="stretch")
+    st.markdown("**Every path, method and status code**")
+    table = endpoints_table(breakdown.sort_values("rps", ascending=False))
+    st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                 key="kams_requests_breakdown")
+    _download(table, "Download breakdown (CSV)", f"kams-breakdown-{selection.file_stem}.csv",
+              "kams_requests_breakdown_csv")
+
+
+#: Periods to compare the current one with: label -> how far back.
+COMPARE_WITH: dict[str, timedelta] = {"the same period last week": timedelta(days=7),
+                                      "the same period yesterday": timedelta(days=1)}
+
+
+def render_patterns(settings: Settings, chosen: Sequence[Convention], selection: Selection, filters: Filters,
+                    summary: pd.DataFrame | SourceError) -> None:
+    """Hour-of-day by weekday heatmap with its peak hours, and this period against an earlier one."""
+    if without_metrics(summary, selection):
+        show_no_metrics(selection.label, chosen)
+        return
+    st.markdown("**When the traffic comes**")
+    heatmap = _fetch("the weekly heatmap", "Reading a week of request volume…",
+                     lambda: requests_data.weekly_heatmap(settings, chosen, namespace=selection.namespace,
+                                                          workload=selection.workload))
+    if heatmap is not None and heatmap.empty:
+        show_no_metrics(f"{selection.label} (last 7 days)", chosen)
+    elif heatmap is not None:
+        st.markdown(escape_markdown(peak_hours_sentence(heatmap)))
+        st.altair_chart(heatmap_chart(heatmap), width="stretch")
+        _download(heatmap, "Download heatmap (CSV)", f"kams-heatmap-{selection.file_stem}.csv",
+                  "kams_requests_heatmap_csv")
+
+    st.markdown(f"**{escape_markdown(filters.time_range_label)} against an earlier period**")
+    compare_label = st.selectbox("Compare with", list(COMPARE_WITH), key="kams_requests_compare")
+    span = requests_data.TimeWindow.last(filters.time_range)
+    comparison = _fetch("the comparison", "Reading both periods…",
+                        lambda: requests_data.period_comparison(settings, chosen, span,
+                                                                COMPARE_WITH[compare_label],
+                                                                namespace=selection.namespace,
+                                                                workload=selection.workload))
+    if comparison is None:
+        return
+    if comparison.empty or comparison["current"].dropna().empty:
+        show_no_metrics(f"{selection.label} ({filters.time_range_label.lower()})", chosen)
+        return
+    st.markdown(escape_markdown(comparison_sentence(comparison, compare_label)))
+    st.altair_chart(comparison_chart(comparison, compare_label), width="stretch")
+    _download(comparison, "Download comparison (CSV)", f"kams-comparison-{selection.file_stem}.csv",
+              "kams_requests_comparison_csv")
