@@ -698,11 +698,14 @@ def _instance(pod: dict[str, Any], container: str, previous: bool, now: float) -
     """The container run the log is about, or None when there is no such log."""
     if not (pod.get("spec") or {}).get("nodeName"):
         return None
-    spec = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == container), None)
+    # Init containers have logs too (kubectl logs -c <init container>), under their own status list.
+    spec = next((c for key in ("initContainers", "containers") for c in pod["spec"].get(key) or []
+                 if c.get("name") == container), None)
     if spec is None:
         return None
-    status = next((s for s in (pod.get("status") or {}).get("containerStatuses") or []
-                   if s.get("name") == container), None)
+    pod_status = pod.get("status") or {}
+    status = next((s for key in ("initContainerStatuses", "containerStatuses")
+                   for s in pod_status.get(key) or [] if s.get("name") == container), None)
     if status is None:
         return None
     state = status.get("state") or {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 
 from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
-from k8sdata.errors import Forbidden
+from k8sdata.errors import Forbidden, Timeout
 from k8sdata.kube import KubeClient, LogNotAvailable, PodGone
 from k8sdata.logs import (
     TRUNCATION_MARKER,
@@ -469,3 +471,34 @@ def test_empty_cursor_follow_reads_the_tail(logs_api: tuple[ApiServer, KubeClien
     _, client = logs_api
     batch = follow(client, [target("web-1")], FollowCursor(), LogRequest(tail_lines=4))
     assert len(batch.lines) == 4 and target("web-1") in batch.cursor.positions
+
+
+def test_a_hung_log_read_times_out_for_that_target_only(
+        make_api_server: Callable[..., ApiServer], growing: GrowingLog, tmp_path: Path) -> None:
+    server = make_api_server(log_provider=growing)
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", demo_names.READER_TOKEN)
+    client = KubeClient(Settings.from_env({"KUBECONFIG": str(kubeconfig), "KAMS_REQUEST_TIMEOUT": "0.5"}))
+    try:
+        server.set_fault(r"/pods/api-1/log$", "hang")
+        started = time.monotonic()
+        batch = read_logs(client, [target("web-1"), target("api-1")], LogRequest(tail_lines=2))
+        assert time.monotonic() - started < 3
+        assert isinstance(batch.errors[target("api-1")], Timeout) and len(batch.lines) == 2
+    finally:
+        client.close()
+
+
+def test_stand_in_cuts_since_time_to_whole_seconds_like_kube_apiserver(
+        logs_api: tuple[ApiServer, KubeClient], growing: GrowingLog) -> None:
+    """kube-apiserver forwards sinceTime with time.RFC3339 (no fraction): asking from x.95 s returns the
+    lines of that whole second, which is why follow() must drop the seam itself."""
+    server, _ = logs_api
+    moment = growing.started + timedelta(seconds=10, milliseconds=950)
+    query = urllib.parse.urlencode({"sinceTime": moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
+                                    "timestamps": "true", "limitBytes": 4000})
+    request = urllib.request.Request(f"{server.url}/api/v1/namespaces/shop/pods/web-1/log?{query}",
+                                     headers={"Authorization": f"Bearer {demo_names.READER_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        raw = response.read()
+    first = parse_log(raw, target("web-1"))[0][1]
+    assert first.time < moment and first.time >= moment.replace(microsecond=0)
