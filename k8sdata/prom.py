@@ -78,8 +78,8 @@ class JsonHttpClient:
         self._bearer_token_file = bearer_token_file
         self._session = requests.Session()
         self._session.headers["Accept"] = "application/json"
-        if ca_file is not None:
-            self._session.verify = ca_file
+        # Passed on every request: a Session's own `verify` loses to $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE.
+        self._verify: str | bool = ca_file if ca_file is not None else True
 
     def close(self) -> None:
         self._session.close()
@@ -101,7 +101,7 @@ class JsonHttpClient:
         """GET `path`; transport failures become SourceError kinds, HTTP statuses are left to callers."""
         try:
             return self._session.get(f"{self.url}{path}", params=params, headers=self._auth_headers(),
-                                     timeout=(self.timeout, self.timeout))
+                                     timeout=(self.timeout, self.timeout), verify=self._verify)
         except (requests.ConnectTimeout, requests.ReadTimeout):
             raise Timeout(self.source, f"no answer within {self.timeout:g} s") from None
         except requests.exceptions.SSLError as error:

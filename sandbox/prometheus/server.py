@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -98,7 +99,10 @@ class PrometheusServer:
                  backfill_hours: float = 26.0, data_dir: Path | None = None, rules: bool | Path = True,
                  scrape_interval: str = "5s", evaluation_interval: str = "5s",
                  retention: str = "3650d", binary: str = PROMETHEUS, startup_timeout: float = 30.0,
-                 wait_for_targets: bool = True) -> None:
+                 wait_for_targets: bool = True, web_config: Mapping[str, Any] | None = None,
+                 ca_file: Path | None = None) -> None:
+        """`web_config` is Prometheus' --web.config.file content (e.g. tls_server_config);
+        with TLS, `ca_file` is the CA this launcher trusts for its own readiness checks."""
         self.scrape_targets = list(scrape_targets)
         self.backfill_sources = list(backfill)
         self.backfill_hours = backfill_hours
@@ -111,6 +115,8 @@ class PrometheusServer:
         self.binary = binary
         self.startup_timeout = startup_timeout
         self.wait_for_targets = wait_for_targets
+        self.web_config = dict(web_config) if web_config else None
+        self._ssl_context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.backfill_result: BackfillResult | None = None
@@ -124,7 +130,8 @@ class PrometheusServer:
     def url(self) -> str:
         if self.port is None:
             raise PrometheusError("Prometheus is not running")
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.web_config and "tls_server_config" in self.web_config else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def data_dir(self) -> Path:
@@ -211,7 +218,8 @@ class PrometheusServer:
                  timeout: float = HTTP_TIMEOUT_SECONDS) -> Any:
         """GET an API path (e.g. /api/v1/query) and return its `data`, raising on error status."""
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(self.url + path + query, timeout=timeout) as response:
+        with urllib.request.urlopen(self.url + path + query, timeout=timeout,
+                                    context=self._ssl_context) as response:
             body = json.load(response)
         if body.get("status") != "success":
             raise PrometheusError(f"{path}: {body.get('error')}")
@@ -236,8 +244,13 @@ class PrometheusServer:
             port = free_port()
             assert self._workdir is not None
             self._log_handle = self.log_path.open("ab")
+            web_flags = []
+            if self.web_config:
+                web_config_path = self._workdir / "web.yml"
+                web_config_path.write_text(yaml.safe_dump(self.web_config), encoding="utf-8")
+                web_flags = [f"--web.config.file={web_config_path}"]
             self.process = subprocess.Popen(
-                [self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}",
+                [self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}", *web_flags,
                  f"--storage.tsdb.retention.time={self.retention}", f"--web.listen-address=127.0.0.1:{port}",
                  "--web.enable-lifecycle", "--log.level=warn",
                  # Resend firing alerts every 5 s instead of every minute, so an Alertmanager that

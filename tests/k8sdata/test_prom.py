@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from k8sdata.errors import NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
+from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
 from k8sdata.prom import ALERT_COLUMNS, PromClient
 from k8sdata.queries import CATALOGUE, ERROR_RATIO, REQUEST_RATE, escape_label_value
 
@@ -161,3 +161,148 @@ def test_cli_requests_per_app(prometheus: Any) -> None:
     out_buffer, err_buffer = io.StringIO(), io.StringIO()
     assert cli_main(["requests"], out=out_buffer, err=err_buffer, environ={}) == 1
     assert err_buffer.getvalue().startswith("Prometheus is not configured")
+
+
+# --- Prometheus' own timeout, bearer token, custom CA, series/labels/rules (helper E) -------------------
+
+def test_series_labels_and_label_values(prom: PromClient) -> None:
+    series = prom.series(['up{job="kube-state-metrics"}'])
+    assert series and all(labels["job"] == "kube-state-metrics" for labels in series)
+    assert {"__name__", "job", "instance"} <= set(prom.labels())
+    assert {"shop", "legacy"} <= set(prom.label_values("namespace"))
+    with pytest.raises(ValueError):
+        prom.label_values("bad/name")
+
+
+def test_rules_lists_the_loaded_groups(prom: PromClient) -> None:
+    alerting = prom.rules("alert")
+    assert alerting and all(rule["type"] == "alerting" for group in alerting for rule in group["rules"])
+    assert {"kams-demo-pods", "kams-demo-apps"} <= {group["name"] for group in prom.rules()}
+
+
+def test_prometheus_enforces_the_timeout_parameter_it_is_sent(prometheus: Any) -> None:
+    """With a generous client timeout but a 1 ms server timeout, Prometheus itself aborts the query:
+    proof that the `timeout` parameter goes out and that its answer becomes a Timeout sentence."""
+    # Prometheus 2.42 looks at the deadline between evaluation steps: the outer sum() steps after the
+    # subquery's ~0.1 s of work, long past 1 ms.
+    heavy = "sum(count_over_time(vector(1)[1d:1s]))"
+    with pytest.raises(Timeout) as caught:
+        PromClient(prometheus.url, timeout=20, query_timeout=0.001).instant(heavy)
+    assert "timed out" in caught.value.sentence
+    assert PromClient(prometheus.url, timeout=20).instant(heavy)["value"].tolist() == [86_400.0]
+
+
+class _TokenGate:
+    """A tiny reverse proxy in front of the real Prometheus that answers 401 unless the request carries
+    `Authorization: Bearer <token>` (Prometheus itself has no server-side token check). It records
+    every request's path and query, so tests can see what the client sent."""
+
+    def __init__(self, upstream: str, token: str) -> None:
+        import urllib.error
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler
+
+        from sandbox._http import ThreadedHTTPService
+
+        gate = self
+        self.token = token
+        self.seen: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                gate.seen.append(self.path)
+                if self.headers.get("Authorization") != f"Bearer {gate.token}":
+                    self._reply(401, b'{"status":"error","errorType":"unauthorized","error":"bad token"}')
+                    return
+                try:
+                    with urllib.request.urlopen(upstream + self.path, timeout=10) as answer:
+                        self._reply(answer.status, answer.read())
+                except urllib.error.HTTPError as error:
+                    self._reply(error.code, error.read())
+
+            def _reply(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.service = ThreadedHTTPService(Handler, thread_name="token-gate")
+
+
+@pytest.fixture(scope="module")
+def token_gate(prometheus: Any) -> Iterator[_TokenGate]:
+    gate = _TokenGate(prometheus.url, "s3cret-token")
+    gate.service.start()
+    yield gate
+    gate.service.stop()
+
+
+def test_bearer_token_is_sent_and_required(token_gate: _TokenGate) -> None:
+    url = token_gate.service.url
+    with pytest.raises(Forbidden) as caught:
+        PromClient(url, timeout=5).instant("vector(1)")
+    assert "PROMETHEUS_TOKEN" in caught.value.sentence
+    client = PromClient(url, timeout=5, bearer_token="s3cret-token")
+    assert client.instant("vector(1)")["value"].tolist() == [1.0]
+    end = datetime.now(UTC)
+    assert not client.range("vector(1)", end - timedelta(minutes=1), end, 30).empty
+    sent = [path for path in token_gate.seen if path.startswith(("/api/v1/query?", "/api/v1/query_range?"))]
+    assert sent and all("timeout=" in path for path in sent), sent
+
+
+def test_token_file_is_reread_when_the_secret_rotates(token_gate: _TokenGate, tmp_path: Any) -> None:
+    from k8sdata.config import Settings
+    from k8sdata.prom import client_from_settings
+
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token\n", encoding="utf-8")
+    settings = Settings.from_env({"PROMETHEUS_URL": token_gate.service.url,
+                                  "PROMETHEUS_TOKEN_FILE": str(token_file)}, home=tmp_path)
+    client = client_from_settings(settings)
+    assert client.version().startswith("2.")
+    token_gate.token = "rotated-token"
+    try:
+        with pytest.raises(Forbidden):
+            client.version()
+        token_file.write_text("rotated-token", encoding="utf-8")
+        assert client.version().startswith("2.")
+    finally:
+        token_gate.token = "s3cret-token"
+    token_file.unlink()
+    with pytest.raises(NotConfigured) as caught:
+        client.version()
+    assert "token file" in caught.value.sentence
+
+
+@pytest.fixture(scope="module")
+def tls_prometheus() -> Iterator[tuple[str, str]]:
+    """A real Prometheus serving only TLS (--web.config.file), with a certificate from a private CA."""
+    from sandbox.apiserver.tls import sandbox_identity
+    from sandbox.prometheus.server import PrometheusServer
+
+    identity = sandbox_identity()
+    if identity is None:
+        pytest.fail("openssl is needed to make the test certificate")
+    web_config = {"tls_server_config": {"cert_file": str(identity.cert_path),
+                                        "key_file": str(identity.key_path)}}
+    with PrometheusServer([], rules=False, web_config=web_config, ca_file=identity.cert_path) as server:
+        assert server.url.startswith("https://")
+        yield server.url, str(identity.cert_path)
+
+
+def test_custom_ca_verifies_a_tls_prometheus(tls_prometheus: tuple[str, str], tmp_path: Any) -> None:
+    from k8sdata.config import Settings
+    from k8sdata.prom import client_from_settings
+
+    url, ca_file = tls_prometheus
+    settings = Settings.from_env({"PROMETHEUS_URL": url, "PROMETHEUS_CA_FILE": ca_file}, home=tmp_path)
+    assert client_from_settings(settings).instant("vector(2)")["value"].tolist() == [2.0]
+    with pytest.raises(Unreachable) as caught:  # the system's CA bundle does not know our CA
+        PromClient(url, timeout=5).version()
+    assert "certificate" in caught.value.sentence and "PROMETHEUS_CA_FILE" in caught.value.sentence
+    with pytest.raises(NotConfigured):
+        PromClient(url, timeout=5, ca_file=str(tmp_path / "missing.pem"))
