@@ -80,7 +80,7 @@ INGRESS_NGINX = Convention(
     duration_bucket="nginx_ingress_controller_request_duration_seconds_bucket", seconds_per_unit=1.0,
     # The backend service names the application; the `ingress` label names the routing object, which
     # often fronts several services. The controller's own pod is no application pod: no pod label.
-    namespace_label="exported_namespace", workload_label="service", pod_label="", status_label="status",
+    namespace_label="exported_namespace", workload_label="ingress", pod_label="", status_label="status",
     method_label="method", path_label="path")
 
 ISTIO = Convention(
