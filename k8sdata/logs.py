@@ -149,26 +149,25 @@ class _StampParser:
         self._base_seconds = 0
 
     def parse(self, stamp: str) -> int | None:
-        # 2026-01-01T12:00:00.123456789Z or ...+02:00, fraction optional and of any width.
-        if len(stamp) < 20 or stamp[10] != "T":
-            return None
-        base, rest = stamp[:19], stamp[19:]
-        fraction = ""
-        if rest.startswith("."):
-            digits = 1
-            while digits < len(rest) and rest[digits].isdigit():
-                digits += 1
-            fraction, rest = rest[1:digits], rest[digits:]
-        key = base + rest
+        # Fast path: the kubelet's fixed width 2026-01-01T12:00:00.123456789Z.
+        if len(stamp) == 30 and stamp[19] == "." and stamp[29] == "Z" and stamp[20:29].isdigit():
+            base, offset, fraction = stamp[:19], "Z", stamp[20:29]
+        else:  # any RFC 3339: fraction optional and of any width, Z or an offset
+            match = _RFC3339.match(stamp)
+            if match is None:
+                return None
+            base, fraction, offset = match.group(1), match.group(2) or "", match.group(3)
+        key = base + offset
         if key != self._base_text:
             try:
-                moment = datetime.fromisoformat(base + ("+00:00" if rest in ("Z", "z") else rest))
+                moment = datetime.fromisoformat(base + ("+00:00" if offset in ("Z", "z") else offset))
             except ValueError:
                 return None
-            if moment.tzinfo is None:
-                return None
             self._base_text, self._base_seconds = key, int((moment - _EPOCH).total_seconds())
-        return self._base_seconds * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
+        return self._base_seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
+
+
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
 
 
 def _datetime_from_ns(time_ns: int) -> datetime:
@@ -235,6 +234,8 @@ _JSON_LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "leveln
                     "@l", "@level", "priority")
 #: logfmt key=value with a level key (value quoted or not).
 _LOGFMT_LEVEL = re.compile(r'(?:^|\s)(?:level|lvl|severity|loglevel)="?([A-Za-z]+)"?(?=\s|$)', re.I)
+#: A cheap test before the regex (most lines are not logfmt; the regex costs more than the test).
+_LOGFMT_KEYS = ("level=", "lvl=", "severity=", "Level=", "LEVEL=", "LVL=", "Severity=", "SEVERITY=")
 #: klog / glog header: I0102 15:04:05.000000 (I info, W warning, E error, F fatal).
 _KLOG = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
 #: Plain text: an upper-case level word (or a bracketed one: [error], [warn], as nginx writes them).
@@ -285,7 +286,7 @@ def detect_level(text: str) -> Level:
         level = _json_level(stripped)
         if level is not None:
             return level
-    match = _LOGFMT_LEVEL.search(text)
+    match = _LOGFMT_LEVEL.search(text) if any(key in text for key in _LOGFMT_KEYS) else None
     if match:
         level = _LEVEL_WORDS.get(match.group(1).lower(), "")
         if level:
