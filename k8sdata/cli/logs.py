@@ -34,6 +34,7 @@ from k8sdata.logs import (
 )
 
 _DURATION = re.compile(r"(\d+)(h|m|s)")
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 FOLLOW_INTERVAL = 2.0  # seconds between polls, as the Logs page
 
@@ -52,7 +53,8 @@ def duration_seconds(text: str) -> int:
 def pod_reference(text: str) -> tuple[str, str]:
     """NAMESPACE/POD (argparse type)."""
     namespace, _, pod = text.partition("/")
-    if not namespace or not pod or "/" in pod:
+    # Kubernetes names (DNS subdomains): nothing that could change the request's path.
+    if not _NAME.fullmatch(namespace) or not _NAME.fullmatch(pod):
         raise argparse.ArgumentTypeError(f"expected NAMESPACE/POD, got {text!r}")
     return namespace, pod
 

@@ -73,7 +73,8 @@ def test_grep_plain_regex_and_bad_patterns(kube_api: Any) -> None:
 def test_missing_pod_and_bad_arguments(kube_api: Any, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(["shop/no-such-pod"], kube_api.reader_kubeconfig)
     assert code == 1 and not out and err == "The pod shop/no-such-pod is gone. No pod by that name.\n"
-    for bad in (["shop"], ["shop/x", "--since", "10 minutes"], ["shop/x", "--since", "0s"]):
+    for bad in (["shop"], ["shop/.."], ["shop/x?y"], ["shop/x", "--since", "10 minutes"],
+                ["shop/x", "--since", "0s"]):
         with pytest.raises(SystemExit) as exit_info:
             run_cli(bad, kube_api.reader_kubeconfig)
         assert exit_info.value.code == 2
