@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
 from k8sdata.prom import ALERT_COLUMNS, PromClient
 from k8sdata.queries import CATALOGUE, ERROR_RATIO, REQUEST_RATE, escape_label_value
+from sandbox import demo_names
 
 # Label values Prometheus accepts: any UTF-8 text. Keep examples small so the test stays quick.
 LABEL_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
@@ -143,24 +144,36 @@ def test_cli_requests_per_app(prometheus: Any) -> None:
 
     from k8sdata.__main__ import main as cli_main
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: str, environ: dict[str, str] | None = None) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
-        code = cli_main(["requests", *args], out=out, err=err, environ={"PROMETHEUS_URL": prometheus.url})
+        code = cli_main(["requests", *args], out=out, err=err,
+                        environ={"PROMETHEUS_URL": prometheus.url} if environ is None else environ)
         return code, out.getvalue(), err.getvalue()
 
     code, out, err = run("--namespace", "shop", "--format", "json")
     assert code == 0, err
     records = json.loads(out)
-    assert [(r["namespace"], r["app"]) for r in records] == [("shop", "api"), ("shop", "web")]
-    assert all(r["request_rate"] > 0 and 0 <= r["error_ratio"] <= 1 and r["latency_p95"] > 0 for r in records)
+    # One row per namespace, workload and pod: each app's own metrics (with its pod), and the ingress
+    # in front of both (no application pod: pod "").
+    assert [(r["namespace"], r["workload"], r["pod"], r["convention"]) for r in records] == [
+        ("shop", "api", "", "ingress-nginx"), ("shop", "api", demo_names.API.pod, "prometheus_client"),
+        ("shop", "web", "", "ingress-nginx"), ("shop", "web", demo_names.WEB.pod, "prometheus_client")]
+    assert list(records[0])[:3] == ["namespace", "workload", "pod"]
+    assert {"rps", "error_ratio", "p50_seconds", "p95_seconds", "p99_seconds"} <= set(records[0])
+    assert all(r["rps"] > 0 and 0 <= r["error_ratio"] <= 1 for r in records)
+    assert all(0 < r["p50_seconds"] <= r["p95_seconds"] <= r["p99_seconds"] < 5 for r in records)
+    code, out, _ = run("--namespace", "shop", "--format", "csv")
+    assert out.splitlines()[0].startswith("namespace,workload,pod,convention,rps,error_ratio,")
     code, out, _ = run("--namespace", "shop")
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["NAMESPACE", "APP", "REQ/S", "ERRORS", "P95"] and len(lines) == 3
+    assert lines[0].split() == ["NAMESPACE", "WORKLOAD", "POD", "SOURCE", "REQ/S", "5XX", "4XX", "P50", "P95",
+                                "P99"] and len(lines) == 5
+    code, out, _ = run("--namespace", "no-such-namespace")
+    assert code == 0 and "no request metrics" in out  # a sentence on how to expose them, not an empty table
     code, _, err = run("--window", "5m]")
     assert code == 2 and "not a PromQL duration" in err
-    out_buffer, err_buffer = io.StringIO(), io.StringIO()
-    assert cli_main(["requests"], out=out_buffer, err=err_buffer, environ={}) == 1
-    assert err_buffer.getvalue().startswith("Prometheus is not configured")
+    code, _, err = run(environ={})
+    assert code == 1 and err.startswith("Prometheus is not configured")
 
 
 # --- Prometheus' own timeout, bearer token, custom CA, series/labels/rules (helper E) -------------------
