@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 import urllib3
@@ -37,6 +40,7 @@ from k8sdata.errors import (
     Unreachable,
 )
 from k8sdata.gcpause import gc_paused
+from k8sdata.podshape import POD_SHAPE
 
 #: The pseudo-context name for the ServiceAccount mounted into KAMS's own pod.
 IN_CLUSTER_CONTEXT = "in-cluster"
@@ -172,6 +176,116 @@ def _trim(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+#: Reduces one parsed item (e.g. watchcache's field filter).
+Slim = Callable[[dict[str, Any]], Any]
+#: Decodes one list page's bytes into (items, the list's resourceVersion).
+PageDecoder = Callable[[bytes], tuple[list[Any], str]]
+
+
+@runtime_checkable
+class ListShape(Protocol):
+    """Decodes list pages from bytes straight into slim items (k8sdata.podshape.POD_SHAPE), and slims
+    one already parsed item (a watch event's object) the same way."""
+
+    def __call__(self, item: dict[str, Any]) -> Any: ...
+
+    def page_decoder(self) -> PageDecoder:
+        """A decoder for the pages of one list (it may share equal parts between that list's items)."""
+        ...
+
+
+def _page_decoder(slim: Slim | ListShape | None) -> PageDecoder:
+    if isinstance(slim, ListShape):
+        return slim.page_decoder()
+
+    def decode(raw: bytes) -> tuple[list[Any], str]:
+        body = orjson.loads(raw)
+        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        items = body.get("items") or []
+        del body
+        if slim is None:
+            return [_trim(item) for item in items], version
+        return [slim(_trim(item)) for item in items], version
+
+    return decode
+
+
+_ITEMS_KEY = b'"items":'
+
+
+def _continue_token(raw: bytes) -> str:
+    """The `continue` token of a list page, read without parsing its items: the API server writes the
+    list's metadata before its items, so the part before "items" is enough (else the whole body)."""
+    cut = raw.find(_ITEMS_KEY)
+    head: Any = None
+    if cut > 0:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            head = orjson.loads(raw[:cut] + b'"items":null}')
+    if not isinstance(head, dict):
+        try:
+            head = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return ""  # the decoder reports the unreadable page
+    metadata = head.get("metadata") if isinstance(head, dict) else None
+    return str((metadata or {}).get("continue") or "")
+
+
+class _PageReader:
+    """Fetches the pages of one list in a thread, one page ahead of the consumer (a queue of one page
+    bounds the memory). Iterating yields each page's bytes; a request's SourceError is raised there.
+    Leaving the `with` block early (an error while decoding) stops the thread after its request."""
+
+    _DONE = object()
+
+    def __init__(self, client: KubeClient, path: str, base: list[tuple[str, str | int]]) -> None:
+        self._client, self._path, self._base = client, path, base
+        self._pages: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"kams-list{path}", daemon=True)
+
+    def __enter__(self) -> _PageReader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):  # unblock a put() waiting for room
+            self._pages.get_nowait()
+        # The thread ends after its current request (bounded by the request timeout); don't wait here.
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            page = self._pages.get()
+            if page is self._DONE:
+                return
+            if isinstance(page, BaseException):
+                raise page
+            yield page
+
+    def _put(self, value: Any) -> bool:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self._pages.put(value, timeout=0.2)
+                return True
+        return False
+
+    def _run(self) -> None:
+        token = ""
+        try:
+            while not self._stop.is_set():
+                query: list[tuple[str, str | int]] = [*self._base, ("limit", PAGE_SIZE)]
+                if token:
+                    query.append(("continue", token))
+                raw = self._client._get(self._path, query)
+                token = _continue_token(raw)
+                if not self._put(raw) or not token:
+                    break
+            self._put(self._DONE)
+        except BaseException as error:  # handed to the consumer, which raises it in its own thread
+            self._put(error)
+
+
 # --------------------------------------------------------------------------------------------- client
 
 class KubeClient:
@@ -280,41 +394,42 @@ class KubeClient:
             if not token:
                 return
 
-    def list_with_version(self, path: str, slim: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                          **params: str | None) -> tuple[list[dict[str, Any]], str]:
-        """The whole list, each item passed through `slim` page by page (so a 100,000-pod list never
-        holds more than one page of full objects), and the list's resourceVersion: the point a watch
-        resumes from. A 410 on a continue token restarts the list once, as list_path does."""
+    def list_with_version(self, path: str, slim: Slim | ListShape | None = None,
+                          **params: str | None) -> tuple[list[Any], str]:
+        """The whole list and its resourceVersion (the point a watch resumes from).
+
+        `slim` reduces the items: a ListShape (k8sdata.podshape.POD_SHAPE) decodes each page's bytes
+        straight into slim items, so full objects are never built; a plain function is applied to each
+        parsed item page by page (a 100,000-pod list then holds at most one page of full objects).
+        The next page is fetched while the current one is decoded. A 410 on a continue token restarts
+        the list once, as kubectl and client-go's pager do."""
         base: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
         for attempt in range(2):
             try:
                 with gc_paused():  # the whole list, not only each page's parse: see gc_paused
-                    return self._list_pages(path, base, slim)
+                    return self._list_pages(path, base, _page_decoder(slim))
             except ListExpired:
                 if attempt == 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _list_pages(self, path: str, base: list[tuple[str, str | int]],
-                    slim: Callable[[dict[str, Any]], dict[str, Any]] | None
-                    ) -> tuple[list[dict[str, Any]], str]:
-        items: list[dict[str, Any]] = []
-        token: str | None = None
-        version = ""
-        while True:
-            query = [*base, ("limit", PAGE_SIZE)]
-            if token:
-                query.append(("continue", token))
-            body = self.get_json(path, query)
-            metadata = body.get("metadata") or {}
-            if not token:  # the first page's version is the list's consistent snapshot
-                version = str(metadata.get("resourceVersion") or "")
-            page = body.get("items") or []
-            del body
-            items.extend(slim(_trim(item)) if slim else _trim(item) for item in page)
-            token = metadata.get("continue") or None
-            if not token:
-                return items, version
+    def _list_pages(self, path: str, base: list[tuple[str, str | int]], decode: PageDecoder
+                    ) -> tuple[list[Any], str]:
+        """Follow `continue` page by page: a reader thread fetches page n+1 (socket reads release the
+        GIL, and the server prepares the next page meanwhile) while this thread decodes page n."""
+        items: list[Any] = []
+        version: str | None = None
+        with _PageReader(self, path, base) as reader:
+            for raw in reader:
+                try:
+                    page_items, page_version = decode(raw)
+                except (ValueError, TypeError) as error:  # orjson / msgspec decode and validation errors
+                    raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
+                del raw
+                if version is None:  # the first page's version is the list's consistent snapshot
+                    version = page_version
+                items.extend(page_items)
+        return items, version or ""
 
     def watch_events(self, path: str, resource_version: str, *, timeout_seconds: int = 300,
                      on_response: Callable[[Any], None] | None = None,
@@ -369,19 +484,8 @@ class KubeClient:
                     response.release_conn()
 
     def list_path(self, path: str, **params: str | None) -> list[dict[str, Any]]:
-        """The whole list. A 410 Expired continue token (the list outlived etcd's compaction window)
-        restarts the list once from the beginning, as kubectl and client-go's pager do."""
-        for attempt in range(2):
-            items: list[dict[str, Any]] = []
-            try:
-                with gc_paused():  # the whole list, not only each page's parse: see gc_paused
-                    for page in self.iter_pages(path, **params):
-                        items.extend(page)
-                return items
-            except ListExpired:
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
+        """The whole list of full (trimmed) objects; see list_with_version."""
+        return self.list_with_version(path, **params)[0]
 
     # -- the contract ------------------------------------------------------------------------------
 
@@ -393,9 +497,12 @@ class KubeClient:
         return sorted(str(item["metadata"]["name"]) for item in self.list_path("/api/v1/namespaces"))
 
     def list_pods(self, namespace: str | None = None, label_selector: str | None = None,
-                  field_selector: str | None = None) -> list[dict[str, Any]]:
-        return self.list_path(_core_path("pods", namespace),
-                              labelSelector=label_selector, fieldSelector=field_selector)
+                  field_selector: str | None = None, *, slim: bool = False) -> list[Any]:
+        """Pods as the API serves them (trimmed dicts), or with slim=True as k8sdata.podshape slim
+        pods: the same keys, only what the pods table, pod detail, resources and workloads read,
+        decoded without building the rest (several times faster, a fifth of the memory at 100,000)."""
+        return self.list_with_version(_core_path("pods", namespace), POD_SHAPE if slim else None,
+                                      labelSelector=label_selector, fieldSelector=field_selector)[0]
 
     def list_nodes(self) -> list[dict[str, Any]]:
         return self.list_path("/api/v1/nodes")

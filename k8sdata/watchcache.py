@@ -20,30 +20,16 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from k8sdata.errors import SourceError, Timeout
-from k8sdata.kube import KubeClient, ListExpired
+from k8sdata.kube import KubeClient, ListExpired, ListShape, Slim
+from k8sdata.podshape import POD_SHAPE
 
-Slim = Callable[[dict[str, Any]], dict[str, Any]]
 Key = tuple[str, str]
 T = TypeVar("T")
 
-#: Pod fields no KAMS page reads and that weigh most in a stored pod (env, probes, volume mounts).
-_CONTAINER_KEYS = ("name", "image", "resources", "restartPolicy", "ports")
-_SPEC_KEYS = ("nodeName", "containers", "initContainers", "priority", "priorityClassName",
-              "serviceAccountName", "restartPolicy", "schedulerName", "nodeSelector", "tolerations")
-
-
-def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
-    """A pod with only what the pods table, detail and resources code read: metadata (without
-    managedFields, already dropped by the client), status, and a spec reduced to scheduling facts and
-    each container's name, image, resources, ports and restartPolicy (sidecars)."""
-    spec = pod.get("spec") or {}
-    slim_spec: dict[str, Any] = {key: spec[key] for key in _SPEC_KEYS if key in spec}
-    for field in ("containers", "initContainers"):
-        if field in slim_spec:
-            slim_spec[field] = [{key: c[key] for key in _CONTAINER_KEYS if key in c}
-                                for c in slim_spec[field] or []]
-    return {"apiVersion": pod.get("apiVersion", "v1"), "kind": pod.get("kind", "Pod"),
-            "metadata": pod.get("metadata") or {}, "spec": slim_spec, "status": pod.get("status") or {}}
+#: The slim pod shape for `WatchedList(kube, "/api/v1/pods", slim=slim_pod)`: the first list decodes each
+#: page's bytes straight into slim pods (k8sdata.podshape: only the fields KAMS reads, several times
+#: faster and a fifth of the memory of parsed dicts at 100,000 pods); watch events are slimmed the same way.
+slim_pod = POD_SHAPE
 
 
 def _key(obj: dict[str, Any]) -> Key:
@@ -57,7 +43,7 @@ class WatchedList:
     The first list starts at once in a background thread; `wait_ready` waits for it. After that,
     `snapshot()` never touches the network. `stop()` ends the thread (it closes the open watch)."""
 
-    def __init__(self, kube: KubeClient, path: str, *, slim: Slim | None = None,
+    def __init__(self, kube: KubeClient, path: str, *, slim: Slim | ListShape | None = None,
                  watch_timeout_seconds: int = 300, backoff_initial: float = 0.5,
                  backoff_max: float = 30.0, **params: str | None) -> None:
         self.kube = kube
@@ -68,7 +54,7 @@ class WatchedList:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._lock = threading.Lock()
-        self._items: dict[Key, dict[str, Any]] = {}
+        self._items: dict[Key, Any] = {}
         self._version = ""
         self._ready = threading.Event()
         self._attempted = threading.Event()  # the first list finished, well or badly
@@ -94,7 +80,7 @@ class WatchedList:
             raise self.last_error
         raise Timeout("kubernetes", f"the first list of {self.path} took longer than {timeout:g} s")
 
-    def snapshot(self) -> tuple[list[dict[str, Any]], int]:
+    def snapshot(self) -> tuple[list[Any], int]:
         """(items, resourceVersion) as of the last event applied. Waits for the first list (up to the
         client's request timeout x 10) and raises its error; never waits on the network after that.
         The items are the cache's own dicts: treat them as read-only."""

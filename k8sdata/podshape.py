@@ -1,0 +1,328 @@
+"""Slim pods decoded straight from the API server's JSON with msgspec: only the fields KAMS reads.
+
+Why: a pod is ~7 KB of JSON (managedFields, env, probes, volumes...). Parsing it all into dicts and
+then throwing most away cost 7.5 s and 2.5 GB at 100,000 pods (bench/PROFILE.md). msgspec decodes a
+page against the types below and skips every other field without building it, and Structs with
+`gc=False` cost a fraction of dicts (no per-object hash table, not tracked by the garbage collector).
+
+The shape is the API's: the same camelCase keys, nesting and values as the JSON, reduced to the fields
+that k8sdata.frames (pods table, pod detail), k8sdata.resources, k8sdata.workloads and ui/pod_detail.py
+read. Every part answers the read-only mapping calls they use (`part.get("status") or {}`,
+`part["reason"]`, `"key" in part`, iteration over set keys), so those consumers take slim and full
+pods alike. `as_dict(pod)` gives plain dicts (e.g. for JSON output). A field that the API omits, or
+that is null, reads as absent, as it does in the parsed JSON.
+
+A field a consumer starts reading must be added here, or it will silently read as absent: the test
+tests/k8sdata/test_podshape.py compares every pod frame built from slim pods with the same frame built
+from the full JSON, for the demo cluster and synthetic pods.
+
+Repeated strings (namespaces, node names, phases, condition types, images, timestamps shared by a pod's
+conditions...) are interned per list, and identical label sets and container specs are shared between
+pods, which halves the memory of a 100,000-pod list. Treat every part as read-only: parts are shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+# ------------------------------------------------------------------------------------------ the types
+
+
+class _Part(msgspec.Struct, gc=False, omit_defaults=True):
+    """A read-only, dict-like view of one object of the API's JSON (set fields only).
+
+    gc=False: parts never form reference cycles, so the collector need not track 2-3 million of them."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = getattr(self, key, None) if key in self.__struct_fields__ else None
+        return default if value is None else value
+
+    def __getitem__(self, key: str) -> Any:
+        value = getattr(self, key, None) if key in self.__struct_fields__ else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.__struct_fields__ and getattr(self, key) is not None
+
+    def keys(self) -> list[str]:
+        return [name for name in self.__struct_fields__ if getattr(self, name) is not None]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def items(self) -> list[tuple[str, Any]]:
+        return [(name, getattr(self, name)) for name in self.keys()]
+
+    def values(self) -> list[Any]:
+        return [getattr(self, name) for name in self.keys()]
+
+
+# A Mapping for isinstance checks and type hints (consumers are typed Mapping[str, Any]).
+Mapping.register(_Part)
+
+Quantities = dict[str, str]
+
+
+class OwnerReference(_Part, gc=False, omit_defaults=True):
+    apiVersion: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    uid: str | None = None
+    controller: bool | None = None
+
+
+class ObjectMeta(_Part, gc=False, omit_defaults=True):
+    name: str | None = None
+    generateName: str | None = None
+    namespace: str | None = None
+    uid: str | None = None
+    resourceVersion: str | None = None
+    creationTimestamp: str | None = None
+    deletionTimestamp: str | None = None
+    deletionGracePeriodSeconds: int | None = None
+    labels: dict[str, str] | None = None
+    ownerReferences: tuple[OwnerReference, ...] | None = None
+
+
+class ResourceRequirements(_Part, gc=False, omit_defaults=True):
+    requests: Quantities | None = None
+    limits: Quantities | None = None
+
+
+class Container(_Part, gc=False, omit_defaults=True):
+    name: str | None = None
+    image: str | None = None
+    resources: ResourceRequirements | None = None
+    restartPolicy: str | None = None  # "Always" on an init container: a sidecar
+
+
+class PodSpec(_Part, gc=False, omit_defaults=True):
+    nodeName: str | None = None
+    containers: tuple[Container, ...] | None = None
+    initContainers: tuple[Container, ...] | None = None
+    resources: ResourceRequirements | None = None  # pod-level resources (PodLevelResources)
+    overhead: Quantities | None = None  # RuntimeClass overhead, part of the effective request
+    serviceAccountName: str | None = None
+    priorityClassName: str | None = None
+    restartPolicy: str | None = None
+
+
+class PodCondition(_Part, gc=False, omit_defaults=True):
+    type: str | None = None
+    status: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    lastTransitionTime: str | None = None
+
+
+class ContainerStateRunning(_Part, gc=False, omit_defaults=True):
+    startedAt: str | None = None
+
+
+class ContainerStateWaiting(_Part, gc=False, omit_defaults=True):
+    reason: str | None = None
+    message: str | None = None
+
+
+class ContainerStateTerminated(_Part, gc=False, omit_defaults=True):
+    exitCode: int | None = None
+    signal: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    startedAt: str | None = None
+    finishedAt: str | None = None
+
+
+class ContainerState(_Part, gc=False, omit_defaults=True):
+    running: ContainerStateRunning | None = None
+    waiting: ContainerStateWaiting | None = None
+    terminated: ContainerStateTerminated | None = None
+
+
+class ContainerStatus(_Part, gc=False, omit_defaults=True):
+    name: str | None = None
+    ready: bool | None = None
+    started: bool | None = None
+    restartCount: int | None = None
+    image: str | None = None
+    imageID: str | None = None
+    state: ContainerState | None = None
+    lastState: ContainerState | None = None
+
+
+class PodIP(_Part, gc=False, omit_defaults=True):
+    ip: str | None = None
+
+
+class PodStatus(_Part, gc=False, omit_defaults=True):
+    phase: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    hostIP: str | None = None
+    podIP: str | None = None
+    podIPs: tuple[PodIP, ...] | None = None
+    startTime: str | None = None
+    qosClass: str | None = None
+    conditions: tuple[PodCondition, ...] | None = None
+    initContainerStatuses: tuple[ContainerStatus, ...] | None = None
+    containerStatuses: tuple[ContainerStatus, ...] | None = None
+
+
+class Pod(_Part, gc=False, omit_defaults=True):
+    apiVersion: str | None = None
+    kind: str | None = None
+    metadata: ObjectMeta | None = None
+    spec: PodSpec | None = None
+    status: PodStatus | None = None
+
+
+class _ListMeta(msgspec.Struct):
+    resourceVersion: str = ""
+    # `continue` is a Python keyword: decode it under another attribute name.
+    continue_: str = msgspec.field(default="", name="continue")
+
+
+class _PodList(msgspec.Struct):
+    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+    items: list[Pod] = msgspec.field(default_factory=list)
+
+
+_PAGE_DECODER = msgspec.json.Decoder(_PodList)
+_encode = msgspec.json.Encoder().encode  # a stable key for equal container specs and owner lists
+_POD_DECODER = msgspec.json.Decoder(Pod)
+
+
+# ------------------------------------------------------------------------------------------ interning
+
+
+class Interner:
+    """Shares equal strings, label sets, owner lists and container specs between the pods of one list.
+
+    One instance per list (its tables are freed with it). Costs about 3 us a pod; saves ~45 % of the
+    memory of a big list, since pods of one workload repeat everything but a few names and times."""
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._shared: dict[Any, Any] = {}
+
+    def pod(self, pod: Pod) -> Pod:
+        # Bound C methods, not Python helpers: this runs for every pod of a 100,000-pod list.
+        # (setdefault(None, None) is harmless: None is simply kept as None.)
+        text, share = self._strings.setdefault, self._shared.setdefault
+        metadata = pod.metadata
+        if metadata is not None:
+            metadata.namespace = text(metadata.namespace, metadata.namespace)
+            metadata.creationTimestamp = text(metadata.creationTimestamp, metadata.creationTimestamp)
+            labels = metadata.labels
+            if labels:
+                metadata.labels = share(("labels", *labels.items()), labels)
+            owners = metadata.ownerReferences
+            if owners:
+                metadata.ownerReferences = share(_encode(owners), owners)
+        spec = pod.spec
+        if spec is not None:
+            spec.nodeName = text(spec.nodeName, spec.nodeName)
+            spec.serviceAccountName = text(spec.serviceAccountName, spec.serviceAccountName)
+            if spec.containers:
+                spec.containers = share(_encode(spec.containers), spec.containers)
+            if spec.initContainers:
+                spec.initContainers = share(_encode(spec.initContainers), spec.initContainers)
+        status = pod.status
+        if status is not None:
+            status.phase = text(status.phase, status.phase)
+            status.qosClass = text(status.qosClass, status.qosClass)
+            status.hostIP = text(status.hostIP, status.hostIP)
+            status.startTime = text(status.startTime, status.startTime)
+            ips = status.podIPs
+            if ips and len(ips) == 1 and ips[0].ip == status.podIP:
+                status.podIP = ips[0].ip
+            for condition in status.conditions or ():
+                condition.type = text(condition.type, condition.type)
+                condition.status = text(condition.status, condition.status)
+                if condition.reason is not None:
+                    condition.reason = text(condition.reason, condition.reason)
+                    condition.message = text(condition.message, condition.message)
+                moment = condition.lastTransitionTime
+                condition.lastTransitionTime = text(moment, moment)
+            for statuses in (status.initContainerStatuses, status.containerStatuses):
+                for container in statuses or ():
+                    container.name = text(container.name, container.name)
+                    container.image = text(container.image, container.image)
+                    container.imageID = text(container.imageID, container.imageID)
+        return pod
+
+
+# ------------------------------------------------------------------------------------------ decoding
+
+
+@dataclass(frozen=True)
+class PodPage:
+    """One page of a pod list: its slim pods, the list's resourceVersion and the continue token."""
+
+    items: list[Pod]
+    resource_version: str
+    continue_token: str
+
+
+def decode_pod_page(raw: bytes, interner: Interner | None = None) -> PodPage:
+    """Decode one PodList page (`GET /api/v1/pods?limit=500`) into slim pods.
+
+    Raises msgspec.DecodeError (a subclass of ValueError) for JSON that is not a PodList."""
+    page = _PAGE_DECODER.decode(raw)
+    items = page.items
+    if interner is not None:
+        intern = interner.pod
+        for pod in items:
+            intern(pod)
+    return PodPage(items, page.metadata.resourceVersion, page.metadata.continue_)
+
+
+def decode_pod(raw: bytes) -> Pod:
+    """One pod's JSON (a GET or a watch event's object) as a slim pod."""
+    return _POD_DECODER.decode(raw)
+
+
+def slim_pod(pod: Mapping[str, Any]) -> Pod:
+    """An already parsed pod (a dict, e.g. from a watch event) as a slim pod. Slim pods pass through."""
+    if isinstance(pod, Pod):
+        return pod
+    return msgspec.convert(pod, Pod)
+
+
+class PodShape:
+    """What KubeClient.list_with_version and WatchedList take as `slim` for pods (k8sdata.kube.ListShape):
+    called with a parsed pod it returns the slim pod (watch events); `page_decoder()` decodes the pages
+    of one list from bytes, sharing equal parts between that list's pods."""
+
+    def __call__(self, pod: Mapping[str, Any]) -> Pod:
+        return slim_pod(pod)
+
+    def page_decoder(self) -> Callable[[bytes], tuple[list[Pod], str]]:
+        interner = Interner()
+
+        def decode(raw: bytes) -> tuple[list[Pod], str]:
+            page = decode_pod_page(raw, interner)
+            return page.items, page.resource_version
+
+        return decode
+
+    def __repr__(self) -> str:
+        return "POD_SHAPE"
+
+
+#: The one PodShape (stateless; each list gets its own Interner from page_decoder()).
+POD_SHAPE = PodShape()
+
+
+def as_dict(part: Any) -> Any:
+    """Plain dicts and lists with the API's keys (absent fields left out), e.g. for JSON output."""
+    return msgspec.json.decode(_encode(part))  # (to_builtins would keep the tuples)
