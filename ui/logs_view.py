@@ -145,7 +145,7 @@ def _pick_request() -> tuple[LogRequest, bool]:
 def _search() -> tuple[logs.Search | None, list[str], bool]:
     """Search and level widgets; returns the compiled search (None = no search), the levels (empty =
     all) and whether the newest line comes first."""
-    columns = st.columns([4, 1.3, 1.3, 3, 1.4], vertical_alignment="bottom")
+    columns = st.columns([4, 1.2, 1.6, 3, 1.6], vertical_alignment="bottom")
     pattern = columns[0].text_input("Search", key=_KEY + "search", placeholder="text in the lines…",
                                     help="Plain text, case-insensitive. Turn on Regex for a regular "
                                          "expression (RE2: linear time, no pattern can hang the page).")
@@ -181,12 +181,12 @@ def _show_errors(errors: dict[LogTarget, SourceError]) -> None:
             show_source_error(error, _target_label(target), level="warning")
 
 
-def level_chart(counts: pd.DataFrame) -> alt.Chart:
+def level_chart(counts: pd.DataFrame, bucket: str = "1min") -> alt.Chart:
     """Lines per level over time (stacked bars), from k8sdata.logs.level_counts."""
-    frame = counts
-    domain = [level for level in LEVEL_COLOURS if level in set(frame["level"])]
-    return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("time:T", title=None),
+    domain = [level for level in LEVEL_COLOURS if level in set(counts["level"])]
+    axis_format = "%H:%M:%S" if bucket.endswith("s") else "%d %b %H:%M" if bucket.endswith("h") else "%H:%M"
+    return alt.Chart(counts).mark_bar().encode(
+        x=alt.X("time:T", title=None, axis=alt.Axis(format=axis_format, labelOverlap=True)),
         y=alt.Y("lines:Q", title="Lines", stack=True),
         color=alt.Color("level:N", title="Level", sort=list(LEVEL_COLOURS),
                         scale=alt.Scale(domain=domain, range=[LEVEL_COLOURS[d] for d in domain])),
@@ -260,9 +260,10 @@ def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels
     if not visible:
         st.info("No lines to show" + (" match the search or levels." if state.lines else "."))
         return
-    counts = logs.level_counts(visible, _bucket(visible))
+    bucket = _bucket(visible)
+    counts = logs.level_counts(visible, bucket)
     if not counts.empty:
-        st.altair_chart(level_chart(counts), width="stretch")
+        st.altair_chart(level_chart(counts, bucket), width="stretch")
     view = st.segmented_control("View", ["Table", "Text"], default="Table", key=_KEY + "view",
                                 required=True, label_visibility="collapsed")
     table = lines_table(visible, search, timestamps, newest_first)
@@ -272,7 +273,8 @@ def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels
             shown = shown[::-1]
         if len(visible) > MAX_TEXT_LINES:
             st.caption(f"The {MAX_TEXT_LINES:,} newest lines; the downloads hold all {len(visible):,}.")
-        st.code(logs.lines_text(shown), language=None, wrap_lines=True, height=560)
+        st.code(logs.lines_text(shown), language=None, wrap_lines=True,
+                height=560 if len(shown) > 30 else "content")
     else:
         st.dataframe(table, hide_index=True, width="stretch", height=560,
                      column_config=LINE_COLUMN_CONFIG, key=_KEY + "table")
