@@ -20,12 +20,17 @@ from k8sdata.queries import (
     ERROR_RATIO,
     LATENCY_P95,
     MEMORY_PREDICTED,
+    REQUEST_CATALOGUE,
+    REQUEST_LATENCY_QUANTILE,
     REQUEST_RATE,
+    REQUESTS_BY_STATUS,
     RESTARTS_1H,
     Query,
+    conventions_present,
     duration_seconds,
     escape_label_value,
     seconds_duration,
+    validate_metric_name,
 )
 
 NASTY = ['a"} or vector(1) #', "back\\slash", "new\nline", "tab\tcr\r", ".*", "a|b", "(x)[y]{2}^$?+",
@@ -170,3 +175,69 @@ def test_duration_conversions() -> None:
     assert seconds_duration(89.6) == "90s" and seconds_duration(0.1) == "1s"
     with pytest.raises(ValueError):
         duration_seconds("7 days")
+
+
+# -- request queries (RED) in any convention ------------------------------------------------------
+
+
+def _request_renderings() -> list[str]:
+    from k8sdata.conventions import BUILTIN_CONVENTIONS
+
+    rendered = []
+    for convention in BUILTIN_CONVENTIONS:
+        group = [convention.namespace_label, convention.workload_label]
+        for value in ["", "shop", *NASTY]:
+            rendered.append(REQUESTS_BY_STATUS.render(convention, by=[*group, convention.status_label],
+                                                      namespace=value, workload=value, pod=value))
+            rendered.append(REQUEST_LATENCY_QUANTILE.render(convention, by=group, namespace=value,
+                                                            workload=value, window="1h", quantile=0.99))
+    rendered.append(conventions_present([(value, c) for value, c in zip(NASTY, BUILTIN_CONVENTIONS,
+                                                                        strict=False)]))
+    return rendered
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed")
+def test_request_queries_parse_with_promtool(tmp_path: Path) -> None:
+    """Prometheus' parser accepts every request query of every convention, with hostile values."""
+    rules = [{"record": f"kams:request_{index}", "expr": expr}
+             for index, expr in enumerate(_request_renderings())]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "kams", "rules": rules}]}), encoding="utf-8")
+    result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_request_queries_use_the_conventions_names_and_units() -> None:
+    from k8sdata.conventions import INGRESS_NGINX, ISTIO, LINKERD
+
+    rate = REQUESTS_BY_STATUS.render(ISTIO, by=["destination_workload_namespace", "destination_workload",
+                                                "response_code"], namespace="shop", workload="web")
+    assert rate == ('sum by (destination_workload_namespace, destination_workload, response_code) (rate('
+                    'istio_requests_total{reporter="destination", destination_workload_namespace="shop", '
+                    'destination_workload="web"}[5m]))')
+    latency = REQUEST_LATENCY_QUANTILE.render(LINKERD, by=["namespace", "deployment"], quantile=0.5)
+    assert latency == ('histogram_quantile(0.5, sum by (namespace, deployment, le) (rate('
+                       'response_latency_ms_bucket{direction="inbound", namespace!="", deployment!=""}[5m])))'
+                       ' * 0.001')
+    # Seconds stay seconds: no multiplication at all.
+    assert REQUEST_LATENCY_QUANTILE.render(INGRESS_NGINX, by=["ingress"]).endswith("[5m])))")
+    assert 'exported_namespace!="", ingress!=""' in REQUESTS_BY_STATUS.render(INGRESS_NGINX, by=["ingress"])
+
+
+def test_request_query_values_are_escaped_and_names_validated() -> None:
+    from k8sdata.conventions import PROMETHEUS_CLIENT
+
+    text = REQUESTS_BY_STATUS.render(PROMETHEUS_CLIENT, by=["namespace"], namespace='x"} or vector(1) #',
+                                     pod="p\n")
+    assert 'namespace="x\\"} or vector(1) #"' in text and 'pod="p\\n"' in text
+    for bad in ({"by": ["app) or vector(1"]}, {"by": ["namespace"], "window": "5m]"},
+                {"by": ["namespace"], "quantile": 2.0}):
+        query = REQUEST_LATENCY_QUANTILE if "quantile" in bad else REQUESTS_BY_STATUS
+        with pytest.raises(ValueError):
+            query.render(PROMETHEUS_CLIENT, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        validate_metric_name("http_requests_total{x=1}")
+    assert validate_metric_name("job:http_requests:rate5m") == "job:http_requests:rate5m"
+    assert set(REQUEST_CATALOGUE) == {"requests_by_status", "request_latency_quantile"}
