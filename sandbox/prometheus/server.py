@@ -100,9 +100,10 @@ class PrometheusServer:
                  scrape_interval: str = "5s", evaluation_interval: str = "5s",
                  retention: str = "3650d", binary: str = PROMETHEUS, startup_timeout: float = 30.0,
                  wait_for_targets: bool = True, web_config: Mapping[str, Any] | None = None,
-                 ca_file: Path | None = None) -> None:
+                 ca_file: Path | None = None, extra_flags: Sequence[str] = ()) -> None:
         """`web_config` is Prometheus' --web.config.file content (e.g. tls_server_config);
-        with TLS, `ca_file` is the CA this launcher trusts for its own readiness checks."""
+        with TLS, `ca_file` is the CA this launcher trusts for its own readiness checks. `extra_flags`
+        go to the command line as given (e.g. --web.enable-remote-write-receiver)."""
         self.scrape_targets = list(scrape_targets)
         self.backfill_sources = list(backfill)
         self.backfill_hours = backfill_hours
@@ -116,6 +117,7 @@ class PrometheusServer:
         self.startup_timeout = startup_timeout
         self.wait_for_targets = wait_for_targets
         self.web_config = dict(web_config) if web_config else None
+        self.extra_flags = list(extra_flags)
         self._ssl_context = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
         self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -255,7 +257,7 @@ class PrometheusServer:
                  "--web.enable-lifecycle", "--log.level=warn",
                  # Resend firing alerts every 5 s instead of every minute, so an Alertmanager that
                  # starts after Prometheus (the demo, the test fixture) has them within seconds.
-                 "--rules.alert.resend-delay=5s"],
+                 "--rules.alert.resend-delay=5s", *self.extra_flags],
                 stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self.port = port
             if self._wait_for_buildinfo():
