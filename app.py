@@ -19,6 +19,7 @@ settings = Settings.from_env()
 navigation = st.navigation([
     st.Page("pages/overview.py", title="Overview", icon=":material/traffic:", default=True),
     st.Page("pages/pods.py", title="Pods", icon=":material/deployed_code:"),
+    st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("pages/requests.py", title="Requests", icon=":material/monitoring:"),
     st.Page("pages/logs.py", title="Logs", icon=":material/article:"),
 ])
