@@ -253,6 +253,7 @@ def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels
               f"{len(state.selection.targets)} containers"
     if state.dropped:
         summary += f"; the oldest {state.dropped:,} were let go to keep memory bounded"
+    summary += f"; read at {state.read_at:%H:%M:%S} UTC"
     if following:
         summary += f"; following every {FOLLOW_SECONDS} s, {state.appended:,} new since the read " \
                    f"(last check {datetime.now(UTC):%H:%M:%S} UTC)"
@@ -323,9 +324,11 @@ def render_logs_tab(settings: Settings, filters: Filters) -> None:
         st.warning(f"{len(targets)} containers chosen; the first {logs_data.MAX_TARGETS} are read.")
         targets = targets[:logs_data.MAX_TARGETS]
     controls = st.columns([1.6, 1.4, 6], vertical_alignment="center")
-    following = controls[0].toggle("Follow live", key=_KEY + "follow",
-                                   help=f"New lines appear every {FOLLOW_SECONDS} s without reloading; "
-                                        "turn off to pause.")
+    following = controls[0].toggle(
+        "Follow live", key=_KEY + "follow", disabled=request.previous,
+        help="A previous container's log does not grow." if request.previous else
+        f"New lines appear every {FOLLOW_SECONDS} s without reloading; turn off to pause.")
+    following = following and not request.previous
     again = controls[1].button("Read again", icon=":material/refresh:", key=_KEY + "again")
     search, levels, newest_first = _search()
     selection = logs_data.LogSelection(filters.context, tuple(targets), request)

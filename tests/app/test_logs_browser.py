@@ -111,5 +111,13 @@ def test_logs_page_shows_the_corpus_as_plain_text(app_server: Any, injected: Any
         expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
         page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
         assert_nothing_injected(page)
+
+        # Live follow: the fragment appends the web pod's new lines without reloading the page.
+        page.goto(f"{app_server.url}/logs?pod={WEB.namespace}/{WEB.pod}")
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+        expect(page.get_by_text(re.compile(r"lines from 1 of 1 containers; read at"))).to_be_visible()
+        page.get_by_text("Follow live", exact=True).click()
+        expect(page.get_by_text(re.compile(r"following every 3 s, [1-9][\d,]* new since the read"))
+               ).to_be_visible()
     finally:
         context.close()

@@ -7,6 +7,7 @@ The page needs no Prometheus, so these tests set only KUBECONFIG (fast, no sessi
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,10 +223,11 @@ def test_follow_appends_new_lines_without_duplicates(demo: Any) -> None:
     at = run_page(pod=f"shop/{demo_names.WEB.pod}")
     first = table_with(at, "line")
     widget(at.toggle, "Follow live").set_value(True)
-    import time
-
-    time.sleep(2.5)  # the web log writes a line every second or so
     followed = table_with(rerun(at), "line")
+    deadline = time.monotonic() + 15  # the web log writes a line every few seconds
+    while len(followed) <= len(first) and time.monotonic() < deadline:
+        time.sleep(1)
+        followed = table_with(rerun(at), "line")
     assert len(followed) > len(first)
     keys = list(zip(followed["time"], followed["line"], strict=True))
     assert len(keys) == len(set(keys)), "a line appeared twice at a follow seam"
@@ -242,6 +244,20 @@ def test_forbidden_pod_shows_a_sentence_while_others_show(injection: Any) -> Non
     text = sentences(at)
     assert "Logs of shop/api-1 (container main) are unavailable" in text
     assert "not allowed" in text
+
+
+def test_a_pod_deleted_while_following_says_so_and_the_others_go_on(injection: Any) -> None:
+    at = run_page(namespace="shop")
+    widget(at.multiselect, "Pods").set_value(["shop/web-1", "shop/api-1"])
+    rerun(at)
+    widget(at.toggle, "Follow live").set_value(True)
+    before = table_with(rerun(at), "line")
+    assert set(before["pod"]) == {"web-1", "api-1"}
+    injection.store.delete(("", "pods"), "shop", "api-1")
+    after = table_with(rerun(at), "line")
+    assert "The pod shop/api-1 is gone" in sentences(at)
+    assert set(after["pod"]) == {"web-1", "api-1"}  # lines read before stay; web-1 still follows
+    assert len(after) >= len(before)
 
 
 # ------------------------------------------------------------------------------------ injection
