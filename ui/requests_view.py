@@ -48,7 +48,7 @@ class Selection:
     def label(self) -> str:
         if self.workload:
             return f"{self.namespace}/{self.workload}"
-        return f"every application in {self.namespace}" if self.namespace else "every application"
+        return f"the applications in {self.namespace}" if self.namespace else "all applications"
 
     @property
     def file_stem(self) -> str:
@@ -71,10 +71,10 @@ def parse_selection(key: str, sidebar_namespace: str | None) -> Selection:
 
 # --- tables ------------------------------------------------------------------------------------------
 APPLICATION_COLUMNS = {
-    "namespace": "Namespace", "workload": "Application", "pod": "Pod", "convention": "Metrics from",
-    "also_from": "Also counted by",
+    "namespace": "Namespace", "workload": "Application", "pod": "Pod",
     "rps": "Requests/s", "error_5xx_pct": "5xx errors", "error_4xx_pct": "4xx errors",
     "p50_ms": "p50 (ms)", "p95_ms": "p95 (ms)", "p99_ms": "p99 (ms)",
+    "convention": "Metrics from", "also_from": "Also counted by",
 }
 
 
@@ -101,20 +101,22 @@ RED_COLUMN_CONFIG: dict[str, Any] = {
 }
 
 
-def one_row_per_workload(summary: pd.DataFrame, chosen: Sequence[Convention]) -> pd.DataFrame:
-    """One row per application (and pod): the most direct convention's (its own metrics before its
-    mesh's, before the ingress', in the order of `chosen`, as red_history picks), with the others that
-    also count it in `also_from` (an ingress sees only the traffic from outside the cluster)."""
-    if summary.empty:
-        return summary.assign(also_from="")
+def most_direct(frame: pd.DataFrame, chosen: Sequence[Convention]) -> pd.DataFrame:
+    """The rows of each application's most direct convention (its own metrics before its mesh's, before
+    the ingress', in the order of `chosen`, as red_history picks), so nothing is counted twice; the
+    other conventions that count it too are named in `also_from` (an ingress sees only the traffic from
+    outside the cluster)."""
+    if frame.empty:
+        return frame.assign(also_from="")
     rank = {convention.name: index for index, convention in enumerate(chosen)}
-    keys = ["namespace", "workload", "pod"]
-    ranked = summary.assign(_rank=summary["convention"].map(rank).fillna(len(rank)))
-    ranked = ranked.sort_values([*keys, "_rank"], kind="stable")
-    seen_by = ranked.groupby(keys, sort=False)["convention"].agg(list)
-    first = ranked.drop_duplicates(keys).drop(columns="_rank").reset_index(drop=True)
-    also = [", ".join(seen_by[key][1:]) for key in first[keys].itertuples(index=False, name=None)]
-    return first.assign(also_from=also)
+    keys = ["namespace", "workload"]
+    ranked = frame.assign(_rank=frame["convention"].map(rank).fillna(len(rank)))
+    best = ranked.groupby(keys)["_rank"].transform("min")
+    seen_by = (ranked.sort_values("_rank", kind="stable").groupby(keys)["convention"]
+               .agg(lambda names: list(dict.fromkeys(names))))
+    kept = ranked[ranked["_rank"] == best].drop(columns="_rank").reset_index(drop=True)
+    also = [", ".join(seen_by[key][1:]) for key in kept[keys].itertuples(index=False, name=None)]
+    return kept.assign(also_from=also)
 
 
 def red_table(frame: pd.DataFrame, *, level: str = "workload") -> pd.DataFrame:
@@ -131,15 +133,23 @@ def red_table(frame: pd.DataFrame, *, level: str = "workload") -> pd.DataFrame:
 ENDPOINT_COLUMNS = {
     "namespace": "Namespace", "workload": "Application", "method": "Method", "path": "Path",
     "code": "Status", "rps": "Requests/s", "error_pct": "Errors", "p95_ms": "p95 (ms)",
+    "convention": "Metrics from",
 }
+#: The busiest / slowest lists are half as wide: the application and the endpoint, then its numbers.
+TOP_ENDPOINT_COLUMNS = ["Application", "Method", "Path", "Requests/s", "Errors", "p95 (ms)"]
 
 
-def endpoints_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """red_breakdown rows as shown: errors in percent, p95 in milliseconds; "" labels shown as "–"."""
+def endpoints_table(frame: pd.DataFrame, *, compact: bool = False) -> pd.DataFrame:
+    """red_breakdown rows as shown: errors in percent, p95 in milliseconds; "" labels shown as "–".
+    compact: TOP_ENDPOINT_COLUMNS, the application as "namespace/workload"."""
     shown = frame.assign(error_pct=frame["error_ratio"] * 100, p95_ms=frame["p95_seconds"] * 1000)
     for column in ("method", "path", "code"):
         shown[column] = shown[column].astype(str).replace("", "–")
-    return shown[list(ENDPOINT_COLUMNS)].rename(columns=ENDPOINT_COLUMNS).reset_index(drop=True)
+    table = shown[list(ENDPOINT_COLUMNS)].rename(columns=ENDPOINT_COLUMNS).reset_index(drop=True)
+    if compact:
+        table["Application"] = _series_name(shown).to_numpy()
+        return table[TOP_ENDPOINT_COLUMNS]
+    return table
 
 
 MOMENT_TABLE = {"time": "Time", "kind": "Kind", "namespace": "Namespace", "workload": "Application",
@@ -309,25 +319,31 @@ def comparison_sentence(comparison: pd.DataFrame, previous_label: str) -> str:
     if before == 0:
         return f"{now:.2f} requests/s on average; there was no traffic {previous_label}."
     change = (now - before) / before
+    if abs(change) < 0.005:
+        return f"{now:.2f} requests/s on average, about the same as {previous_label}."
     direction = "more" if change >= 0 else "fewer"
     return (f"{now:.2f} requests/s on average, {abs(change):.0%} {direction} than {previous_label} "
             f"({before:.2f} requests/s).")
 
 
-def status_chart(breakdown: pd.DataFrame) -> alt.Chart:
+def status_chart(breakdown: pd.DataFrame) -> alt.LayerChart:
     """Requests per second by status code, coloured by class (2xx, 3xx, 4xx, 5xx)."""
     by_code = breakdown.groupby("code", as_index=False)["rps"].sum()
     by_code["code"] = by_code["code"].astype(str).replace("", "unknown")
     by_code["class"] = by_code["code"].str[0].map(
         {"1": "1xx", "2": "2xx", "3": "3xx", "4": "4xx", "5": "5xx"}).fillna("other")
-    return alt.Chart(by_code).mark_bar().encode(
+    base = alt.Chart(by_code).encode(
         x=alt.X("code:N", title="Status code", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("rps:Q", title="requests/s"),
-        color=alt.Color("class:N", title="Class", scale=alt.Scale(
-            domain=["1xx", "2xx", "3xx", "4xx", "5xx", "other"],
-            range=["#8a8f98", "#21a366", "#3b82f6", "#e08a00", "#e0403a", "#8a8f98"])),
-        tooltip=["code:N", alt.Tooltip("rps:Q", format=".2f", title="requests/s")],
-    ).properties(title="Requests by status code", height=CHART_HEIGHT)
+        tooltip=["code:N", alt.Tooltip("rps:Q", format=".3f", title="requests/s")],
+    )
+    bars = base.mark_bar().encode(color=alt.Color("class:N", title="Class", scale=alt.Scale(
+        domain=["1xx", "2xx", "3xx", "4xx", "5xx", "other"],
+        range=["#8a8f98", "#21a366", "#3b82f6", "#e08a00", "#e0403a", "#8a8f98"])))
+    # error codes are tiny bars beside the 2xx: the number above each bar keeps them readable
+    labels = base.mark_text(dy=-8, color="#8a8f98").encode(text=alt.Text("rps:Q", format=".3~f"))
+    return alt.layer(bars, labels).properties(title="Requests per second by status code",
+                                              height=CHART_HEIGHT)
 
 
 # --- panels ------------------------------------------------------------------------------------------
@@ -371,7 +387,7 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
     if summary.empty:
         show_no_metrics(selection.namespace or "any namespace", chosen)
         return
-    table = red_table(one_row_per_workload(summary, chosen))
+    table = red_table(most_direct(summary, chosen))
     st.caption(escape_markdown(f"{len(table)} applications with request metrics; rates over the last "
                                f"{window}."))
     st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
@@ -386,13 +402,14 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
         settings, chosen, level="pod", namespace=selection.namespace, window=window))
     if pods is None:
         return
-    pods = pods[(pods["namespace"] == selection.namespace) & (pods["workload"] == selection.workload)
-                & (pods["pod"] != "")]  # conventions without a pod label (ingress) have no pod rows
+    pods = most_direct(pods[(pods["namespace"] == selection.namespace)
+                            & (pods["workload"] == selection.workload)], chosen)
+    pods = pods[pods["pod"] != ""]  # a convention without a pod label (ingress) has no pod rows
     if pods.empty:
         st.info(escape_markdown(f"No pod of {selection.label} has request metrics with a pod label "
                                 "(ingress controllers count requests per service, not per pod)."))
         return
-    pod_table = red_table(one_row_per_workload(pods, chosen), level="pod")
+    pod_table = red_table(pods, level="pod")
     st.dataframe(pod_table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                  key="kams_requests_pods")
     _download(pod_table, "Download pods (CSV)", f"kams-requests-pods-{selection.file_stem}.csv",
@@ -456,20 +473,21 @@ def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection
                                                        workload=selection.workload, window=window))
     if breakdown is None:
         return
+    breakdown = most_direct(breakdown, chosen)
     if breakdown.empty:
         show_no_metrics(selection.label, chosen)
         return
     left, right = st.columns(2)
     with left:
         st.markdown("**Busiest endpoints**")
-        busiest = endpoints_table(patterns.top_endpoints(breakdown, by="rps"))
+        busiest = endpoints_table(patterns.top_endpoints(breakdown, by="rps"), compact=True)
         st.dataframe(busiest, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                      key="kams_requests_busiest")
         _download(busiest, "Download busiest (CSV)", f"kams-busiest-{selection.file_stem}.csv",
                   "kams_requests_busiest_csv")
     with right:
         st.markdown("**Slowest endpoints** (p95)")
-        slowest = endpoints_table(patterns.top_endpoints(breakdown, by="p95_seconds"))
+        slowest = endpoints_table(patterns.top_endpoints(breakdown, by="p95_seconds"), compact=True)
         st.dataframe(slowest, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                      key="kams_requests_slowest")
         _download(slowest, "Download slowest (CSV)", f"kams-slowest-{selection.file_stem}.csv",
