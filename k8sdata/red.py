@@ -80,7 +80,8 @@ def _key_columns(level: Level) -> list[str]:
 def red_summary(prom: PromClient, conventions: Sequence[Convention], *, level: Level = "workload",
                 namespace: str = "", window: str = "5m", at: datetime | None = None) -> pd.DataFrame:
     """One row per (convention, namespace, workload[, pod]); pod is "" at workload level (and for
-    conventions without a pod label). 1 + 3 instant queries per convention (1 without a histogram)."""
+    conventions without a pod label). 1 + 3 instant queries per convention (only the first when the
+    convention has no histogram or no requests in the selection)."""
     if level not in ("workload", "pod"):
         raise ValueError(f"level must be 'workload' or 'pod', not {level!r}")
     keys = _key_columns(level)
@@ -89,6 +90,8 @@ def red_summary(prom: PromClient, conventions: Sequence[Convention], *, level: L
         group = convention.group_labels(level)
         rates = prom.instant(REQUESTS_BY_STATUS.render(
             convention, by=[*group, convention.status_label], namespace=namespace, window=window), at)
+        if rates.empty:
+            continue  # nothing in this selection: no quantiles to ask for
         rates = _with_columns(_rename(rates, convention, {convention.status_label: "code"}), [*keys, "code"])
         summary = _classify(rates, keys)
         for column, quantile in QUANTILES.items():
@@ -155,6 +158,8 @@ def red_history(prom: PromClient, conventions: Sequence[Convention], *, namespac
         group = convention.group_labels("workload")
         rates = _range_rates(prom, convention, by=[*group, convention.status_label], namespace=namespace,
                              workload=workload, start=start, end=end, step=step, window=window)
+        if rates.empty:
+            continue
         wide = _classify(rates, keys)
         for column, quantile in QUANTILES.items():
             if not convention.duration_bucket:
@@ -192,6 +197,8 @@ def red_breakdown(prom: PromClient, conventions: Sequence[Convention], *, namesp
         rates = prom.instant(REQUESTS_BY_STATUS.render(
             convention, by=[*group, convention.status_label], namespace=namespace, workload=workload,
             window=window), at)
+        if rates.empty:
+            continue
         rates = _with_columns(_rename(rates, convention, {**names, convention.status_label: "code"}),
                               [*keys, "code"])
         endpoint = _classify(rates, keys)[[*keys, "error_ratio"]]

@@ -1,0 +1,408 @@
+"""RED metrics against real Prometheus servers, compared with numbers known in advance.
+
+- A small Prometheus for this module, backfilled with Istio, Linkerd and custom-convention series whose
+  rates are constant and whose latency histograms (in milliseconds) have known shapes: rates, error
+  ratios and quantiles (Prometheus' linear interpolation within a bucket) are known analytically.
+- The session's demo Prometheus: the sample apps' and the ingress's history come from sandbox.traffic,
+  so at a backfilled moment the expected numbers follow from the model.
+
+Queries are evaluated 30 s after a backfilled sample: a 5-minute window then holds five samples one
+minute apart and rate()'s extrapolation to the window's edges is exact for these counters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+import pytest
+
+from k8sdata.config import Settings
+from k8sdata.conventions import INGRESS_NGINX, ISTIO, LINKERD, PROMETHEUS_CLIENT, conventions_from_settings
+from k8sdata.errors import SourceError
+from k8sdata.prom import PromClient
+from k8sdata.red import (
+    BREAKDOWN_COLUMNS,
+    HISTORY_COLUMNS,
+    HISTORY_METRICS,
+    RED_COLUMNS,
+    red_breakdown,
+    red_history,
+    red_summary,
+    request_volume,
+)
+from sandbox import demo_names, ingress, traffic
+from sandbox.exporter import format_labels
+from sandbox.prometheus import PrometheusServer
+
+TOLERANCE = 0.01  # "agree within 1%"
+
+
+class CountingProm(PromClient):
+    """The real client, counting the queries it sends."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, timeout=10)
+        self.sent = 0
+
+    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
+        self.sent += 1
+        return super().instant(query, at)
+
+    def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame:
+        self.sent += 1
+        return super().range(query, start, end, step)
+
+
+def bucket_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float:
+    """Prometheus' histogram_quantile for cumulative (upper bound, count) pairs ending with +Inf:
+    linear interpolation inside the bucket holding the rank; the first bucket starts at 0."""
+    buckets = sorted(buckets)
+    total = buckets[-1][1]
+    rank = q * total
+    index = next(i for i, (_bound, count) in enumerate([*buckets[:-1], (math.inf, math.inf)])
+                 if count >= rank)
+    if index == len(buckets) - 1:
+        return buckets[-2][0]
+    start, below = (0.0, 0.0) if index == 0 else buckets[index - 1]
+    end, count = buckets[index]
+    return start + (end - start) * (rank - below) / (count - below)
+
+
+def close(actual: float, expected: float) -> bool:
+    return math.isclose(actual, expected, rel_tol=TOLERANCE, abs_tol=1e-9)
+
+
+# -- a Prometheus with mesh and custom series ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counter:
+    name: str
+    labels: dict[str, str]
+    per_second: float  # the counter grows this much every second
+
+
+@dataclass
+class ConstantRates:
+    """BackfillSource: counters growing at constant rates (value = rate x seconds since the start)."""
+
+    counters: Sequence[Counter]
+
+    def write(self, out: TextIO, times: Sequence[int]) -> int:
+        origin = times[0] - 3600  # counters were running before the history begins
+        for counter in self.counters:
+            prefix = counter.name + format_labels(sorted(counter.labels.items())) + " "
+            out.write("".join(f"{prefix}{counter.per_second * (at - origin)!r} {at}\n" for at in times))
+        return len(self.counters) * len(times)
+
+
+def histogram(name: str, labels: dict[str, str], rate: float,
+              cumulative: dict[float, float]) -> list[Counter]:
+    """Bucket counters of a histogram observing `rate` events/s, `cumulative[le]` of them <= le."""
+    return [Counter(name, {**labels, "le": "+Inf" if math.isinf(le) else f"{le:g}"}, rate * share)
+            for le, share in cumulative.items()]
+
+
+def uniform(upper: float, bounds: Sequence[float]) -> dict[float, float]:
+    """Latencies spread evenly over [0, upper]: the share below each bound, +Inf included."""
+    return {**{bound: min(1.0, bound / upper) for bound in bounds}, math.inf: 1.0}
+
+
+ISTIO_BOUNDS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500)  # milliseconds
+#: Istio: reviews has two pods; every request is seen twice (source and destination reporter).
+ISTIO_PODS = {
+    "reviews-v1-5d8b9": {"codes": {"200": 6.0, "404": 0.6, "503": 0.3}, "upper_ms": 100.0},
+    "reviews-v2-7f6c4": {"codes": {"200": 3.0, "500": 0.1}, "upper_ms": 400.0},
+}
+LINKERD_BOUNDS = (1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000)
+CUSTOM_BOUNDS = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
+
+
+def mesh_counters() -> list[Counter]:
+    counters: list[Counter] = []
+    for pod, spec in ISTIO_PODS.items():
+        for code, rate in spec["codes"].items():  # type: ignore[attr-defined]
+            for reporter in ("destination", "source"):
+                labels = {"reporter": reporter, "destination_workload_namespace": "bookinfo",
+                          "destination_workload": "reviews", "destination_service": "reviews.bookinfo.svc",
+                          "source_workload": "productpage-v1", "response_code": code,
+                          "request_protocol": "http", "namespace": "bookinfo",
+                          "pod": pod if reporter == "destination" else "productpage-v1-6b746f74dc-9stvs"}
+                # The source side sees more (retries): it must never be counted.
+                scale = 1.0 if reporter == "destination" else 1.5
+                counters.append(Counter("istio_requests_total", labels, rate * scale))
+                counters += histogram("istio_request_duration_milliseconds_bucket", labels, rate * scale,
+                                      uniform(spec["upper_ms"], ISTIO_BOUNDS))  # type: ignore[arg-type]
+    for direction, rates in (("inbound", {"200": 4.0, "500": 1.0}), ("outbound", {"200": 10.0})):
+        for code, rate in rates.items():
+            labels = {"direction": direction, "namespace": "emojivoto", "deployment": "web",
+                      "pod": "web-85d7b8d9c5-qx4fz", "status_code": code,
+                      "classification": "success" if code == "200" else "failure", "tls": "true"}
+            counters.append(Counter("response_total", labels, rate))
+            counters += histogram("response_latency_ms_bucket", labels, rate, uniform(200.0, LINKERD_BOUNDS))
+    for code, rate in (("200", 5.0), ("429", 0.5)):
+        for handler, share in (("/pay", 0.8), ("/refund", 0.2)):
+            labels = {"kubernetes_namespace": "payments", "service": "checkout",
+                      "kubernetes_pod_name": "checkout-0", "status": code, "verb": "POST", "handler": handler}
+            counters.append(Counter("myapp_requests_total", labels, rate * share))
+            counters += histogram("myapp_latency_ms_bucket", labels, rate * share,
+                                  uniform(1000.0 if handler == "/pay" else 500.0, CUSTOM_BOUNDS))
+    return counters
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[tuple[PrometheusServer, datetime]]:
+    """A Prometheus with 40 minutes of mesh and custom history; yields it and the moment to query."""
+    server = PrometheusServer([], backfill=[ConstantRates(mesh_counters())], backfill_hours=40 / 60,
+                              rules=False, wait_for_targets=False).start()
+    try:
+        assert server.backfill_result is not None
+        yield server, datetime.fromtimestamp(server.backfill_result.end + 30, UTC)
+    finally:
+        server.stop()
+
+
+CUSTOM_SETTINGS = {
+    "KAMS_REQUESTS_METRIC": "myapp_requests_total", "KAMS_REQUEST_DURATION_METRIC": "myapp_latency_ms",
+    "KAMS_REQUEST_DURATION_UNIT": "ms", "KAMS_REQUEST_NAMESPACE_LABEL": "kubernetes_namespace",
+    "KAMS_REQUEST_WORKLOAD_LABEL": "service", "KAMS_REQUEST_POD_LABEL": "kubernetes_pod_name",
+    "KAMS_REQUEST_STATUS_LABEL": "status", "KAMS_REQUEST_METHOD_LABEL": "verb",
+    "KAMS_REQUEST_PATH_LABEL": "handler"}
+
+
+def custom_convention(tmp_path: Path) -> Any:
+    return conventions_from_settings(Settings.from_env(CUSTOM_SETTINGS, home=tmp_path))[0]
+
+
+def only(frame: pd.DataFrame, **match: str) -> pd.Series:
+    selected = frame
+    for column, value in match.items():
+        selected = selected[selected[column] == value]
+    assert len(selected) == 1, f"{match}: {selected}"
+    return selected.iloc[0]
+
+
+def test_istio_destination_side_in_seconds(mesh: tuple[PrometheusServer, datetime]) -> None:
+    server, at = mesh
+    frame = red_summary(PromClient(server.url, 10), [ISTIO], at=at)
+    row = only(frame, workload="reviews")
+    assert (row["namespace"], row["pod"], row["convention"]) == ("bookinfo", "", "istio")
+    total = sum(sum(spec["codes"].values()) for spec in ISTIO_PODS.values())  # type: ignore[attr-defined]
+    assert close(row["rps"], total)  # the source reporter's copies are not counted
+    assert close(row["error_ratio_5xx"], 0.4 / total) and close(row["error_ratio"], 0.4 / total)
+    assert close(row["error_ratio_4xx"], 0.6 / total)
+    # Both pods' histograms together: each pod's rate times its uniform shape, interpolated.
+    buckets = [(le, sum(sum(spec["codes"].values()) * uniform(spec["upper_ms"], ISTIO_BOUNDS)[le]  # type: ignore
+                        for spec in ISTIO_PODS.values())) for le in (*ISTIO_BOUNDS, math.inf)]
+    for column, q in (("p50_seconds", 0.5), ("p95_seconds", 0.95), ("p99_seconds", 0.99)):
+        assert close(row[column], bucket_quantile(q, buckets) / 1000), column
+
+
+def test_istio_per_pod(mesh: tuple[PrometheusServer, datetime]) -> None:
+    server, at = mesh
+    frame = red_summary(PromClient(server.url, 10), [ISTIO], level="pod", at=at)
+    assert frame["pod"].tolist() == sorted(ISTIO_PODS)
+    for pod, spec in ISTIO_PODS.items():
+        row = only(frame, pod=pod)
+        assert close(row["rps"], sum(spec["codes"].values()))  # type: ignore[attr-defined]
+        shape = uniform(spec["upper_ms"], ISTIO_BOUNDS)  # type: ignore[arg-type]
+        for column, q in (("p50_seconds", 0.5), ("p95_seconds", 0.95), ("p99_seconds", 0.99)):
+            assert close(row[column], bucket_quantile(q, list(shape.items())) / 1000), (pod, column)
+    # reviews-v1 is uniform over [0, 100 ms] and 100 ms is a bucket edge: the true quantiles, exactly.
+    assert close(only(frame, pod="reviews-v1-5d8b9")["p99_seconds"], 0.099)
+
+
+def test_linkerd_inbound_in_seconds(mesh: tuple[PrometheusServer, datetime]) -> None:
+    server, at = mesh
+    row = only(red_summary(PromClient(server.url, 10), [LINKERD], level="pod", at=at), workload="web")
+    assert (row["namespace"], row["pod"], row["convention"]) == (
+        "emojivoto", "web-85d7b8d9c5-qx4fz", "linkerd")
+    assert close(row["rps"], 5.0)  # inbound only: the outbound 10/s are other workloads' requests
+    assert close(row["error_ratio"], 0.2) and row["error_ratio_4xx"] == 0
+    assert close(row["p50_seconds"], 0.100) and close(row["p95_seconds"], 0.190)
+    assert close(row["p99_seconds"], 0.198)
+
+
+def test_custom_convention_from_settings(mesh: tuple[PrometheusServer, datetime], tmp_path: Path) -> None:
+    server, at = mesh
+    custom = custom_convention(tmp_path)
+    prom = PromClient(server.url, 10)
+    row = only(red_summary(prom, [custom], level="pod", at=at), workload="checkout")
+    assert (row["namespace"], row["pod"]) == ("payments", "checkout-0")
+    assert close(row["rps"], 5.5) and close(row["error_ratio_4xx"], 0.5 / 5.5) and row["error_ratio"] == 0
+    # 80% uniform over 1 s, 20% over 0.5 s: the median is where 0.8 x t + 0.2 x 2t = 0.5, t = 5/12 s.
+    assert close(row["p50_seconds"], 5 / 12)
+    breakdown = red_breakdown(prom, [custom], at=at)
+    assert list(breakdown.columns) == BREAKDOWN_COLUMNS
+    pay = breakdown[breakdown["path"] == "/pay"]
+    assert pay["code"].tolist() == ["200", "429"] and (pay["method"] == "POST").all()
+    assert close(pay["rps"].sum(), 4.4) and (pay["error_ratio"] == 0).all()
+    assert close(pay["p95_seconds"].iloc[0], 0.95)
+    refund = only(breakdown, path="/refund", code="429")
+    assert close(refund["rps"], 0.1) and close(refund["p95_seconds"], 0.475)
+
+
+def test_a_fixed_number_of_queries_per_convention(mesh: tuple[PrometheusServer, datetime],
+                                                  tmp_path: Path) -> None:
+    server, at = mesh
+    prom = CountingProm(server.url)
+    conventions = [ISTIO, LINKERD, custom_convention(tmp_path)]
+    for level in ("workload", "pod"):
+        prom.sent = 0
+        red_summary(prom, conventions, level=level, at=at)  # type: ignore[arg-type]
+        assert prom.sent == 4 * len(conventions)  # rate by status + three quantiles
+    prom.sent = 0
+    red_history(prom, conventions, start=at - timedelta(minutes=20), end=at, step=60)
+    assert prom.sent == 4 * len(conventions)
+    prom.sent = 0
+    red_breakdown(prom, conventions, at=at)
+    assert prom.sent == 2 * len(conventions)
+    prom.sent = 0
+    request_volume(prom, conventions, start=at - timedelta(minutes=20), end=at, step=60)
+    assert prom.sent == len(conventions)
+    prom.sent = 0
+    assert red_summary(prom, [], at=at).empty and prom.sent == 0
+
+
+def test_history_is_long_and_complete(mesh: tuple[PrometheusServer, datetime]) -> None:
+    server, at = mesh
+    prom = PromClient(server.url, 10)
+    history = red_history(prom, [LINKERD, ISTIO], start=at - timedelta(minutes=20), end=at, step=60)
+    assert list(history.columns) == HISTORY_COLUMNS
+    assert str(history["time"].dtype).startswith("datetime64") and history["time"].dt.tz is not None
+    assert set(history["metric"]) == set(HISTORY_METRICS)
+    web = history[(history["workload"] == "web") & (history["metric"] == "rps")]
+    assert len(web) == 21 and all(close(value, 5.0) for value in web["value"])
+    p95 = history[(history["workload"] == "web") & (history["metric"] == "p95_seconds")]
+    assert all(close(value, 0.19) for value in p95["value"])
+    assert history.groupby(["namespace", "workload", "metric", "time"]).size().max() == 1
+    volume = request_volume(prom, [LINKERD, ISTIO], start=at - timedelta(minutes=20), end=at, step=60)
+    assert list(volume.columns) == ["time", "rps"] and len(volume) == 21
+    assert all(close(value, 5.0 + 10.0) for value in volume["rps"])
+    only_web = request_volume(prom, [LINKERD, ISTIO], workload="web", start=at - timedelta(minutes=5), end=at,
+                              step=60)
+    assert all(close(value, 5.0) for value in only_web["rps"])
+
+
+def test_empty_selections_keep_their_columns(mesh: tuple[PrometheusServer, datetime]) -> None:
+    server, at = mesh
+    prom = PromClient(server.url, 10)
+    hostile = 'x"} or vector(1) or up{a="'
+    assert list(red_summary(prom, [ISTIO], namespace=hostile, at=at).columns) == RED_COLUMNS
+    assert red_summary(prom, [ISTIO], namespace=hostile, at=at).empty
+    assert red_breakdown(prom, [LINKERD], workload=hostile, at=at).empty
+    history = red_history(prom, [ISTIO], namespace=hostile, start=at - timedelta(minutes=5), end=at, step=60)
+    assert history.empty and list(history.columns) == HISTORY_COLUMNS
+    volume = request_volume(prom, [], start=at - timedelta(minutes=5), end=at, step=60)
+    assert volume.empty and list(volume.columns) == ["time", "rps"]
+
+
+def test_prometheus_down_is_a_source_error() -> None:
+    from sandbox.prometheus.server import free_port
+
+    prom = PromClient(f"http://127.0.0.1:{free_port()}", timeout=1)
+    with pytest.raises(SourceError) as caught:
+        red_summary(prom, [PROMETHEUS_CLIENT])
+    assert "Prometheus" in caught.value.sentence
+
+
+# -- the demo: the sample apps and the ingress, from the traffic model -------------------------------
+
+
+def _app_expectation(app: str, sample: int) -> dict[str, float]:
+    """What the backfill's counters say at `sample` + 30 s over 5 minutes: the four increments the
+    window holds (each sample adds one step of the model's rate at its own time)."""
+    times = [sample - 60 * back for back in range(4)]
+    requests = sum(traffic.expected_rate(app, at) for at in times) / 4
+    errors = sum(traffic.expected_rate(app, at) * traffic.error_ratio(app, at) for at in times) / 4
+    bounds = (*traffic.LATENCY_BUCKETS, math.inf)
+    buckets = [(bound, sum(rate * traffic.fraction_at_or_below(bound, traffic.latency_median(app, route, at))
+                           for at in times for route, rate in traffic.route_rates(app, at).items()))
+               for bound in bounds]
+    return {"rps": requests, "error_ratio": errors / requests,
+            **{column: bucket_quantile(q, buckets) for column, q in
+               (("p50_seconds", 0.5), ("p95_seconds", 0.95), ("p99_seconds", 0.99))}}
+
+
+def _ingress_expectation(app: str, sample: int) -> dict[str, float]:
+    """The ingress's counters integrate per-minute rates: the increase over [sample - 240, sample]."""
+    start, end = sample - 240, sample
+    rule = next(rule for rule in ingress.RULES if rule.app == app)
+    totals: dict[tuple[str, str], float] = {}
+    minute = start - start % 60
+    while minute < end:
+        overlap = min(end, minute + 60) - max(start, minute)
+        for (name, labels), rate in zip(ingress.SERIES, ingress.per_second(minute), strict=True):
+            own = dict(labels)
+            if own["ingress"] == rule.ingress:
+                key = (name, own.get("le", "") if name.endswith("_bucket") else own["status"])
+                totals[key] = totals.get(key, 0.0) + rate * overlap
+        minute += 60
+    requests = sum(v for (name, _status), v in totals.items() if name == ingress.REQUESTS)
+    errors = sum(v for (name, status), v in totals.items() if name == ingress.REQUESTS and status >= "500")
+    buckets = [(float(le), value) for (name, le), value in totals.items() if name.endswith("_bucket")]
+    return {"rps": requests / 240, "error_ratio": errors / requests,
+            **{column: bucket_quantile(q, buckets) for column, q in
+               (("p50_seconds", 0.5), ("p95_seconds", 0.95), ("p99_seconds", 0.99))}}
+
+
+def _backfilled_sample(prometheus: Any, hours_ago: float) -> int:
+    backfill = prometheus.prometheus.backfill_result
+    return int(backfill.end - round(hours_ago * 60) * 60)
+
+
+@pytest.mark.parametrize("hours_ago", [3.0, 5.5])
+def test_demo_history_matches_the_traffic_model(prometheus: Any, hours_ago: float) -> None:
+    sample = _backfilled_sample(prometheus, hours_ago)
+    at = datetime.fromtimestamp(sample + 30, UTC)
+    frame = red_summary(PromClient(prometheus.url, 10), [PROMETHEUS_CLIENT, INGRESS_NGINX],
+                        namespace=demo_names.APP_NAMESPACE, at=at)
+    assert frame[["workload", "convention"]].values.tolist() == [
+        ["api", "ingress-nginx"], ["api", "prometheus_client"], ["web", "ingress-nginx"],
+        ["web", "prometheus_client"]]
+    for row in frame.itertuples():
+        expected = (_app_expectation if row.convention == "prometheus_client" else _ingress_expectation)(
+            str(row.workload), sample)
+        for column, value in expected.items():
+            assert close(getattr(row, column), value), (row.workload, row.convention, column,
+                                                        getattr(row, column), value)
+
+
+def test_demo_pods_and_breakdown(prometheus: Any) -> None:
+    prom = PromClient(prometheus.url, 10)
+    at = datetime.fromtimestamp(_backfilled_sample(prometheus, 2.0) + 30, UTC)
+    pods = red_summary(prom, [PROMETHEUS_CLIENT, INGRESS_NGINX], level="pod", at=at)
+    mine = pods[pods["convention"] == "prometheus_client"]
+    assert sorted(mine["pod"]) == sorted(app.pod for app in demo_names.SAMPLE_APPS)
+    assert (pods[pods["convention"] == "ingress-nginx"]["pod"] == "").all()  # no application pod
+    workloads = red_summary(prom, [PROMETHEUS_CLIENT], at=at)
+    breakdown = red_breakdown(prom, [PROMETHEUS_CLIENT, INGRESS_NGINX], namespace="shop", at=at)
+    web = breakdown[(breakdown["workload"] == "web") & (breakdown["convention"] == "prometheus_client")]
+    assert set(web["path"]) == {route.path for route in traffic.WEB_ROUTES}
+    assert close(web["rps"].sum(), only(workloads, workload="web")["rps"])
+    assert set(web["code"]) == {"200", "502"}
+    edge = breakdown[breakdown["convention"] == "ingress-nginx"]
+    assert set(zip(edge["workload"], edge["path"], strict=True)) == {("web", "/"), ("api", "/api")}
+
+
+def test_demo_history_shows_the_spike_and_the_error_burst(prometheus: Any) -> None:
+    """The daily 5x spike (19:30 UTC) and api error burst (14:00 UTC) are in the last 26 hours."""
+    end = datetime.fromtimestamp(prometheus.prometheus.backfill_result.end, UTC)
+    history = red_history(PromClient(prometheus.url, 10), [PROMETHEUS_CLIENT, INGRESS_NGINX],
+                          namespace="shop", start=end - timedelta(hours=25), end=end, step=120)
+    assert (history["convention"] == "prometheus_client").all()  # one source per workload
+    web = history[(history["workload"] == "web") & (history["metric"] == "rps")]
+    web_rps = web.set_index("time")["value"]
+    peak_time = web_rps.idxmax()
+    assert traffic.in_spike(peak_time.timestamp() - 60) or traffic.in_spike(peak_time.timestamp() - 240)
+    assert web_rps.max() > 3 * web_rps.median()
+    api_errors = history[(history["workload"] == "api") & (history["metric"] == "error_ratio")]
+    worst = api_errors.loc[api_errors["value"].idxmax()]
+    assert close(worst["value"], traffic.ERROR_BURST_RATIO)
+    assert traffic.in_error_burst(worst["time"].timestamp() - 1)
