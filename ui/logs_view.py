@@ -9,7 +9,7 @@ go through ui.render.escape_markdown. Nothing from the cluster is ever Markdown 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -392,13 +392,28 @@ def _event_filters(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     return filter_events(frame, types=types, kinds=kinds, objects=objects, reasons=reasons, text=text)
 
 
-def render_events_tab(settings: Settings, filters: Filters) -> None:
-    st.caption(RETENTION_NOTE)
+def _load_events(load: Callable[[Settings, str | None, str | None], pd.DataFrame], settings: Settings,
+                 filters: Filters) -> pd.DataFrame | None:
+    """The events frame, or None after saying why it is unavailable."""
     try:
         with st.spinner("Loading events…"):
-            frame = logs_data.cluster_events(settings, filters.context, filters.namespace)
+            return load(settings, filters.context, filters.namespace)
     except SourceError as error:
         show_source_error(error, "Events are unavailable", level="error")
+        return None
+
+
+def _events_table_and_csv(table: pd.DataFrame, name: str, height: int) -> None:
+    st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=EVENT_COLUMN_CONFIG,
+                 key=f"{_KEY}{name}_table")
+    st.download_button("Download these events (CSV)", frame_to_csv(table), file_name=f"{name}.csv",
+                       mime="text/csv", key=f"{_KEY}{name}_csv")
+
+
+def render_events_tab(settings: Settings, filters: Filters) -> None:
+    st.caption(RETENTION_NOTE)
+    frame = _load_events(logs_data.cluster_events, settings, filters)
+    if frame is None:
         return
     if frame.empty:
         st.info(escape_markdown(f"No events in {filters.namespace_label} right now."))
@@ -410,11 +425,7 @@ def render_events_tab(settings: Settings, filters: Filters) -> None:
     timeline = events_timeline(shown, _timeline_bucket(shown))
     if not timeline.empty:
         st.altair_chart(timeline_chart(timeline), width="stretch")
-    table = events_table(shown)
-    st.dataframe(table, hide_index=True, width="stretch", height=480, column_config=EVENT_COLUMN_CONFIG,
-                 key=_KEY + "events_table")
-    st.download_button("Download these events (CSV)", frame_to_csv(table), file_name="events.csv",
-                       mime="text/csv", key=_KEY + "events_csv")
+    _events_table_and_csv(events_table(shown), "events", 480)
 
 
 # ============================================================================ Security & reliability
@@ -430,11 +441,8 @@ def render_security_tab(settings: Settings, filters: Filters) -> None:
     st.caption("Events that point at a security or reliability problem: refused requests (RBAC, "
                "admission, Pod Security), image pulls, crashes, out-of-memory kills, failing probes, "
                "volumes, scheduling and evictions. " + RETENTION_NOTE)
-    try:
-        with st.spinner("Loading events…"):
-            picked = logs_data.cluster_security_events(settings, filters.context, filters.namespace)
-    except SourceError as error:
-        show_source_error(error, "Events are unavailable", level="error")
+    picked = _load_events(logs_data.cluster_security_events, settings, filters)
+    if picked is None:
         return
     counts = category_counts(picked)
     left, right = st.columns([2, 3])
@@ -450,8 +458,4 @@ def render_security_tab(settings: Settings, filters: Filters) -> None:
     categories = st.multiselect("Category", [c for c in SECURITY_CATEGORIES if c in set(picked["category"])],
                                 key=_KEY + "security_category", placeholder="Every category")
     shown = picked[picked["category"].isin(categories)] if categories else picked
-    table = events_table(shown, extra=("category",))
-    st.dataframe(table, hide_index=True, width="stretch", height=420, column_config=EVENT_COLUMN_CONFIG,
-                 key=_KEY + "security_table")
-    st.download_button("Download these events (CSV)", frame_to_csv(table), file_name="security-events.csv",
-                       mime="text/csv", key=_KEY + "security_csv")
+    _events_table_and_csv(events_table(shown, extra=("category",)), "security-events", 420)

@@ -6,7 +6,6 @@ The page needs no Prometheus, so these tests set only KUBECONFIG (fast, no sessi
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from k8sdata.logs import TRUNCATION_MARKER
 from sandbox import demo_names
 from sandbox.apiserver.podlogs import generic_log_lines
 from sandbox.demo_names import CRASHLOOP_POD, OOMKILLED_POD
+from tests.app.test_pods_page import rerun, unescape, widget
 from tests.plugins.app import APP_ENV_VARS, ROOT, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
 from tests.plugins.kube_api import fixture_cluster_objects
 
@@ -102,24 +102,13 @@ def injection(make_api_server: Callable[..., Any], monkeypatch: pytest.MonkeyPat
 
 
 def run_page(namespace: str | None = None, **params: str) -> AppTest:
+    """The Logs page, run once (the sidebar's namespace and query parameters set first)."""
     at = AppTest.from_file(PAGE, default_timeout=60)
     if namespace:
         at.session_state["kams_namespace"] = namespace
     for name, value in params.items():
         at.query_params[name] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def widget(elements: Any, label: str) -> Any:
-    return next(element for element in elements if element.label == label)
+    return rerun(at)
 
 
 def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
@@ -134,10 +123,6 @@ def rendered_markdown(at: AppTest) -> list[str]:
     elements = [*at.markdown, *at.caption, *at.info, *at.warning, *at.error, *at.success, *at.title,
                 *at.header, *at.subheader, *at.latex]
     return [str(element.value) for element in elements]
-
-
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def sentences(at: AppTest) -> str:
