@@ -134,6 +134,12 @@ def test_every_rendering_parses_with_promtool(tmp_path: Path) -> None:
                 expr = query.render(namespace=value, app=value, pod=value, window="5m", app_label=app_label,
                                     rate_window="2m", resolution="1m", horizon="6h")
                 rules.append({"record": f"kams:{query.name}_{len(rules)}", "expr": expr})
+    assert_promtool_accepts(rules, tmp_path)
+
+
+def assert_promtool_accepts(rules: list[dict[str, str]], tmp_path: Path) -> None:
+    """Prometheus' own parser (promtool check rules) accepts every expression as a recording rule."""
+    assert PROMTOOL is not None
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "kams", "rules": rules}]}), encoding="utf-8")
     result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True,
@@ -201,12 +207,7 @@ def test_request_queries_parse_with_promtool(tmp_path: Path) -> None:
     """Prometheus' parser accepts every request query of every convention, with hostile values."""
     rules = [{"record": f"kams:request_{index}", "expr": expr}
              for index, expr in enumerate(_request_renderings())]
-    path = tmp_path / "rules.yml"
-    path.write_text(yaml.safe_dump({"groups": [{"name": "kams", "rules": rules}]}), encoding="utf-8")
-    result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True,
-                            timeout=60, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+    assert_promtool_accepts(rules, tmp_path)
 
 
 def test_request_queries_use_the_conventions_names_and_units() -> None:
