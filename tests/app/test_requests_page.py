@@ -173,3 +173,62 @@ def test_prometheus_down_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch) 
     assert any(text.startswith("Request metrics are unavailable: ") and "Prometheus" in text
                for text in errors), errors
     assert not at.dataframe and not chart_specs(at)
+
+
+def test_prometheus_that_never_answers_is_a_timeout_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    # A real listening socket that accepts connections and never answers: a hung Prometheus.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
+        monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", "1")
+        at = run_page()
+    errors = texts(at.error)
+    assert any(text.startswith("Request metrics are unavailable: ") and "1 s" in text
+               for text in errors), errors
+
+
+# --- the view's pure helpers (no server) ----------------------------------------------------------------
+def _convention(name: str) -> Any:
+    from k8sdata.conventions import BUILTIN_CONVENTIONS
+
+    return next(c for c in BUILTIN_CONVENTIONS if c.name == name)
+
+
+def test_most_direct_keeps_one_convention_per_application_and_names_the_others() -> None:
+    from ui.requests_view import most_direct
+
+    chosen = [_convention("prometheus_client"), _convention("ingress-nginx")]
+    frame = pd.DataFrame({
+        "namespace": ["shop", "shop", "shop", "edge"], "workload": ["web", "web", "web", "proxy"],
+        "path": ["/", "/cart", "/", "/"], "convention": ["ingress-nginx", "prometheus_client",
+                                                        "prometheus_client", "ingress-nginx"],
+        "rps": [5.0, 1.0, 2.0, 3.0]})
+    kept = most_direct(frame, chosen)
+    web = kept[kept["workload"] == "web"]
+    assert set(web["convention"]) == {"prometheus_client"} and sorted(web["rps"]) == [1.0, 2.0]
+    assert set(web["also_from"]) == {"ingress-nginx"}
+    proxy = kept[kept["workload"] == "proxy"].iloc[0]  # only the ingress sees it: kept, nothing else named
+    assert (proxy["convention"], proxy["also_from"], proxy["rps"]) == ("ingress-nginx", "", 3.0)
+
+
+def test_comparison_sentence_and_selection() -> None:
+    from ui.requests_view import comparison_sentence, parse_selection
+
+    def frame(current: list[float], previous: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"current": current, "previous": previous})
+
+    label = "the same period last week"
+    assert comparison_sentence(frame([3.0, 3.0], [2.0, 2.0]), label) == (
+        "3.00 requests/s on average, 50% more than the same period last week (2.00 requests/s).")
+    assert "25% fewer" in comparison_sentence(frame([1.5], [2.0]), label)
+    assert "about the same" in comparison_sentence(frame([2.001], [2.0]), label)
+    assert "no requests for the same period last week" in comparison_sentence(
+        frame([1.0], [float("nan")]), label)
+    chosen = parse_selection("shop/web", None)
+    assert (chosen.namespace, chosen.workload, chosen.label) == ("shop", "web", "shop/web")
+    everything = parse_selection("", "batch")
+    assert (everything.namespace, everything.workload) == ("batch", "")
+    assert parse_selection("a b/c:d", None).file_stem == "a_b-c_d"
