@@ -1,0 +1,145 @@
+"""AppTest of the Alerts page (pages/alerts.py, ui.alerts_view, ui.alerts_data) against the real demo
+Prometheus and a real Alertmanager that receives its alerts (fixtures app_env, alertmanager)."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from k8sdata.alerts import prometheus_alerts
+from k8sdata.prom import PromClient
+from sandbox.demo_names import CRASHLOOP_POD
+from tests.plugins.app import ROOT, clear_streamlit_caches
+from ui.alerts_view import PROMETHEUS_TABLE, alerts_csv
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+PAGE = str(ROOT / "pages" / "alerts.py")
+
+
+def run_page(namespace: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def table_with(at: AppTest, column: str) -> pd.DataFrame:
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    shown = [list(frame.value.columns) for frame in at.dataframe]
+    raise AssertionError(f"no table with a {column!r} column; tables: {shown}")
+
+
+def texts(at: AppTest) -> str:
+    parts = [element.value for kind in (at.info, at.warning, at.error, at.success, at.caption)
+             for element in kind]
+    return " ".join(str(part).replace("\\", "") for part in parts)
+
+
+@pytest.fixture
+def with_alertmanager(alertmanager: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("ALERTMANAGER_URL", alertmanager.url)
+    return alertmanager
+
+
+def wait_for_crash_loop_in_both(prometheus: Any, alertmanager: Any) -> None:
+    """The fixtures' servers are shared: wait until the demo alert has reached both (seconds at most)."""
+    client = PromClient(prometheus.url, timeout=5)
+    deadline = time.monotonic() + 45
+    while time.monotonic() < deadline:
+        firing = prometheus_alerts(client)
+        held = {alert["labels"]["alertname"] for alert in alertmanager.get_json("/api/v2/alerts")}
+        if "KubePodCrashLooping" in set(firing[firing["state"] == "firing"]["alertname"]) and \
+                "KubePodCrashLooping" in held:
+            return
+        time.sleep(0.5)
+    raise AssertionError("KubePodCrashLooping never reached Prometheus' and Alertmanager's alerts")
+
+
+def test_all_three_panels_with_the_demo_alerts(prometheus: Any, with_alertmanager: Any) -> None:
+    wait_for_crash_loop_in_both(prometheus, with_alertmanager)
+    at = run_page()
+    assert [title.value for title in at.title] == ["Alerts"]
+    assert {"Firing and pending", "Alertmanager", "Rule health"} <= {s.value for s in at.subheader}
+    alerts = table_with(at, "Description")
+    crash = alerts[alerts["Alert"] == "KubePodCrashLooping"].iloc[0]
+    assert (crash["State"], crash["Pod"], crash["Namespace"]) == ("firing", CRASHLOOP_POD.pod,
+                                                                   CRASHLOOP_POD.namespace)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert int(metrics["Firing"]) == int((alerts["State"] == "firing").sum()) >= 1
+    assert metrics["Rules failing"] == "0"
+    held = table_with(at, "Silenced by (silence id)")
+    assert "KubePodCrashLooping" in set(held["Alert"])
+    assert set(held["Status"]) <= {"active", "silenced", "inhibited", "unprocessed"}
+    rules = table_with(at, "Last error")
+    assert {"HighErrorRate", "HighLatencyP95", "ApplicationDown", "KubePodCrashLooping",
+            "ContainerMemoryNearLimit"} <= set(rules["Rule"])
+    assert set(rules["Health"]) == {"ok"}
+    assert "rules evaluate without errors" in texts(at)
+    assert len(at.get("download_button")) == 3
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart"), "no severity chart"
+
+
+def test_namespace_filter_limits_the_alerts(with_alertmanager: Any, prometheus: Any) -> None:
+    wait_for_crash_loop_in_both(prometheus, with_alertmanager)
+    at = run_page(namespace=CRASHLOOP_POD.namespace)
+    alerts = table_with(at, "Description")
+    assert set(alerts["Namespace"]) == {CRASHLOOP_POD.namespace}
+    assert set(table_with(at, "Silenced by (silence id)")["Namespace"]) == {CRASHLOOP_POD.namespace}
+    assert "cluster-wide alerts" in texts(at)
+    empty = run_page(namespace="kube-system")
+    assert "No alerts are firing or pending in kube-system." in texts(empty)
+
+
+def test_without_alertmanager_the_panel_says_how_to_add_it() -> None:
+    at = run_page()
+    assert "Set ALERTMANAGER_URL" in texts(at)
+    table_with(at, "Description")  # Prometheus' panels still work
+    table_with(at, "Last error")
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Silenced or inhibited"] == "–"
+
+
+def test_unreachable_prometheus_is_a_sentence_and_alertmanager_still_shows(
+        with_alertmanager: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
+    clear_streamlit_caches()
+    at = run_page()
+    said = texts(at)
+    assert "Alerts are unavailable: KAMS cannot reach Prometheus" in said
+    assert "Rule health is unavailable: KAMS cannot reach Prometheus" in said
+    table_with(at, "Silenced by (silence id)")
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Firing"] == "–" and metrics["Rules failing"] == "–"
+
+
+def test_without_prometheus_the_page_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_URL")
+    clear_streamlit_caches()
+    at = run_page()
+    assert "Prometheus is not configured. Set PROMETHEUS_URL" in texts(at)
+
+
+def test_alerts_csv_is_the_table_and_formula_safe() -> None:
+    frame = pd.DataFrame([{
+        "state": "firing", "severity": "warning", "alertname": "X", "namespace": "shop", "app": "api",
+        "pod": "=HYPERLINK(\"http://evil\")", "summary": "s", "description": "line one\nline two",
+        "active_at": pd.Timestamp("2026-01-01T12:00:00Z"), "value": 1.0, "labels_text": "zone=a"}])
+    csv = alerts_csv(frame, PROMETHEUS_TABLE)
+    back = pd.read_csv(io.BytesIO(csv))
+    assert list(back.columns) == list(PROMETHEUS_TABLE.values())
+    assert back.loc[0, "Description"] == "line one\nline two"
+    assert not str(back.loc[0, "Pod"]).startswith("=")

@@ -1,0 +1,82 @@
+"""Cached access to k8sdata.alerts for the Alerts page.
+
+Clients are st.cache_resource, one per server and credentials (thread-safe, no per-user data); their
+answers are st.cache_data for DATA_TTL_SECONDS, keyed by the server's URL. A SourceError propagates
+(Streamlit does not cache exceptions), so the next rerun asks again.
+
+The Prometheus client here is k8sdata.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and
+PROMETHEUS_CA_FILE apply (ui.data's shared client takes only the URL and timeout).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from k8sdata import alerts
+from k8sdata.config import Settings
+from k8sdata.prom import PromClient, client_from_settings
+from ui.data import DATA_TTL_SECONDS
+
+
+@st.cache_resource(show_spinner=False)
+def _prom_client(settings: Settings) -> PromClient:
+    return client_from_settings(settings)
+
+
+@st.cache_resource(show_spinner=False)
+def _alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
+    return alerts.alertmanager_from_settings(settings)
+
+
+def prom_client(settings: Settings) -> PromClient:
+    """Raises NotConfigured (uncached) when PROMETHEUS_URL is not set."""
+    if not settings.prometheus_url:
+        return client_from_settings(settings)  # raises NotConfigured
+    return _prom_client(settings)
+
+
+def alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
+    """Raises NotConfigured (uncached) when ALERTMANAGER_URL is not set."""
+    if not settings.alertmanager_url:
+        return alerts.alertmanager_from_settings(settings)  # raises NotConfigured
+    return _alertmanager_client(settings)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _prometheus_alerts(url: str, _client: PromClient) -> pd.DataFrame:
+    return alerts.prometheus_alerts(_client)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _rule_health(url: str, _client: PromClient) -> pd.DataFrame:
+    return alerts.rule_health(_client)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+def _alertmanager_alerts(url: str, _client: alerts.AlertmanagerClient) -> pd.DataFrame:
+    return alerts.alertmanager_alerts(_client)
+
+
+def prometheus_alerts(settings: Settings) -> pd.DataFrame:
+    """k8sdata.alerts.PROMETHEUS_ALERT_COLUMNS, firing first; raises SourceError."""
+    client = prom_client(settings)
+    return _prometheus_alerts(client.url, client)
+
+
+def rule_health(settings: Settings) -> pd.DataFrame:
+    """k8sdata.alerts.RULE_COLUMNS, broken rules first; raises SourceError."""
+    client = prom_client(settings)
+    return _rule_health(client.url, client)
+
+
+def alertmanager_alerts(settings: Settings) -> pd.DataFrame:
+    """k8sdata.alerts.ALERTMANAGER_COLUMNS, active first; raises SourceError (NotConfigured too)."""
+    client = alertmanager_client(settings)
+    return _alertmanager_alerts(client.url, client)
+
+
+def clear() -> None:
+    """Forget the cached answers (the page's Refresh button); clients stay, they hold no data."""
+    for function in (_prometheus_alerts, _rule_health, _alertmanager_alerts):
+        function.clear()
