@@ -13,12 +13,22 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+import ui.filters
 from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.resources import SOURCE_METRICS_API
 from ui import data
-from ui.filters import Filters, PodFilters, current_filters, filter_pods, workload_labels
+from ui.filters import (
+    Filters,
+    PodFilters,
+    current_filters,
+    filter_pods,
+    page_count,
+    page_of,
+    sort_rows,
+    workload_labels,
+)
 from ui.frame_guard import ensure_app_frame
 from ui.pod_detail import find_pod, render_pod_detail
 from ui.render import escape_markdown, show_source_error
@@ -33,6 +43,9 @@ TABLE_KEY = "kams_pods_table"
 SELECT_KEY = "kams_pod_select"
 SELECTOR_KEY = "kams_pods_selector"
 SHOWN_KEYS = "_kams_pods_shown"
+SORT_KEY = "kams_pods_sort"
+DESCENDING_KEY = "kams_pods_descending"
+PAGE_KEY = "kams_pods_page"
 #: The pod picker lists at most this many of the shown pods (a browser list of 100,000 is useless):
 #: narrow with the filters, or click the row in the table.
 MAX_PICKER_OPTIONS = 2_000
@@ -51,6 +64,9 @@ TABLE_COLUMNS = {
     "memory_limit_mib": "Memory limit (MiB)", "restarts": "Restart count", "created": "Created",
     "labels": "Labels",
 }
+#: Columns of kubectl's text that sort by the number behind them: (column sorted on, reverse direction).
+#: AGE "5d3h" sorts by Created (the youngest pod has the smallest age and the latest creation time).
+SORT_PROXIES = {"Age": ("Created", True), "Restarts": ("Restart count", False)}
 USAGE_COLUMNS = ("cpu_cores", "cpu_request_pct", "cpu_limit_pct", "memory_mib", "memory_request_pct",
                  "memory_limit_pct")
 
@@ -150,6 +166,44 @@ def _pod_picker(keys: list[str], selected: str) -> None:
                  help="Type to search. The choice is kept in the page's address, so it can be shared.")
 
 
+def _keys(table: pd.DataFrame) -> list[str]:
+    """"namespace/name" of each row of the shown table (what the picker and the URL hold)."""
+    return (table["Namespace"] + "/" + table["Name"]).tolist()
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    """The whole table in the order chosen above it (default kubectl's: namespace, then name)."""
+    columns = st.columns([3, 2])
+    label = columns[0].selectbox(
+        "Sort by", ["", *table.columns], key=SORT_KEY,
+        format_func=lambda column: column or "Namespace, then name (as kubectl)",
+        help="Sorts every pod that passes the filters, before the table is cut into pages. Clicking a "
+             "column header sorts only the rows of the page shown.")
+    descending = columns[1].toggle("Descending", key=DESCENDING_KEY, disabled=not label)
+    column, reverse = SORT_PROXIES.get(label, (label, False))
+    return sort_rows(table, column, descending != reverse)
+
+
+def _page(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows sent to the browser: at most ui.filters.TABLE_PAGE_ROWS, with a page number for the rest
+    (100,000 rows would be ~28 MB on every rerun)."""
+    size = ui.filters.TABLE_PAGE_ROWS
+    pages = page_count(len(table), size)
+    if pages == 1:
+        return table
+    if int(st.session_state.get(PAGE_KEY) or 1) > pages:  # the filters now leave fewer pages
+        st.session_state[PAGE_KEY] = pages
+    left, right = st.columns([1, 4], vertical_alignment="bottom")
+    number = int(left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
+                                   key=PAGE_KEY))
+    first = (number - 1) * size
+    right.caption(escape_markdown(
+        f"Showing rows {first + 1:,}-{min(first + size, len(table)):,} of {len(table):,}: narrow the "
+        "filters or download the CSV for every row. Sort with Sort by: a column header sorts only this "
+        "page."))
+    return page_of(table, number, size)
+
+
 def _usage(settings: Settings, filters: Filters, view: data.PodsView) -> pd.DataFrame | None:
     try:
         usage, source = data.pods_usage(settings, filters.context, filters.namespace, view)
@@ -180,15 +234,16 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
     shown = filter_pods(view.frame, chosen)
     with st.spinner("Reading current usage…"):
         usage = _usage(settings, filters, view)
-    table = pods_table(shown, usage)
     st.markdown(escape_markdown(_counts(shown, len(view.frame))))
-    keys = (shown["namespace"] + "/" + shown["name"]).tolist()
-    st.session_state[SHOWN_KEYS] = keys
-    st.dataframe(table, hide_index=True, width="stretch", height=480, column_config=COLUMN_CONFIG,
+    table = _sorted(pods_table(shown, usage))
+    page = _page(table)
+    st.session_state[SHOWN_KEYS] = _keys(page)
+    st.dataframe(page, hide_index=True, width="stretch", height=480, column_config=COLUMN_CONFIG,
                  key=TABLE_KEY, on_select=_on_table_select, selection_mode="single-row")
     st.download_button("Download these pods (CSV)", lambda: frame_to_csv(table), file_name="pods.csv",
                        mime="text/csv", key="kams_pods_csv",
-                       help="Exactly the rows and columns shown above.")
+                       help="Every row that passes the filters (all pages), in the chosen order.")
+    keys = _keys(table.head(MAX_PICKER_OPTIONS))
     if view.watched:
         st.caption("Large cluster: pods come from a shared watch of the API server, updated as they change.")
 

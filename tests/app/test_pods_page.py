@@ -14,6 +14,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
+# The real `requests` library, imported before AppTest runs pages/pods.py: running a page as the main
+# script puts pages/ first on sys.path, where pages/requests.py (the Requests page) would shadow the
+# library that `kubernetes` imports.
+import requests  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
 from k8sdata.archive import frame_to_csv
@@ -257,3 +262,39 @@ def test_big_clusters_read_the_shared_watch_cache(monkeypatch: pytest.MonkeyPatc
     assert any(t.name.startswith("kams-watch") for t in threading.enumerate())
     clear_streamlit_caches()  # releasing the cached WatchedList stops its thread and closes its watch
     assert not any(t.name.startswith("kams-watch") and t.is_alive() for t in threading.enumerate())
+
+
+def test_big_tables_send_one_page_and_sort_every_row_first(kube_api: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.filters
+
+    monkeypatch.setattr(ui.filters, "TABLE_PAGE_ROWS", 5)
+    expected = demo_pods(kube_api)
+    pages = -(-len(expected) // 5)
+    assert pages >= 3, "the demo cluster should need several pages of 5"
+    at = run_page()
+    assert len(pods_table(at)) == 5
+    assert counts_line(at).startswith(f"{len(expected):,} pods,")  # counts cover every row
+    assert any(f"Showing rows 1-5 of {len(expected):,}" in unescape(c.value) for c in at.caption)
+    page_input = next(n for n in at.number_input if n.label.startswith("Page"))
+    assert page_input.label == f"Page (of {pages:,})"
+    page_input.set_value(pages)
+    last = pods_table(rerun(at))
+    assert len(last) == len(expected) - 5 * (pages - 1)
+    in_kubectl_order = expected.sort_values(["namespace", "name"])
+    assert last["Name"].tolist() == in_kubectl_order["name"].tolist()[5 * (pages - 1):]
+
+    # Sorting happens before paging: page 1 holds the most restarted pods of the whole cluster.
+    widget(at.selectbox, "Sort by").select("Restart count")
+    rerun(at).toggle[0].set_value(True)  # Descending is enabled once a column is chosen
+    next(n for n in at.number_input if n.label.startswith("Page")).set_value(1)
+    top = pods_table(rerun(at))
+    assert top["Restart count"].tolist() == sorted(expected["restarts"], reverse=True)[:5]
+    widget(at.selectbox, "Sort by").select("Age")  # kubectl's text: sorted by the creation time
+    at.toggle[0].set_value(False)
+    youngest = pods_table(rerun(at))
+    assert youngest["Created"].tolist() == sorted(expected["created"], reverse=True)[:5]
+
+    widget(at.multiselect, "Workload").select("Deployment invoice-sync")  # one row: no pages at all
+    assert pods_table(rerun(at))["Name"].tolist() == [CRASHLOOP_POD.pod]
+    assert not [n for n in at.number_input if n.label.startswith("Page")]
