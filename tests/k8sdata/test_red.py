@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from k8sdata.config import Settings
 from k8sdata.conventions import INGRESS_NGINX, ISTIO, LINKERD, PROMETHEUS_CLIENT, conventions_from_settings
@@ -122,6 +124,8 @@ ISTIO_PODS = {
 }
 LINKERD_BOUNDS = (1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000)
 CUSTOM_BOUNDS = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
+#: A Linkerd deployment whose name is PromQL syntax: it must be matched as one literal value.
+HOSTILE_WORKLOAD = 'web"} or vector(1) # \\ .* \n'
 
 
 def mesh_counters() -> list[Counter]:
@@ -146,6 +150,9 @@ def mesh_counters() -> list[Counter]:
                       "classification": "success" if code == "200" else "failure", "tls": "true"}
             counters.append(Counter("response_total", labels, rate))
             counters += histogram("response_latency_ms_bucket", labels, rate, uniform(200.0, LINKERD_BOUNDS))
+    counters.append(Counter("response_total", {"direction": "inbound", "namespace": "emojivoto",
+                                               "deployment": HOSTILE_WORKLOAD, "pod": "hostile-0",
+                                               "status_code": "200"}, 1.0))
     for code, rate in (("200", 5.0), ("429", 0.5)):
         for handler, share in (("/pay", 0.8), ("/refund", 0.2)):
             labels = {"kubernetes_namespace": "payments", "service": "checkout",
@@ -284,7 +291,7 @@ def test_history_is_long_and_complete(mesh: tuple[PrometheusServer, datetime]) -
     assert history.groupby(["namespace", "workload", "metric", "time"]).size().max() == 1
     volume = request_volume(prom, [LINKERD, ISTIO], start=at - timedelta(minutes=20), end=at, step=60)
     assert list(volume.columns) == ["time", "rps"] and len(volume) == 21
-    assert all(close(value, 5.0 + 10.0) for value in volume["rps"])
+    assert all(close(value, 5.0 + 1.0 + 10.0) for value in volume["rps"])
     only_web = request_volume(prom, [LINKERD, ISTIO], workload="web", start=at - timedelta(minutes=5), end=at,
                               step=60)
     assert all(close(value, 5.0) for value in only_web["rps"])
@@ -301,6 +308,22 @@ def test_empty_selections_keep_their_columns(mesh: tuple[PrometheusServer, datet
     assert history.empty and list(history.columns) == HISTORY_COLUMNS
     volume = request_volume(prom, [], start=at - timedelta(minutes=5), end=at, step=60)
     assert volume.empty and list(volume.columns) == ["time", "rps"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=24))
+@example(value=HOSTILE_WORKLOAD)
+@example(value="web")
+def test_any_workload_value_stays_one_literal_matcher(mesh: tuple[PrometheusServer, datetime],
+                                                      value: str) -> None:
+    """Whatever a user picks as workload, the real Prometheus matches exactly that one value."""
+    server, at = mesh
+    prom = PromClient(server.url, 10)
+    try:
+        frame = red_breakdown(prom, [LINKERD], workload=value, at=at)
+    finally:
+        prom.close()
+    assert set(frame["workload"]) == ({value} if value in ("web", HOSTILE_WORKLOAD) else set())
 
 
 def test_prometheus_down_is_a_source_error() -> None:
