@@ -38,6 +38,23 @@ def _timeout(raw: str | None) -> float:
     return value if value > 0 else DEFAULT_REQUEST_TIMEOUT
 
 
+def _severity_overrides(raw: str | None) -> tuple[tuple[str, str], ...]:
+    """"ID=severity,ID=severity" (docs/security.md) as sorted pairs; malformed entries are dropped here and
+    unknown severities are reported by the security engine, which knows the valid names."""
+    pairs: dict[str, str] = {}
+    for entry in (raw or "").split(","):
+        check_id, sep, severity = entry.partition("=")
+        if sep and check_id.strip() and severity.strip():
+            pairs[check_id.strip()] = severity.strip().lower()
+    return tuple(sorted(pairs.items()))
+
+
+def _ports(raw: str | None) -> tuple[int, ...]:
+    """"80,443" as sorted unique port numbers; anything that is not a port 1-65535 is ignored."""
+    ports = {int(part) for part in (raw or "").replace(" ", "").split(",") if part.isdigit()}
+    return tuple(sorted(port for port in ports if 0 < port < 65536))
+
+
 def _blank_to_none(value: str | None) -> str | None:
     if value is None:
         return None
@@ -74,6 +91,9 @@ class Settings:
     request_status_label: str = "code"  # $KAMS_REQUEST_STATUS_LABEL: the HTTP status code
     request_method_label: str = "method"  # $KAMS_REQUEST_METHOD_LABEL
     request_path_label: str = "path"  # $KAMS_REQUEST_PATH_LABEL
+    # Security checks (docs/security.md): severity policy and the Host Ports control's known list.
+    security_severity: tuple[tuple[str, str], ...] = ()  # $KAMS_SECURITY_SEVERITY: "ID=danger,ID=ignore"
+    security_allowed_host_ports: tuple[int, ...] = ()  # $KAMS_SECURITY_ALLOWED_HOST_PORTS: "80,443"
 
     @classmethod
     def from_env(
@@ -111,6 +131,8 @@ class Settings:
             request_status_label=_blank_to_none(env.get("KAMS_REQUEST_STATUS_LABEL")) or "code",
             request_method_label=_blank_to_none(env.get("KAMS_REQUEST_METHOD_LABEL")) or "method",
             request_path_label=_blank_to_none(env.get("KAMS_REQUEST_PATH_LABEL")) or "path",
+            security_severity=_severity_overrides(env.get("KAMS_SECURITY_SEVERITY")),
+            security_allowed_host_ports=_ports(env.get("KAMS_SECURITY_ALLOWED_HOST_PORTS")),
         )
 
     @property

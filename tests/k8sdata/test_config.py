@@ -38,7 +38,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "archive_dir": "/tmp/archive", "demo": True,
         "prometheus_token": "secret", "prometheus_token_file": "/var/run/prom/token",
         "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
-        **REQUEST_DEFAULTS,
+        **REQUEST_DEFAULTS, "security_severity": (), "security_allowed_host_ports": (),
     }
     assert settings.kubernetes_configured
 
@@ -92,3 +92,11 @@ def test_custom_request_metric_names_are_read(tmp_path: Path) -> None:
     }
     blank = Settings.from_env(dict.fromkeys(env, " "), home=tmp_path)
     assert {key: getattr(blank, key) for key in REQUEST_DEFAULTS} == REQUEST_DEFAULTS
+
+
+def test_security_policy_settings_are_read(tmp_path: Path) -> None:
+    env = {"KAMS_SECURITY_SEVERITY": " image-not-pinned = INFO ,broken, pss-sysctls=danger,=x",
+           "KAMS_SECURITY_ALLOWED_HOST_PORTS": "443, 80,abc,70000,80"}
+    settings = Settings.from_env(env, home=tmp_path)
+    assert settings.security_severity == (("image-not-pinned", "info"), ("pss-sysctls", "danger"))
+    assert settings.security_allowed_host_ports == (80, 443)
