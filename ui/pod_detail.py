@@ -15,6 +15,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
@@ -24,6 +25,8 @@ from ui import data
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error
 
+#: The Logs page (registered in app.py); `?pod=NAMESPACE/NAME` opens it on one pod's logs.
+LOGS_PAGE = "pages/logs.py"
 GIB = 1024**3
 MIB = 1024**2
 CHART_HEIGHT = 220
@@ -51,7 +54,7 @@ def find_pod(pods: list[dict[str, Any]], namespace: str, name: str) -> dict[str,
 
 def logs_commands(pod: Mapping[str, Any]) -> str:
     """The kubectl commands that show this pod's logs (current and, after a restart, the previous run),
-    one per container, shell-quoted (names come from the cluster). The Logs page will replace this."""
+    one per container, shell-quoted (names come from the cluster), beside the link to the Logs page."""
     metadata = pod.get("metadata") or {}
     namespace, name = str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
     restarted = {c.get("name") for c in (pod.get("status") or {}).get("containerStatuses") or []
@@ -219,5 +222,22 @@ def render_pod_detail(settings: Settings, filters: Filters, pod: Mapping[str, An
     _history(settings, filters, namespace, name)
 
     st.markdown("**Logs**")
-    st.caption("The Logs page is not built yet; with kubectl (the same read-only access) run:")
+    _logs_link(namespace, name)
+    st.caption("Or with kubectl (the same read-only access):")
     st.code(logs_commands(pod) or "(this pod has no containers)", language="bash")
+
+
+def logs_query(namespace: str, name: str) -> dict[str, str]:
+    """The Logs page's query parameters that open it on one pod."""
+    return {"pod": f"{namespace}/{name}"}
+
+
+def _logs_link(namespace: str, name: str) -> None:
+    """A link to the Logs page on this pod, in the same session (sidebar choices kept)."""
+    try:
+        st.page_link(LOGS_PAGE, label="Open this pod's logs", icon=":material/article:",
+                     query_params=logs_query(namespace, name))
+    except StreamlitPageNotFoundError:
+        # Only when pages/pods.py runs without app.py's st.navigation (a page test running the file
+        # alone): no page is registered to link to.
+        st.caption("Open the Logs page and choose this pod.")

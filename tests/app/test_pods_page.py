@@ -298,3 +298,19 @@ def test_big_tables_send_one_page_and_sort_every_row_first(kube_api: Any,
     widget(at.multiselect, "Workload").select("Deployment invoice-sync")  # one row: no pages at all
     assert pods_table(rerun(at))["Name"].tolist() == [CRASHLOOP_POD.pod]
     assert not [n for n in at.number_input if n.label.startswith("Page")]
+
+
+def test_pod_detail_links_to_its_logs_in_the_app() -> None:
+    """Through app.py (st.navigation registers the Logs page): the link opens pages/logs.py with
+    ?pod=NAMESPACE/NAME, in the same session."""
+    from urllib.parse import parse_qs
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    at.switch_page("pages/pods.py")
+    at.query_params["pod"] = f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"
+    rerun(at)
+    links = [link.proto for link in at.get("page_link") if "logs" in link.proto.label.lower()]
+    assert len(links) == 1, [link.proto.label for link in at.get("page_link")]
+    assert links[0].page == "logs" and not links[0].external
+    assert parse_qs(links[0].query_string) == {"pod": [f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"]}
