@@ -80,7 +80,7 @@ def main() -> None:
     tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
         if tabs[0].open is not False:
-            view.render_applications(settings, found, selection, summary, window)
+            view.render_applications(settings, found, selection, filters, summary, window)
     with tabs[1]:
         if tabs[1].open:
             view.render_charts(settings, found, selection, filters, summary)

@@ -24,7 +24,8 @@ from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.conventions import Convention
 from k8sdata.errors import SourceError
-from ui import requests_data
+from k8sdata.health import SYSTEM_NAMESPACES
+from ui import data, requests_data
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error
 
@@ -117,6 +118,34 @@ def most_direct(frame: pd.DataFrame, chosen: Sequence[Convention]) -> pd.DataFra
     kept = ranked[ranked["_rank"] == best].drop(columns="_rank").reset_index(drop=True)
     also = [", ".join(seen_by[key][1:]) for key in kept[keys].itertuples(index=False, name=None)]
     return kept.assign(also_from=also)
+
+
+#: Workload kinds that serve no requests by nature (run to completion): never listed as lacking metrics.
+BATCH_KINDS = frozenset({"Job", "CronJob"})
+
+
+def workloads_without_metrics(pods: pd.DataFrame, summary: pd.DataFrame, pod_summary: pd.DataFrame | None,
+                              *, hide_namespaces: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The running workloads (namespace, workload "Kind name", pods) that no request metric counts.
+
+    `pods` is k8sdata.frames.pods_frame's frame. A workload counts as covered when one of its pods is
+    named in the pod-level summary, or when its name or its pods' `app` label is an application of the
+    summary in its namespace (ingress and mesh conventions name services and workloads, not pods)."""
+    running = pods[~pods["phase"].isin(["Succeeded", "Failed"]) & ~pods["workload_kind"].isin(BATCH_KINDS)
+                   & ~pods["namespace"].isin(hide_namespaces)]
+    named = set(zip(summary["namespace"], summary["workload"], strict=True))
+    covered_pods: set[tuple[str, str]] = set()
+    if pod_summary is not None and not pod_summary.empty:
+        covered_pods = set(zip(pod_summary["namespace"], pod_summary["pod"], strict=True))
+    covered = pd.Series([
+        (namespace, name) in covered_pods or (namespace, workload) in named or (namespace, app) in named
+        for namespace, name, workload, app in running[["namespace", "name", "workload", "app"]].itertuples(
+            index=False, name=None)], index=running.index, dtype=bool)
+    missing = running[~covered]
+    table = (missing.assign(workload_text=missing["workload_kind"] + " " + missing["workload"])
+             .groupby(["namespace", "workload_text"], as_index=False)["name"].count()
+             .rename(columns={"workload_text": "workload", "name": "pods"}))
+    return table.sort_values(["namespace", "workload"]).reset_index(drop=True)
 
 
 def red_table(frame: pd.DataFrame, *, level: str = "workload") -> pd.DataFrame:
@@ -378,14 +407,38 @@ def without_metrics(summary: pd.DataFrame | SourceError, selection: Selection) -
     return rows.empty
 
 
+def _render_uncovered(settings: Settings, filters: Filters, summary: pd.DataFrame,
+                      pod_summary: pd.DataFrame | None, *, expanded: bool) -> None:
+    """The running workloads of the sidebar's namespace that no request metric counts, and how to fix
+    that (kube-system and friends are left out when every namespace is shown)."""
+    try:
+        with st.spinner("Listing workloads…"):
+            pods = data.pods_view(settings, filters.context, filters.namespace).frame
+    except SourceError as error:
+        show_source_error(error, "Cannot list the workloads without request metrics", level="info")
+        return
+    hidden = frozenset() if filters.namespace else SYSTEM_NAMESPACES
+    missing = workloads_without_metrics(pods, summary, pod_summary, hide_namespaces=hidden)
+    if missing.empty:
+        return
+    with st.expander(f"Workloads without request metrics ({len(missing)})", expanded=expanded,
+                     icon=":material/help:"):
+        st.caption(escape_markdown(conventions_module.how_to_expose_metrics()))
+        table = missing.rename(columns={"namespace": "Namespace", "workload": "Workload", "pods": "Pods"})
+        st.dataframe(table, hide_index=True, width="stretch", key="kams_requests_uncovered")
+        _download(table, "Download workloads without metrics (CSV)", "kams-requests-uncovered.csv",
+                  "kams_requests_uncovered_csv")
+
+
 def render_applications(settings: Settings, chosen: Sequence[Convention], selection: Selection,
-                        summary: pd.DataFrame | SourceError, window: str) -> None:
+                        filters: Filters, summary: pd.DataFrame | SourceError, window: str) -> None:
     """The applications table (and the pods of the chosen application)."""
     if isinstance(summary, SourceError):
         show_source_error(summary, "Cannot show the applications table")
         return
     if summary.empty:
         show_no_metrics(selection.namespace or "any namespace", chosen)
+        _render_uncovered(settings, filters, summary, None, expanded=True)
         return
     table = red_table(most_direct(summary, chosen))
     st.caption(escape_markdown(f"{len(table)} applications with request metrics; rates over the last "
@@ -394,12 +447,25 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
                  key="kams_requests_apps")
     _download(table, "Download applications (CSV)", f"kams-requests-{selection.file_stem}.csv",
               "kams_requests_apps_csv")
-    if not selection.workload:
+    # One pod-level read serves the chosen application's pods and the workloads-without-metrics list.
+    pod_summary = _fetch("the per-pod numbers", "Reading per-pod request metrics…",
+                         lambda: requests_data.summary(settings, chosen, level="pod",
+                                                       namespace=filters.namespace, window=window))
+    if selection.workload:
+        _render_pods(settings, chosen, selection, filters, pod_summary, window)
+    else:
         st.caption("Choose an application above to see its pods, and its own charts in the other tabs.")
-        return
+    if pod_summary is not None:
+        _render_uncovered(settings, filters, summary, pod_summary, expanded=False)
+
+
+def _render_pods(settings: Settings, chosen: Sequence[Convention], selection: Selection, filters: Filters,
+                 pod_summary: pd.DataFrame | None, window: str) -> None:
     st.subheader(f"Pods of {escape_markdown(selection.label)}", divider="gray")
-    pods = _fetch("the per-pod table", "Reading per-pod request metrics…", lambda: requests_data.summary(
-        settings, chosen, level="pod", namespace=selection.namespace, window=window))
+    pods = pod_summary
+    if filters.namespace and filters.namespace != selection.namespace:  # linked from another namespace
+        pods = _fetch("the per-pod table", "Reading per-pod request metrics…", lambda: requests_data.summary(
+            settings, chosen, level="pod", namespace=selection.namespace, window=window))
     if pods is None:
         return
     pods = most_direct(pods[(pods["namespace"] == selection.namespace)

@@ -21,7 +21,7 @@ import pytest
 import requests  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from sandbox.demo_names import WEB
+from sandbox.demo_names import CRASHLOOP_POD, WEB
 from tests.plugins.app import ROOT
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -85,6 +85,12 @@ def test_applications_table_has_the_sample_apps_with_red_numbers(prometheus: Any
         assert 0 <= web[column] <= 100
     assert 0 < web["p50 (ms)"] <= web["p95 (ms)"] <= web["p99 (ms)"]
     assert "Download applications (CSV)" in download_labels(at)
+    # the running workloads no request metric counts are listed, the sample apps are not
+    uncovered = table_with(at, "Namespace", "Workload", "Pods")
+    assert (CRASHLOOP_POD.namespace, "Deployment invoice-sync") in set(
+        zip(uncovered["Namespace"], uncovered["Workload"], strict=True))
+    assert "shop" not in set(uncovered["Namespace"])
+    assert not uncovered["Workload"].str.startswith("Job ").any()
     # one query detected the conventions; the demo has only prometheus_client metrics
     assert any(text.startswith("Metrics found: prometheus_client") for text in texts(at.caption))
 
@@ -121,6 +127,8 @@ def test_a_namespace_without_request_metrics_explains_how_to_expose_them() -> No
     infos = texts(at.info)
     assert any("Nothing to show for batch" in text and "http_requests_total" in text for text in infos), infos
     assert not [frame for frame in at.dataframe if "Requests/s" in frame.value.columns]
+    uncovered = table_with(at, "Namespace", "Workload", "Pods")
+    assert set(uncovered["Namespace"]) == {"batch"} and len(uncovered) >= 1
     charts = run_page(namespace="batch", tab="Charts")
     assert not chart_specs(charts)
     assert any("Nothing to show" in text for text in texts(charts.info))
