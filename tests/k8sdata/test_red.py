@@ -429,3 +429,41 @@ def test_demo_history_shows_the_spike_and_the_error_burst(prometheus: Any) -> No
     worst = api_errors.loc[api_errors["value"].idxmax()]
     assert close(worst["value"], traffic.ERROR_BURST_RATIO)
     assert traffic.in_error_burst(worst["time"].timestamp() - 1)
+
+
+def test_ingress_history_and_live_scrapes_are_one_series(prometheus: Any) -> None:
+    """The ingress's live counters continue its backfilled ones (no reset at the seam), and the live
+    scrape stores the request's namespace as exported_namespace, like the backfill."""
+    server = prometheus.prometheus
+    end = server.backfill_result.end
+    series = (f'nginx_ingress_controller_requests{{exported_namespace="shop", '
+              f'namespace="{ingress.CONTROLLER_NAMESPACE}"}}')
+    live = server.query(f"count({series} and timestamp({series}) > {end})")
+    counters = [key for key in ingress.SERIES if key[0] == ingress.REQUESTS]
+    assert live and float(live[0]["value"][1]) == len(counters)
+    resets = server.query("sum(resets(nginx_ingress_controller_requests[15m]))")
+    assert float(resets[0]["value"][1]) == 0
+
+
+def test_ingress_model_counts_what_it_exposes() -> None:
+    """Counters integrate each minute's rates (taken at the minute's start); asking for an earlier time
+    starts over from the origin; the exposition is valid Prometheus text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    origin = 1_767_268_800.0  # 2026-01-01T12:00:00Z, a minute boundary
+    model = ingress.IngressTraffic(origin)
+    later = model.totals(origin + 150)
+    expected = [60 * a + 60 * b + 30 * c for a, b, c in zip(
+        ingress.per_second(origin), ingress.per_second(origin + 60), ingress.per_second(origin + 120),
+        strict=True)]
+    assert all(close(value, want) for value, want in zip(later, expected, strict=True))
+    earlier = model.totals(origin + 30)
+    first_minute = ingress.per_second(origin)
+    assert all(close(value, 30 * rate) for value, rate in zip(earlier, first_minute, strict=True))
+    assert model.totals(origin + 150) == later and model.totals(origin - 60) == [0.0] * len(later)
+    families = {family.name: family for family in text_string_to_metric_families(ingress.exposition(later))}
+    assert families["nginx_ingress_controller_requests"].type == "counter"
+    assert families["nginx_ingress_controller_request_duration_seconds"].type == "histogram"
+    requests = families["nginx_ingress_controller_requests"].samples
+    assert {(sample.labels["ingress"], sample.labels["path"]) for sample in requests} == {
+        ("web", "/"), ("api", "/api")}
