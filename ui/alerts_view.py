@@ -96,24 +96,26 @@ def render_prometheus_alerts(alerts: pd.DataFrame | SourceError, namespace_label
 
 
 def _severity_chart(alerts: pd.DataFrame) -> None:
-    """How many alerts of each name, stacked by severity and state: what is loudest at a glance."""
-    counts = (alerts.assign(severity=alerts["severity"].fillna(""))
-              .groupby(["alertname", "severity", "state"], as_index=False).size())
+    """How many alerts of each name, coloured by severity: what is loudest at a glance. Pending ones get
+    their own bar ("... (pending)"), so firing and pending are told apart without relying on shading."""
+    named = alerts.assign(
+        severity=alerts["severity"].fillna(""),
+        alert=alerts["alertname"] + alerts["state"].map({"pending": " (pending)"}).fillna(""))
+    counts = named.groupby(["alert", "severity"], as_index=False).size().rename(columns={"size": "alerts"})
     present = set(counts["severity"])
     domain = [name for name in SEVERITY_COLOURS if name in present] + sorted(present - set(SEVERITY_COLOURS))
     chart = (
         alt.Chart(counts)
         .mark_bar()
         .encode(
-            x=alt.X("size:Q", title="alerts", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("alertname:N", title=None, sort="-x"),
+            x=alt.X("alerts:Q", title="alerts", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("alert:N", title=None, axis=alt.Axis(labelLimit=320),
+                    sort=alt.EncodingSortField("alerts", op="sum", order="descending")),
             color=alt.Color("severity:N", title="Severity", scale=alt.Scale(
                 domain=domain, range=[SEVERITY_COLOURS.get(name, "#8a8f98") for name in domain])),
-            opacity=alt.Opacity("state:N", title="State", scale=alt.Scale(domain=["firing", "pending"],
-                                                                          range=[1.0, 0.45])),
-            tooltip=["alertname:N", "severity:N", "state:N", alt.Tooltip("size:Q", title="alerts")],
+            tooltip=[alt.Tooltip("alert:N", title="alert"), "severity:N", "alerts:Q"],
         )
-        .properties(height=max(80, 28 * counts["alertname"].nunique()))
+        .properties(height=alt.Step(28))
     )
     st.altair_chart(chart, width="stretch")
 
