@@ -5,8 +5,11 @@
 - Data is cached with a short TTL, and it is the *source* data (raw pod lists, query results) that is
   cached, keyed by what was asked; filtering and roll-ups happen outside, per view. Query results use
   st.cache_data; raw Kubernetes lists use st.cache_resource (read-only, never copied; see below).
-- Failures are never cached: a SourceError propagates out of the cached function (Streamlit does not
-  store exceptions), so the next rerun asks again.
+- Failures are not stored by Streamlit (a SourceError propagates out of the cached function), and its
+  per-key compute lock makes concurrent viewers of a failing source wait one after another: 50 viewers
+  during an outage would wait out 50 timeouts. So every cached read goes through `_guarded`: one call
+  in flight per key (SingleFlight: the waiting viewers share its result or its error), and a failure is
+  remembered for FAILURE_TTL_SECONDS, so viewers arriving meanwhile get its sentence at once.
 
 Pages call `overview_data(...)`, `connection_statuses(...)`, `contexts(...)`, `namespaces(...)`, and
 for the Pods page `pods_view(...)`, `pods_usage(...)`, `pod_events(...)`, `pod_history(...)`.
@@ -15,7 +18,9 @@ for the Pods page `pods_view(...)`, `pods_usage(...)`, `pod_events(...)`, `pod_h
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -31,12 +36,7 @@ from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
 from k8sdata.prom import PromClient
-
-try:  # engineer A's list-then-watch cache; plain cached lists keep working without it
-    from k8sdata.watchcache import WatchedList, slim_pod
-except ImportError:  # pragma: no cover - only while watchcache.py is not in the tree
-    WatchedList = None  # type: ignore[assignment,misc]
-    slim_pod = None  # type: ignore[assignment]
+from k8sdata.watchcache import SingleFlight, WatchedList, slim_pod
 
 T = TypeVar("T")
 
@@ -46,6 +46,48 @@ DATA_TTL_SECONDS = 15
 MAX_CACHED_LISTS = 32
 #: Connection pings are cheap but shown on every page: keep them a little longer.
 STATUS_TTL_SECONDS = 30
+
+
+#: How long a failed read is answered from memory (its sentence) before the source is asked again.
+FAILURE_TTL_SECONDS = 5.0
+
+
+class FailureGuard:
+    """Single flight per key, and failures remembered for a few seconds (see the module's docstring).
+    Thread-safe; shared by every viewer (it holds errors about shared sources, no per-user data)."""
+
+    def __init__(self, failure_ttl: float = FAILURE_TTL_SECONDS) -> None:
+        self._flight: SingleFlight[Any] = SingleFlight()
+        self._lock = threading.Lock()
+        self._failures: dict[Hashable, tuple[SourceError, float]] = {}
+        self.failure_ttl = failure_ttl
+
+    def call(self, key: Hashable, read: Callable[[], T]) -> T:
+        with self._lock:
+            failed = self._failures.get(key)
+        if failed is not None and failed[1] > time.monotonic():
+            raise failed[0]
+        try:
+            return self._flight.do(key, read)
+        except SourceError as error:
+            with self._lock:
+                self._failures[key] = (error, time.monotonic() + self.failure_ttl)
+            raise
+
+    def forget(self) -> None:
+        """Ask every failed source again at the next read (the Refresh button)."""
+        with self._lock:
+            self._failures.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def _failure_guard() -> FailureGuard:
+    return FailureGuard()
+
+
+def _guarded(key: Hashable, read: Callable[[], T]) -> T:
+    """`read()` (a cached read keyed by `key`) through the shared FailureGuard."""
+    return _failure_guard().call(key, read)
 
 
 # --- clients -----------------------------------------------------------------------------------------
@@ -228,11 +270,12 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
     kube = cached_kube(settings, context)
     selector = label_selector.strip()
     if selector:
-        raw = _selected_pods(kube.key, namespace, selector, kube.client)
+        raw = _guarded(("selected_pods", kube.key, namespace, selector),
+                       lambda: _selected_pods(kube.key, namespace, selector, kube.client))
         token = f"list{id(raw)}"
         return PodsView(raw, _pods_frame(kube.key, namespace, selector, token, raw), token, False)
     big = _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS
-    if big and WatchedList is not None:
+    if big:
         watched = _watched_pods(kube.key, kube.client)
         items, version = watched.snapshot()
         # The time bucket renews AGE and RESTARTS' "(5m ago)" every TTL even when no pod changed; that
@@ -260,7 +303,9 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
         prom: PromClient | None = prom_client(settings)
     except NotConfigured:
         prom = None
-    usage, source = _current_usage(kube.key, prom.url if prom else "", namespace, kube.client, prom)
+    prom_url = prom.url if prom else ""
+    usage, source = _guarded(("current_usage", kube.key, prom_url, namespace),
+                             lambda: _current_usage(kube.key, prom_url, namespace, kube.client, prom))
     bucket = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS)
     frame = _pods_usage_frame(kube.key, namespace, "", view.token, bucket, view.raw, usage)
     return frame, source
@@ -269,7 +314,8 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
 def pod_events(settings: Settings, context: str | None, namespace: str, name: str) -> list[dict[str, Any]]:
     """Events about one pod (fieldSelector involvedObject.name, so the server filters). Raises SourceError."""
     kube = cached_kube(settings, context)
-    return _pod_events(kube.key, namespace, name, kube.client)
+    return _guarded(("pod_events", kube.key, namespace, name),
+                    lambda: _pod_events(kube.key, namespace, name, kube.client))
 
 
 def pod_history(settings: Settings, namespace: str, pod: str, time_range: timedelta) -> history.PodHistory:
@@ -291,6 +337,7 @@ def clear_data_caches() -> None:
     """The Refresh button: forget cached data (clients stay; they hold no data)."""
     for function in _DATA_FUNCTIONS:
         function.clear()
+    _failure_guard().forget()
     _s3_status.clear()
 
 
@@ -301,16 +348,16 @@ class CachedKube:
         self.client, self.key = client, key
 
     def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return _pods(self.key, namespace, self.client)
+        return _guarded(("pods", self.key, namespace), lambda: _pods(self.key, namespace, self.client))
 
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return _events(self.key, namespace, self.client)
+        return _guarded(("events", self.key, namespace), lambda: _events(self.key, namespace, self.client))
 
     def list_namespaces(self) -> list[str]:
-        return _namespaces(self.key, self.client)
+        return _guarded(("namespaces", self.key), lambda: _namespaces(self.key, self.client))
 
     def version(self) -> str:
-        return _kube_version(self.key, self.client)
+        return _guarded(("kube_version", self.key), lambda: _kube_version(self.key, self.client))
 
 
 class CachedProm:
@@ -325,17 +372,21 @@ class CachedProm:
 
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
         moment = (at or datetime.now(UTC)).timestamp()
-        bucket = math.floor(moment / DATA_TTL_SECONDS) * DATA_TTL_SECONDS
-        return _instant(self.client.url, query, float(bucket), self.client)
+        bucket = float(math.floor(moment / DATA_TTL_SECONDS) * DATA_TTL_SECONDS)
+        url = self.client.url
+        return _guarded(("instant", url, query, bucket), lambda: _instant(url, query, bucket, self.client))
 
     def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame:
-        return _range(self.client.url, query, start, end, step, self.client)
+        url = self.client.url
+        return _guarded(("range", url, query, start, end, step),
+                        lambda: _range(url, query, start, end, step, self.client))
 
     def alerts(self) -> pd.DataFrame:
-        return _alerts(self.client.url, self.client)
+        return _guarded(("alerts", self.client.url), lambda: _alerts(self.client.url, self.client))
 
     def version(self) -> str:
-        return _prom_version(self.client.url, self.client)
+        url = self.client.url
+        return _guarded(("prom_version", url), lambda: _prom_version(url, self.client))
 
 
 def cached_kube(settings: Settings, context: str | None) -> CachedKube:
