@@ -4,6 +4,8 @@ The model is a function of absolute Unix time only, so the Prometheus backfill (
 generator (now) describe the same day and charts join without a seam:
 
 - a daily shape: quiet nights (about 03:00 UTC), busy afternoons (about 15:00 UTC);
+- a weekly shape: Saturdays and Sundays carry a bit over half a weekday's load, eased in and out over the
+  quiet hours (00:00-06:00 UTC) so the change of week is a slope, not a step at midnight;
 - a traffic spike: 5x for five minutes every day at 19:30 UTC;
 - an error burst: the api fails a quarter of its requests (and slows down) every day 14:00-14:10 UTC,
   which the web front end passes on as 502s.
@@ -42,6 +44,9 @@ BASELINE_API_ERROR_RATIO = 0.004
 #: Web requests per second at the quietest and the busiest time of day.
 WEB_NIGHT_RATE = 0.8
 WEB_PEAK_RATE = 7.0
+#: Load on Saturdays and Sundays against a weekday, and the hours (from 00:00 UTC) it takes to get there.
+WEEKEND_FACTOR = 0.55
+WEEKEND_EASE_HOURS = 6.0
 #: Direct (mobile) api calls per web page view.
 API_DIRECT_SHARE = 0.5
 
@@ -100,6 +105,26 @@ def busyness(at: float) -> float:
     return (1 - math.cos(2 * math.pi * (hours - 3) / 24)) / 2
 
 
+def weekday(at: float) -> int:
+    """Day of the week at Unix time `at`, UTC: 0 = Monday ... 6 = Sunday (1970-01-01 was a Thursday)."""
+    return (int(at // DAY) + 3) % 7
+
+
+def weekly_factor(at: float) -> float:
+    """1 on weekdays, WEEKEND_FACTOR on Saturdays and Sundays, eased (half a cosine) over the first
+    WEEKEND_EASE_HOURS of Saturday (down) and of Monday (back up)."""
+    day = weekday(at)
+    into_day = min(1.0, _second_of_day(at) / (WEEKEND_EASE_HOURS * 3600))
+    eased = (1 - math.cos(math.pi * into_day)) / 2  # 0 at midnight, 1 once the ease is over
+    if day == 5:  # Saturday: from a weekday's load down to the weekend's
+        return 1 + (WEEKEND_FACTOR - 1) * eased
+    if day == 6:
+        return WEEKEND_FACTOR
+    if day == 0:  # Monday: back up
+        return WEEKEND_FACTOR + (1 - WEEKEND_FACTOR) * eased
+    return 1.0
+
+
 def _minute_noise(app: str, at: float) -> float:
     """A stable wobble in [-1, 1] per app and minute, so history does not look machine-drawn."""
     minute = int(at // 60)
@@ -117,7 +142,7 @@ def in_error_burst(at: float) -> bool:
 def web_page_rate(at: float) -> float:
     """Page views per second of the web front end."""
     rate = WEB_NIGHT_RATE + (WEB_PEAK_RATE - WEB_NIGHT_RATE) * busyness(at)
-    rate *= 1 + 0.08 * _minute_noise("web", at)
+    rate *= weekly_factor(at) * (1 + 0.08 * _minute_noise("web", at))
     if in_spike(at):
         rate *= SPIKE_FACTOR
     return rate

@@ -26,6 +26,7 @@ from k8sdata.conventions import PROMETHEUS_CLIENT
 from k8sdata.prom import PromClient
 from k8sdata.red import red_history
 from k8sdata.spikes import DROP, ERROR_BURST, EXTRA_COLUMNS, MOMENT_COLUMNS, SPIKE, Tuning, notable_moments
+from sandbox import traffic
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.backfill import write_series
 
@@ -313,3 +314,27 @@ def test_precision_and_recall_on_injected_events_in_a_real_prometheus(measured: 
     assert not moments[moments["workload"] == "cron"].shape[0], "the trickle's lone failures are not bursts"
     assert precision >= PRECISION_FLOOR, (precision, false_detections)
     assert recall >= RECALL_FLOOR, (recall, missed)
+
+
+def test_the_demo_finds_its_daily_spike_and_error_burst_and_nothing_else(prometheus: Any) -> None:
+    """The sandbox's own Prometheus (session fixture): the traffic model's 19:30 spike (5x, 5 minutes)
+    and 14:00 error burst (25 % for 10 minutes) are found for both apps, over a day of backfill and the
+    live minutes since, and nothing else is called notable."""
+    server = prometheus.prometheus
+    result = server.backfill_result
+    prom = PromClient(prometheus.url, timeout=30.0)
+    try:
+        history = red_history(prom, [PROMETHEUS_CLIENT], namespace="shop",
+                              start=datetime.fromtimestamp(result.end - 25 * 3600, UTC),
+                              end=datetime.now(UTC), step=STEP)
+    finally:
+        prom.close()
+    moments = notable_moments(history)
+    print("\n[spikes] demo moments:\n" + "\n".join(moments["description"]))
+    found = {(row.workload, row.kind) for row in moments.itertuples()}
+    assert found >= {("web", SPIKE), ("api", SPIKE), ("web", ERROR_BURST), ("api", ERROR_BURST)}
+    for row in moments.itertuples():
+        minute_of_day = row.time.hour * 60 + row.time.minute
+        expected = (traffic.SPIKE_START if row.kind == SPIKE else traffic.ERROR_BURST_START) // 60
+        assert row.kind in (SPIKE, ERROR_BURST), row.description
+        assert expected <= minute_of_day <= expected + 10, row.description

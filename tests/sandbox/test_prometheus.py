@@ -58,6 +58,26 @@ def test_backfilled_history_covers_the_past_day(prometheus: MetricsSandbox) -> N
     assert max(float(series["values"][0][1]) for series in errors) > 0.1
 
 
+def test_request_counters_reach_back_eight_days_without_a_seam(prometheus: MetricsSandbox) -> None:
+    """The Requests page's weekly heatmap and "same period last week" need a week of request history."""
+    server = prometheus.prometheus
+    assert server is not None and server.backfill_result is not None
+    result = server.backfill_result
+    assert result.long_start is not None and result.end - result.long_start >= 8 * DAY - 300
+    # a week ago the rate is the model's (averaged over the 5-minute window)
+    at = result.end - 7 * DAY
+    for app, rate in _by_app(server.query(REQUEST_RATE, at)).items():
+        expected = sum(traffic.expected_rate(app, at - offset) for offset in range(0, 300, 30)) / 10
+        assert math.isclose(rate, expected, rel_tol=0.05), (app, rate, expected)
+    # the older, coarser part and the full history are one counter: no reset where they meet
+    resets = server.query("sum(resets(http_requests_total[2h]))", result.start + 3600)
+    assert float(resets[0]["value"][1]) == 0
+    # only the request counters reach back: latency and cluster series start with the full history
+    old = result.end - 3 * DAY
+    assert server.query("count(http_request_duration_seconds_bucket)", old) == []
+    assert server.query("count(container_cpu_usage_seconds_total)", old) == []
+
+
 def test_every_target_is_up_and_live_counters_grow(prometheus: MetricsSandbox) -> None:
     server = prometheus.prometheus
     assert server is not None

@@ -13,10 +13,18 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sandbox import demo_names, usage
+from sandbox import demo_names, traffic, usage
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.exporter import ClusterExporter, restart_count_at
-from sandbox.prometheus.backfill import ExporterHistory, SampleAppHistory, sample_times
+from sandbox.prometheus.backfill import (
+    LONG_STEP_SECONDS,
+    ExporterHistory,
+    SampleAppHistory,
+    SourceGroup,
+    long_sample_times,
+    long_sources,
+    sample_times,
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +130,44 @@ def test_backfill_writes_ascending_series_with_the_live_labels(pods: list[dict[s
         last_by_series[series] = (int(timestamp), float(value))
     assert 'http_requests_total{code="200",method="GET",path="/",app="web",container="web",' in out.getvalue()
     assert 'le="1.0"' in out.getvalue()  # formatted like prometheus_client formats it live
+
+
+def test_long_history_is_request_counters_only_and_write_carries_them_on() -> None:
+    end = time.time() - 1
+    times = sample_times(end, hours=2)
+    long_times = long_sample_times(times[0], hours=2, long_hours=8)
+    assert long_times[-1] == times[0] - LONG_STEP_SECONDS and long_times == sorted(long_times)
+    assert long_times[1] - long_times[0] == LONG_STEP_SECONDS
+    assert times[-1] - long_times[0] == pytest.approx(8 * 3600, abs=LONG_STEP_SECONDS)
+    assert long_sample_times(times[0], hours=26, long_hours=26) == []
+    target = {"job": "api", "instance": "10.0.0.2:8080", "namespace": "shop", "pod": "api-x",
+              "container": "api", "app": "api"}
+    source = SampleAppHistory("api", target)
+    assert long_sources([SourceGroup([source, ExporterHistory([], {}, end)])]) == [source]
+    older, newer = io.StringIO(), io.StringIO()
+    assert source.write_long(older, long_times) == 12 * len(long_times)  # 4 routes x 3 codes
+    source.write(newer, times)
+    assert {line.split("{")[0] for line in older.getvalue().splitlines()} == {"http_requests_total"}
+
+    def last_values(text: str) -> dict[str, float]:
+        return {line.rsplit(" ", 2)[0]: float(line.rsplit(" ", 2)[1]) for line in text.splitlines()}
+
+    def first_values(text: str) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for line in text.splitlines():
+            series, value, _stamp = line.rsplit(" ", 2)
+            found.setdefault(series, float(value))
+        return found
+
+    # one unbroken counter: the newer part starts where the older ended, plus one step of traffic
+    before, after = last_values(older.getvalue()), first_values(newer.getvalue())
+    ok_series = next(series for series in before
+                     if 'code="200"' in series and 'path="/api/products"' in series)
+    assert after[ok_series] > before[ok_series] > 1000
+    products = next(route for route in traffic.API_ROUTES if route.path == "/api/products")
+    one_step = traffic.route_rates("api", times[0])[products] * (times[0] - long_times[-1])
+    assert after[ok_series] - before[ok_series] == pytest.approx(
+        one_step * (1 - traffic.error_ratio("api", times[0])))
 
 
 def test_exporter_agrees_with_metrics_k8s_io_of_the_api_server(kube_api: Any) -> None:

@@ -119,6 +119,28 @@ def test_model_has_quiet_nights_busy_afternoons_a_spike_and_an_error_burst() -> 
     assert fractions == sorted(fractions) and fractions[0] < 0.01 and fractions[-1] > 0.999
 
 
+def test_model_has_quieter_weekends_eased_in_over_the_night() -> None:
+    thursday, sunday = _at(15), datetime(2026, 11, 29, 15, 0, 30, tzinfo=UTC).timestamp()
+    assert traffic.weekday(thursday) == 3 and traffic.weekday(sunday) == 6
+    assert traffic.expected_rate("web", sunday) == pytest.approx(
+        traffic.WEEKEND_FACTOR * traffic.expected_rate("web", thursday), rel=0.2)  # the minute noise differs
+    assert traffic.weekly_factor(sunday) == traffic.WEEKEND_FACTOR and traffic.weekly_factor(thursday) == 1.0
+    # no step at midnight: Friday 23:59 and Saturday 00:01 carry the same load, Sunday 23:59 and Monday
+    # 00:01 too, and the factor moves monotonically through the easing hours
+    saturday = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
+    monday = datetime(2026, 11, 30, tzinfo=UTC).timestamp()
+    for midnight in (saturday, monday):
+        before, after = traffic.weekly_factor(midnight - 60), traffic.weekly_factor(midnight + 60)
+        assert before == pytest.approx(after, abs=1e-3)
+    down = [traffic.weekly_factor(saturday + minute * 60) for minute in range(0, 7 * 60, 10)]
+    up = [traffic.weekly_factor(monday + minute * 60) for minute in range(0, 7 * 60, 10)]
+    assert down == sorted(down, reverse=True) and down[-1] == traffic.WEEKEND_FACTOR
+    assert up == sorted(up) and up[-1] == 1.0
+    # the daily spike and error burst happen at weekends as well
+    sunday_spike = datetime(2026, 11, 29, 19, 32, tzinfo=UTC).timestamp()
+    assert traffic.expected_rate("web", sunday_spike) > 4 * traffic.expected_rate("web", sunday_spike - 600)
+
+
 def test_generator_drives_the_apps_within_its_bounds_and_stops(apps: tuple[SampleApp, SampleApp]) -> None:
     web, api = apps
     generator = traffic.TrafficGenerator({"web": web.url, "api": api.url}, scale=1000, max_rate=20)
