@@ -352,25 +352,37 @@ def render_logs_tab(settings: Settings, filters: Filters) -> None:
 
 
 # ========================================================================================== Events
-def timeline_chart(timeline: pd.DataFrame) -> alt.Chart:
-    """Events per time bucket, stacked by type (Warning / Normal)."""
+#: Timeline bucket per sidebar time range: a few dozen bars whatever the range.
+TIMELINE_BUCKETS = {"15m": "1min", "1h": "2min", "6h": "10min", "24h": "30min", "7d": "6h"}
+
+
+def timeline_chart(timeline: pd.DataFrame, start: datetime, end: datetime) -> alt.Chart:
+    """Events per time bucket, stacked by type (Warning / Normal), over [start, end]."""
     domain = [kind for kind in EVENT_TYPE_COLOURS if kind in set(timeline["type"])] + sorted(
         set(timeline["type"]) - set(EVENT_TYPE_COLOURS))
     colours = [EVENT_TYPE_COLOURS.get(kind, "#8a8f98") for kind in domain]
     return alt.Chart(timeline).mark_bar().encode(
-        x=alt.X("time:T", title=None),
-        y=alt.Y("events:Q", title="Events", stack=True),
+        x=alt.X("time:T", title=None, scale=alt.Scale(domain=[start.isoformat(), end.isoformat()])),
+        y=alt.Y("events:Q", title="Events", stack=True, axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("type:N", title="Type", scale=alt.Scale(domain=domain, range=colours)),
-        tooltip=[alt.Tooltip("time:T", format="%H:%M"), "type:N", "events:Q"],
+        tooltip=[alt.Tooltip("time:T", format="%d %b %H:%M"), "type:N", "events:Q"],
     ).properties(height=160)
 
 
-def _timeline_bucket(frame: pd.DataFrame) -> str:
-    times = frame["last_seen"].dropna()
-    if times.empty:
-        return "5min"
-    span = times.max() - times.min()
-    return "1min" if span <= pd.Timedelta(hours=1) else "5min" if span <= pd.Timedelta(hours=12) else "1h"
+def _render_timeline(shown: pd.DataFrame, filters: Filters) -> None:
+    """The chart covers the sidebar's time range (events are kept about an hour; older ones from the
+    archive or a long --event-ttl would squeeze the recent bars into a sliver)."""
+    end = datetime.now(UTC)
+    start = end - filters.time_range
+    bucket = TIMELINE_BUCKETS.get(filters.time_range_key, "5min")
+    timeline = events_timeline(shown[shown["last_seen"] >= pd.Timestamp(start)], bucket)
+    older = int((shown["last_seen"] < pd.Timestamp(start)).sum())
+    note = f"Events per {bucket} over the {filters.time_range_label.lower()} (the sidebar's time range)"
+    if older:
+        note += f"; {older:,} older events are in the table only"
+    st.caption(escape_markdown(note + "."))
+    if not timeline.empty:
+        st.altair_chart(timeline_chart(timeline, start, end), width="stretch")
 
 
 def events_table(frame: pd.DataFrame, extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -422,9 +434,7 @@ def render_events_tab(settings: Settings, filters: Filters) -> None:
     warnings = int((shown["type"] == "Warning").sum())
     st.markdown(escape_markdown(f"{len(shown):,} events ({warnings:,} Warning) of {len(frame):,} in "
                                 f"{filters.namespace_label}"))
-    timeline = events_timeline(shown, _timeline_bucket(shown))
-    if not timeline.empty:
-        st.altair_chart(timeline_chart(timeline), width="stretch")
+    _render_timeline(shown, filters)
     _events_table_and_csv(events_table(shown), "events", 480)
 
 

@@ -1,7 +1,8 @@
 """Real-browser test of the Logs page: Debian Chromium (never `playwright install`) opens
 /logs?pod=shop/inject-1 served by `streamlit run app.py` against the session's stand-in API server, where
 a pod's log and its events carry the injection corpus of test_logs_page. The literal text must be
-visible, and no injected <img>, <script> or <a> may exist in the page. Saves artifacts/logs.png."""
+visible, and no injected <img>, <script> or <a> may exist in the page. Saves artifacts/logs.png,
+logs-events.png and logs-security.png, then checks that live follow appends lines."""
 
 from __future__ import annotations
 
@@ -111,6 +112,13 @@ def test_logs_page_shows_the_corpus_as_plain_text(app_server: Any, injected: Any
         expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
         page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
         assert_nothing_injected(page)
+        page.screenshot(path=str(ARTIFACTS / "logs-events.png"), full_page=True)
+        page.get_by_role("tab", name="Security & reliability").click()
+        expect(page.get_by_text("Category", exact=True)).to_be_visible()
+        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+        expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
+        assert_nothing_injected(page)
+        page.screenshot(path=str(ARTIFACTS / "logs-security.png"), full_page=True)
 
         # Live follow: the fragment appends the web pod's new lines without reloading the page.
         page.goto(f"{app_server.url}/logs?pod={WEB.namespace}/{WEB.pod}")

@@ -292,6 +292,7 @@ def test_events_tab_filters_timeline_and_retention_note(demo: Any) -> None:
     at = run_page(tab="Events")
     assert "Kubernetes keeps events for about an hour" in sentences(at)
     assert "archive" in sentences(at)
+    assert "over the last hour (the sidebar's time range)" in sentences(at)
     everything = table_with(at, "Message")
     assert {"Warning", "Normal"} <= set(everything["Type"])
     assert len(at.get("vega_lite_chart")) == 1
