@@ -109,9 +109,17 @@ def _pick_pods(view: Any, namespace: str | None, linked: str) -> list[dict[str, 
 def _pick_containers(pods: Sequence[dict[str, Any]]) -> list[LogTarget]:
     every = logs.log_targets(pods, include_init=True)
     options = sorted({(t.container, t.init) for t in every}, key=lambda o: (o[1], o[0]))
-    regular = [option for option in options if not option[1]]
-    chosen = st.multiselect("Containers", options, default=regular, key=_KEY + "containers",
-                            format_func=_container_label, placeholder="Choose containers",
+    key, seen_key = _KEY + "containers", _KEY + "containers_offered"
+    offered_before = st.session_state.get(seen_key)
+    if offered_before != options:
+        # Other pods, other containers: keep what is still offered and was chosen, and choose the
+        # regular containers that are new (a pod just added shows its logs; init ones are opt-in).
+        chosen_before = st.session_state.get(key) or []
+        st.session_state[key] = [option for option in options if option in chosen_before or (
+            not option[1] and option not in (offered_before or []))]
+        st.session_state[seen_key] = options
+    chosen = st.multiselect("Containers", options, key=key, format_func=_container_label,
+                            placeholder="Choose containers",
                             help="Init containers are listed too; by default every regular container.")
     wanted = set(chosen)
     return [target for target in every if (target.container, target.init) in wanted]

@@ -318,3 +318,17 @@ def test_security_tab_counts_per_category(demo: Any) -> None:
     widget(at.multiselect, "Category").set_value(["OOM"])
     oom = table_with(rerun(at), "Category", "Message")
     assert set(oom["Category"]) == {"OOM"} and set(oom["Reason"]) == {"OOMKilling"}
+
+
+def test_switching_pods_offers_the_new_pods_containers(demo: Any) -> None:
+    at = run_page(pod=f"shop/{demo_names.WEB.pod}")
+    assert widget(at.multiselect, "Containers").value == [(demo_names.WEB.container, False)]
+    widget(at.multiselect, "Pods").set_value([f"shop/{demo_names.API.pod}"])
+    rerun(at)
+    assert widget(at.multiselect, "Containers").value == [(demo_names.API.container, False)]
+    assert set(table_with(at, "line")["pod"]) == {demo_names.API.pod}
+    # Adding a pod adds its containers; a container the viewer took away stays away.
+    widget(at.multiselect, "Containers").set_value([])
+    widget(at.multiselect, "Pods").set_value([f"shop/{demo_names.API.pod}", f"shop/{demo_names.WEB.pod}"])
+    rerun(at)
+    assert widget(at.multiselect, "Containers").value == [(demo_names.WEB.container, False)]
