@@ -38,7 +38,7 @@ def measure_kams(kubeconfig: str) -> dict[str, Any]:
     client = _client(kubeconfig)
     baseline = _peak_mb()  # interpreter + pandas + kubernetes imported, before any data
     started = time.perf_counter()
-    frame = pods_frame(client.list_pods())
+    frame = pods_frame(client.list_pods(slim=True))
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": len(frame), "peak_mb": _peak_mb(), "baseline_mb": baseline}
 

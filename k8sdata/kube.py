@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import re
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
@@ -178,8 +175,8 @@ def _trim(item: dict[str, Any]) -> dict[str, Any]:
 
 #: Reduces one parsed item (e.g. watchcache's field filter).
 Slim = Callable[[dict[str, Any]], Any]
-#: Decodes one list page's bytes into (items, the list's resourceVersion).
-PageDecoder = Callable[[bytes], tuple[list[Any], str]]
+#: Decodes one list page's bytes into (items, the list's resourceVersion, the continue token or "").
+PageDecoder = Callable[[bytes], tuple[list[Any], str, str]]
 
 
 @runtime_checkable
@@ -198,92 +195,17 @@ def _page_decoder(slim: Slim | ListShape | None) -> PageDecoder:
     if isinstance(slim, ListShape):
         return slim.page_decoder()
 
-    def decode(raw: bytes) -> tuple[list[Any], str]:
+    def decode(raw: bytes) -> tuple[list[Any], str, str]:
         body = orjson.loads(raw)
-        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        metadata = body.get("metadata") or {}
+        version, token = str(metadata.get("resourceVersion") or ""), str(metadata.get("continue") or "")
         items = body.get("items") or []
         del body
         if slim is None:
-            return [_trim(item) for item in items], version
-        return [slim(_trim(item)) for item in items], version
+            return [_trim(item) for item in items], version, token
+        return [slim(_trim(item)) for item in items], version, token
 
     return decode
-
-
-_ITEMS_KEY = b'"items":'
-
-
-def _continue_token(raw: bytes) -> str:
-    """The `continue` token of a list page, read without parsing its items: the API server writes the
-    list's metadata before its items, so the part before "items" is enough (else the whole body)."""
-    cut = raw.find(_ITEMS_KEY)
-    head: Any = None
-    if cut > 0:
-        with contextlib.suppress(orjson.JSONDecodeError):
-            head = orjson.loads(raw[:cut] + b'"items":null}')
-    if not isinstance(head, dict):
-        try:
-            head = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return ""  # the decoder reports the unreadable page
-    metadata = head.get("metadata") if isinstance(head, dict) else None
-    return str((metadata or {}).get("continue") or "")
-
-
-class _PageReader:
-    """Fetches the pages of one list in a thread, one page ahead of the consumer (a queue of one page
-    bounds the memory). Iterating yields each page's bytes; a request's SourceError is raised there.
-    Leaving the `with` block early (an error while decoding) stops the thread after its request."""
-
-    _DONE = object()
-
-    def __init__(self, client: KubeClient, path: str, base: list[tuple[str, str | int]]) -> None:
-        self._client, self._path, self._base = client, path, base
-        self._pages: queue.Queue[Any] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"kams-list{path}", daemon=True)
-
-    def __enter__(self) -> _PageReader:
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._stop.set()
-        with contextlib.suppress(queue.Empty):  # unblock a put() waiting for room
-            self._pages.get_nowait()
-        # The thread ends after its current request (bounded by the request timeout); don't wait here.
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            page = self._pages.get()
-            if page is self._DONE:
-                return
-            if isinstance(page, BaseException):
-                raise page
-            yield page
-
-    def _put(self, value: Any) -> bool:
-        while not self._stop.is_set():
-            with contextlib.suppress(queue.Full):
-                self._pages.put(value, timeout=0.2)
-                return True
-        return False
-
-    def _run(self) -> None:
-        token = ""
-        try:
-            while not self._stop.is_set():
-                query: list[tuple[str, str | int]] = [*self._base, ("limit", PAGE_SIZE)]
-                if token:
-                    query.append(("continue", token))
-                raw = self._client._get(self._path, query)
-                token = _continue_token(raw)
-                if not self._put(raw) or not token:
-                    break
-            self._put(self._DONE)
-        except BaseException as error:  # handed to the consumer, which raises it in its own thread
-            self._put(error)
 
 
 # --------------------------------------------------------------------------------------------- client
@@ -401,8 +323,7 @@ class KubeClient:
         `slim` reduces the items: a ListShape (k8sdata.podshape.POD_SHAPE) decodes each page's bytes
         straight into slim items, so full objects are never built; a plain function is applied to each
         parsed item page by page (a 100,000-pod list then holds at most one page of full objects).
-        The next page is fetched while the current one is decoded. A 410 on a continue token restarts
-        the list once, as kubectl and client-go's pager do."""
+        A 410 on a continue token restarts the list once, as kubectl and client-go's pager do."""
         base: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
         for attempt in range(2):
             try:
@@ -415,21 +336,27 @@ class KubeClient:
 
     def _list_pages(self, path: str, base: list[tuple[str, str | int]], decode: PageDecoder
                     ) -> tuple[list[Any], str]:
-        """Follow `continue` page by page: a reader thread fetches page n+1 (socket reads release the
-        GIL, and the server prepares the next page meanwhile) while this thread decodes page n."""
+        # One page after the other. A reader thread fetching page n+1 while page n is decoded was
+        # measured slower (bench/PROFILE.md): the decoder holds the GIL for a whole page, and a TLS
+        # read needs it back for every 16 KB record, so the two threads mostly wait for each other.
         items: list[Any] = []
+        token = ""
         version: str | None = None
-        with _PageReader(self, path, base) as reader:
-            for raw in reader:
-                try:
-                    page_items, page_version = decode(raw)
-                except (ValueError, TypeError) as error:  # orjson / msgspec decode and validation errors
-                    raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
-                del raw
-                if version is None:  # the first page's version is the list's consistent snapshot
-                    version = page_version
-                items.extend(page_items)
-        return items, version or ""
+        while True:
+            query: list[tuple[str, str | int]] = [*base, ("limit", PAGE_SIZE)]
+            if token:
+                query.append(("continue", token))
+            raw = self._get(path, query)
+            try:
+                page_items, page_version, token = decode(raw)
+            except (ValueError, TypeError) as error:  # orjson / msgspec decode and validation errors
+                raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
+            del raw
+            if version is None:  # the first page's version is the list's consistent snapshot
+                version = page_version
+            items.extend(page_items)
+            if not token:
+                return items, version
 
     def watch_events(self, path: str, resource_version: str, *, timeout_seconds: int = 300,
                      on_response: Callable[[Any], None] | None = None,
