@@ -1,0 +1,161 @@
+"""`python -m k8sdata scan [PATH ...] [--cluster] [--format table|json|csv|sarif] [--fail-on SEVERITY]`
+
+The security engine (k8sdata.security) on manifests - files, folders, or `-` for stdin, so
+`kubectl kustomize deploy/k8s | python -m k8sdata scan -` works - or on the live cluster. JSON is a list
+of findings with the keys of docs/security.md; SARIF 2.1.0 feeds code scanning. Exit status: 0, or 3 when
+a finding (not exempted) reaches --fail-on; 1 when the cluster cannot be read; 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from typing import Any, TextIO
+
+import pandas as pd
+
+from k8sdata.cli.output import add_context_option, format_table, kube_from_args
+from k8sdata.config import Settings
+from k8sdata.security.engine import (
+    SEVERITIES,
+    Finding,
+    ScanResult,
+    apply_severity_overrides,
+    builtin_checks,
+    scan_objects,
+    severity_at_least,
+)
+from k8sdata.security.scoring import score
+from k8sdata.security.sources import Objects, add_manifest_text, cluster_objects, manifest_files
+
+FORMATS = ("table", "json", "csv", "sarif")
+#: Exit status when findings reach --fail-on (1 is taken by "a source failed", 2 by "bad input").
+EXIT_FINDINGS = 3
+FINDING_TABLE = [("SEVERITY", "severity"), ("ID", "id"), ("PSS", "pss"), ("OBJECT", "object"),
+                 ("CONTAINER", "container"), ("MESSAGE", "message")]
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {"info": "note", "warning": "warning", "danger": "error"}
+
+
+def _gather(args: argparse.Namespace, settings: Settings) -> Objects:
+    objects = Objects()
+    for raw in args.paths:
+        if raw == "-":
+            add_manifest_text(objects, sys.stdin.read(), "stdin")
+            continue
+        for path in manifest_files([raw]):
+            add_manifest_text(objects, path.read_text(encoding="utf-8"), path.as_posix())
+    if args.cluster:
+        live = cluster_objects(kube_from_args(args, settings), namespace=args.namespace)
+        objects.items += live.items
+        objects.skipped += live.skipped
+        objects.pdbs_known = live.pdbs_known
+    return objects
+
+
+def _object(finding: Finding) -> str:
+    return f"{finding.kind}/{finding.namespace}/{finding.name}" if finding.namespace else \
+        f"{finding.kind}/{finding.name}"
+
+
+def write_table(result: ScanResult, findings: list[Finding], out: TextIO) -> None:
+    if findings:
+        frame = pd.DataFrame([{**finding.record(), "object": _object(finding),
+                               "container": finding.container or "-", "pss": finding.pss or "-"}
+                              for finding in findings])
+        out.write(format_table(frame, FINDING_TABLE))
+    else:
+        out.write("No findings.\n")
+    scores = score(result.results)
+    out.write("\nScore: " + ", ".join(f"{s.category} {s.value:g} ({s.grade})" for s in scores) + "\n")
+    exempt = sum(finding.exempt for finding in result.findings)
+    if exempt:
+        out.write(f"{exempt} exempted finding(s) not shown (--show-exempt lists them).\n")
+
+
+def write_csv(findings: list[Finding], with_exemption: bool, out: TextIO) -> None:
+    records = [finding.record(with_exemption=with_exemption) for finding in findings]
+    fields = list(Finding.KEYS) + (["exempt", "exempt_reason"] if with_exemption else [])
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+
+
+def sarif_log(findings: list[Finding], objects: Objects) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: one rule per check, one result per finding, located in the manifest file
+    when the object came from one, else by its logical name (kind/namespace/name)."""
+    checks = {check.id: check for check in builtin_checks()}
+    rule_ids = sorted({finding.id for finding in findings})
+    rules = []
+    for rule_id in rule_ids:
+        check = checks.get(rule_id)
+        finding = next(f for f in findings if f.id == rule_id)
+        rules.append({
+            "id": rule_id, "name": finding.title,
+            "shortDescription": {"text": finding.title},
+            "help": {"text": finding.remediation},
+            "defaultConfiguration": {"level": SARIF_LEVELS[finding.severity]},
+            "properties": {"category": finding.category, "pss": finding.pss,
+                           "references": dict(check.references) if check else {}},
+        })
+    results = []
+    for finding in findings:
+        location: dict[str, Any] = {"logicalLocations": [{
+            "name": finding.name, "fullyQualifiedName": _object(finding), "kind": "resource"}]}
+        where = objects.locations.get((finding.kind, finding.namespace, finding.name))
+        if where is not None and where[0] != "stdin":
+            location["physicalLocation"] = {"artifactLocation": {"uri": where[0]},
+                                            "region": {"startLine": where[1]}}
+        results.append({"ruleId": finding.id, "ruleIndex": rule_ids.index(finding.id),
+                        "level": SARIF_LEVELS[finding.severity],
+                        "message": {"text": f"{_object(finding)}: {finding.message}"},
+                        "locations": [location]})
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "KAMS", "informationUri": "https://github.com/kams/kams",
+                            "rules": rules}},
+        "results": results}]}
+
+
+def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if not args.paths and not args.cluster:
+        raise ValueError("scan: give manifest PATHs (or - for stdin), --cluster, or both")
+    checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
+    objects = _gather(args, settings)
+    result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
+                          pdbs_known=objects.pdbs_known)
+    for sentence in dict.fromkeys([*objects.skipped, *result.skipped]):
+        sys.stderr.write(sentence + "\n")
+    shown = [finding for finding in result.findings if args.show_exempt or not finding.exempt]
+    if args.format == "json":
+        records = [finding.record(with_exemption=args.show_exempt) for finding in shown]
+        out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "csv":
+        write_csv(shown, args.show_exempt, out)
+    elif args.format == "sarif":
+        out.write(json.dumps(sarif_log(shown, objects), indent=2, ensure_ascii=False) + "\n")
+    else:
+        write_table(result, shown, out)
+    if args.fail_on and any(not finding.exempt and severity_at_least(finding.severity, args.fail_on)
+                            for finding in result.findings):
+        return EXIT_FINDINGS
+    return 0
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "scan", help="security checks (Pod Security Standards, workload hygiene) on manifests or the cluster",
+        description="Run the KAMS security checks on manifests (files, folders, - for stdin) and/or the "
+                    "live cluster (--cluster). Exit status 3 when a finding reaches --fail-on.")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="YAML/JSON manifest, folder, or - (stdin)")
+    parser.add_argument("--cluster", action="store_true", help="scan the workloads of the live cluster")
+    add_context_option(parser)
+    parser.add_argument("--namespace", "-n", help="with --cluster: only this namespace (default: all)")
+    parser.add_argument("--format", choices=FORMATS, default="table")
+    parser.add_argument("--fail-on", choices=SEVERITIES, metavar="SEVERITY",
+                        help="exit 3 when a finding of this severity or worse is not exempted "
+                             f"({', '.join(SEVERITIES)})")
+    parser.add_argument("--show-exempt", action="store_true",
+                        help="also list exempted findings (adds exempt and exempt_reason to json/csv)")
+    parser.set_defaults(handler=run)

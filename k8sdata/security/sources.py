@@ -1,0 +1,108 @@
+"""Where the objects to scan come from: manifests (files, folders, stdin) or the live cluster.
+
+Manifests keep their file and line, so findings can point at them (SARIF for code scanning). The
+cluster is read through KubeClient's list calls only: workloads, Pods and PodDisruptionBudgets, never
+Secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from k8sdata.errors import SourceError
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+#: (group/version, resource, kind) of everything a cluster scan lists.
+CLUSTER_LISTS = (
+    ("apps/v1", "deployments", "Deployment"),
+    ("apps/v1", "statefulsets", "StatefulSet"),
+    ("apps/v1", "daemonsets", "DaemonSet"),
+    ("apps/v1", "replicasets", "ReplicaSet"),
+    ("batch/v1", "jobs", "Job"),
+    ("batch/v1", "cronjobs", "CronJob"),
+    ("v1", "pods", "Pod"),
+)
+PDB_LIST = ("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget")
+
+
+@dataclass
+class Objects:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    #: (kind, namespace, name) -> (file as given, 1-based line of its document)
+    locations: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # sentences about what could not be read
+    pdbs_known: bool = True
+
+
+def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    return (str(obj.get("kind") or ""), str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+
+
+def documents_with_lines(text: str) -> list[tuple[dict[str, Any], int]]:
+    """Each mapping document of a multi-document YAML text with the line it starts on; `kind: *List`
+    items are unpacked (they share their list's line)."""
+    found: list[tuple[dict[str, Any], int]] = []
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            document = loader.construct_document(node)
+            line = node.start_mark.line + 1
+            if not isinstance(document, dict):
+                continue
+            if str(document.get("kind", "")).endswith("List") and isinstance(document.get("items"), list):
+                found += [(item, line) for item in document["items"] if isinstance(item, dict)]
+            else:
+                found.append((document, line))
+    finally:
+        loader.dispose()
+    return found
+
+
+def add_manifest_text(objects: Objects, text: str, uri: str) -> None:
+    for document, line in documents_with_lines(text):
+        objects.items.append(document)
+        objects.locations.setdefault(_key(document), (uri, line))
+
+
+def manifest_files(paths: Iterable[str]) -> list[Path]:
+    """Files as given, and the manifest files under folders (sorted, recursive)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ValueError(f"no such file or folder: {raw}")
+    return files
+
+
+def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
+    """Workloads, Pods and PodDisruptionBudgets through KubeClient.list_resource. A list that fails is
+    skipped with a sentence (other kinds are still scanned); without PDBs the PDB check is not run."""
+    objects = Objects()
+    for group_version, resource, kind in CLUSTER_LISTS:
+        try:
+            items = client.list_resource(group_version, resource, namespace=namespace)
+        except SourceError as error:
+            objects.skipped.append(f"{kind}s were not scanned: {error.sentence}")
+            continue
+        # List items carry no kind of their own; the engine needs it.
+        objects.items += [{**item, "kind": kind} for item in items]
+    try:
+        pdbs = client.list_resource(PDB_LIST[0], PDB_LIST[1], namespace=namespace)
+        objects.items += [{**item, "kind": PDB_LIST[2]} for item in pdbs]
+    except SourceError as error:
+        objects.pdbs_known = False
+        objects.skipped.append(f"PodDisruptionBudgets could not be read, so the missing-PDB check was not "
+                               f"run: {error.sentence}")
+    return objects
