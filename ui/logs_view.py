@@ -10,6 +10,7 @@ go through ui.render.escape_markdown. Nothing from the cluster is ever Markdown 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,8 +146,7 @@ def _pick_request() -> tuple[LogRequest, bool]:
     timestamps = columns[3].checkbox("Timestamps", value=True, key=_KEY + "timestamps",
                                      help="Show the time the kubelet recorded for each line.")
     if previous:
-        request = LogRequest(tail_lines=request.tail_lines, since_seconds=request.since_seconds,
-                             previous=True)
+        request = replace(request, previous=True)
     return request, timestamps
 
 
@@ -288,9 +288,10 @@ def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels
         st.dataframe(table, hide_index=True, width="stretch", height=560,
                      column_config=LINE_COLUMN_CONFIG, key=_KEY + "table")
     left, right = st.columns(2)
-    left.download_button("Download these lines (.txt)", logs.lines_text(visible), file_name="logs.txt",
-                         mime="text/plain", key=_KEY + "txt", width="stretch")
-    right.download_button("Download these lines (.csv)", frame_to_csv(logs.lines_frame(visible)),
+    # Callables: the files are built only when someone downloads (not at every follow step).
+    left.download_button("Download these lines (.txt)", lambda: logs.lines_text(visible),
+                         file_name="logs.txt", mime="text/plain", key=_KEY + "txt", width="stretch")
+    right.download_button("Download these lines (.csv)", lambda: frame_to_csv(logs.lines_frame(visible)),
                           file_name="logs.csv", mime="text/csv", key=_KEY + "csv", width="stretch",
                           help="time, pod, container, level, line")
 
@@ -426,7 +427,7 @@ def _load_events(load: Callable[[Settings, str | None, str | None], pd.DataFrame
 def _events_table_and_csv(table: pd.DataFrame, name: str, height: int) -> None:
     st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=EVENT_COLUMN_CONFIG,
                  key=f"{_KEY}{name}_table")
-    st.download_button("Download these events (CSV)", frame_to_csv(table), file_name=f"{name}.csv",
+    st.download_button("Download these events (CSV)", lambda: frame_to_csv(table), file_name=f"{name}.csv",
                        mime="text/csv", key=f"{_KEY}{name}_csv")
 
 
