@@ -4,9 +4,10 @@ Pure: a DataFrame in, a DataFrame out, no I/O.
 
 How a moment is found, per (namespace, workload):
 - the baseline of each sample is the median of the samples in the trailing window before it (default
-  one hour, the sample itself excluded), and its spread the MAD (median absolute deviation) of those
-  samples, times 1.4826 so that it reads like a standard deviation. Median and MAD ignore the outliers
-  they are meant to find, and a trailing hour follows the daily rise and fall of traffic;
+  one hour, or 20 steps when steps are longer than 3 minutes; the sample itself excluded), and its
+  spread the MAD (median absolute deviation) of those samples, times 1.4826 so that it reads like a
+  standard deviation. Median and MAD ignore the outliers they are meant to find, and a trailing hour
+  follows the daily rise and fall of traffic;
 - a sample is judged only when its window holds enough samples (`min_samples`): after a gap or at the
   start of the range there is no baseline, and no guess is made;
 - a flat series has MAD = 0, so the spread has a floor (a share of the baseline and an absolute floor):
@@ -33,7 +34,7 @@ it normal. period_comparison in k8sdata.patterns shows last week next to this we
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 
 import numpy as np
@@ -57,7 +58,9 @@ _FIVE_MINUTES = 300.0
 class Tuning:
     """The knobs of notable_moments, with defaults that suit one-minute steps of rate(...[5m])."""
 
-    window: timedelta = timedelta(hours=1)  # trailing baseline window
+    # Trailing baseline window; None: one hour, or 20 steps if that is longer (a week at 10-minute steps
+    # still has 20 samples behind each one).
+    window: timedelta | None = None
     min_samples: int = 10  # samples the window must hold before a sample is judged
     threshold: float = 5.0  # robust deviations from the baseline
     spike_ratio: float = 1.5  # a spike is at least this many times the baseline
@@ -68,7 +71,13 @@ class Tuning:
     error_factor: float = 2.0  # an error burst is at least this many times the usual error ratio
     error_min_increase: float = 0.05  # ... and at least 5 percentage points above it
     min_errors: float = 5.0  # ... with at least this many failed requests per five minutes
-    merge_gap: timedelta = timedelta(minutes=10)  # flagged samples closer than this are one moment
+    # Flagged samples closer than this are one moment; None: 10 minutes, or 2 steps if that is longer.
+    merge_gap: timedelta | None = None
+
+    def for_step(self, step: timedelta) -> Tuning:
+        """These settings with the step-dependent defaults filled in."""
+        return replace(self, window=self.window or max(timedelta(hours=1), 20 * step),
+                       merge_gap=self.merge_gap or max(timedelta(minutes=10), 2 * step))
 
 
 def notable_moments(history: pd.DataFrame, **tuning: object) -> pd.DataFrame:
@@ -92,7 +101,9 @@ def notable_moments(history: pd.DataFrame, **tuning: object) -> pd.DataFrame:
         for (namespace, workload), rows in frame.groupby(["namespace", "workload"], sort=True):
             wide = (rows.pivot_table(index="time", columns="metric", values="value", aggfunc="mean")
                     .sort_index())
-            moments += _workload_moments(str(namespace), str(workload), wide, settings)
+            steps = wide.index.to_series().diff().dropna()
+            step = steps.median() if not steps.empty else timedelta(minutes=1)
+            moments += _workload_moments(str(namespace), str(workload), wide, settings.for_step(step))
     result = pd.DataFrame(moments, columns=[*MOMENT_COLUMNS, *EXTRA_COLUMNS])
     if result.empty:
         return result.astype({"time": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]", "value": float,
