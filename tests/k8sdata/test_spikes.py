@@ -97,6 +97,20 @@ def test_long_steps_get_a_longer_window_so_a_week_at_ten_minutes_is_still_judged
     assert list(moments["end"]) == [times[701], times[500]]  # two steps apart at most: one moment
 
 
+def test_times_off_a_regular_step_are_judged_the_same_way() -> None:
+    # Range queries return a regular grid (the fast path); merged or hand-made frames may not.
+    rng = np.random.default_rng(6)
+    regular = _minutes(240)
+    irregular = regular + pd.to_timedelta(rng.integers(-20, 20, len(regular)), unit="s")
+    rps = 4.0 + rng.normal(0, 0.2, len(regular))
+    rps[150:155] = 16.0
+    rps[200] = float("nan")
+    for times in (regular, irregular):
+        moments = notable_moments(_history(times, rps))
+        assert list(moments["kind"]) == [SPIKE] and moments["time"].iloc[0] == times[150]
+        assert moments["baseline"].iloc[0] == pytest.approx(4.0, abs=0.1)
+
+
 def test_flat_series_does_not_divide_by_zero_and_small_wobbles_are_not_spikes() -> None:
     times = _minutes(120)
     flat = np.full(120, 2.0)
