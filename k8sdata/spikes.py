@@ -59,9 +59,10 @@ _FIVE_MINUTES = 300.0
 class Tuning:
     """The knobs of notable_moments, with defaults that suit one-minute steps of rate(...[5m])."""
 
-    # Trailing baseline window; None: one hour, or 20 steps if that is longer (a week at 10-minute steps
-    # still has 20 samples behind each one).
-    window: timedelta | None = None
+    # Trailing baseline window: at least `window`, and `window_steps` steps when that is longer (a week
+    # at 10-minute steps still has 20 samples behind each one). lookback(step) gives the result.
+    window: timedelta = timedelta(hours=1)
+    window_steps: int = 20
     min_samples: int = 10  # samples the window must hold before a sample is judged
     threshold: float = 5.0  # robust deviations from the baseline
     spike_ratio: float = 1.5  # a spike is at least this many times the baseline
@@ -72,13 +73,20 @@ class Tuning:
     error_factor: float = 2.0  # an error burst is at least this many times the usual error ratio
     error_min_increase: float = 0.05  # ... and at least 5 percentage points above it
     min_errors: float = 5.0  # ... with at least this many failed requests per five minutes
-    # Flagged samples closer than this are one moment; None: 10 minutes, or 2 steps if that is longer.
-    merge_gap: timedelta | None = None
+    # Flagged samples closer than this (or than `merge_steps` steps, if longer) are one moment.
+    merge_gap: timedelta = timedelta(minutes=10)
+    merge_steps: int = 2
+
+    def lookback(self, step: timedelta | float) -> timedelta:
+        """The trailing window used at this step (seconds or a timedelta): read this much history
+        before the first sample you want judged."""
+        step = step if isinstance(step, timedelta) else timedelta(seconds=step)
+        return max(self.window, self.window_steps * step)
 
     def for_step(self, step: timedelta) -> Tuning:
-        """These settings with the step-dependent defaults filled in."""
-        return replace(self, window=self.window or max(timedelta(hours=1), 20 * step),
-                       merge_gap=self.merge_gap or max(timedelta(minutes=10), 2 * step))
+        """These settings with the window and merge gap widened for this step."""
+        return replace(self, window=self.lookback(step),
+                       merge_gap=max(self.merge_gap, self.merge_steps * step))
 
 
 def notable_moments(history: pd.DataFrame, **tuning: object) -> pd.DataFrame:

@@ -26,7 +26,7 @@ import pytest
 from k8sdata.conventions import PROMETHEUS_CLIENT
 from k8sdata.prom import PromClient
 from k8sdata.red import red_history
-from k8sdata.spikes import DROP, ERROR_BURST, EXTRA_COLUMNS, MOMENT_COLUMNS, SPIKE, notable_moments
+from k8sdata.spikes import DROP, ERROR_BURST, EXTRA_COLUMNS, MOMENT_COLUMNS, SPIKE, Tuning, notable_moments
 from sandbox import traffic
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.backfill import write_series
@@ -95,6 +95,7 @@ def test_long_steps_get_a_longer_window_so_a_week_at_ten_minutes_is_still_judged
     moments = notable_moments(_history(times, rps))
     assert list(moments["time"]) == [times[700], times[500]]
     assert list(moments["end"]) == [times[701], times[500]]  # two steps apart at most: one moment
+    assert Tuning().lookback(600) == timedelta(minutes=200) and Tuning().lookback(60) == timedelta(hours=1)
 
 
 def test_times_off_a_regular_step_are_judged_the_same_way() -> None:
