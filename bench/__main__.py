@@ -144,12 +144,14 @@ def render(rows: list[Row], when: datetime) -> str:
     lines += [
         "",
         "How it is measured (bench/measure.py): each figure comes from a fresh process. KAMS: "
-        "KubeClient.list_pods (pages of 500, raw JSON, gc paused) then frames.pods_frame; peak RSS is the "
-        "process's ru_maxrss, imports included. Watch cache (slim): what the website uses for big clusters "
-        "(ui/data.py): WatchedList(slim_pod) first list, then pods_frame. "
+        "KubeClient.list_pods(slim=True) (pages of 500; msgspec decodes only the fields KAMS reads, "
+        "k8sdata.podshape; gc paused) then frames.pods_frame; peak RSS is the process's ru_maxrss, "
+        "imports included. Watch cache (slim): what the website uses for big clusters (ui/data.py): "
+        "WatchedList(slim_pod) first list, then a PodsFrameBuilder. "
         "kubectl: `kubectl get pods -A` (server-side Table), wall "
         "time and the child's ru_maxrss. Watch cache: a WatchedList lists once and watches; after "
-        f"{CHANGES} pods change, the timed part is snapshot() -> pods_frame, with no network I/O. For it "
+        f"{CHANGES} pods change, the timed part is snapshot() -> PodsFrameBuilder.frame (rows of unchanged "
+        "pods reused), with no network I/O. For it "
         "the server runs inside the measuring process (it has no write verbs over HTTP), so no memory is "
         "reported for that column.",
         "",

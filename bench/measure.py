@@ -1,8 +1,8 @@
 """One measurement in a fresh process, so its peak memory (ru_maxrss) is its own. Prints one JSON line.
 
-    python -m bench.measure kams     KUBECONFIG           list all pods -> pods_frame
-    python -m bench.measure watch    PODS CHANGES DIR     WatchedList; pod changes; snapshot -> pods_frame
-    python -m bench.measure cache    KUBECONFIG           WatchedList(slim_pod) first list -> pods_frame
+    python -m bench.measure kams     KUBECONFIG           list_pods(slim=True) -> pods_frame
+    python -m bench.measure watch    PODS CHANGES DIR     WatchedList, changes, snapshot -> PodsFrameBuilder
+    python -m bench.measure cache    KUBECONFIG           WatchedList(slim_pod) first list -> PodsFrameBuilder
     python -m bench.measure kubectl  KUBECONFIG           `kubectl get pods -A` as a child process
 """
 
@@ -33,6 +33,8 @@ def _client(kubeconfig: str) -> Any:
 
 
 def measure_kams(kubeconfig: str) -> dict[str, Any]:
+    """A plain list of slim pods (k8sdata.podshape: msgspec decodes only the fields KAMS reads) ->
+    the pods table."""
     from k8sdata.frames import pods_frame
 
     client = _client(kubeconfig)
@@ -45,8 +47,9 @@ def measure_kams(kubeconfig: str) -> dict[str, Any]:
 
 def measure_cache_first(kubeconfig: str) -> dict[str, Any]:
     """The big-cluster path of the website (ui/data.py): a WatchedList with slim_pod, first list ->
-    pods_frame. Slim items keep only what the pages read, so this is the memory figure that matters."""
-    from k8sdata.frames import pods_frame
+    PodsFrameBuilder (which keeps each row for the next refresh). The pods stay in memory, as on the
+    website, so this is the memory figure that matters."""
+    from k8sdata.frames import PodsFrameBuilder
     from k8sdata.watchcache import WatchedList, slim_pod
 
     client = _client(kubeconfig)
@@ -55,7 +58,7 @@ def measure_cache_first(kubeconfig: str) -> dict[str, Any]:
     watched = WatchedList(client, "/api/v1/pods", slim=slim_pod)
     try:
         watched.wait_ready(600)
-        frame = pods_frame(watched.snapshot()[0])
+        frame = PodsFrameBuilder().frame(watched.snapshot()[0])
         seconds = time.perf_counter() - started
     finally:
         watched.stop()
@@ -70,7 +73,7 @@ def measure_watch(pods: int, changes: int, folder: str) -> dict[str, Any]:
     meaningless, so only times are reported; the timed part runs after the server has gone quiet."""
     import copy
 
-    from k8sdata.frames import pods_frame
+    from k8sdata.frames import PodsFrameBuilder
     from k8sdata.watchcache import WatchedList, slim_pod
     from sandbox import demo_names
     from sandbox.apiserver import ApiServer
@@ -79,10 +82,11 @@ def measure_watch(pods: int, changes: int, folder: str) -> dict[str, Any]:
         kubeconfig = server.write_kubeconfig(Path(folder) / "watch.kubeconfig", demo_names.ADMIN_TOKEN)
         client = _client(str(kubeconfig))
         watched = WatchedList(client, "/api/v1/pods", slim=slim_pod)
+        builder = PodsFrameBuilder()  # one per cluster on the website (ui/data.py), kept across refreshes
         try:
             started = time.perf_counter()
             watched.wait_ready(600)
-            first = pods_frame(watched.snapshot()[0])
+            first = builder.frame(watched.snapshot()[0])
             first_seconds = time.perf_counter() - started
             _, version_before = watched.snapshot()
             for pod in server.store.objects(("", "pods"))[:changes]:
@@ -95,7 +99,7 @@ def measure_watch(pods: int, changes: int, folder: str) -> dict[str, Any]:
             seen = watched.snapshot()[1] - version_before
             started = time.perf_counter()
             items, _ = watched.snapshot()
-            frame = pods_frame(items)
+            frame = builder.frame(items)
             refresh_seconds = time.perf_counter() - started
             return {"first_seconds": first_seconds, "refresh_seconds": refresh_seconds,
                     "rows": len(frame), "first_rows": len(first), "changes_seen": seen,
