@@ -62,6 +62,8 @@ def _object(finding: Finding) -> str:
 
 def write_table(result: ScanResult, findings: list[Finding], out: TextIO) -> None:
     if findings:
+        # Worst first, then by object: what to fix first is at the top.
+        findings = sorted(findings, key=lambda f: (-SEVERITIES.index(f.severity), _object(f), f.id))
         frame = pd.DataFrame([{**finding.record(), "object": _object(finding),
                                "container": finding.container or "-", "pss": finding.pss or "-"}
                               for finding in findings])
