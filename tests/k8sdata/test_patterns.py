@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from k8sdata.conventions import PROMETHEUS_CLIENT
 from k8sdata.patterns import (
     COMPARISON_COLUMNS,
     HEATMAP_COLUMNS,
@@ -18,6 +20,8 @@ from k8sdata.patterns import (
     top_endpoints,
     weekly_heatmap,
 )
+from k8sdata.prom import PromClient
+from k8sdata.red import request_volume
 
 
 def _volume(start: str, periods: int, freq: str, rps: object) -> pd.DataFrame:
@@ -138,3 +142,30 @@ def test_top_endpoints_weights_error_ratios_by_traffic_when_rows_carry_their_own
     folded = top_endpoints(rows).iloc[0]
     assert folded["rps"] == 10.0 and folded["error_ratio"] == pytest.approx(0.1)
     assert folded["p95_seconds"] == pytest.approx(0.3) and folded["code"] == "200,503"
+
+
+def test_the_demo_week_has_busy_weekday_afternoons_and_quieter_weekends(prometheus: Any) -> None:
+    """The sandbox Prometheus holds 8 days of request counters: a full week for the heatmap, and last
+    week's same hour for the comparison, through k8sdata.red as the Requests page reads them."""
+    result = prometheus.prometheus.backfill_result
+    end = datetime.fromtimestamp(result.end, UTC)
+    prom = PromClient(prometheus.url, timeout=30.0)
+    try:
+        week = request_volume(prom, [PROMETHEUS_CLIENT], namespace="shop", start=end - timedelta(days=7),
+                              end=end, step=600)
+        hour = request_volume(prom, [PROMETHEUS_CLIENT], namespace="shop", start=end - timedelta(hours=1),
+                              end=end, step=60)
+        week_before = request_volume(prom, [PROMETHEUS_CLIENT], namespace="shop",
+                                     start=end - timedelta(days=7, hours=1), end=end - timedelta(days=7),
+                                     step=60)
+    finally:
+        prom.close()
+    heatmap = weekly_heatmap(week)
+    assert len(heatmap) >= 7 * 24 - 1  # every hour of the week (the first may be cut by the range)
+    by_day = heatmap.groupby("weekday")["requests"].mean()
+    assert by_day[[5, 6]].max() < 0.8 * by_day[[1, 2, 3]].min()  # Tuesday-Thursday against the weekend
+    peaks = peak_hours(heatmap)
+    assert set(peaks["weekday_name"]) <= {"Mon", "Tue", "Wed", "Thu", "Fri"}
+    assert all(14 <= hour_of_day <= 19 for hour_of_day in peaks["hour"])  # afternoons, or the 19:30 spike
+    comparison = period_comparison(hour, week_before)
+    assert comparison["previous"].notna().mean() > 0.9  # last week's same hour is there
