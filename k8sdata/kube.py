@@ -515,6 +515,37 @@ class KubeClient:
                 with contextlib.suppress(Exception):
                     response.release_conn()
 
+    def self_rules(self, namespace: str) -> dict[str, Any]:
+        """KAMS's own permissions in `namespace`: POST a SelfSubjectRulesReview and return the review
+        (its `status` holds resourceRules, nonResourceRules, incomplete). This is the one write-verb
+        request KAMS makes; it creates nothing (reviews are not stored) and every user may send it."""
+        path = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+                "spec": {"namespace": _check_segment(namespace)}}
+        response = None
+        try:
+            response = self._api.call_api(
+                path, "POST", body=body,
+                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self._timeout,
+                _return_http_data_only=True,
+            )
+            return _parse(response.data)
+        except ApiException as error:
+            raise _from_api_exception(error, path) from None
+        except AttributeError as error:  # see _get: the client's own TLS-failure bug
+            if isinstance(error.__context__, ApiException):
+                raise _from_api_exception(error.__context__, path) from None
+            raise
+        except orjson.JSONDecodeError as error:
+            raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise _from_transport(error, path) from None
+        finally:
+            if response is not None:
+                with contextlib.suppress(Exception):
+                    response.release_conn()
+
 
 def _check_segment(value: str) -> str:
     """A path segment from a caller (namespace, resource): refuse anything that could change the path."""
