@@ -115,8 +115,7 @@ def sarif_log(findings: list[Finding], objects: Objects) -> dict[str, Any]:
                         "message": {"text": f"{_object(finding)}: {finding.message}"},
                         "locations": [location]})
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
-        "tool": {"driver": {"name": "KAMS", "informationUri": "https://github.com/kams/kams",
-                            "rules": rules}},
+        "tool": {"driver": {"name": "KAMS", "rules": rules}},
         "results": results}]}
 
 

@@ -226,13 +226,18 @@ def proc_mount_restricted(lists: Sequence[str], subject: Subject, context: ScanC
 _SECCOMP_ALLOWED = ("RuntimeDefault", "Localhost")
 
 
+def _pod_seccomp(subject: Subject) -> tuple[Any, list[Violation]]:
+    """The pod-level seccompProfile.type, and its violation when it is set to a disallowed value."""
+    pod_type = _get(_pod_context(subject), "seccompProfile", "type")
+    if pod_type is not None and pod_type not in _SECCOMP_ALLOWED:
+        return pod_type, [Violation(None, f"spec.securityContext.seccompProfile.type={pod_type}")]
+    return pod_type, []
+
+
 @predicate
 def seccomp_baseline(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
     """Seccomp at Baseline: seccompProfile.type RuntimeDefault, Localhost or undefined (not Unconfined)."""
-    found = []
-    pod_type = _get(_pod_context(subject), "seccompProfile", "type")
-    if pod_type is not None and pod_type not in _SECCOMP_ALLOWED:
-        found.append(Violation(None, f"spec.securityContext.seccompProfile.type={pod_type}"))
+    _, found = _pod_seccomp(subject)
     for name, container in _containers(subject.pod_spec, lists):
         container_type = _get(_container_context(container), "seccompProfile", "type")
         if container_type is not None and container_type not in _SECCOMP_ALLOWED:
@@ -323,10 +328,7 @@ def run_as_user(lists: Sequence[str], subject: Subject, context: ScanContext) ->
 def seccomp_restricted(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
     """Seccomp at Restricted: RuntimeDefault or Localhost must be set, on the pod (containers may then
     leave it unset) or on every container (Linux only)."""
-    found = []
-    pod_type = _get(_pod_context(subject), "seccompProfile", "type")
-    if pod_type is not None and pod_type not in _SECCOMP_ALLOWED:
-        found.append(Violation(None, f"spec.securityContext.seccompProfile.type={pod_type}"))
+    pod_type, found = _pod_seccomp(subject)
     for name, container in _containers(subject.pod_spec, lists):
         container_type = _get(_container_context(container), "seccompProfile", "type")
         if container_type is None:
@@ -435,7 +437,7 @@ def env_secret_literal(lists: Sequence[str], subject: Subject, context: ScanCont
     return found
 
 
-def _selects(selector: Any, labels: Mapping[str, Any]) -> bool:
+def selector_matches(selector: Any, labels: Mapping[str, Any]) -> bool:
     """A LabelSelector (matchLabels and matchExpressions) against labels; an empty selector selects all."""
     if not isinstance(selector, Mapping):
         return False
@@ -463,7 +465,7 @@ def pdb_missing(lists: Sequence[str], subject: Subject, context: ScanContext) ->
         return None
     labels = subject.pod_metadata.get("labels") or {}
     for pdb in context.pdbs:
-        if _get(pdb, "metadata", "namespace") in (subject.namespace, None, "") and _selects(
+        if _get(pdb, "metadata", "namespace") in (subject.namespace, None, "") and selector_matches(
                 _get(pdb, "spec", "selector"), labels):
             return []
     return [Violation(None, "no PodDisruptionBudget selects its pods")]

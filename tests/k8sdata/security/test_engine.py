@@ -209,3 +209,22 @@ def test_score_per_category_then_overall() -> None:
     scores = scoring.score(_results(1, 0, 1, "B") + _results(3, 1, 0, "A"))
     assert [(s.category, s.value) for s in scores] == [("A", 85.7), ("B", 50.0), ("Overall", 72.7)]
     assert [scoring.grade(v) for v in (90, 89.9, 80, 70, 60, 59.9)] == ["A", "B", "B", "C", "D", "F"]
+
+
+@pytest.mark.parametrize(
+    ("selector", "selected"),
+    [
+        ({}, True),
+        (None, False),
+        ({"matchLabels": {"app": "web"}}, True),
+        ({"matchLabels": {"app": "api"}}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front", "edge"]}]}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["front"]}]}, False),
+        ({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, True),
+        ({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, False),
+    ],
+)
+def test_pdb_selector_semantics(selector: Any, selected: bool) -> None:
+    from k8sdata.security.predicates import selector_matches
+
+    assert selector_matches(selector, {"app": "web", "tier": "front"}) == selected
