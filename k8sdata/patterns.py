@@ -23,7 +23,7 @@ PEAK_SHARE = 0.1
 ENDPOINT_KEYS = ["namespace", "workload", "path", "method"]
 
 
-def _utc_times(times: pd.Series) -> pd.Series:
+def utc_times(times: pd.Series) -> pd.Series:
     """Times as tz-aware UTC, whatever form they came in (naive times are UTC by convention)."""
     converted = pd.to_datetime(times)
     if converted.dt.tz is None:
@@ -35,7 +35,7 @@ def _volume(frame: pd.DataFrame) -> pd.DataFrame:
     """time, rps with UTC times, finite non-negative rates only, sorted by time."""
     if frame.empty:
         return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "rps": pd.Series(dtype=float)})
-    volume = pd.DataFrame({"time": _utc_times(frame["time"]),
+    volume = pd.DataFrame({"time": utc_times(frame["time"]),
                            "rps": pd.to_numeric(frame["rps"], errors="coerce")})
     volume = volume[volume["rps"].notna() & (volume["rps"] >= 0) & (volume["rps"] != float("inf"))]
     return volume.sort_values("time", kind="stable").reset_index(drop=True)

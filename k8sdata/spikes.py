@@ -41,6 +41,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from k8sdata.patterns import utc_times
+
 MOMENT_COLUMNS = ["time", "namespace", "workload", "kind", "value", "baseline", "size", "description"]
 #: Extra column (the contract allows additions): the last flagged sample of the moment.
 EXTRA_COLUMNS = ["end"]
@@ -104,7 +106,7 @@ def notable_moments(history: pd.DataFrame, **tuning: object) -> pd.DataFrame:
     moments: list[dict[str, object]] = []
     if not history.empty:
         frame = history[history["metric"].isin(["rps", "error_ratio"])].copy()
-        frame["time"] = _utc(frame["time"])
+        frame["time"] = utc_times(frame["time"])
         frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
         frame[["namespace", "workload"]] = frame[["namespace", "workload"]].fillna("")
         for (namespace, workload), rows in frame.groupby(["namespace", "workload"], sort=True):
@@ -120,13 +122,6 @@ def notable_moments(history: pd.DataFrame, **tuning: object) -> pd.DataFrame:
                               "kind": str, "description": str})
     return result.sort_values(["time", "namespace", "workload"], ascending=[False, True, True]
                               ).reset_index(drop=True)
-
-
-def _utc(times: pd.Series) -> pd.Series:
-    converted = pd.to_datetime(times)
-    if converted.dt.tz is None:
-        return converted.dt.tz_localize("UTC")
-    return converted.dt.tz_convert("UTC")
 
 
 def _baseline(values: pd.Series, settings: Tuning) -> tuple[pd.Series, pd.Series, pd.Series]:
