@@ -435,7 +435,11 @@ class PodsFrameBuilder:
     without a uid or resourceVersion are matched by identity only. Thread-safe (one call at a time).
     Memory: the cached rows (the returned frames share their column data) and a reference to each pod
     of the last call, so that no other object can take its id(); slots of pods that left are
-    compacted away once they make up a third of the store."""
+    compacted away once they make up a third of the store (SPARE_ROWS)."""
+
+    #: Slots of departed pods are compacted away once the store holds more than 1.5 x the rows in use
+    #: plus this many (so a small list is not compacted on every change).
+    SPARE_ROWS = 1024
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -472,7 +476,7 @@ class PodsFrameBuilder:
             return self._last_rows  # nothing changed: no copy at all
         rows = self._store.take(order).reset_index(drop=True)
         self._last_order, self._last_rows = order, rows
-        if len(self._store) > len(order) * 3 // 2 + 1024:
+        if len(self._store) > len(order) * 3 // 2 + self.SPARE_ROWS:
             self._compact(order, rows)
         return rows
 

@@ -129,9 +129,12 @@ def test_equal_names_keep_the_input_order_like_pods_frame() -> None:
 
 def test_store_is_compacted_after_many_changes() -> None:
     builder = PodsFrameBuilder()
+    builder.SPARE_ROWS = 0  # compact as soon as the store is 1.5 x the rows in use
     pods = [versioned(0, "ns", f"p{i}", 1) for i in range(20)]
-    for round_number in range(2, 60):  # 20 x 58 rows: past the compaction threshold
+    sizes = []
+    for round_number in range(2, 8):  # every pod changes every round
         pods = [versioned(0, "ns", f"p{i}", round_number) for i in range(20)]
         builder.frame(pods, NOW)
-    assert len(builder._store) < 20 * 58  # compacted at least once
+        sizes.append(len(builder._store))
+    assert sizes == [20] * 6, sizes  # without compaction: 20, 40, 60, ... rows
     pd.testing.assert_frame_equal(builder.frame(pods, NOW), pods_frame(pods, NOW))
