@@ -126,7 +126,10 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     objects = _gather(args, settings)
     result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
                           pdbs_known=objects.pdbs_known)
-    for sentence in dict.fromkeys([*objects.skipped, *result.skipped]):
+    # The source's sentences say why (e.g. PDBs forbidden); the engine's say the same without the cause.
+    said = [*objects.skipped, *(sentence for sentence in result.skipped
+                                if not any(s.startswith(sentence.rstrip(".")) for s in objects.skipped))]
+    for sentence in said:
         sys.stderr.write(sentence + "\n")
     shown = [finding for finding in result.findings if args.show_exempt or not finding.exempt]
     if args.format == "json":

@@ -77,7 +77,7 @@ def test_demo_insecure_workload_found_by_pss_checks() -> None:
     assert "hunter2" not in out
 
 
-def test_live_cluster_scan_reports_the_owner_once(kube_api: Any) -> None:
+def test_live_cluster_scan_reports_the_owner_once(kube_api: Any, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = scan(["--cluster", "--format", "json"],
                      {"KUBECONFIG": str(kube_api.reader_kubeconfig), "KAMS_REQUEST_TIMEOUT": "5"})
     assert code == 0
@@ -88,6 +88,9 @@ def test_live_cluster_scan_reports_the_owner_once(kube_api: Any) -> None:
     assert on_portal >= PORTAL_PSS
     assert {f["kind"] for f in findings if f["name"] == "legacy-portal"} == {"Deployment"}
     assert not [f for f in findings if f["name"] in (pod, pod.rsplit("-", 1)[0])]
+    # The stand-in serves no PodDisruptionBudgets: said once on stderr, and pdb-missing is not guessed.
+    assert capsys.readouterr().err.count("PodDisruptionBudgets") == 1
+    assert "pdb-missing" not in {f["id"] for f in findings}
 
 
 def test_fail_on_thresholds() -> None:
