@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from k8sdata.alerts import prometheus_alerts
 from k8sdata.prom import PromClient
 from sandbox.demo_names import CRASHLOOP_POD
+from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.plugins.app import ROOT, clear_streamlit_caches
 from ui.alerts_view import PROMETHEUS_TABLE, alerts_csv
 
@@ -143,3 +144,34 @@ def test_alerts_csv_is_the_table_and_formula_safe() -> None:
     assert list(back.columns) == list(PROMETHEUS_TABLE.values())
     assert back.loc[0, "Description"] == "line one\nline two"
     assert not str(back.loc[0, "Pod"]).startswith("=")
+
+
+@pytest.mark.browser
+def test_alerts_page_in_chromium_draws_the_chart_and_tables(app_server: Any, prometheus: Any) -> None:
+    """The served app (no Alertmanager configured there): Vega draws the severity chart, the tables and
+    the Alertmanager sentence are on the page. Saves artifacts/alerts.png."""
+    from playwright.sync_api import expect, sync_playwright
+
+    wait_for_firing = PromClient(prometheus.url, timeout=5)
+    deadline = time.monotonic() + 45
+    while prometheus_alerts(wait_for_firing).empty and time.monotonic() < deadline:
+        time.sleep(0.5)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_context(viewport={"width": 1440, "height": 2000}).new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{app_server.url}/alerts")
+            expect(page.get_by_role("heading", name="Firing and pending")).to_be_visible(timeout=60_000)
+            page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+            chart = page.locator('[data-testid="stVegaLiteChart"]').first
+            expect(chart.locator("svg, canvas").first).to_be_visible()
+            expect(page.get_by_text("Set ALERTMANAGER_URL", exact=False)).to_be_visible()
+            expect(page.get_by_text("rules evaluate without errors", exact=False)).to_be_visible()
+            tables = page.locator('[data-testid="stDataFrame"]')  # the alerts and the rule health
+            expect(tables).to_have_count(2, timeout=30_000)
+            artifacts = ROOT / "artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "alerts.png"), full_page=True)
+        finally:
+            browser.close()
