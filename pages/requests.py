@@ -33,14 +33,15 @@ DEFAULT_WINDOW = "5m"
 
 def _application_picker(summary: pd.DataFrame | SourceError, filters: Filters) -> view.Selection:
     """"All applications" or one, from the applications with metrics (a linked one is kept even when
-    the table could not be read)."""
+    the table could not be read, unless the sidebar's namespace is another)."""
     options = [view.ALL_APPLICATIONS]
     if isinstance(summary, pd.DataFrame) and not summary.empty:
         pairs = summary[["namespace", "workload"]].drop_duplicates().sort_values(["namespace", "workload"])
         options += [view.selection_key(ns, wl) for ns, wl in pairs.itertuples(index=False)]
     linked = str(st.query_params.get(APP_PARAM) or "")
-    if linked and linked not in options:
-        options.append(linked)
+    in_namespace = not filters.namespace or linked.partition("/")[0] == filters.namespace
+    if linked and linked not in options and in_namespace:
+        options.append(linked)  # linked, but the table could not be read (or it has no traffic now)
     chosen = st.selectbox("Application", options, key=APP_PARAM, bind="query-params",
                           format_func=lambda key: key or "All applications",
                           help="Charts, endpoints and patterns for one application; the choice is kept "

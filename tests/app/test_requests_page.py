@@ -129,7 +129,9 @@ def test_a_namespace_without_request_metrics_explains_how_to_expose_them() -> No
     assert not [frame for frame in at.dataframe if "Requests/s" in frame.value.columns]
     uncovered = table_with(at, "Namespace", "Workload", "Pods")
     assert set(uncovered["Namespace"]) == {"batch"} and len(uncovered) >= 1
-    charts = run_page(namespace="batch", tab="Charts")
+    # an application linked from another namespace gives way to the sidebar's namespace
+    charts = run_page(namespace="batch", tab="Charts", app="shop/web")
+    assert charts.selectbox(key="app").value == ""
     assert not chart_specs(charts)
     assert any("Nothing to show" in text for text in texts(charts.info))
 
