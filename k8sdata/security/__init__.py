@@ -19,6 +19,7 @@ from k8sdata.security.engine import (
     apply_severity_overrides,
     builtin_checks,
     load_checks,
+    namespace_pss_labels,
     parse_manifests,
     pss_verdicts,
     scan_objects,
@@ -28,5 +29,5 @@ from k8sdata.security.scoring import Score, grade, score
 __all__ = [
     "EXEMPT_ANNOTATION", "EXEMPT_REASON_ANNOTATION", "SEVERITIES", "Check", "CheckError", "CheckResult",
     "Finding", "ScanResult", "Score", "apply_severity_overrides", "builtin_checks", "grade", "load_checks",
-    "parse_manifests", "pss_verdicts", "scan_objects", "score",
+    "namespace_pss_labels", "parse_manifests", "pss_verdicts", "scan_objects", "score",
 ]

@@ -373,3 +373,17 @@ def pss_verdicts(findings: Iterable[Finding]) -> dict[str, dict[str, bool]]:
         if finding.pss == "baseline":
             verdict["baseline"] = False
     return verdicts
+
+
+#: The Pod Security Admission namespace labels (enforce, audit, warn and their -version).
+PSS_LABEL_PREFIX = "pod-security.kubernetes.io/"
+
+
+def namespace_pss_labels(namespace: Mapping[str, Any]) -> dict[str, str]:
+    """A Namespace object's `pod-security.kubernetes.io/*` labels, keyed by mode (`enforce`,
+    `enforce-version`, `audit`, ...)."""
+    labels = _dig(namespace, ("metadata", "labels"))
+    if not isinstance(labels, Mapping):
+        return {}
+    return {key.removeprefix(PSS_LABEL_PREFIX): str(value) for key, value in sorted(labels.items())
+            if key.startswith(PSS_LABEL_PREFIX)}

@@ -228,3 +228,21 @@ def test_pdb_selector_semantics(selector: Any, selected: bool) -> None:
     from k8sdata.security.predicates import selector_matches
 
     assert selector_matches(selector, {"app": "web", "tier": "front"}) == selected
+
+
+def test_namespace_pss_labels() -> None:
+    from k8sdata.security.engine import namespace_pss_labels
+
+    namespace = {
+        "kind": "Namespace",
+        "metadata": {
+            "name": "kams",
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "app": "kams",
+            },
+        },
+    }
+    assert namespace_pss_labels(namespace) == {"enforce": "restricted", "enforce-version": "latest"}
+    assert namespace_pss_labels({"metadata": {"name": "x"}}) == {}
