@@ -58,6 +58,9 @@ def _refresh_controls() -> None:
     if st.button("Refresh now", icon=":material/refresh:", width="stretch",
                  help="Forget cached data and ask Kubernetes and Prometheus again."):
         data.clear_data_caches()
+        # Every page's cached query results (Requests, Alerts, Logs, ...) are st.cache_data: one call
+        # forgets them all, so a new page's cache cannot be forgotten here.
+        st.cache_data.clear()
     st.selectbox("Auto-refresh", list(AUTO_REFRESH), key=AUTO_REFRESH_KEY)
 
 
