@@ -1,0 +1,143 @@
+"""What the RBAC, network and version audits read from a live cluster, in a fixed number of requests.
+
+`collect_security_inputs(kube)` makes exactly `len(LISTS) + 1` requests (ten lists and /version), plus
+one SelfSubjectRulesReview when `own_namespace` is given: never one per pod or per namespace, and never
+Secrets. Each list that fails keeps its SourceError, so a page shows one sentence for that section while
+the others render. `security_scan(inputs, today)` runs the three audits on whatever arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from k8sdata.errors import SourceError
+from k8sdata.security.engine import ScanResult
+from k8sdata.security.network import network_scan
+from k8sdata.security.rbac import RbacObjects, rbac_scan
+from k8sdata.security.versions import versions_scan
+
+RBAC_GROUP_VERSION = "rbac.authorization.k8s.io/v1"
+NETWORKING_GROUP_VERSION = "networking.k8s.io/v1"
+
+#: field -> (group/version, resource, kind): every list the audits need, one request each.
+LISTS: dict[str, tuple[str, str, str]] = {
+    "roles": (RBAC_GROUP_VERSION, "roles", "Role"),
+    "cluster_roles": (RBAC_GROUP_VERSION, "clusterroles", "ClusterRole"),
+    "role_bindings": (RBAC_GROUP_VERSION, "rolebindings", "RoleBinding"),
+    "cluster_role_bindings": (RBAC_GROUP_VERSION, "clusterrolebindings", "ClusterRoleBinding"),
+    "namespaces": ("v1", "namespaces", "Namespace"),
+    "pods": ("v1", "pods", "Pod"),
+    "network_policies": (NETWORKING_GROUP_VERSION, "networkpolicies", "NetworkPolicy"),
+    "services": ("v1", "services", "Service"),
+    "ingresses": (NETWORKING_GROUP_VERSION, "ingresses", "Ingress"),
+    "nodes": ("v1", "nodes", "Node"),
+}
+#: Which lists each section of the page needs.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "rbac": ("roles", "cluster_roles", "role_bindings", "cluster_role_bindings"),
+    "network": ("namespaces", "pods", "network_policies", "services", "ingresses"),
+    "versions": ("version", "nodes"),
+}
+
+Listed = list[dict[str, Any]] | SourceError
+
+
+@dataclass
+class SecurityInputs:
+    """Each field: the objects (with `kind` set, as the engine wants) or the SourceError that stopped it."""
+
+    roles: Listed = field(default_factory=list)
+    cluster_roles: Listed = field(default_factory=list)
+    role_bindings: Listed = field(default_factory=list)
+    cluster_role_bindings: Listed = field(default_factory=list)
+    namespaces: Listed = field(default_factory=list)
+    pods: Listed = field(default_factory=list)
+    network_policies: Listed = field(default_factory=list)
+    services: Listed = field(default_factory=list)
+    ingresses: Listed = field(default_factory=list)
+    nodes: Listed = field(default_factory=list)
+    version: dict[str, Any] | SourceError = field(default_factory=dict)  # /version
+    own_review: dict[str, Any] | SourceError | None = None  # SelfSubjectRulesReview, when asked
+    own_namespace: str | None = None
+
+    def error(self, section: str) -> SourceError | None:
+        """The first failure among the lists a section needs ("rbac", "network", "versions", "own")."""
+        names = ("own_review",) if section == "own" else SECTIONS[section]
+        return next((value for value in (getattr(self, name) for name in names)
+                     if isinstance(value, SourceError)), None)
+
+    def sentences(self) -> dict[str, str]:
+        """Section -> the sentence to show instead of it (only failed sections)."""
+        found = {}
+        for section in (*SECTIONS, "own"):
+            error = self.error(section)
+            if error is not None:
+                found[section] = error.sentence
+        return found
+
+    def rbac_objects(self) -> RbacObjects | SourceError:
+        return self.error("rbac") or RbacObjects(
+            self.roles, self.cluster_roles, self.role_bindings, self.cluster_role_bindings)
+
+
+def collect_security_inputs(kube: Any, *, own_namespace: str | None = None) -> SecurityInputs:
+    """Read everything the RBAC, network and version audits need through KubeClient (list_resource,
+    get_json("/version"), self_rules). `own_namespace` (KAMS's own namespace) adds KAMS's
+    SelfSubjectRulesReview there; cluster-wide grants show in any namespace's review."""
+    inputs = SecurityInputs(own_namespace=own_namespace)
+    for name, (group_version, resource, kind) in LISTS.items():
+        try:
+            items = kube.list_resource(group_version, resource)
+        except SourceError as error:
+            setattr(inputs, name, error)
+            continue
+        setattr(inputs, name, [{**item, "kind": kind} for item in items])
+    try:
+        inputs.version = kube.get_json("/version")
+    except SourceError as error:
+        inputs.version = error
+    if own_namespace:
+        try:
+            inputs.own_review = kube.self_rules(own_namespace)
+        except SourceError as error:
+            inputs.own_review = error
+    return inputs
+
+
+def _merge(results: Iterable[ScanResult]) -> ScanResult:
+    merged = ScanResult([], [], [])
+    for result in results:
+        merged.findings.extend(result.findings)
+        merged.results.extend(result.results)
+        merged.skipped.extend(result.skipped)
+    return merged
+
+
+def security_scan(inputs: SecurityInputs, today: dt.date, *, include_builtin: bool = False) -> ScanResult:
+    """RBAC, network and version findings from whatever was read; a section that could not be read
+    adds its sentence to `skipped` instead of findings."""
+    parts: list[ScanResult] = []
+    rbac = inputs.rbac_objects()
+    if isinstance(rbac, SourceError):
+        parts.append(ScanResult([], [], [f"RBAC was not audited: {rbac.sentence}"]))
+    else:
+        parts.append(rbac_scan(rbac, include_builtin=include_builtin))
+    network_error = inputs.error("network")
+    if network_error is not None:
+        parts.append(ScanResult([], [], [f"Network exposure was not checked: {network_error.sentence}"]))
+    else:
+        parts.append(network_scan(inputs.namespaces, inputs.pods, inputs.network_policies,
+                                  inputs.services, inputs.ingresses,
+                                  include_system=include_builtin))
+    version = None if isinstance(inputs.version, SourceError) else inputs.version
+    nodes = None if isinstance(inputs.nodes, SourceError) else inputs.nodes
+    versions = versions_scan(version, nodes, today)
+    if isinstance(inputs.version, SourceError):  # say why, instead of versions_scan's generic sentence
+        versions.skipped[0] = f"The Kubernetes version was not checked: {inputs.version.sentence}"
+    if isinstance(inputs.nodes, SourceError):
+        versions.skipped.append(f"Kubelet versions were not checked: {inputs.nodes.sentence}")
+    parts.append(versions)
+    return _merge(parts)
