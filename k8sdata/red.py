@@ -168,6 +168,10 @@ def red_history(prom: PromClient, conventions: Sequence[Convention], *, namespac
                 convention, by=group, namespace=namespace, workload=workload, window=window,
                 quantile=quantile), start, end, step)
             latency = _with_columns(_rename(latency, convention, {"timestamp": "time"}), keys)
+            if latency.empty:
+                # No histogram series for this selection: an empty frame's columns have no dtype, and
+                # merging them with real timestamps raises, so the quantile simply stays missing.
+                continue
             wide = wide.merge(latency[[*keys, "value"]].rename(columns={"value": column}), on=keys,
                               how="outer")
         wide = _with_columns(wide, list(HISTORY_METRICS))

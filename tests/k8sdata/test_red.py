@@ -12,6 +12,7 @@ minute apart and rate()'s extrapolation to the window's edges is exact for these
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -467,3 +468,16 @@ def test_ingress_model_counts_what_it_exposes() -> None:
     requests = families["nginx_ingress_controller_requests"].samples
     assert {(sample.labels["ingress"], sample.labels["path"]) for sample in requests} == {
         ("web", "/"), ("api", "/api")}
+
+
+def test_history_without_histogram_series_keeps_rates(mesh: tuple[PrometheusServer, datetime]) -> None:
+    # A convention whose duration histogram has no series for the selection (an app exporting only the
+    # counter) must still chart its rate; the quantiles are simply missing.
+    server, at = mesh
+    prom = PromClient(server.url, 10)
+    counter_only = dataclasses.replace(LINKERD, duration_bucket="no_such_histogram_bucket")
+    history = red_history(prom, [counter_only], start=at - timedelta(minutes=5), end=at, step=60)
+    assert list(history.columns) == HISTORY_COLUMNS
+    rates = history[(history["workload"] == "web") & (history["metric"] == "rps")]
+    assert len(rates) == 6 and all(close(value, 5.0) for value in rates["value"])
+    assert not (history["metric"] == "p95_seconds").any()
