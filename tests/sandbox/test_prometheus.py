@@ -82,7 +82,8 @@ def test_every_target_is_up_and_live_counters_grow(prometheus: MetricsSandbox) -
     server = prometheus.prometheus
     assert server is not None
     up = server.query("up")
-    assert {row["metric"]["job"] for row in up} == {"web", "api", "kubelet", "kube-state-metrics", "ingress-nginx"}
+    assert {row["metric"]["job"] for row in up} == {
+        "web", "api", "kubelet", "kube-state-metrics", "ingress-nginx"}
     assert all(row["value"][1] == "1" for row in up)
     web = demo_names.WEB
     series = (f'http_requests_total{{app="web",namespace="{web.namespace}",pod="{web.pod}",'
