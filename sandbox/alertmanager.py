@@ -16,20 +16,18 @@ the Alerts page has an inhibited alert to show during the demo's daily error bur
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from sandbox.prometheus.server import free_port
+from sandbox.prometheus.server import LoopbackProcess
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 HTTP_TIMEOUT_SECONDS = 5.0
@@ -57,8 +55,11 @@ class AlertmanagerError(RuntimeError):
     pass
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(LoopbackProcess):
     """A real Alertmanager; `.url`, `.get_json(path)`, `.post_json(path, body)`, `.start()`, `.stop()`."""
+
+    name = "Alertmanager"
+    start_error = AlertmanagerError
 
     def __init__(self, *, config: dict[str, Any] | None = None, binary: str = ALERTMANAGER,
                  startup_timeout: float = 20.0) -> None:
@@ -101,18 +102,6 @@ class AlertmanagerServer:
             raise
         return self
 
-    def stop(self) -> None:
-        self._terminate_process()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    def __enter__(self) -> AlertmanagerServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     def get_json(self, path: str, timeout: float = HTTP_TIMEOUT_SECONDS) -> Any:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
             return json.load(response)
@@ -126,60 +115,16 @@ class AlertmanagerServer:
 
     # -- start-up -----------------------------------------------------------------------------------
 
-    def _launch(self, config_path: Path, attempts: int = 3) -> None:
+    def _launch(self, config_path: Path) -> None:
         assert self._workdir is not None
-        last_error = ""
-        for _attempt in range(attempts):
-            port = free_port()
-            self._log_handle = self.log_path.open("ab")
-            self.process = subprocess.Popen(
-                [self.binary, f"--config.file={config_path}", f"--storage.path={self._workdir / 'data'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"],
-                stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            self.port = port
-            if self._wait_until_ready():
-                return
-            last_error = self._log_tail()
-            self._terminate_process()
-            if "address already in use" not in last_error:
-                break  # not a port race: retrying would fail the same way
-        raise AlertmanagerError(f"Alertmanager did not start: {last_error}")
+        data_dir = self._workdir / "data"
+        self._launch_on_free_port(lambda port: [
+            self.binary, f"--config.file={config_path}", f"--storage.path={data_dir}",
+            f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"])
 
-    def _wait_until_ready(self) -> bool:
-        """True once this port answers Alertmanager's status API (and our process still runs)."""
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                return False
-            try:
-                status = self.get_json("/api/v2/status", timeout=1.0)
-                if "versionInfo" in status:
-                    return True
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.1)
-        return False
-
-    def _terminate_process(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-        self.port = None
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-        except OSError:
-            return ""
+    def _probe(self) -> bool:
+        """This port answers Alertmanager's status API."""
+        return "versionInfo" in self.get_json("/api/v2/status", timeout=1.0)
 
 
 def main() -> int:

@@ -17,10 +17,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -46,6 +46,97 @@ class ScrapeTarget:
 
 class PrometheusError(RuntimeError):
     pass
+
+
+class LoopbackProcess:
+    """A server binary on a free 127.0.0.1 port, logging to a file: started again on another port when
+    some other program took the port first, declared up by a readiness probe, stopped gently (then
+    killed). PrometheusServer and sandbox.alertmanager.AlertmanagerServer share it.
+
+    Subclasses set `name`, `start_error`, `startup_timeout`, and provide `log_path` and `_probe()`.
+    """
+
+    name = "server"
+    start_error: type[RuntimeError] = RuntimeError
+    startup_timeout: float = 30.0
+    process: subprocess.Popen[bytes] | None = None
+    port: int | None = None
+    _log_handle: Any = None
+    _workdir: Path | None = None  # a fresh temporary folder per start, removed by stop()
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop_process()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def log_path(self) -> Path:
+        raise NotImplementedError
+
+    def _probe(self) -> bool:
+        """True once the port answers as this kind of server (may raise OSError/ValueError/RuntimeError)."""
+        raise NotImplementedError
+
+    def _launch_on_free_port(self, command: Callable[[int], list[str]], attempts: int = 3) -> None:
+        last_error = ""
+        for _attempt in range(attempts):
+            port = free_port()
+            self._log_handle = self.log_path.open("ab")
+            self.process = subprocess.Popen(command(port), stdout=self._log_handle, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL)
+            self.port = port
+            if self._wait_until_ready():
+                return
+            last_error = self._log_tail()
+            self._stop_process()
+            if "address already in use" not in last_error:
+                break  # not a port race: retrying would only fail the same way
+        raise self.start_error(f"{self.name} did not start: {last_error}")
+
+    def _wait_until_ready(self) -> bool:
+        """True once the probe succeeds while our process is still the one running."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                return False
+            try:
+                if self._probe():
+                    return True
+            except (OSError, ValueError, RuntimeError):
+                pass
+            time.sleep(0.1)
+        return False
+
+    def _stop_process(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+        self.port = None
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        except OSError:
+            return ""
 
 
 def free_port() -> int:
@@ -89,11 +180,14 @@ def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, eval
     return config
 
 
-class PrometheusServer:
+class PrometheusServer(LoopbackProcess):
     """A real Prometheus with optional backfilled history and the demo alert rules.
 
     `with PrometheusServer(targets, backfill=[...]) as prom: prom.url` -> http://127.0.0.1:PORT
     """
+
+    name = "Prometheus"
+    start_error = PrometheusError
 
     def __init__(self, scrape_targets: Sequence[ScrapeTarget], *, backfill: Sequence[BackfillSource] = (),
                  backfill_hours: float = 26.0, data_dir: Path | None = None, rules: bool | Path = True,
@@ -172,29 +266,6 @@ class PrometheusServer:
         self.startup_seconds = time.monotonic() - began
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            self.process = None
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-        self.port = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    def __enter__(self) -> PrometheusServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
     def alertmanagers_file(self) -> Path:
         assert self._workdir is not None
@@ -240,65 +311,24 @@ class PrometheusServer:
 
     # -- start-up ---------------------------------------------------------------------------------
 
-    def _launch(self, config_path: Path, data_dir: Path, attempts: int = 3) -> None:
-        last_error = ""
-        for _attempt in range(attempts):
-            port = free_port()
-            assert self._workdir is not None
-            self._log_handle = self.log_path.open("ab")
-            web_flags = []
-            if self.web_config:
-                web_config_path = self._workdir / "web.yml"
-                web_config_path.write_text(yaml.safe_dump(self.web_config), encoding="utf-8")
-                web_flags = [f"--web.config.file={web_config_path}"]
-            self.process = subprocess.Popen(
-                [self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}", *web_flags,
-                 f"--storage.tsdb.retention.time={self.retention}", f"--web.listen-address=127.0.0.1:{port}",
-                 "--web.enable-lifecycle", "--log.level=warn",
-                 # Resend firing alerts every 5 s instead of every minute, so an Alertmanager that
-                 # starts after Prometheus (the demo, the test fixture) has them within seconds.
-                 "--rules.alert.resend-delay=5s", *self.extra_flags],
-                stdout=self._log_handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            self.port = port
-            if self._wait_for_buildinfo():
-                return
-            last_error = self._log_tail()
-            self._terminate_process()
-            if "address already in use" not in last_error:
-                break  # not a port race: retrying would only fail the same way
-        raise PrometheusError(f"Prometheus did not start: {last_error}")
+    def _launch(self, config_path: Path, data_dir: Path) -> None:
+        assert self._workdir is not None
+        web_flags = []
+        if self.web_config:
+            web_config_path = self._workdir / "web.yml"
+            web_config_path.write_text(yaml.safe_dump(self.web_config), encoding="utf-8")
+            web_flags = [f"--web.config.file={web_config_path}"]
+        self._launch_on_free_port(lambda port: [
+            self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}", *web_flags,
+            f"--storage.tsdb.retention.time={self.retention}", f"--web.listen-address=127.0.0.1:{port}",
+            "--web.enable-lifecycle", "--log.level=warn",
+            # Resend firing alerts every 5 s instead of every minute, so an Alertmanager that starts
+            # after Prometheus (the demo, the test fixture) has them within seconds.
+            "--rules.alert.resend-delay=5s", *self.extra_flags])
 
-    def _terminate_process(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(5)
-            self.process = None
-        if self._log_handle is not None:
-            self._log_handle.close()
-            self._log_handle = None
-        self.port = None
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def _wait_for_buildinfo(self) -> bool:
-        """True once this port answers like a Prometheus (and our process is still the one running)."""
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                return False
-            try:
-                info = self.get_json("/api/v1/status/buildinfo", timeout=1.0)
-                if "version" in info:
-                    return True
-            except (OSError, ValueError, PrometheusError):
-                pass
-            time.sleep(0.1)
-        return False
+    def _probe(self) -> bool:
+        """This port answers like a Prometheus."""
+        return "version" in self.get_json("/api/v1/status/buildinfo", timeout=1.0)
 
     def _wait_for_first_scrapes(self) -> None:
         """Poll `up` until every target has been scraped once (up == 0 counts: it was scraped).

@@ -16,6 +16,7 @@ from k8sdata.alerts import prometheus_alerts
 from k8sdata.prom import PromClient
 from sandbox.demo_names import CRASHLOOP_POD
 from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.app.test_pods_page import table_with
 from tests.plugins.app import ROOT, clear_streamlit_caches
 from ui.alerts_view import PROMETHEUS_TABLE, alerts_csv
 
@@ -31,14 +32,6 @@ def run_page(namespace: str | None = None) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def table_with(at: AppTest, column: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if column in frame.value.columns:
-            return frame.value
-    shown = [list(frame.value.columns) for frame in at.dataframe]
-    raise AssertionError(f"no table with a {column!r} column; tables: {shown}")
 
 
 def texts(at: AppTest) -> str:
