@@ -11,6 +11,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# The real `requests` library, imported before any AppTest runs a page file as its main script: that puts
+# pages/ first on sys.path, where pages/requests.py (the Requests page) would shadow the library that
+# kubernetes and k8sdata.prom import. A served app is not affected (app.py's folder is on sys.path).
+import requests  # noqa: E402, F401
+
 pytest_plugins = [
     "tests.plugins.kube_api",
     "tests.plugins.prometheus",

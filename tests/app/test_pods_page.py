@@ -14,11 +14,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-# The real `requests` library, imported before AppTest runs pages/pods.py: running a page as the main
-# script puts pages/ first on sys.path, where pages/requests.py (the Requests page) would shadow the
-# library that `kubernetes` imports.
-import requests  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
 from k8sdata.archive import frame_to_csv

@@ -14,11 +14,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-# AppTest puts the page's folder (pages/) first on sys.path, where pages/requests.py would shadow the
-# `requests` library that k8sdata.prom imports. Importing the library first keeps it in sys.modules. (A
-# real server puts app.py's folder on sys.path, so only tests of this page file have this problem.)
-import requests  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
 from sandbox.demo_names import CRASHLOOP_POD, WEB
