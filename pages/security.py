@@ -1,0 +1,101 @@
+"""Security: score and grade, Pod Security Standards per namespace, workload hygiene, RBAC, network
+exposure, vulnerabilities and outdated software.
+
+Thin: read the filters, ask ui.security_data (k8sdata.security does the work), draw with
+ui.security_view. Each source that fails becomes one sentence in its tab; the other tabs keep working.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
+
+import streamlit as st
+
+from k8sdata.config import Settings
+from k8sdata.errors import SourceError
+from k8sdata.security import score
+from ui import security_data, security_view
+from ui.filters import current_filters
+from ui.frame_guard import ensure_app_frame
+from ui.render import show_source_error
+
+ensure_app_frame()
+
+T = TypeVar("T")
+
+
+def _fetch(load: Callable[[], T]) -> T | SourceError:
+    try:
+        return load()
+    except SourceError as error:
+        return error
+
+
+settings = Settings.from_env()
+filters = current_filters()
+chosen = filters.namespace
+
+title, refresh = st.columns([5, 1], vertical_alignment="bottom")
+title.title("Security")
+if refresh.button("Refresh", icon=":material/refresh:", key="kams_security_refresh"):
+    security_data.clear()
+
+with st.status("Reading the cluster's security posture...", expanded=False) as progress:
+    progress.update(label="Scanning workloads (Pod Security Standards, hygiene)...")
+    workloads = _fetch(lambda: security_data.workload_scan(settings, filters.context))
+    progress.update(label="Reading RBAC, network policies, services and versions...")
+    audit = _fetch(lambda: security_data.cluster_audit(settings, filters.context,
+                                                       security_data.own_namespace(chosen)))
+    progress.update(label="Reading vulnerability reports...")
+    vulns = _fetch(lambda: security_data.vulnerabilities(settings, filters.context))
+    trend = security_data.score_trend(settings)
+    progress.update(label="Security posture read.", state="complete")
+
+findings = [] if isinstance(workloads, SourceError) else workloads.result.findings
+results = [] if isinstance(workloads, SourceError) else workloads.result.results
+skipped = [] if isinstance(workloads, SourceError) else workloads.objects.skipped
+audit_findings = [] if isinstance(audit, SourceError) else audit[1].findings
+audit_results = [] if isinstance(audit, SourceError) else audit[1].results
+audit_skipped = [] if isinstance(audit, SourceError) else audit[1].skipped
+
+if isinstance(workloads, SourceError):
+    show_source_error(workloads, "Workloads were not scanned")
+if isinstance(audit, SourceError):
+    show_source_error(audit, "RBAC, network and versions were not audited")
+if chosen:
+    st.caption("Findings of the chosen namespace and cluster-wide ones; the score covers the chosen "
+               "namespace.")
+
+mine = security_view.in_namespace([*findings, *audit_findings], chosen)
+scored = [r for r in [*results, *audit_results] if chosen is None or r.namespace in (chosen, "")]
+today = dt.datetime.now(dt.UTC).date()
+
+tabs = st.tabs(["Overview", "Pod Security Standards", "Workload hygiene", "RBAC", "Network",
+                "Vulnerabilities", "Outdated software"])
+with tabs[0]:
+    security_view.render_overview(score(scored), mine, trend, [*skipped, *audit_skipped])
+workload_findings = security_view.in_namespace(findings, chosen)
+with tabs[1]:
+    namespaces = audit if isinstance(audit, SourceError) else audit[0].namespaces
+    security_view.render_pss(namespaces, [f for f in workload_findings if f.pss], chosen)
+with tabs[2]:
+    security_view.render_hygiene([f for f in workload_findings if not f.pss])
+if isinstance(audit, SourceError):
+    for tab in tabs[3:5]:
+        with tab:
+            show_source_error(audit, "Not audited")
+else:
+    inputs = audit[0]
+    with tabs[3]:
+        security_view.render_rbac(inputs, mine, chosen)
+    with tabs[4]:
+        security_view.render_network(inputs, chosen)
+with tabs[5]:
+    security_view.render_vulnerabilities(vulns)
+with tabs[6]:
+    if isinstance(audit, SourceError):
+        show_source_error(audit, "Versions were not checked")
+    else:
+        security_view.render_outdated(audit[0], mine, today)

@@ -1,0 +1,169 @@
+"""Cached access to k8sdata.security for the Security page.
+
+Everything is read cluster-wide and cached; the sidebar's namespace is applied afterwards (outside the
+cached functions), so switching namespaces never reads the cluster again. Results are kept with
+st.cache_resource (with a TTL) rather than st.cache_data: they hold SourceError values (a failed list
+is an answer, shown as a sentence), which need not survive pickling, and nothing mutates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from k8sdata.config import Settings
+from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.security import (
+    ScanResult,
+    apply_severity_overrides,
+    builtin_checks,
+    scan_objects,
+)
+from k8sdata.security.cluster import SecurityInputs, collect_security_inputs, security_scan
+from k8sdata.security.sources import Objects, cluster_objects
+from ui.data import archive, kube_client
+
+#: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
+SECURITY_TTL_SECONDS = 60
+#: The archive table a snapshot would need for the score trend (k8sdata.archive does not write it yet):
+#: columns category, value (0-100), grade, one row per category and "Overall".
+SECURITY_SCORES_TABLE = "security_scores"
+#: How many archived snapshots the trend looks at (newest first).
+TREND_SNAPSHOTS = 60
+#: Where a pod finds its own namespace (KAMS in the cluster); elsewhere the sidebar's or "default".
+SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+@dataclass
+class WorkloadScan:
+    """The engine's answer on the cluster's workloads (Pod Security Standards and hygiene)."""
+
+    objects: Objects
+    result: ScanResult
+
+
+@dataclass
+class ScoreTrend:
+    """Scores from archived snapshots (`frame`: taken_at, category, value), or why there are none."""
+
+    frame: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["taken_at", "category",
+                                                                              "value"]))
+    sentence: str = ""
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def own_namespace(selected: str | None) -> str:
+    """The namespace KAMS asks its SelfSubjectRulesReview in: its own when running in a pod, else the
+    selected one (cluster-wide grants show in any namespace's review)."""
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE_FILE, encoding="utf-8") as handle:
+            found = handle.read().strip()
+    except OSError:
+        found = ""
+    return found or selected or "default"
+
+
+@st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
+def _workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
+    objects = cluster_objects(kube_client(settings, context))
+    checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
+    result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
+                          pdbs_known=objects.pdbs_known)
+    return WorkloadScan(objects, result)
+
+
+def workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
+    """Raises NotConfigured (uncached) without a cluster; a list that fails is in `objects.skipped`."""
+    if not settings.kubernetes_configured:
+        raise NotConfigured("kubernetes")
+    return _workload_scan(settings, context)
+
+
+@st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
+def _cluster_audit(settings: Settings, context: str | None, namespace: str
+                   ) -> tuple[SecurityInputs, ScanResult]:
+    inputs = collect_security_inputs(kube_client(settings, context), own_namespace=namespace)
+    return inputs, security_scan(inputs, _today())
+
+
+def cluster_audit(settings: Settings, context: str | None, namespace: str
+                  ) -> tuple[SecurityInputs, ScanResult]:
+    """RBAC, network and version inputs with their findings; each failed list is kept as its
+    SourceError inside SecurityInputs. Raises NotConfigured (uncached) without a cluster."""
+    if not settings.kubernetes_configured:
+        raise NotConfigured("kubernetes")
+    return _cluster_audit(settings, context, namespace)
+
+
+def _vulns_module() -> Any | None:
+    """k8sdata.security.vulns when it exists (it is built alongside this page)."""
+    try:
+        return importlib.import_module("k8sdata.security.vulns")
+    except ImportError:
+        return None
+
+
+@st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
+def _vulnerabilities(settings: Settings, context: str | None) -> Any:
+    module = _vulns_module()
+    assert module is not None
+    return module.collect_vulnerabilities(kube_client(settings, context), settings)
+
+
+def vulnerabilities(settings: Settings, context: str | None) -> Any | None:
+    """The vulnerability module's answer, or None when k8sdata.security.vulns (or its
+    `collect_vulnerabilities(kube, settings)`) is not available in this build."""
+    module = _vulns_module()
+    if module is None or not hasattr(module, "collect_vulnerabilities"):
+        return None
+    if not settings.kubernetes_configured:
+        raise NotConfigured("kubernetes")
+    return _vulnerabilities(settings, context)
+
+
+def _scores_from_csv(data: bytes) -> pd.DataFrame:
+    frame = pd.read_csv(io.BytesIO(data))
+    if not {"category", "value"} <= set(frame.columns):
+        return pd.DataFrame(columns=["category", "value"])
+    return frame[["category", "value"]].assign(value=pd.to_numeric(frame["value"], errors="coerce"))
+
+
+@st.cache_data(ttl=SECURITY_TTL_SECONDS, show_spinner=False)
+def _score_trend(settings: Settings) -> ScoreTrend:
+    try:
+        store = archive(settings)
+    except NotConfigured:
+        return ScoreTrend(sentence="The score trend needs archived snapshots, and archiving is off "
+                                   "(set KAMS_S3_BUCKET or KAMS_ARCHIVE_DIR).")
+    try:
+        snapshots = store.list_snapshots(limit=TREND_SNAPSHOTS)
+        parts = [_scores_from_csv(store.download(snapshot.key(SECURITY_SCORES_TABLE)))
+                 .assign(taken_at=snapshot.taken_at)
+                 for snapshot in snapshots if SECURITY_SCORES_TABLE in snapshot.tables]
+    except SourceError as error:
+        return ScoreTrend(sentence=f"The score trend is unavailable: {error.sentence}")
+    if not parts:
+        return ScoreTrend(sentence="The trend appears once archived snapshots include security findings "
+                                   f"({len(snapshots)} snapshot(s) found, none with security scores yet).")
+    frame = pd.concat(parts, ignore_index=True)[["taken_at", "category", "value"]]
+    return ScoreTrend(frame=frame.dropna().sort_values("taken_at", ignore_index=True))
+
+
+def score_trend(settings: Settings) -> ScoreTrend:
+    """Scores over time from the archive, or a sentence saying why there is no trend yet."""
+    return _score_trend(settings)
+
+
+def clear() -> None:
+    """Forget the cached answers (the page's Refresh button); clients stay, they hold no data."""
+    for function in (_workload_scan, _cluster_audit, _vulnerabilities, _score_trend):
+        function.clear()

@@ -1,0 +1,328 @@
+"""Drawing for the Security page: score and grade, Pod Security Standards per namespace, workload
+hygiene, RBAC, network exposure, vulnerabilities and outdated software.
+
+Cluster text (names, labels, messages, exemption reasons, error sentences) reaches the page only through
+st.dataframe, st.text, Altair or escape_markdown. Every table downloads as the CSV it shows
+(k8sdata.archive.frame_to_csv: formula-injection safe).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from k8sdata.archive import frame_to_csv
+from k8sdata.errors import SourceError
+from k8sdata.security import SEVERITIES, Finding, Score, namespace_pss_labels, pss_verdicts
+from k8sdata.security.cluster import SecurityInputs
+from k8sdata.security.network import exposed_services, ingress_tls, namespace_isolation, pod_isolation
+from k8sdata.security.rbac import RbacObjects, own_permissions, own_verdict, unused_roles, who_can
+from k8sdata.security.versions import eol_frame, kubelet_skew, version_status
+from ui.render import escape_markdown, show_source_error
+
+#: Finding columns shown (and downloaded), renamed for people.
+FINDINGS_TABLE = {
+    "severity": "Severity", "pss": "Level", "title": "Control", "id": "Check", "kind": "Kind",
+    "namespace": "Namespace", "name": "Object", "container": "Container", "message": "Message",
+    "remediation": "Remediation", "exempt": "Exempt", "exempt_reason": "Exemption reason",
+}
+PSS_NAMESPACE_TABLE = {
+    "namespace": "Namespace", "enforce": "enforce", "enforce-version": "enforce-version",
+    "audit": "audit", "warn": "warn", "baseline": "Passes Baseline today",
+    "restricted": "Passes Restricted today", "pss_findings": "PSS findings",
+}
+#: Mid-tones readable on light and dark backgrounds.
+SEVERITY_COLOURS = {"danger": "#e0403a", "warning": "#e08a00", "info": "#4a90d9"}
+PINNING_CHECK = "image-not-pinned"
+TRIVY_HELP = (
+    "No vulnerability source is installed. Either install Trivy Operator, which scans every running "
+    "image and stores VulnerabilityReport objects that KAMS reads (helm repo add aqua "
+    "https://aquasecurity.github.io/helm-charts/ && helm install trivy-operator aqua/trivy-operator "
+    "-n trivy-system --create-namespace; then let KAMS's ClusterRole get/list/watch "
+    "vulnerabilityreports.aquasecurity.github.io), or run Clair v4 and set CLAIR_URL to its address so "
+    "KAMS asks its matcher API about each running image digest."
+)
+
+
+def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
+    st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv",
+                       icon=":material/download:", on_click="ignore", key=key)
+
+
+def show_table(frame: pd.DataFrame, file_name: str, key: str, empty: str = "") -> None:
+    """A table with its CSV download; `empty` (our own words) instead when there are no rows."""
+    if frame.empty and empty:
+        st.success(empty)
+        return
+    st.dataframe(frame, hide_index=True, width="stretch")
+    _download(f"Download {file_name}", frame, file_name, key)
+
+
+def say(sentence: str, level: str = "warning") -> None:
+    """One sentence that may carry cluster text (escaped: never Markdown)."""
+    {"warning": st.warning, "info": st.info, "error": st.error}[level](escape_markdown(sentence))
+
+
+# --- findings ----------------------------------------------------------------------------------------
+def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Findings as the page's table, worst first: severity, PSS level, control, object, container,
+    message, remediation, exemption (and its reason)."""
+    records = [finding.record(with_exemption=True) for finding in findings]
+    frame = pd.DataFrame(records, columns=list(FINDINGS_TABLE))
+    if frame.empty:
+        return frame.rename(columns=FINDINGS_TABLE)
+    frame = frame.assign(
+        rank=frame["severity"].map({s: -i for i, s in enumerate(SEVERITIES)}).fillna(0),
+        pss=frame["pss"].fillna(""), container=frame["container"].fillna(""),
+        exempt_reason=frame["exempt_reason"].fillna(""))
+    frame = frame.sort_values(["exempt", "rank", "namespace", "name", "id"], ignore_index=True)
+    return frame[list(FINDINGS_TABLE)].rename(columns=FINDINGS_TABLE)
+
+
+def in_namespace(findings: Iterable[Finding], namespace: str | None) -> list[Finding]:
+    """The chosen namespace's findings plus cluster-scoped ones (no namespace); all when None."""
+    return [f for f in findings if namespace is None or f.namespace in (namespace, "")]
+
+
+def severity_counts(findings: Sequence[Finding]) -> pd.DataFrame:
+    """severity, findings: counts of findings that are not exempted, in SEVERITIES order."""
+    counted = pd.Series([f.severity for f in findings if not f.exempt], dtype="object").value_counts()
+    return pd.DataFrame({"severity": list(SEVERITIES),
+                         "findings": [int(counted.get(s, 0)) for s in SEVERITIES]})
+
+
+def _severity_chart(counts: pd.DataFrame) -> alt.Chart:
+    colours = alt.Scale(domain=list(SEVERITY_COLOURS), range=list(SEVERITY_COLOURS.values()))
+    return alt.Chart(counts).mark_bar().encode(
+        x=alt.X("findings:Q", title="Findings"), y=alt.Y("severity:N", sort=list(SEVERITIES)[::-1],
+                                                         title=None),
+        color=alt.Color("severity:N", scale=colours, legend=None),
+        tooltip=["severity", "findings"]).properties(height=120)
+
+
+# --- overview ----------------------------------------------------------------------------------------
+def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:
+    return pd.DataFrame([{"Category": s.category, "Score": s.value, "Grade": s.grade, "Passed": s.passed,
+                          "Warnings": s.warnings, "Dangers": s.dangers} for s in scores],
+                        columns=["Category", "Score", "Grade", "Passed", "Warnings", "Dangers"])
+
+
+def render_overview(scores: Sequence[Score], findings: Sequence[Finding], trend: Any,
+                    skipped: Sequence[str]) -> None:
+    overall = next((s for s in scores if s.category == "Overall"), None)
+    counts = severity_counts(findings)
+    columns = st.columns(4)
+    if overall is not None:
+        columns[0].metric("Overall score", f"{overall.value:g} ({overall.grade})")
+    for column, severity in zip(columns[1:], SEVERITIES[::-1], strict=False):
+        column.metric(f"{severity.capitalize()} findings",
+                      int(counts.loc[counts["severity"] == severity, "findings"].iloc[0]))
+    st.caption("Score = 100 x 2S / (2S + W + 2D) per category (S passed checks, W failed warnings, "
+               "D failed dangers; exempted findings are left out). Grades: A >= 90, B >= 80, C >= 70, "
+               "D >= 60, F below.")
+    for sentence in skipped:
+        say(sentence)
+    table = scores_frame(scores)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Score per category")
+        if not table.empty:
+            bars = alt.Chart(table).mark_bar().encode(
+                x=alt.X("Score:Q", scale=alt.Scale(domain=[0, 100])), y=alt.Y("Category:N", sort="x"),
+                color=alt.Color("Grade:N", scale=alt.Scale(domain=list("ABCDF"), range=[
+                    "#2e9e5b", "#7cb342", "#e0b000", "#e08a00", "#e0403a"])),
+                tooltip=["Category", "Score", "Grade", "Passed", "Warnings", "Dangers"])
+            st.altair_chart(bars, width="stretch")
+        show_table(table, "security-scores.csv", "kams_security_scores_csv")
+    with right:
+        st.subheader("Findings by severity")
+        st.altair_chart(_severity_chart(counts), width="stretch")
+        show_table(counts, "security-severity-counts.csv", "kams_security_counts_csv")
+    st.subheader("Trend")
+    if trend.sentence:
+        st.info(escape_markdown(trend.sentence))
+    else:
+        line = alt.Chart(trend.frame).mark_line(point=True).encode(
+            x=alt.X("taken_at:T", title="Snapshot"), y=alt.Y("value:Q", title="Score",
+                                                            scale=alt.Scale(domain=[0, 100])),
+            color="category:N", tooltip=["taken_at:T", "category", "value"])
+        st.altair_chart(line, width="stretch")
+
+
+# --- Pod Security Standards --------------------------------------------------------------------------
+def pss_namespaces(namespaces: Sequence[dict[str, Any]] | None, findings: Sequence[Finding]
+                   ) -> pd.DataFrame:
+    """One row per namespace: its pod-security.kubernetes.io/* labels and whether its pods would pass
+    Baseline and Restricted today. Without the Namespace list, the namespaces with findings."""
+    verdicts = pss_verdicts(findings)
+    counts = pd.Series([f.namespace for f in findings if f.pss], dtype="object").value_counts()
+    labels = {str((ns.get("metadata") or {}).get("name") or ""): namespace_pss_labels(ns)
+              for ns in namespaces or []}
+    names = sorted(set(labels) | set(verdicts))
+    rows = []
+    for name in names:
+        verdict = verdicts.get(name, {"baseline": True, "restricted": True})
+        row = {key: labels.get(name, {}).get(key, "") for key in ("enforce", "enforce-version", "audit",
+                                                                    "warn")}
+        rows.append({"namespace": name, **row, "baseline": verdict["baseline"],
+                     "restricted": verdict["restricted"], "pss_findings": int(counts.get(name, 0))})
+    frame = pd.DataFrame(rows, columns=list(PSS_NAMESPACE_TABLE))
+    return frame.rename(columns=PSS_NAMESPACE_TABLE)
+
+
+def render_pss(namespaces: list[dict[str, Any]] | SourceError | None, findings: Sequence[Finding],
+               chosen: str | None) -> None:
+    pss = [f for f in findings if f.pss]
+    st.subheader("Namespaces")
+    st.caption("Would each namespace's pods pass the Baseline and Restricted profiles today? Exempted "
+               "findings still count here: Pod Security Admission does not know KAMS's kams.io/exempt "
+               "annotation.")
+    if isinstance(namespaces, SourceError):
+        show_source_error(namespaces, "Namespace labels are unavailable")
+        namespaces = None
+    table = pss_namespaces(namespaces, pss)
+    if chosen:
+        table = table[table["Namespace"] == chosen]
+    show_table(table, "pss-namespaces.csv", "kams_security_pss_ns_csv")
+    st.subheader("Findings")
+    show_table(findings_frame(pss), "pss-findings.csv", "kams_security_pss_csv",
+               empty="No workload breaks a Pod Security Standards control.")
+    render_exemptions(pss, "pss")
+
+
+def render_exemptions(findings: Sequence[Finding], key: str) -> None:
+    """The findings a kams.io/exempt annotation exempts, each with its kams.io/exempt-reason."""
+    exempt = findings_frame([f for f in findings if f.exempt])
+    st.subheader("Exemptions")
+    st.caption("Findings exempted by a kams.io/exempt annotation, with the kams.io/exempt-reason given. "
+               "They are left out of the score.")
+    show_table(exempt[["Check", "Control", "Kind", "Namespace", "Object", "Container", "Exemption reason"]],
+               f"{key}-exemptions.csv", f"kams_security_{key}_exempt_csv", empty="No exemptions.")
+
+
+def render_hygiene(findings: Sequence[Finding]) -> None:
+    other = [f for f in findings if not f.pss]
+    if other:
+        by_check = (pd.DataFrame({"Control": [f.title for f in other if not f.exempt]})
+                    .value_counts().rename("Findings").reset_index())
+        if not by_check.empty:
+            st.altair_chart(alt.Chart(by_check).mark_bar().encode(
+                x="Findings:Q", y=alt.Y("Control:N", sort="-x", title=None),
+                tooltip=["Control", "Findings"]), width="stretch")
+    show_table(findings_frame(other), "hygiene-findings.csv", "kams_security_hygiene_csv",
+               empty="No workload hygiene findings.")
+    render_exemptions(other, "hygiene")
+
+
+# --- RBAC, network, versions -------------------------------------------------------------------------
+def render_rbac(inputs: SecurityInputs, findings: Sequence[Finding], chosen: str | None) -> None:
+    objects = inputs.rbac_objects()
+    if isinstance(objects, SourceError):
+        show_source_error(objects, "RBAC was not audited")
+    else:
+        st.subheader("Risks")
+        show_table(findings_frame([f for f in findings if f.category == "RBAC"]), "rbac-findings.csv",
+                   "kams_security_rbac_csv", empty="No risky RBAC grant found.")
+        st.subheader("Who can do what")
+        st.caption("Every subject with a risky permission, through which binding and role (built-in "
+                   "grants marked).")
+        frame = who_can(objects)
+        if chosen:
+            frame = frame[frame["scope"].isin([chosen, "cluster-wide"]) | (frame["subject_namespace"]
+                                                                          == chosen)]
+        show_table(frame, "rbac-who-can.csv", "kams_security_who_can_csv")
+        st.subheader("Roles no binding uses")
+        show_table(unused_roles(RbacObjects(objects.roles, objects.cluster_roles, objects.role_bindings,
+                                            objects.cluster_role_bindings)),
+                   "rbac-unused-roles.csv", "kams_security_unused_csv", empty="Every role is bound.")
+    st.subheader("KAMS's own permissions")
+    review = inputs.own_review
+    if isinstance(review, SourceError):
+        show_source_error(review, "KAMS could not review its own permissions")
+    elif review:
+        verdict = own_verdict(review, inputs.own_namespace or "")
+        (st.success if verdict.read_only else st.error)(escape_markdown(verdict.sentence))
+        show_table(own_permissions(review), "kams-permissions.csv", "kams_security_own_csv")
+
+
+def render_network(inputs: SecurityInputs, chosen: str | None) -> None:
+    error = inputs.error("network")
+    if error is not None:
+        show_source_error(error, "Network exposure was not checked")
+        return
+
+    def mine(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[frame["namespace"] == chosen] if chosen else frame
+
+    assert isinstance(inputs.pods, list) and isinstance(inputs.network_policies, list)
+    st.subheader("Namespaces")
+    st.caption("NetworkPolicies per namespace and the running pods none of them selects (those pods "
+               "accept traffic from anywhere).")
+    show_table(mine(namespace_isolation(inputs.namespaces, inputs.pods, inputs.network_policies)),
+               "network-namespaces.csv", "kams_security_net_ns_csv")
+    pods = pod_isolation(inputs.pods, inputs.network_policies)
+    st.subheader("Pods")
+    show_table(mine(pods), "network-pods.csv", "kams_security_net_pods_csv")
+    st.subheader("Services reachable from outside (LoadBalancer, NodePort)")
+    show_table(mine(exposed_services(inputs.services)), "network-services.csv",
+               "kams_security_net_svc_csv", empty="No LoadBalancer or NodePort Service.")
+    st.subheader("Ingresses")
+    show_table(mine(ingress_tls(inputs.ingresses)), "network-ingresses.csv", "kams_security_net_ing_csv",
+               empty="No Ingress.")
+
+
+def render_outdated(inputs: SecurityInputs, findings: Sequence[Finding], today: dt.date) -> None:
+    st.subheader("Kubernetes version")
+    if isinstance(inputs.version, SourceError):
+        show_source_error(inputs.version, "The Kubernetes version was not checked")
+    else:
+        status = version_status(inputs.version, today)
+        level = {"supported": "success", "eol-soon": "warning", "end-of-life": "error"}.get(status.status,
+                                                                                           "info")
+        {"success": st.success, "warning": st.warning, "error": st.error, "info": st.info}[level](
+            escape_markdown(status.sentence))
+    show_table(eol_frame(today), "kubernetes-eol.csv", "kams_security_eol_csv")
+    st.subheader("Kubelet version skew")
+    if isinstance(inputs.nodes, SourceError):
+        show_source_error(inputs.nodes, "Kubelet versions were not checked")
+    elif not isinstance(inputs.version, SourceError):
+        show_table(kubelet_skew(inputs.nodes, inputs.version), "kubelet-skew.csv", "kams_security_skew_csv")
+    st.subheader("Images not pinned by digest")
+    show_table(findings_frame([f for f in findings if f.id == PINNING_CHECK]), "images-not-pinned.csv",
+               "kams_security_pinned_csv", empty="Every image is pinned by digest.")
+
+
+def render_vulnerabilities(report: Any) -> None:
+    """k8sdata.security.vulns' answer: a per-image table (`images`), top CVEs (`cves`), sentences
+    (`sentences`) and whether any source is installed (`installed`); attributes read defensively."""
+    if report is None:
+        st.info("Vulnerability scanning is not available in this build of KAMS yet.")
+        st.info(TRIVY_HELP)
+        return
+    if isinstance(report, SourceError):
+        show_source_error(report, "Vulnerabilities are unavailable")
+        return
+    for sentence in getattr(report, "sentences", []) or []:
+        say(str(sentence))
+    if not getattr(report, "installed", True):
+        st.info(TRIVY_HELP)
+        return
+    images = getattr(report, "images", None)
+    if isinstance(images, pd.DataFrame):
+        st.subheader("Running images")
+        show_table(images, "vulnerabilities-images.csv", "kams_security_vuln_images_csv",
+                   empty="No vulnerabilities reported for the running images.")
+    cves = getattr(report, "cves", None)
+    if isinstance(cves, pd.DataFrame):
+        st.subheader("Top CVEs")
+        show_table(cves, "vulnerabilities-cves.csv", "kams_security_vuln_cves_csv")
+
+
+def render_sentences(sentences: Iterable[str]) -> None:
+    for sentence in sentences:
+        say(sentence)
