@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-Source = Literal["kubernetes", "prometheus", "s3", "archive", "alertmanager"]
+Source = Literal["kubernetes", "prometheus", "s3", "archive", "alertmanager", "clair"]
 
 _SOURCE_NAME: dict[str, str] = {
     "kubernetes": "the Kubernetes API",
@@ -16,6 +16,7 @@ _SOURCE_NAME: dict[str, str] = {
     "s3": "S3",
     "archive": "the archive folder",
     "alertmanager": "Alertmanager",
+    "clair": "Clair",
 }
 
 
@@ -105,6 +106,8 @@ class NotConfigured(SourceError):
             "kubernetes": "Set KUBECONFIG, or run KAMS inside the cluster with its ServiceAccount.",
             "alertmanager": "Set ALERTMANAGER_URL to your Alertmanager's address to see silences and "
                             "inhibitions.",
+            "clair": "Set CLAIR_URL to your Clair v4 server's address (the one serving /matcher/api/v1/) "
+                     "to see its vulnerability reports.",
         }
         return hints.get(self.source, "Check KAMS's settings.")
 
