@@ -94,6 +94,8 @@ class Settings:
     # Security checks (docs/security.md): severity policy and the Host Ports control's known list.
     security_severity: tuple[tuple[str, str], ...] = ()  # $KAMS_SECURITY_SEVERITY: "ID=danger,ID=ignore"
     security_allowed_host_ports: tuple[int, ...] = ()  # $KAMS_SECURITY_ALLOWED_HOST_PORTS: "80,443"
+    # Image vulnerabilities from Clair v4 (docs/security-vulns.md): the server serving /matcher/api/v1/.
+    clair_url: str | None = None  # $CLAIR_URL
 
     @classmethod
     def from_env(
@@ -133,6 +135,7 @@ class Settings:
             request_path_label=_blank_to_none(env.get("KAMS_REQUEST_PATH_LABEL")) or "path",
             security_severity=_severity_overrides(env.get("KAMS_SECURITY_SEVERITY")),
             security_allowed_host_ports=_ports(env.get("KAMS_SECURITY_ALLOWED_HOST_PORTS")),
+            clair_url=_blank_to_none(env.get("CLAIR_URL")),
         )
 
     @property
