@@ -22,6 +22,7 @@ navigation = st.navigation([
     st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
     st.Page("pages/requests.py", title="Requests", icon=":material/monitoring:"),
     st.Page("pages/logs.py", title="Logs", icon=":material/article:"),
+    st.Page("pages/security.py", title="Security", icon=":material/shield:"),
 ])
 
 render_sidebar(settings)
