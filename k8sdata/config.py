@@ -77,8 +77,8 @@ class Settings:
     demo: bool = False  # $KAMS_DEMO == "1": show the "demo cluster" banner
     # Prometheus behind authentication or a private CA (Thanos, Mimir, a gateway in front of Prometheus).
     prometheus_token: str | None = None  # $PROMETHEUS_TOKEN: sent as "Authorization: Bearer ..."
-    prometheus_token_file: str | None = None  # $PROMETHEUS_TOKEN_FILE: a mounted secret, re-read as it rotates
-    prometheus_ca_file: str | None = None  # $PROMETHEUS_CA_FILE: PEM bundle that signs Prometheus' certificate
+    prometheus_token_file: str | None = None  # $PROMETHEUS_TOKEN_FILE: a mounted secret, re-read (rotation)
+    prometheus_ca_file: str | None = None  # $PROMETHEUS_CA_FILE: PEM bundle signing Prometheus' certificate
     alertmanager_url: str | None = None  # $ALERTMANAGER_URL: the Alerts page then shows Alertmanager's view
     # Custom request metrics (docs/requests.md), for apps whose names match no built-in convention.
     # Unset KAMS_REQUESTS_METRIC = no custom convention; the other names then have no effect.
