@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import sys
 from typing import Any, TextIO
@@ -18,6 +19,7 @@ import pandas as pd
 
 from k8sdata.cli.output import add_context_option, format_table, kube_from_args
 from k8sdata.config import Settings
+from k8sdata.security.cluster import collect_security_inputs, merge_scans, security_scan
 from k8sdata.security.engine import (
     SEVERITIES,
     Finding,
@@ -39,7 +41,7 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"info": "note", "warning": "warning", "danger": "error"}
 
 
-def _gather(args: argparse.Namespace, settings: Settings) -> Objects:
+def _gather(args: argparse.Namespace, kube: Any) -> Objects:
     objects = Objects()
     for raw in args.paths:
         if raw == "-":
@@ -48,7 +50,7 @@ def _gather(args: argparse.Namespace, settings: Settings) -> Objects:
         for path in manifest_files([raw]):
             add_manifest_text(objects, path.read_text(encoding="utf-8"), path.as_posix())
     if args.cluster:
-        live = cluster_objects(kube_from_args(args, settings), namespace=args.namespace)
+        live = cluster_objects(kube, namespace=args.namespace)
         objects.items += live.items
         objects.skipped += live.skipped
         objects.pdbs_known = live.pdbs_known
@@ -123,9 +125,16 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if not args.paths and not args.cluster:
         raise ValueError("scan: give manifest PATHs (or - for stdin), --cluster, or both")
     checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
-    objects = _gather(args, settings)
+    kube = kube_from_args(args, settings) if args.cluster else None
+    objects = _gather(args, kube)
     result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
                           pdbs_known=objects.pdbs_known)
+    if kube is not None:
+        # The live cluster also has RBAC, network exposure and versions, which manifests alone cannot show.
+        audits = security_scan(collect_security_inputs(kube), dt.date.today())
+        if args.namespace:
+            audits.findings[:] = [f for f in audits.findings if f.namespace in ("", args.namespace)]
+        result = merge_scans([result, audits])
     # The source's sentences say why (e.g. PDBs forbidden); the engine's say the same without the cause.
     said = [*objects.skipped, *(sentence for sentence in result.skipped
                                 if not any(s.startswith(sentence.rstrip(".")) for s in objects.skipped))]

@@ -107,7 +107,8 @@ def collect_security_inputs(kube: Any, *, own_namespace: str | None = None) -> S
     return inputs
 
 
-def _merge(results: Iterable[ScanResult]) -> ScanResult:
+def merge_scans(results: Iterable[ScanResult]) -> ScanResult:
+    """Several scans' findings, results and skipped sentences as one (one score covers them all)."""
     merged = ScanResult([], [], [])
     for result in results:
         merged.findings.extend(result.findings)
@@ -140,4 +141,4 @@ def security_scan(inputs: SecurityInputs, today: dt.date, *, include_builtin: bo
     if isinstance(inputs.nodes, SourceError):
         versions.skipped.append(f"Kubelet versions were not checked: {inputs.nodes.sentence}")
     parts.append(versions)
-    return _merge(parts)
+    return merge_scans(parts)
