@@ -208,6 +208,45 @@ def _page_decoder(slim: Slim | ListShape | None) -> PageDecoder:
     return decode
 
 
+@contextlib.contextmanager
+def _source_errors(path: str) -> Iterator[None]:
+    """Every failure of one request leaves as a SourceError kind."""
+    try:
+        yield
+    except ApiException as error:
+        raise _from_api_exception(error, path) from None
+    except AttributeError as error:
+        # kubernetes 36's ApiClient trips over its own TLS-failure exception (status 0, body None:
+        # `e.body.decode` raises AttributeError); the real failure is the exception it was handling.
+        if isinstance(error.__context__, ApiException):
+            raise _from_api_exception(error.__context__, path) from None
+        raise
+    except SourceError:
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise _from_transport(error, path) from None
+
+
+_ITEMS_KEY = b'"items":'
+
+
+def _continue_token(raw: bytes) -> str:
+    """A list page's `continue` token without parsing its items: the API server writes a list's
+    metadata before its items, so the part before "items" is enough (else: the whole body)."""
+    cut = raw.find(_ITEMS_KEY)
+    head: Any = None
+    if cut > 0:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            head = orjson.loads(raw[:cut] + b'"items":null}')
+    if not isinstance(head, dict):
+        try:
+            head = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return ""  # the page's decoder reports what is wrong with it
+    metadata = head.get("metadata") if isinstance(head, dict) else None
+    return str((metadata or {}).get("continue") or "") if isinstance(metadata, dict) else ""
+
+
 # --------------------------------------------------------------------------------------------- client
 
 class KubeClient:
@@ -258,11 +297,15 @@ class KubeClient:
 
     def _get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> bytes:
         """GET path and return the body; every failure becomes a SourceError kind."""
+        return self._read(self._open(path, query), path)
+
+    def _open(self, path: str, query: list[tuple[str, str | int]] | None = None) -> Any:
+        """Send GET path and return the response once its status and headers are in; the body is left
+        to `_read` (meanwhile the server goes on writing it into the socket's buffers)."""
         if _FORBIDDEN_PATH.search(path):
             raise Forbidden(_SOURCE, "KAMS never reads Secrets")
-        response = None
-        try:
-            response = self._api.call_api(
+        with _source_errors(path):
+            return self._api.call_api(
                 path,
                 "GET",
                 query_params=query or [],
@@ -272,23 +315,16 @@ class KubeClient:
                 _request_timeout=self._timeout,
                 _return_http_data_only=True,
             )
-            return response.data
-        except ApiException as error:
-            raise _from_api_exception(error, path) from None
-        except AttributeError as error:
-            # kubernetes 36's ApiClient trips over its own TLS-failure exception (status 0, body None:
-            # `e.body.decode` raises AttributeError); the real failure is the exception it was handling.
-            if isinstance(error.__context__, ApiException):
-                raise _from_api_exception(error.__context__, path) from None
-            raise
-        except SourceError:
-            raise
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise _from_transport(error, path) from None
+
+    @staticmethod
+    def _read(response: Any, path: str) -> bytes:
+        """The whole body of a response from `_open`; its connection goes back to the pool."""
+        try:
+            with _source_errors(path):
+                return response.data
         finally:
-            if response is not None:
-                with contextlib.suppress(Exception):
-                    response.release_conn()
+            with contextlib.suppress(Exception):
+                response.release_conn()
 
     def get_json(self, path: str, query: list[tuple[str, str | int]] | None = None) -> dict[str, Any]:
         raw = self._get(path, query)
@@ -336,27 +372,38 @@ class KubeClient:
 
     def _list_pages(self, path: str, base: list[tuple[str, str | int]], decode: PageDecoder
                     ) -> tuple[list[Any], str]:
-        # One page after the other. A reader thread fetching page n+1 while page n is decoded was
-        # measured slower (bench/PROFILE.md): the decoder holds the GIL for a whole page, and a TLS
-        # read needs it back for every 16 KB record, so the two threads mostly wait for each other.
+        """Follow `continue` page by page, one request ahead: as soon as page n is read, the request
+        for page n+1 goes out (its token is in page n's metadata, read without parsing the items), and
+        page n is decoded while the server prepares and sends page n+1 into the socket's buffers.
+
+        One thread, on purpose: a reader thread was measured slower (bench/PROFILE.md): the decoder
+        holds the GIL for a whole page and a TLS read needs it back for every 16 KB record."""
         items: list[Any] = []
-        token = ""
         version: str | None = None
-        while True:
+
+        def request(token: str) -> Any:
             query: list[tuple[str, str | int]] = [*base, ("limit", PAGE_SIZE)]
             if token:
                 query.append(("continue", token))
-            raw = self._get(path, query)
+            return self._open(path, query)
+
+        response = request("")
+        while response is not None:
+            raw = self._read(response, path)
+            token = _continue_token(raw)
+            response = request(token) if token else None
             try:
-                page_items, page_version, token = decode(raw)
+                page_items, page_version, _ = decode(raw)
             except (ValueError, TypeError) as error:  # orjson / msgspec decode and validation errors
+                if response is not None:
+                    with contextlib.suppress(Exception):
+                        response.close()
                 raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
             del raw
             if version is None:  # the first page's version is the list's consistent snapshot
                 version = page_version
             items.extend(page_items)
-            if not token:
-                return items, version
+        return items, version or ""
 
     def watch_events(self, path: str, resource_version: str, *, timeout_seconds: int = 300,
                      on_response: Callable[[Any], None] | None = None,

@@ -164,16 +164,16 @@ def test_expired_continue_token_restarts_the_list_once(tmp_path: Path) -> None:
         while 410 not in [r.status for r in server.request_log] and time.monotonic() < deadline:
             time.sleep(0.05)
         server.clear_request_log()
-        original_get = client._get
+        original_read = client._read
         compacted = []
 
-        def compact_after_first_page(path: str, query: Any = None) -> bytes:
-            body = original_get(path, query)
+        def compact_after_first_page(response: Any, path: str) -> bytes:
+            body = original_read(response, path)
             if not compacted:
                 compacted.append(server.store.compact())
             return body
 
-        client._get = compact_after_first_page  # type: ignore[method-assign]
+        client._read = compact_after_first_page  # type: ignore[method-assign]
         pods = client.list_pods()
         statuses = [r.status for r in logged(server, r"^/api/v1/pods$", 4)]
         client.close()
