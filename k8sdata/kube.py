@@ -238,7 +238,7 @@ def _continue_token(raw: bytes) -> str:
     if cut > 0:
         with contextlib.suppress(orjson.JSONDecodeError):
             head = orjson.loads(raw[:cut] + b'"items":null}')
-    if not isinstance(head, dict):
+    if not isinstance(head, dict) or "metadata" not in head:  # metadata after the items: parse it all
         try:
             head = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -446,3 +446,14 @@ def test_ten_thousand_pods_stay_cheap(make_api_server: Any, tmp_path: Path) -> N
     pages = -(-len(pods) // PAGE_SIZE)
     assert len(logged(server, r"^/api/v1/pods$", pages)) == pages
     assert elapsed < 20, f"listing and tabulating 10,000 pods took {elapsed:.1f} s"
+
+
+def test_continue_token_is_read_from_the_metadata_wherever_it_is() -> None:
+    from k8sdata.kube import _continue_token
+
+    assert _continue_token(b'{"kind":"PodList","metadata":{"continue":"abc"},"items":[{"a":1}]}') == "abc"
+    # Metadata after the items (not what API servers write, but valid JSON): found by a whole parse.
+    late = b'{"items":[{"metadata":{"continue":"no"}}],"metadata":{"continue":"abc"}}'
+    assert _continue_token(late) == "abc"
+    assert _continue_token(b'{"kind":"PodList","metadata":{"resourceVersion":"5"},"items":[]}') == ""
+    assert _continue_token(b"not json") == ""
