@@ -16,6 +16,7 @@ import streamlit as st
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.security import score
+from k8sdata.security.vulns import vulnerability_scan
 from ui import security_data, security_view
 from ui.filters import current_filters
 from ui.frame_guard import ensure_app_frame
@@ -59,6 +60,10 @@ skipped = [] if isinstance(workloads, SourceError) else workloads.objects.skippe
 audit_findings = [] if isinstance(audit, SourceError) else audit[1].findings
 audit_results = [] if isinstance(audit, SourceError) else audit[1].results
 audit_skipped = [] if isinstance(audit, SourceError) else audit[1].skipped
+vuln_scan = None if isinstance(vulns, SourceError) else vulnerability_scan(vulns)
+if vuln_scan is not None:  # fixable critical/high vulnerabilities count in the score and the findings
+    audit_findings = [*audit_findings, *vuln_scan.findings]
+    audit_results = [*audit_results, *vuln_scan.results]
 
 if isinstance(workloads, SourceError):
     show_source_error(workloads, "Workloads were not scanned")
@@ -93,7 +98,7 @@ else:
     with tabs[4]:
         security_view.render_network(inputs, chosen)
 with tabs[5]:
-    security_view.render_vulnerabilities(vulns)
+    security_view.render_vulnerabilities(vulns, chosen)
 with tabs[6]:
     if isinstance(audit, SourceError):
         show_source_error(audit, "Versions were not checked")

@@ -9,10 +9,8 @@ is an answer, shown as a sentence), which need not survive pickling, and nothing
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -27,6 +25,7 @@ from k8sdata.security import (
 )
 from k8sdata.security.cluster import SecurityInputs, collect_security_inputs, security_scan
 from k8sdata.security.sources import Objects, cluster_objects
+from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities
 from ui.data import archive, kube_client
 
 #: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
@@ -104,27 +103,14 @@ def cluster_audit(settings: Settings, context: str | None, namespace: str
     return _cluster_audit(settings, context, namespace)
 
 
-def _vulns_module() -> Any | None:
-    """k8sdata.security.vulns when it exists (it is built alongside this page)."""
-    try:
-        return importlib.import_module("k8sdata.security.vulns")
-    except ImportError:
-        return None
-
-
 @st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
-def _vulnerabilities(settings: Settings, context: str | None) -> Any:
-    module = _vulns_module()
-    assert module is not None
-    return module.collect_vulnerabilities(kube_client(settings, context), settings)
+def _vulnerabilities(settings: Settings, context: str | None) -> VulnerabilityData:
+    return collect_vulnerabilities(kube_client(settings, context), settings)
 
 
-def vulnerabilities(settings: Settings, context: str | None) -> Any | None:
-    """The vulnerability module's answer, or None when k8sdata.security.vulns (or its
-    `collect_vulnerabilities(kube, settings)`) is not available in this build."""
-    module = _vulns_module()
-    if module is None or not hasattr(module, "collect_vulnerabilities"):
-        return None
+def vulnerabilities(settings: Settings, context: str | None) -> VulnerabilityData:
+    """Running images with Trivy Operator's and Clair's reports (each source's failure kept inside).
+    Raises NotConfigured (uncached) without a cluster."""
     if not settings.kubernetes_configured:
         raise NotConfigured("kubernetes")
     return _vulnerabilities(settings, context)

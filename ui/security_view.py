@@ -21,8 +21,14 @@ from k8sdata.errors import SourceError
 from k8sdata.security import SEVERITIES, Finding, Score, namespace_pss_labels, pss_verdicts
 from k8sdata.security.cluster import SecurityInputs
 from k8sdata.security.network import exposed_services, ingress_tls, namespace_isolation, pod_isolation
-from k8sdata.security.rbac import RbacObjects, own_permissions, own_verdict, unused_roles, who_can
+from k8sdata.security.rbac import own_permissions, own_verdict, unused_roles, who_can
 from k8sdata.security.versions import eol_frame, kubelet_skew, version_status
+from k8sdata.security.vulns import (
+    VulnerabilityData,
+    how_to_enable,
+    top_vulnerabilities_frame,
+    vulnerability_table,
+)
 from ui.render import escape_markdown, show_source_error
 
 #: Finding columns shown (and downloaded), renamed for people.
@@ -39,16 +45,6 @@ PSS_NAMESPACE_TABLE = {
 #: Mid-tones readable on light and dark backgrounds.
 SEVERITY_COLOURS = {"danger": "#e0403a", "warning": "#e08a00", "info": "#4a90d9"}
 PINNING_CHECK = "image-not-pinned"
-TRIVY_HELP = (
-    "No vulnerability source is installed. Either install Trivy Operator, which scans every running "
-    "image and stores VulnerabilityReport objects that KAMS reads (helm repo add aqua "
-    "https://aquasecurity.github.io/helm-charts/ && helm install trivy-operator aqua/trivy-operator "
-    "-n trivy-system --create-namespace; then let KAMS's ClusterRole get/list/watch "
-    "vulnerabilityreports.aquasecurity.github.io), or run Clair v4 and set CLAIR_URL to its address so "
-    "KAMS asks its matcher API about each running image digest."
-)
-
-
 def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
     st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv",
                        icon=":material/download:", on_click="ignore", key=key)
@@ -237,9 +233,8 @@ def render_rbac(inputs: SecurityInputs, findings: Sequence[Finding], chosen: str
                                                                           == chosen)]
         show_table(frame, "rbac-who-can.csv", "kams_security_who_can_csv")
         st.subheader("Roles no binding uses")
-        show_table(unused_roles(RbacObjects(objects.roles, objects.cluster_roles, objects.role_bindings,
-                                            objects.cluster_role_bindings)),
-                   "rbac-unused-roles.csv", "kams_security_unused_csv", empty="Every role is bound.")
+        show_table(unused_roles(objects), "rbac-unused-roles.csv", "kams_security_unused_csv",
+                   empty="Every role is bound.")
     st.subheader("KAMS's own permissions")
     review = inputs.own_review
     if isinstance(review, SourceError):
@@ -297,30 +292,48 @@ def render_outdated(inputs: SecurityInputs, findings: Sequence[Finding], today: 
                "kams_security_pinned_csv", empty="Every image is pinned by digest.")
 
 
-def render_vulnerabilities(report: Any) -> None:
-    """k8sdata.security.vulns' answer: a per-image table (`images`), top CVEs (`cves`), sentences
-    (`sentences`) and whether any source is installed (`installed`); attributes read defensively."""
-    if report is None:
-        st.info("Vulnerability scanning is not available in this build of KAMS yet.")
-        st.info(TRIVY_HELP)
+def vulnerable_images_chart(table: pd.DataFrame, limit: int = 15) -> alt.Chart | None:
+    """Critical / high / medium counts of the worst images (stacked bars), or None when all are clean."""
+    worst = table[table[["critical", "high", "medium"]].sum(axis=1) > 0].head(limit)
+    if worst.empty:
+        return None
+    long = worst.melt(id_vars=["image", "source"], value_vars=["critical", "high", "medium"],
+                      var_name="severity", value_name="vulnerabilities")
+    colours = alt.Scale(domain=["critical", "high", "medium"], range=["#e0403a", "#e08a00", "#e0b000"])
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("sum(vulnerabilities):Q", title="Vulnerabilities"),
+        y=alt.Y("image:N", sort="-x", title=None), color=alt.Color("severity:N", scale=colours),
+        tooltip=["image", "source", "severity", "vulnerabilities"])
+
+
+def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | None) -> None:
+    """Per running image: critical/high/medium counts, fixable counts and top CVEs (Trivy Operator's
+    VulnerabilityReports, Clair v4 with CLAIR_URL); how to enable a source when none is there."""
+    if isinstance(data, SourceError):
+        show_source_error(data, "Vulnerabilities are unavailable")
         return
-    if isinstance(report, SourceError):
-        show_source_error(report, "Vulnerabilities are unavailable")
+    for source, sentence in data.sentences().items():
+        say(f"{source}: {sentence}")
+    help_sentences = how_to_enable(data)
+    if help_sentences:
+        for sentence in help_sentences:
+            st.info(escape_markdown(sentence))
         return
-    for sentence in getattr(report, "sentences", []) or []:
-        say(str(sentence))
-    if not getattr(report, "installed", True):
-        st.info(TRIVY_HELP)
-        return
-    images = getattr(report, "images", None)
-    if isinstance(images, pd.DataFrame):
-        st.subheader("Running images")
-        show_table(images, "vulnerabilities-images.csv", "kams_security_vuln_images_csv",
-                   empty="No vulnerabilities reported for the running images.")
-    cves = getattr(report, "cves", None)
-    if isinstance(cves, pd.DataFrame):
-        st.subheader("Top CVEs")
-        show_table(cves, "vulnerabilities-cves.csv", "kams_security_vuln_cves_csv")
+    table = vulnerability_table(data)
+    cves = top_vulnerabilities_frame(data)
+    if chosen:
+        table = table[table["namespaces"].str.split(", ").apply(lambda names: chosen in names)]
+        cves = cves[cves["image"].isin(set(table["image"]))]
+    st.subheader("Running images")
+    chart = vulnerable_images_chart(table) if not table.empty else None
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    show_table(table, "vulnerabilities-images.csv", "kams_security_vuln_images_csv",
+               empty="No running image in this selection.")
+    st.subheader("Top CVEs")
+    st.caption("The worst vulnerabilities of each image, with the version that fixes them.")
+    show_table(cves, "vulnerabilities-cves.csv", "kams_security_vuln_cves_csv",
+               empty="No vulnerabilities reported for these images.")
 
 
 def render_sentences(sentences: Iterable[str]) -> None:

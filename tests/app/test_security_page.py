@@ -1,0 +1,150 @@
+"""AppTest of the Security page (pages/security.py, ui.security_view, ui.security_data) against the
+stand-in Kubernetes API server with the demo cluster (fixture app_env)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from k8sdata.archive import FolderArchive
+from k8sdata.security import Finding
+from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
+from tests.plugins.app import ROOT
+from ui.security_data import SECURITY_SCORES_TABLE
+from ui.security_view import FINDINGS_TABLE, findings_frame, in_namespace, severity_counts
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+PAGE = str(ROOT / "pages" / "security.py")
+PORTAL = "legacy-portal"  # the Deployment that owns the demo's insecure pod
+PORTAL_NAMESPACE = INSECURE_POD.namespace
+
+
+def run_page(namespace: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [element.value for kind in (at.info, at.warning, at.error, at.success, at.caption)
+             for element in kind]
+    return " ".join(str(part).replace("\\", "") for part in parts)
+
+
+def tables_with(at: AppTest, column: str) -> list[pd.DataFrame]:
+    return [frame.value for frame in at.dataframe if column in frame.value.columns]
+
+
+def all_findings(at: AppTest) -> pd.DataFrame:
+    """Every findings table of the page (PSS, hygiene, RBAC, pinning) stacked."""
+    return pd.concat(tables_with(at, "Remediation"), ignore_index=True)
+
+
+def test_demo_insecure_workload_overprivileged_binding_and_pss_verdicts() -> None:
+    at = run_page()
+    assert [title.value for title in at.title] == ["Security"]
+    assert [tab.label for tab in at.tabs] == ["Overview", "Pod Security Standards", "Workload hygiene",
+                                             "RBAC", "Network", "Vulnerabilities", "Outdated software"]
+    findings = all_findings(at)
+    portal = findings[(findings["Namespace"] == PORTAL_NAMESPACE) & (findings["Object"] == PORTAL)]
+    # The insecure workload breaks Baseline controls (privileged, hostPath, hostNetwork) and hygiene.
+    assert {"pss-privileged", "pss-host-path-volumes", "pss-host-namespaces"} <= set(portal["Check"])
+    assert set(portal.loc[portal["Check"] == "pss-privileged", "Level"]) == {"baseline"}
+    assert "image-tag-mutable" in set(portal["Check"])
+    assert (portal["Remediation"].str.len() > 0).all()
+    # The over-privileged binding is found and named in who-can-do-what.
+    namespace, binding = OVERPRIVILEGED_ROLEBINDING
+    rbac = findings[findings["Check"].str.startswith("rbac-")]
+    assert ((rbac["Namespace"] == namespace) & (rbac["Object"] == binding)).any(), rbac[["Check", "Object"]]
+    who = tables_with(at, "subject_name")[0]
+    assert f"{namespace}/{binding}" in set(who["binding"])
+    # PSS verdicts per namespace, with the namespaces' pod-security labels.
+    verdicts = tables_with(at, "Passes Baseline today")[0].set_index("Namespace")
+    assert not verdicts.loc[PORTAL_NAMESPACE, "Passes Baseline today"]
+    assert verdicts.loc["shop", "enforce"] == "restricted"
+    assert verdicts.loc[PORTAL_NAMESPACE, "enforce"] == ""
+    assert verdicts.loc["shop", "Passes Baseline today"]
+    # Score and grade per category, and KAMS's own read-only proof.
+    scores = tables_with(at, "Grade")[0].set_index("Category")
+    assert {"Overall", "RBAC", "Network"} <= set(scores.index)
+    assert set(scores["Grade"]) <= set("ABCDF")
+    assert any(metric.label == "Overall score" for metric in at.metric)
+    assert "KAMS is read-only" in texts(at)
+    # Vulnerabilities per running image from the demo's Trivy VulnerabilityReports, with top CVEs.
+    images = tables_with(at, "fixable_critical")[0]
+    assert (images["critical"] > 0).any() and (images["source"] == "trivy").any()
+    assert "CVE-2021-44228" in set(tables_with(at, "fixed_version")[0]["id"])
+    # Kubelet skew and the end-of-life table on the Outdated software tab.
+    assert tables_with(at, "minors_behind") and tables_with(at, "end_of_life")
+
+
+def test_exemption_shows_with_its_reason_and_still_fails_the_namespace(kube_faults: Any) -> None:
+    deployment = kube_faults.store.get(("apps", "deployments"), PORTAL_NAMESPACE, PORTAL)
+    annotations = {**(deployment["metadata"].get("annotations") or {}),
+                   "kams.io/exempt": "pss-privileged",
+                   "kams.io/exempt-reason": "legacy agent, replaced next quarter"}
+    kube_faults.store.update({**deployment, "metadata": {**deployment["metadata"],
+                                                         "annotations": annotations}})
+    at = run_page(PORTAL_NAMESPACE)
+    exempt = next(t for t in tables_with(at, "Exemption reason") if "Remediation" not in t.columns)
+    row = exempt[exempt["Check"] == "pss-privileged"].iloc[0]
+    assert (row["Object"], row["Exemption reason"]) == (PORTAL, "legacy agent, replaced next quarter")
+    verdicts = tables_with(at, "Passes Baseline today")[0]
+    assert list(verdicts["Namespace"]) == [PORTAL_NAMESPACE]  # the sidebar's namespace only
+    assert not verdicts["Passes Baseline today"].iloc[0]  # Pod Security Admission ignores exemptions
+
+
+def test_forbidden_rbac_is_a_sentence_and_other_tabs_keep_working(kube_faults: Any) -> None:
+    kube_faults.set_fault(r"^/apis/rbac\.authorization\.k8s\.io/", "forbidden")
+    at = run_page()
+    said = texts(at)
+    assert "RBAC was not audited" in said
+    assert "KAMS is not allowed to read this from the Kubernetes API" in said
+    assert not tables_with(at, "subject_name")  # no who-can table without RBAC
+    findings = all_findings(at)
+    assert "pss-privileged" in set(findings["Check"])  # workloads were still scanned
+    assert tables_with(at, "pods_not_selected")  # network exposure still checked
+
+
+def test_trend_from_archived_security_scores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("KAMS_S3_BUCKET", raising=False)
+    (tmp_path / "archive").mkdir()
+    monkeypatch.setenv("KAMS_ARCHIVE_DIR", str(tmp_path / "archive"))
+    at = run_page()
+    assert "The trend appears once archived snapshots include security findings" in texts(at)
+    store = FolderArchive(tmp_path / "archive")
+    now = datetime.now(UTC).replace(microsecond=0)
+    for days, value in ((2, 71.5), (1, 80.0)):
+        store.upload_snapshot({SECURITY_SCORES_TABLE: pd.DataFrame(
+            {"category": ["Overall"], "value": [value], "grade": ["C"]})}, "demo", None,
+            at=now - timedelta(days=days))
+    from ui import security_data
+
+    security_data.clear()
+    at.run()
+    assert "The trend appears once" not in texts(at)
+    specs = [chart.proto.spec for kind in ("vega_lite_chart", "arrow_vega_lite_chart")
+             for chart in at.get(kind)]
+    assert any("taken_at" in spec for spec in specs), "no trend chart"
+
+
+def test_findings_table_and_counts_are_plain_and_complete() -> None:
+    hostile = Finding(id="pss-privileged", title="Privileged", severity="danger", category="Pod Security",
+                      kind="Deployment", namespace="ns", name="=cmd|' /C calc'!A0", container="*app*",
+                      message="<b>x</b> [link](http://e)", remediation="fix", pss="baseline",
+                      exempt=True, exempt_reason="# heading")
+    frame = findings_frame([hostile])
+    assert list(frame.columns) == list(FINDINGS_TABLE.values())
+    assert frame.iloc[0]["Message"] == "<b>x</b> [link](http://e)"  # kept as data, shown in a dataframe
+    assert severity_counts([hostile])["findings"].sum() == 0  # exempted findings are not counted
+    cluster_wide = Finding(**{**hostile.__dict__, "namespace": "", "exempt": False})
+    assert in_namespace([hostile, cluster_wide], "other") == [cluster_wide]
