@@ -197,9 +197,11 @@ def _handler_for(service: ClairStandIn) -> type[BaseHTTPRequestHandler]:
                                  else "text/plain; charset=utf-8")
                 self.send_header("X-Content-Type-Options", "nosniff")
             self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
+            # A client that gave up (its timeout ran out during a latency fault) has closed the socket.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

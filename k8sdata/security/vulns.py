@@ -1,0 +1,566 @@
+"""Image vulnerabilities: one row per running image, from Trivy Operator and from Clair v4.
+
+Two sources, each optional:
+
+- **Trivy Operator** writes a `VulnerabilityReport` (aquasecurity.github.io/v1alpha1) per workload
+  container. KAMS lists them once (`KubeClient.list_resource`); a cluster without the CRD answers 404,
+  which is `NotInstalled`.
+- **Clair v4**, when `CLAIR_URL` is set: for each running image's manifest digest, the matcher's
+  `GET /matcher/api/v1/vulnerability_report/{digest}`. An image Clair has not indexed answers 404: that
+  image is "not indexed yet", not an error. Clair unset is `NotConfigured`.
+
+The pieces: `running_images(pods)` (pure) names what runs; `trivy_image_reports` and
+`clair_image_report` (pure) turn each source's JSON into `ImageReport`s; `collect_vulnerabilities` does
+the I/O (one list, plus one Clair request per image digest); `vulnerability_table`,
+`top_vulnerabilities_frame`, `how_to_enable` and `vulnerability_scan` (pure) make the page's table, its
+CVE list, the "how to turn this on" sentences and the Findings for the score. See docs/security-vulns.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import pandas as pd
+
+from k8sdata.errors import NotConfigured, NotInstalled, Source, SourceError
+from k8sdata.prom import JsonHttpClient
+from k8sdata.security.engine import CheckResult, Finding, ScanResult
+
+if TYPE_CHECKING:
+    from k8sdata.config import Settings
+
+TRIVY_GROUP_VERSION = "aquasecurity.github.io/v1alpha1"
+TRIVY_RESOURCE = "vulnerabilityreports"
+CLAIR_REPORT_PATH = "/matcher/api/v1/vulnerability_report/"
+
+#: Severities from worst to least; Clair's "Negligible" counts as LOW (docs/security-vulns.md).
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
+_CLAIR_SEVERITY = {"Critical": "CRITICAL", "High": "HIGH", "Medium": "MEDIUM", "Low": "LOW",
+                   "Negligible": "LOW", "Unknown": "UNKNOWN"}
+#: Pod phases whose containers' images count as running (a crash-looping container is still deployed).
+_LIVE_PHASES = ("Running", "Pending")
+
+Status = Literal["scanned", "not indexed", "no digest", "no report"]
+
+CATEGORY = "Vulnerabilities"
+CRITICAL_CHECK = "image-vulnerabilities-critical"
+HIGH_CHECK = "image-vulnerabilities-high"
+_CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediation)
+    CRITICAL_CHECK: (
+        "Image with fixable critical vulnerabilities", "danger",
+        "Rebuild the image on an updated base (or bump the listed packages to their fixed versions), "
+        "push it, and roll the workloads out with the new digest."),
+    HIGH_CHECK: (
+        "Image with fixable high vulnerabilities", "warning",
+        "Rebuild the image with the fixed package versions and roll it out; plan it with the next release."),
+}
+
+
+# ----------------------------------------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class Workload:
+    """Where an image runs: the pod's controller (or the pod itself) and the container."""
+
+    namespace: str
+    kind: str
+    name: str
+    container: str
+
+    def label(self) -> str:
+        return f"{self.namespace}/{self.kind}/{self.name} ({self.container})"
+
+
+@dataclass(frozen=True)
+class RunningImage:
+    image: str  # as the pod spec names it, e.g. "ghcr.io/org/app:1.2" or "...@sha256:..."
+    digest: str | None  # the manifest digest the kubelet pulled ("sha256:..."), when it says
+    workloads: tuple[Workload, ...]
+    pods: int  # how many live pods run it
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(sorted({workload.namespace for workload in self.workloads}))
+
+
+@dataclass(frozen=True)
+class Vulnerability:
+    id: str  # CVE-2024-1234, GHSA-..., DSA-...
+    severity: str  # one of SEVERITIES
+    package: str
+    installed_version: str
+    fixed_version: str  # "" when no fix exists
+    title: str
+    link: str
+    score: float | None = None  # CVSS, when the source gives one
+
+    @property
+    def fixable(self) -> bool:
+        return bool(self.fixed_version.strip())
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    """One source's view of one running image."""
+
+    source: str  # "trivy" | "clair"
+    image: RunningImage
+    status: Status
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    #: Severity -> count. Trivy's own summary when it has one (it is what `kubectl get vulns -o wide`
+    #: shows), else counted from the list.
+    counts: Mapping[str, int] = field(default_factory=dict)
+    updated: dt.datetime | None = None  # when the source produced it (Clair matches at request time)
+    report_name: str = ""  # the VulnerabilityReport's namespace/name, or Clair's manifest_hash
+
+    def count(self, severity: str) -> int:
+        return int(self.counts.get(severity, 0))
+
+    def fixable(self, severity: str) -> int:
+        return sum(1 for vulnerability in self.vulnerabilities
+                   if vulnerability.severity == severity and vulnerability.fixable)
+
+    def top(self, limit: int = 5) -> list[Vulnerability]:
+        """The worst first: severity, then fixable before unfixable, then CVSS score, then id."""
+        rank = {severity: index for index, severity in enumerate(SEVERITIES)}
+        return sorted(self.vulnerabilities, key=lambda v: (rank.get(v.severity, len(SEVERITIES)),
+                                                           not v.fixable, -(v.score or 0.0), v.id))[:limit]
+
+
+@dataclass
+class VulnerabilityData:
+    """What the page shows: the running images, and each source's reports or the error that stopped it."""
+
+    images: list[RunningImage] | SourceError
+    trivy: list[ImageReport] | SourceError
+    clair: list[ImageReport] | SourceError
+    now: dt.datetime
+
+    def reports(self) -> list[ImageReport]:
+        return [report for source in (self.trivy, self.clair) if not isinstance(source, SourceError)
+                for report in source]
+
+    def sentences(self) -> dict[str, str]:
+        """Source -> the sentence to show for it, for sources that failed in a way worth saying. Trivy
+        Operator not installed and CLAIR_URL unset are normal states, explained by `how_to_enable` when
+        both hold; a CLAIR_URL that is set but points at no Clair is worth a sentence."""
+        found: dict[str, str] = {}
+        for name, value in (("pods", self.images), ("trivy", self.trivy), ("clair", self.clair)):
+            if not isinstance(value, SourceError):
+                continue
+            if (name == "trivy" and isinstance(value, NotInstalled)) or (
+                    name == "clair" and isinstance(value, NotConfigured)):
+                continue
+            found[name] = value.sentence
+        return found
+
+
+# ------------------------------------------------------------------------------------- running images
+
+def image_digest(image_id: str | None, image: str | None = None) -> str | None:
+    """The manifest digest in a containerStatus imageID ("docker-pullable://repo@sha256:...",
+    "repo@sha256:...") or in an image pinned by digest. A bare "sha256:..." imageID is the image's
+    config ID on some runtimes, not a manifest digest, so it is not used."""
+    for candidate in (image_id or "", image or ""):
+        _, at, digest = candidate.rpartition("@")
+        if at and digest.startswith(("sha256:", "sha512:")):
+            return digest
+    return None
+
+
+def _controller(pod: Mapping[str, Any]) -> tuple[str, str]:
+    metadata = pod.get("metadata") or {}
+    for reference in metadata.get("ownerReferences") or []:
+        if reference.get("controller"):
+            return str(reference.get("kind", "")), str(reference.get("name", ""))
+    return "Pod", str(metadata.get("name", ""))
+
+
+def running_images(pods: Iterable[Mapping[str, Any]]) -> list[RunningImage]:
+    """One entry per distinct image (by digest when known, else by name) in live pods' containers."""
+    found: dict[str, dict[str, Any]] = {}
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") not in _LIVE_PHASES:
+            continue
+        metadata = pod.get("metadata") or {}
+        namespace = str(metadata.get("namespace", ""))
+        kind, name = _controller(pod)
+        spec_images = {str(c.get("name")): str(c.get("image", ""))
+                       for c in (pod.get("spec") or {}).get("containers") or []}
+        statuses = {str(s.get("name")): s for s in status.get("containerStatuses") or []}
+        for container, spec_image in spec_images.items():
+            container_status = statuses.get(container) or {}
+            image = spec_image or str(container_status.get("image", ""))
+            if not image:
+                continue
+            digest = image_digest(container_status.get("imageID"), image)
+            key = digest or image
+            entry = found.setdefault(key, {"image": image, "digest": digest, "workloads": [], "pods": 0})
+            entry["pods"] += 1
+            workload = Workload(namespace, kind, name, container)
+            if workload not in entry["workloads"]:
+                entry["workloads"].append(workload)
+    return sorted((RunningImage(e["image"], e["digest"], tuple(e["workloads"]), e["pods"])
+                   for e in found.values()), key=lambda running: running.image)
+
+
+def _normalise_reference(reference: str) -> str:
+    """"nginx:1.25" and "docker.io/library/nginx:1.25" (and index.docker.io) name the same image."""
+    reference = reference.split("@", 1)[0]
+    first, slash, rest = reference.partition("/")
+    if not slash or ("." not in first and ":" not in first and first != "localhost"):
+        first, rest = "docker.io", reference
+    if first == "index.docker.io":
+        first = "docker.io"
+    if first == "docker.io" and "/" not in rest:
+        rest = f"library/{rest}"
+    last = rest.rsplit("/", 1)[-1]
+    if ":" not in last:
+        rest = f"{rest}:latest"
+    return f"{first}/{rest}"
+
+
+# ------------------------------------------------------------------------------------------------ Trivy
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _trivy_vulnerability(item: Mapping[str, Any]) -> Vulnerability:
+    severity = str(item.get("severity", "UNKNOWN")).upper()
+    score = item.get("score")
+    return Vulnerability(
+        id=str(item.get("vulnerabilityID", "")),
+        severity=severity if severity in SEVERITIES else "UNKNOWN",
+        package=str(item.get("resource", "")),
+        installed_version=str(item.get("installedVersion", "")),
+        fixed_version=str(item.get("fixedVersion") or ""),
+        title=str(item.get("title", "")),
+        link=str(item.get("primaryLink") or ""),
+        score=float(score) if isinstance(score, int | float) else None,
+    )
+
+
+def _trivy_reference(report: Mapping[str, Any]) -> str:
+    data = report.get("report") or {}
+    artifact = data.get("artifact") or {}
+    server = str((data.get("registry") or {}).get("server", ""))
+    repository = str(artifact.get("repository", ""))
+    tag = str(artifact.get("tag") or "latest")
+    return _normalise_reference(f"{server}/{repository}:{tag}" if server else f"{repository}:{tag}")
+
+
+def _trivy_owner(report: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    labels = (report.get("metadata") or {}).get("labels") or {}
+    return (str(labels.get("trivy-operator.resource.namespace", "")),
+            str(labels.get("trivy-operator.resource.kind", "")),
+            str(labels.get("trivy-operator.resource.name", "")),
+            str(labels.get("trivy-operator.container.name", "")))
+
+
+def _matches(report: Mapping[str, Any], image: RunningImage) -> bool:
+    """A report belongs to an image by digest; else by the workload and container it was made for
+    (Trivy Operator's labels); else by registry/repository:tag."""
+    digest = str(((report.get("report") or {}).get("artifact") or {}).get("digest") or "")
+    if digest and image.digest:
+        return digest == image.digest
+    namespace, kind, name, container = _trivy_owner(report)
+    if Workload(namespace, kind, name, container) in image.workloads:
+        return True
+    return _trivy_reference(report) == _normalise_reference(image.image)
+
+
+def trivy_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageReport:
+    data = report.get("report") or {}
+    vulnerabilities = tuple(_trivy_vulnerability(item) for item in data.get("vulnerabilities") or [])
+    summary = data.get("summary") or {}
+    if summary:
+        counts = {severity: int(summary.get(f"{severity.lower()}Count") or 0) for severity in SEVERITIES}
+    else:
+        counts = {severity: sum(v.severity == severity for v in vulnerabilities) for severity in SEVERITIES}
+    metadata = report.get("metadata") or {}
+    updated = _timestamp(data.get("updateTimestamp")) or _timestamp(metadata.get("creationTimestamp"))
+    return ImageReport("trivy", image, "scanned", vulnerabilities, counts, updated,
+                       f"{metadata.get('namespace', '')}/{metadata.get('name', '')}")
+
+
+def trivy_image_reports(reports: Sequence[Mapping[str, Any]], images: Sequence[RunningImage]
+                        ) -> list[ImageReport]:
+    """For each running image, its newest VulnerabilityReport ("no report" when Trivy has none yet)."""
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    result = []
+    for image in images:
+        candidates = [trivy_image_report(report, image) for report in reports if _matches(report, image)]
+        if candidates:
+            result.append(max(candidates, key=lambda r: r.updated or epoch))
+        else:
+            result.append(ImageReport("trivy", image, "no report"))
+    return result
+
+
+def list_trivy_reports(kube: Any, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Every VulnerabilityReport (one request); NotInstalled when the CRD is not served."""
+    try:
+        return kube.list_resource(TRIVY_GROUP_VERSION, TRIVY_RESOURCE, namespace)
+    except NotInstalled as error:
+        raise NotInstalled(error.source, "Trivy Operator's VulnerabilityReport CRD "
+                           f"({TRIVY_GROUP_VERSION}) is not served by this cluster",
+                           hint=TRIVY_HINT) from None
+
+
+# ------------------------------------------------------------------------------------------------ Clair
+
+class ClairClient(JsonHttpClient):
+    """Clair v4's matcher API (read-only: it never submits manifests to the indexer)."""
+
+    source: Source = "clair"
+    credentials_hint = "Clair refused KAMS: check the authentication in front of it."
+
+    def _tls_hint(self) -> str:
+        return "Clair's certificate is not trusted by this machine's CA bundle."
+
+    def vulnerability_report(self, digest: str) -> dict[str, Any] | None:
+        """The matcher's report for a manifest digest, or None when Clair has not indexed it (404)."""
+        path = f"{CLAIR_REPORT_PATH}{digest}"
+        response = self._response(path)
+        body: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        if response.status_code == 404:
+            # Clair's own "index report ... not found" is JSON with code "not-found"; anything else (a
+            # plain-text 404 from a proxy or Go's mux) means CLAIR_URL does not point at a matcher.
+            if isinstance(body, dict) and body.get("code") == "not-found":
+                return None
+            raise NotInstalled(self.source, f"{path} not found: is {self.url} a Clair v4 server "
+                                            "serving the matcher API?", hint=CLAIR_HINT)
+        if response.status_code == 202:
+            raise SourceError(self.source, "its matcher has not finished loading the vulnerability "
+                                           "database", hint="Clair is starting; try again in a few minutes.")
+        self._raise_for_status(response, path, message)
+        if response.status_code != 200 or not isinstance(body, dict):
+            raise SourceError(self.source, message or f"HTTP {response.status_code} for {path}")
+        return body
+
+
+def clair_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageReport:
+    """One ImageReport from the matcher's JSON: a row per (package, vulnerability) pair, as Trivy
+    counts them; the same vulnerability name from two updaters for one package counts once."""
+    packages = report.get("packages") or {}
+    vulnerabilities = report.get("vulnerabilities") or {}
+    seen: set[tuple[str, str]] = set()
+    rows: list[Vulnerability] = []
+    for package_id, vulnerability_ids in (report.get("package_vulnerabilities") or {}).items():
+        package = packages.get(package_id) or {}
+        for vulnerability_id in vulnerability_ids or []:
+            found = vulnerabilities.get(vulnerability_id) or {}
+            name = str(found.get("name", vulnerability_id))
+            if (package_id, name) in seen:
+                continue
+            seen.add((package_id, name))
+            links = str(found.get("links") or "").split()
+            description = str(found.get("description") or "")
+            rows.append(Vulnerability(
+                id=name,
+                severity=_CLAIR_SEVERITY.get(str(found.get("normalized_severity", "")), "UNKNOWN"),
+                package=str(package.get("name", "")),
+                installed_version=str(package.get("version", "")),
+                fixed_version=str(found.get("fixed_in_version") or ""),
+                title=description.split(". ")[0][:200],
+                link=links[0] if links else "",
+            ))
+    counts = {severity: sum(row.severity == severity for row in rows) for severity in SEVERITIES}
+    return ImageReport("clair", image, "scanned", tuple(rows), counts, None,
+                       str(report.get("manifest_hash", image.digest or "")))
+
+
+def clair_image_reports(client: ClairClient, images: Sequence[RunningImage]) -> list[ImageReport]:
+    """One request per image digest. 404 -> "not indexed"; an image without a known digest -> "no digest".
+    The first failure (Clair down, a timeout, a 500) stops the lot: it is one sentence on the page."""
+    result = []
+    for image in images:
+        if not image.digest:
+            result.append(ImageReport("clair", image, "no digest"))
+            continue
+        report = client.vulnerability_report(image.digest)
+        if report is None:
+            result.append(ImageReport("clair", image, "not indexed", report_name=image.digest))
+        else:
+            result.append(clair_image_report(report, image))
+    return result
+
+
+# ------------------------------------------------------------------------------------------ collecting
+
+def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | None = None,
+                            pods: Sequence[Mapping[str, Any]] | None = None,
+                            now: dt.datetime | None = None) -> VulnerabilityData:
+    """Everything the vulnerabilities section needs: the pods (one list, unless `pods` is given), the
+    VulnerabilityReports (one list) and, with CLAIR_URL set, one Clair request per image digest.
+    Each source's failure is kept as its SourceError; the others still arrive."""
+    now = now or dt.datetime.now(dt.UTC)
+    images: list[RunningImage] | SourceError
+    try:
+        images = running_images(pods if pods is not None else kube.list_pods(namespace))
+    except SourceError as error:
+        images = error
+    trivy: list[ImageReport] | SourceError
+    clair: list[ImageReport] | SourceError
+    try:
+        reports = list_trivy_reports(kube, namespace)
+        trivy = trivy_image_reports(reports, images) if isinstance(images, list) else images
+    except SourceError as error:
+        trivy = error
+    if not settings.clair_url:
+        clair = NotConfigured("clair")
+    elif isinstance(images, SourceError):
+        clair = images
+    else:
+        try:
+            client = ClairClient(settings.clair_url, settings.request_timeout)
+            try:
+                clair = clair_image_reports(client, images)
+            finally:
+                client.close()
+        except SourceError as error:
+            clair = error
+    return VulnerabilityData(images, trivy, clair, now)
+
+
+# ------------------------------------------------------------------------------------------ presenting
+
+TRIVY_HINT = ("Install Trivy Operator with its Helm chart (helm repo add aqua "
+              "https://aquasecurity.github.io/helm-charts/ && helm install trivy-operator "
+              "aqua/trivy-operator -n trivy-system --create-namespace); it scans each workload's images and "
+              "writes VulnerabilityReports that KAMS reads.")
+CLAIR_HINT = ("Or, if you run Clair v4, set CLAIR_URL to its address (the server serving "
+              "/matcher/api/v1/); KAMS then asks it about each running image's digest.")
+
+
+def how_to_enable(data: VulnerabilityData) -> list[str]:
+    """Sentences for the page when neither source is there: Trivy's CRD is not served (NotInstalled)
+    and CLAIR_URL is unset (NotConfigured). Empty when at least one source is present or failing for
+    another reason (that failure has its own sentence in `data.sentences()`)."""
+    trivy_missing = isinstance(data.trivy, NotInstalled)
+    clair_missing = isinstance(data.clair, NotConfigured)
+    if not (trivy_missing and clair_missing):
+        return []
+    return ["No vulnerability scanner is connected: Trivy Operator is not installed in this cluster and "
+            "CLAIR_URL is not set.", TRIVY_HINT, CLAIR_HINT]
+
+
+TABLE_COLUMNS = ["image", "digest", "namespaces", "workloads", "pods", "source", "status", "critical", "high",
+                 "medium", "low", "unknown", "fixable_critical", "fixable_high", "fixable_medium",
+                 "fixable_low", "fixable", "top_cves", "updated", "age_hours", "report"]
+
+
+def _cve_summary(report: ImageReport, limit: int) -> str:
+    parts = []
+    for vulnerability in report.top(limit):
+        fix = f" -> {vulnerability.fixed_version}" if vulnerability.fixable else " (no fix)"
+        parts.append(f"{vulnerability.id} {vulnerability.severity.lower()} {vulnerability.package} "
+                     f"{vulnerability.installed_version}{fix}")
+    return "; ".join(parts)
+
+
+def vulnerability_table(data: VulnerabilityData, *, top: int = 3) -> pd.DataFrame:
+    """One row per running image and source (the `source` column: trivy, clair); an image no present
+    source reports on gets one row with status "no report". Worst first: fixable critical, critical,
+    fixable high, high, then image name."""
+    rows: list[dict[str, Any]] = []
+    images = data.images if isinstance(data.images, list) else []
+    reported: dict[RunningImage, list[ImageReport]] = {image: [] for image in images}
+    for report in data.reports():
+        reported.setdefault(report.image, []).append(report)
+    for image, reports in reported.items():
+        base = {"image": image.image, "digest": image.digest or "", "namespaces": ", ".join(image.namespaces),
+                "workloads": ", ".join(w.label() for w in image.workloads), "pods": image.pods}
+        if not reports:
+            reports = [ImageReport("", image, "no report")]
+        for report in reports:
+            age = ((data.now - report.updated).total_seconds() / 3600.0) if report.updated else None
+            rows.append({
+                **base, "source": report.source, "status": report.status,
+                **{severity.lower(): report.count(severity) for severity in SEVERITIES},
+                **{f"fixable_{severity.lower()}": report.fixable(severity) for severity in SEVERITIES[:4]},
+                "fixable": sum(1 for v in report.vulnerabilities if v.fixable),
+                "top_cves": _cve_summary(report, top), "updated": report.updated,
+                "age_hours": round(age, 1) if age is not None else None, "report": report.report_name,
+            })
+    frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    frame["updated"] = pd.to_datetime(frame["updated"], utc=True)
+    frame["age_hours"] = frame["age_hours"].astype("float64")
+    for column in TABLE_COLUMNS[7:17]:
+        frame[column] = frame[column].astype("int64")
+    return (frame.sort_values(["fixable_critical", "critical", "fixable_high", "high", "image", "source"],
+                              ascending=[False, False, False, False, True, True], kind="stable")
+            .reset_index(drop=True))
+
+
+CVE_COLUMNS = ["image", "source", "id", "severity", "package", "installed_version", "fixed_version",
+               "fixable", "score", "title", "link"]
+
+
+def top_vulnerabilities_frame(data: VulnerabilityData, *, per_image: int = 5) -> pd.DataFrame:
+    """The worst `per_image` vulnerabilities of each image and source, with installed and fixed versions."""
+    rows = [{"image": report.image.image, "source": report.source, "id": v.id, "severity": v.severity,
+             "package": v.package, "installed_version": v.installed_version, "fixed_version": v.fixed_version,
+             "fixable": v.fixable, "score": v.score, "title": v.title, "link": v.link}
+            for report in data.reports() for v in report.top(per_image)]
+    frame = pd.DataFrame(rows, columns=CVE_COLUMNS)
+    frame["score"] = frame["score"].astype("float64")
+    frame["fixable"] = frame["fixable"].astype("bool")
+    return frame
+
+
+# ------------------------------------------------------------------------------------------ score
+
+def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
+    """Findings for the security score: one per image with fixable critical vulnerabilities
+    (image-vulnerabilities-critical, danger) or else fixable high ones (image-vulnerabilities-high,
+    warning). Each image some source scanned is one evaluation (CheckResult), passed when neither
+    applies; when two sources disagree, the worse counts. Unscanned images are not evaluated."""
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    by_image: dict[RunningImage, list[ImageReport]] = {}
+    for report in data.reports():
+        if report.status == "scanned":
+            by_image.setdefault(report.image, []).append(report)
+    for image, reports in sorted(by_image.items(), key=lambda item: item[0].image):
+        critical = max(report.fixable("CRITICAL") for report in reports)
+        high = max(report.fixable("HIGH") for report in reports)
+        namespace = ", ".join(image.namespaces)
+        check_id = CRITICAL_CHECK if critical else HIGH_CHECK
+        title, severity, remediation = _CHECKS[check_id]
+        failed = bool(critical or high)
+        results.append(CheckResult(check_id, CATEGORY, severity, "Image", namespace, image.image,
+                                   not failed, False))
+        if not failed:
+            continue
+        worst = "CRITICAL" if critical else "HIGH"
+        source = max(reports, key=lambda report: report.fixable(worst))
+        ids = [v.id for v in source.top(len(source.vulnerabilities)) if v.severity == worst and v.fixable]
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        count = critical or high
+        where = "; ".join(w.label() for w in image.workloads)
+        findings.append(Finding(
+            id=check_id, title=title, severity=severity, category=CATEGORY, kind="Image",
+            namespace=namespace, name=image.image, container=None,
+            message=f"{image.image} has {count} {worst.lower()} "
+                    f"{'vulnerability' if count == 1 else 'vulnerabilities'} with a fix available "
+                    f"({shown}; {source.source}); it runs in {where}.",
+            remediation=remediation, pss=None))
+    skipped = [f"Image vulnerabilities ({name}) were not checked: {sentence}"
+               for name, sentence in data.sentences().items()]
+    return ScanResult(findings, results, skipped)
