@@ -9,6 +9,7 @@ st.dataframe, st.text, Altair or escape_markdown. Every table downloads as the C
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -50,11 +51,21 @@ def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None
                        icon=":material/download:", on_click="ignore", key=key)
 
 
-def show_table(frame: pd.DataFrame, file_name: str, key: str, empty: str = "") -> None:
-    """A table with its CSV download; `empty` (our own words) instead when there are no rows."""
+def people_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """snake_case column names of k8sdata's frames as words ("subject_name" -> "Subject name")."""
+    return frame.rename(columns={column: column.replace("_", " ").capitalize() for column in frame.columns
+                                 if re.fullmatch(r"[a-z][a-z_]*", str(column))})
+
+
+def show_table(frame: pd.DataFrame, file_name: str, key: str, empty: str = "", *,
+               humanize: bool = True) -> None:
+    """A table with its CSV download (the same columns); `empty` (our own words) instead when there are
+    no rows. `humanize=False` keeps column names that are keys people look up (label modes)."""
     if frame.empty and empty:
         st.success(empty)
         return
+    if humanize:
+        frame = people_columns(frame)
     st.dataframe(frame, hide_index=True, width="stretch")
     _download(f"Download {file_name}", frame, file_name, key)
 
@@ -184,7 +195,7 @@ def render_pss(namespaces: list[dict[str, Any]] | SourceError | None, findings: 
     table = pss_namespaces(namespaces, pss)
     if chosen:
         table = table[table["Namespace"] == chosen]
-    show_table(table, "pss-namespaces.csv", "kams_security_pss_ns_csv")
+    show_table(table, "pss-namespaces.csv", "kams_security_pss_ns_csv", humanize=False)
     st.subheader("Findings")
     show_table(findings_frame(pss), "pss-findings.csv", "kams_security_pss_csv",
                empty="No workload breaks a Pod Security Standards control.")

@@ -65,8 +65,8 @@ def test_demo_insecure_workload_overprivileged_binding_and_pss_verdicts() -> Non
     namespace, binding = OVERPRIVILEGED_ROLEBINDING
     rbac = findings[findings["Check"].str.startswith("rbac-")]
     assert ((rbac["Namespace"] == namespace) & (rbac["Object"] == binding)).any(), rbac[["Check", "Object"]]
-    who = tables_with(at, "subject_name")[0]
-    assert f"{namespace}/{binding}" in set(who["binding"])
+    who = tables_with(at, "Subject name")[0]
+    assert f"{namespace}/{binding}" in set(who["Binding"])
     # PSS verdicts per namespace, with the namespaces' pod-security labels.
     verdicts = tables_with(at, "Passes Baseline today")[0].set_index("Namespace")
     assert not verdicts.loc[PORTAL_NAMESPACE, "Passes Baseline today"]
@@ -74,17 +74,17 @@ def test_demo_insecure_workload_overprivileged_binding_and_pss_verdicts() -> Non
     assert verdicts.loc[PORTAL_NAMESPACE, "enforce"] == ""
     assert verdicts.loc["shop", "Passes Baseline today"]
     # Score and grade per category, and KAMS's own read-only proof.
-    scores = tables_with(at, "Grade")[0].set_index("Category")
+    scores = tables_with(at, "Dangers")[0].set_index("Category")
     assert {"Overall", "RBAC", "Network"} <= set(scores.index)
     assert set(scores["Grade"]) <= set("ABCDF")
     assert any(metric.label == "Overall score" for metric in at.metric)
     assert "KAMS is read-only" in texts(at)
     # Vulnerabilities per running image from the demo's Trivy VulnerabilityReports, with top CVEs.
-    images = tables_with(at, "fixable_critical")[0]
-    assert (images["critical"] > 0).any() and (images["source"] == "trivy").any()
-    assert "CVE-2021-44228" in set(tables_with(at, "fixed_version")[0]["id"])
+    images = tables_with(at, "Fixable critical")[0]
+    assert (images["Critical"] > 0).any() and (images["Source"] == "trivy").any()
+    assert "CVE-2021-44228" in set(tables_with(at, "Fixed version")[0]["Id"])
     # Kubelet skew and the end-of-life table on the Outdated software tab.
-    assert tables_with(at, "minors_behind") and tables_with(at, "end_of_life")
+    assert tables_with(at, "Minors behind") and tables_with(at, "End of life")
 
 
 def test_exemption_shows_with_its_reason_and_still_fails_the_namespace(kube_faults: Any) -> None:
@@ -109,10 +109,10 @@ def test_forbidden_rbac_is_a_sentence_and_other_tabs_keep_working(kube_faults: A
     said = texts(at)
     assert "RBAC was not audited" in said
     assert "KAMS is not allowed to read this from the Kubernetes API" in said
-    assert not tables_with(at, "subject_name")  # no who-can table without RBAC
+    assert not tables_with(at, "Subject name")  # no who-can table without RBAC
     findings = all_findings(at)
     assert "pss-privileged" in set(findings["Check"])  # workloads were still scanned
-    assert tables_with(at, "pods_not_selected")  # network exposure still checked
+    assert tables_with(at, "Pods not selected")  # network exposure still checked
 
 
 def test_trend_from_archived_security_scores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
