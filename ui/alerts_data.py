@@ -4,8 +4,8 @@ Clients are st.cache_resource, one per server and credentials (thread-safe, no p
 answers are st.cache_data for DATA_TTL_SECONDS, keyed by the server's URL. A SourceError propagates
 (Streamlit does not cache exceptions), so the next rerun asks again.
 
-The Prometheus client here is k8sdata.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and
-PROMETHEUS_CA_FILE apply (ui.data's shared client takes only the URL and timeout).
+The Prometheus client is every page's shared one, ui.data.prom_client (built by
+k8sdata.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and PROMETHEUS_CA_FILE apply).
 """
 
 from __future__ import annotations
@@ -15,13 +15,8 @@ import streamlit as st
 
 from k8sdata import alerts
 from k8sdata.config import Settings
-from k8sdata.prom import PromClient, client_from_settings
-from ui.data import DATA_TTL_SECONDS
-
-
-@st.cache_resource(show_spinner=False)
-def _prom_client(settings: Settings) -> PromClient:
-    return client_from_settings(settings)
+from k8sdata.prom import PromClient
+from ui.data import DATA_TTL_SECONDS, prom_client
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,11 +24,6 @@ def _alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
     return alerts.alertmanager_from_settings(settings)
 
 
-def prom_client(settings: Settings) -> PromClient:
-    """Raises NotConfigured (uncached) when PROMETHEUS_URL is not set."""
-    if not settings.prometheus_url:
-        return client_from_settings(settings)  # raises NotConfigured
-    return _prom_client(settings)
 
 
 def alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:

@@ -35,7 +35,7 @@ from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
-from k8sdata.prom import PromClient
+from k8sdata.prom import PromClient, client_from_settings
 from k8sdata.watchcache import SingleFlight, WatchedList, slim_pod
 
 T = TypeVar("T")
@@ -97,8 +97,9 @@ def _kube_client(settings: Settings, context: str | None) -> KubeClient:
 
 
 @st.cache_resource(show_spinner=False)
-def _prom_client(url: str, timeout: float) -> PromClient:
-    return PromClient(url, timeout)
+def _prom_client(settings: Settings) -> PromClient:
+    # From the settings as a whole, so the bearer token (or its file) and the CA reach every page.
+    return client_from_settings(settings)
 
 
 def kube_client(settings: Settings, context: str | None) -> KubeClient:
@@ -111,7 +112,7 @@ def kube_client(settings: Settings, context: str | None) -> KubeClient:
 def prom_client(settings: Settings) -> PromClient:
     if not settings.prometheus_url:
         raise NotConfigured("prometheus")
-    return _prom_client(settings.prometheus_url, settings.request_timeout)
+    return _prom_client(settings)
 
 
 def _kube_key(settings: Settings, context: str | None) -> str:

@@ -6,6 +6,7 @@ The page needs no Prometheus, so these tests set only KUBECONFIG (fast, no sessi
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,7 +22,7 @@ from sandbox import demo_names
 from sandbox.apiserver.podlogs import generic_log_lines
 from sandbox.demo_names import CRASHLOOP_POD, OOMKILLED_POD
 from tests.app.test_pods_page import rerun, unescape, widget
-from tests.plugins.app import APP_ENV_VARS, ROOT, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
+from tests.plugins.app import ROOT, TEST_REQUEST_TIMEOUT, app_env_names, clear_streamlit_caches
 from tests.plugins.kube_api import fixture_cluster_objects
 
 PAGE = str(ROOT / "pages" / "logs.py")
@@ -72,7 +73,7 @@ def injection_objects() -> list[dict[str, Any]]:
 
 
 def use_kubeconfig(monkeypatch: pytest.MonkeyPatch, kubeconfig: Path | str) -> None:
-    for name in APP_ENV_VARS:
+    for name in app_env_names(os.environ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)

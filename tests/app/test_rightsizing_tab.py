@@ -6,6 +6,7 @@ The tab is drawn by a tiny script of its own, so these tests do not depend on th
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sandbox.demo_names import APP_NAMESPACE, WEB
-from tests.plugins.app import APP_ENV_VARS, ROOT, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
+from tests.plugins.app import ROOT, TEST_REQUEST_TIMEOUT, app_env_names, clear_streamlit_caches
 
 
 def tab_script() -> None:
@@ -28,7 +29,7 @@ def tab_script() -> None:
 @pytest.fixture
 def prom_env(prometheus: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Only Prometheus configured: the tab needs nothing else."""
-    for name in APP_ENV_VARS:
+    for name in app_env_names(os.environ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)
     monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)
@@ -118,7 +119,7 @@ def test_tab_warns_when_the_minimum_exceeds_the_window() -> None:
 
 
 def test_tab_without_prometheus_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in APP_ENV_VARS:
+    for name in app_env_names(os.environ):
         monkeypatch.delenv(name, raising=False)
     clear_streamlit_caches()
     at = AppTest.from_function(tab_script, default_timeout=60)

@@ -6,6 +6,7 @@ The tabs are drawn by tiny scripts of their own, so these tests do not depend on
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.plugins.app import APP_ENV_VARS, TEST_REQUEST_TIMEOUT, clear_streamlit_caches
+from tests.plugins.app import TEST_REQUEST_TIMEOUT, app_env_names, clear_streamlit_caches
 
 
 def workloads_script() -> None:
@@ -33,7 +34,7 @@ def nodes_script() -> None:
 
 @pytest.fixture
 def env(kube_api: Any, prometheus: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in APP_ENV_VARS:
+    for name in app_env_names(os.environ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KUBECONFIG", str(kube_api.reader_kubeconfig))
     monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)

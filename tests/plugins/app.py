@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every env var the app reads; cleared first so the developer's own settings never leak in.
-APP_ENV_VARS = (
-    "KUBECONFIG", "KAMS_CONTEXT", "KUBERNETES_SERVICE_HOST", "PROMETHEUS_URL", "KAMS_REQUEST_TIMEOUT",
-    "KAMS_APP_LABEL", "KAMS_S3_BUCKET", "KAMS_S3_PREFIX", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "KAMS_ARCHIVE_DIR", "KAMS_DEMO",
-)
+APP_ENV_VARS = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST")
+#: Every setting KAMS reads starts with one of these (k8sdata.config), so a developer's own environment,
+#: including settings added later, cannot leak into the tests.
+APP_ENV_PREFIXES = ("KAMS_", "PROMETHEUS_", "ALERTMANAGER_", "CLAIR_", "AWS_")
+
+
+def app_env_names(environ: Mapping[str, str]) -> list[str]:
+    """The variables of `environ` that configure KAMS."""
+    return [name for name in environ if name in APP_ENV_VARS or name.startswith(APP_ENV_PREFIXES)]
 #: Short, so fault-injection tests (hangs) finish quickly; the sandbox answers in milliseconds.
 TEST_REQUEST_TIMEOUT = "3"
 STARTUP_TIMEOUT = 60.0
@@ -78,7 +82,7 @@ def _behave_like_streamlit_run(monkeypatch: pytest.MonkeyPatch) -> None:
 def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """os.environ set to the sandbox for an in-process AppTest; tests may monkeypatch further."""
-    for name in APP_ENV_VARS:
+    for name in app_env_names(os.environ):
         monkeypatch.delenv(name, raising=False)
     env = sandbox_environment(kube_api, prometheus, s3, tmp_path)
     for name, value in env.items():
@@ -138,7 +142,8 @@ def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3) -> 
                    "--server.port", str(port), "--server.address", "127.0.0.1",
                    "--server.headless", "true", "--browser.gatherUsageStats", "false",
                    "--server.fileWatcherType", "none"]
-        full_env = {key: value for key, value in os.environ.items() if key not in APP_ENV_VARS}
+        ours = set(app_env_names(os.environ))
+        full_env = {key: value for key, value in os.environ.items() if key not in ours}
         full_env.update(env)
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log,
