@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from k8sdata.archive import FolderArchive
 from k8sdata.security import Finding
 from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
+from tests.app.test_alerts_page import texts
 from tests.plugins.app import ROOT
 from ui.security_data import SECURITY_SCORES_TABLE
 from ui.security_view import FINDINGS_TABLE, findings_frame, in_namespace, severity_counts
@@ -32,12 +33,6 @@ def run_page(namespace: str | None = None) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def texts(at: AppTest) -> str:
-    parts = [element.value for kind in (at.info, at.warning, at.error, at.success, at.caption)
-             for element in kind]
-    return " ".join(str(part).replace("\\", "") for part in parts)
 
 
 def tables_with(at: AppTest, column: str) -> list[pd.DataFrame]:
