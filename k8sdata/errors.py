@@ -126,3 +126,35 @@ class RateLimited(SourceError):
     def _next(self) -> str:
         wait = f" in {self.retry_after:g} seconds" if self.retry_after else " shortly"
         return f"KAMS will try again{wait}."
+
+
+class PodGone(SourceError):
+    """404 on a pod's log: the pod was deleted (or replaced) since it was listed."""
+
+    kind = "gone"
+
+    def _what(self) -> str:
+        return f"The pod {self.detail} is gone" if self.detail else "The pod is gone"
+
+    @property
+    def sentence(self) -> str:
+        return f"{self._what()}. {self.hint or 'It was deleted or replaced; pick a current pod.'}"
+
+
+class LogNotAvailable(SourceError):
+    """400 on a pod's log: the kubelet has no such log (waiting to start, no previous run, ...).
+    `detail` is the server's own sentence, e.g. 'container "main" in pod "x" is waiting to start'."""
+
+    kind = "not_available"
+
+    @property
+    def sentence(self) -> str:
+        detail = self.detail.rstrip(".") or "There is no log for this container"
+        return f"{detail[0].upper()}{detail[1:]}. {self.hint or self._next()}"
+
+    def _next(self) -> str:
+        if "waiting to start" in self.detail:
+            return "Its log appears once it has started."
+        if "previous terminated container" in self.detail:
+            return "It has not restarted, so there is no previous log."
+        return "Pick another container or pod."

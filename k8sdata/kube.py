@@ -29,8 +29,10 @@ from kubernetes.config.incluster_config import InClusterConfigLoader
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
+    LogNotAvailable,
     NotConfigured,
     NotInstalled,
+    PodGone,
     RateLimited,
     SourceError,
     Timeout,
@@ -625,35 +627,3 @@ def _watch_event(line: bytes, path: str) -> tuple[str, dict[str, Any]]:
         code = int(obj.get("code") or 0) if isinstance(obj, dict) else 0
         raise _from_http(code or 500, orjson.dumps(obj), None, path)
     return kind, _trim(obj) if isinstance(obj, dict) else {}
-
-
-class PodGone(SourceError):
-    """404 on a pod's log: the pod was deleted (or replaced) since it was listed."""
-
-    kind = "gone"
-
-    def _what(self) -> str:
-        return f"The pod {self.detail} is gone" if self.detail else "The pod is gone"
-
-    @property
-    def sentence(self) -> str:
-        return f"{self._what()}. {self.hint or 'It was deleted or replaced; pick a current pod.'}"
-
-
-class LogNotAvailable(SourceError):
-    """400 on a pod's log: the kubelet has no such log (waiting to start, no previous run, ...).
-    `detail` is the server's own sentence, e.g. 'container "main" in pod "x" is waiting to start'."""
-
-    kind = "not_available"
-
-    @property
-    def sentence(self) -> str:
-        detail = self.detail.rstrip(".") or "There is no log for this container"
-        return f"{detail[0].upper()}{detail[1:]}. {self.hint or self._next()}"
-
-    def _next(self) -> str:
-        if "waiting to start" in self.detail:
-            return "Its log appears once it has started."
-        if "previous terminated container" in self.detail:
-            return "It has not restarted, so there is no previous log."
-        return "Pick another container or pod."

@@ -30,8 +30,7 @@ import orjson
 import pandas as pd
 import re2
 
-from k8sdata.errors import SourceError
-from k8sdata.kube import PodGone
+from k8sdata.errors import PodGone, SourceError
 
 if TYPE_CHECKING:
     from k8sdata.kube import KubeClient

@@ -18,8 +18,7 @@ from typing import Any, TextIO
 
 from k8sdata.cli.output import add_context_option, kube_from_args
 from k8sdata.config import Settings
-from k8sdata.errors import NotInstalled
-from k8sdata.kube import PodGone
+from k8sdata.errors import NotInstalled, PodGone
 from k8sdata.logs import (
     LogBatch,
     LogLine,

@@ -21,8 +21,8 @@ import pytest
 
 from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
-from k8sdata.errors import Forbidden, Timeout
-from k8sdata.kube import KubeClient, LogNotAvailable, PodGone
+from k8sdata.errors import Forbidden, LogNotAvailable, PodGone, Timeout
+from k8sdata.kube import KubeClient
 from k8sdata.logs import (
     TRUNCATION_MARKER,
     FollowCursor,
