@@ -147,8 +147,10 @@ class VulnerabilityData:
         """Source -> the sentence to show for it, for sources that failed in a way worth saying. Trivy
         Operator not installed and CLAIR_URL unset are normal states, explained by `how_to_enable` when
         both hold; a CLAIR_URL that is set but points at no Clair is worth a sentence."""
+        if isinstance(self.images, SourceError):  # the sources were not asked: one sentence says why
+            return {"pods": self.images.sentence}
         found: dict[str, str] = {}
-        for name, value in (("pods", self.images), ("trivy", self.trivy), ("clair", self.clair)):
+        for name, value in (("trivy", self.trivy), ("clair", self.clair)):
             if not isinstance(value, SourceError):
                 continue
             if (name == "trivy" and isinstance(value, NotInstalled)) or (
@@ -417,11 +419,13 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
         images = error
     trivy: list[ImageReport] | SourceError
     clair: list[ImageReport] | SourceError
-    try:
-        reports = list_trivy_reports(kube, namespace)
-        trivy = trivy_image_reports(reports, images) if isinstance(images, list) else images
-    except SourceError as error:
-        trivy = error
+    if isinstance(images, SourceError):
+        trivy = images  # nothing to join the reports to: do not ask
+    else:
+        try:
+            trivy = trivy_image_reports(list_trivy_reports(kube, namespace), images)
+        except SourceError as error:
+            trivy = error
     if not settings.clair_url:
         clair = NotConfigured("clair")
     elif isinstance(images, SourceError):

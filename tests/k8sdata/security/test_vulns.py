@@ -16,7 +16,7 @@ import requests
 import yaml
 
 from k8sdata.config import Settings
-from k8sdata.errors import NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
+from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
 from k8sdata.kube import KubeClient
 from k8sdata.security import score, vulns
 from sandbox import demo_names
@@ -261,6 +261,17 @@ def test_a_url_that_is_not_clair_is_not_installed(kube_api: Any, clair_clean: Cl
     data = _collect(kube_api, f"{clair_clean.url}/not-clair")
     assert isinstance(data.clair, NotInstalled) and "Clair v4" in data.clair.sentence
     assert data.sentences() == {"clair": data.clair.sentence}  # a wrong CLAIR_URL is said, not hidden
+
+def test_pods_forbidden_is_one_sentence_and_no_source_is_asked(kube_api: Any, kube_faults: Any,
+                                                               clair_clean: ClairStandIn) -> None:
+    kube_faults.set_fault(r"^/api/v1/pods$", "forbidden")
+    kube_faults.clear_request_log()
+    data = _collect(kube_api, clair_clean.url)
+    assert isinstance(data.images, Forbidden)
+    assert list(data.sentences()) == ["pods"]
+    assert not kube_faults.requests_to("vulnerabilityreports") and clair_clean.requests == []
+    assert vulns.vulnerability_table(data).empty and vulns.how_to_enable(data) == []
+
 
 # ------------------------------------------------------------------------------------------ score
 
