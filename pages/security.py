@@ -50,7 +50,9 @@ with st.status("Reading the cluster's security posture...", expanded=False) as p
     audit = _fetch(lambda: security_data.cluster_audit(settings, filters.context,
                                                        security_data.own_namespace(chosen)))
     progress.update(label="Reading vulnerability reports...")
-    vulns = _fetch(lambda: security_data.vulnerabilities(settings, filters.context))
+    listed_pods = None if isinstance(audit, SourceError) or isinstance(audit[0].pods, SourceError) \
+        else audit[0].pods
+    vulns = _fetch(lambda: security_data.vulnerabilities(settings, filters.context, listed_pods))
     trend = security_data.score_trend(settings)
     progress.update(label="Security posture read.", state="complete")
 
@@ -84,8 +86,10 @@ with tabs[0]:
 workload_findings = security_view.in_namespace(findings, chosen)
 with tabs[1]:
     namespaces = audit if isinstance(audit, SourceError) else audit[0].namespaces
+    security_view.render_sentences(skipped)
     security_view.render_pss(namespaces, [f for f in workload_findings if f.pss], chosen)
 with tabs[2]:
+    security_view.render_sentences(skipped)
     security_view.render_hygiene([f for f in workload_findings if not f.pss])
 if isinstance(audit, SourceError):
     for tab in tabs[3:5]:

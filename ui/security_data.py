@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -104,16 +105,19 @@ def cluster_audit(settings: Settings, context: str | None, namespace: str
 
 
 @st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
-def _vulnerabilities(settings: Settings, context: str | None) -> VulnerabilityData:
-    return collect_vulnerabilities(kube_client(settings, context), settings)
+def _vulnerabilities(settings: Settings, context: str | None, _pods: list[dict[str, Any]] | None
+                     ) -> VulnerabilityData:
+    return collect_vulnerabilities(kube_client(settings, context), settings, pods=_pods)
 
 
-def vulnerabilities(settings: Settings, context: str | None) -> VulnerabilityData:
+def vulnerabilities(settings: Settings, context: str | None, pods: list[dict[str, Any]] | None = None
+                    ) -> VulnerabilityData:
     """Running images with Trivy Operator's and Clair's reports (each source's failure kept inside).
+    `pods`: the pods cluster_audit already listed (saves a list request); None lists them.
     Raises NotConfigured (uncached) without a cluster."""
     if not settings.kubernetes_configured:
         raise NotConfigured("kubernetes")
-    return _vulnerabilities(settings, context)
+    return _vulnerabilities(settings, context, pods)
 
 
 def _scores_from_csv(data: bytes) -> pd.DataFrame:

@@ -100,13 +100,15 @@ def test_exemption_shows_with_its_reason_and_still_fails_the_namespace(kube_faul
 
 def test_forbidden_rbac_is_a_sentence_and_other_tabs_keep_working(kube_faults: Any) -> None:
     kube_faults.set_fault(r"^/apis/rbac\.authorization\.k8s\.io/", "forbidden")
+    kube_faults.set_fault(r"^/apis/apps/v1/(namespaces/[^/]+/)?deployments", "forbidden")
     at = run_page()
     said = texts(at)
     assert "RBAC was not audited" in said
+    assert "Deployments were not scanned" in said
     assert "KAMS is not allowed to read this from the Kubernetes API" in said
     assert not tables_with(at, "Subject name")  # no who-can table without RBAC
     findings = all_findings(at)
-    assert "pss-privileged" in set(findings["Check"])  # workloads were still scanned
+    assert "pss-privileged" in set(findings["Check"])  # the other workload kinds were still scanned
     assert tables_with(at, "Pods not selected")  # network exposure still checked
 
 
