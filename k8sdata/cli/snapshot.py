@@ -1,0 +1,77 @@
+"""`python -m k8sdata snapshot --to s3://BUCKET/PREFIX | --to DIR [--context C] [--cluster NAME]`
+
+Takes one snapshot (k8sdata.snapshot: pods, events, nodes, requests, security findings and scores) and
+writes it to the archive as CSV, then prints the keys and the rows of each table. This is what the
+`kams-snapshot` CronJob runs. Exit status 1 with a sentence when the archive cannot be written or the
+cluster cannot be read at all; a single source that fails (e.g. no Prometheus) is a note in the
+snapshot and a line on stderr, and the rest is still written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import sys
+from typing import Any, TextIO
+
+from k8sdata.archive import FolderArchive, archive_from_target
+from k8sdata.cli.output import add_context_option, kube_from_args
+from k8sdata.config import Settings
+from k8sdata.errors import SourceError
+from k8sdata.prom import client_from_settings
+from k8sdata.snapshot import NOTES_TABLE, archive_snapshot, cluster_name, take_snapshot
+
+#: Tables that come from the Kubernetes API alone: when none of them could be taken, the cluster failed.
+KUBERNETES_TABLES = ("pods", "events", "nodes")
+
+
+class ClusterUnreadable(SourceError):
+    """Nothing could be read from the cluster: the snapshot is not written."""
+
+
+def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if args.prometheus_url:
+        settings = dataclasses.replace(settings, prometheus_url=args.prometheus_url)
+    archive = archive_from_target(args.to, settings)
+    if isinstance(archive, FolderArchive):
+        archive.root.mkdir(parents=True, exist_ok=True)  # `--to ./snapshots` need not exist yet
+    archive.ping()  # before reading the cluster: a wrong bucket or key fails in a second, not after a scan
+    kube = kube_from_args(args, settings)
+    prom = client_from_settings(settings) if settings.prometheus_url else None
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    try:
+        tables = take_snapshot(kube, prom, settings, at=at,
+                               progress=lambda sentence: sys.stderr.write(sentence + "\n"))
+    finally:
+        kube.close()
+        if prom is not None:
+            prom.close()
+    notes = tables.get(NOTES_TABLE)
+    if not any(name in tables for name in KUBERNETES_TABLES):
+        first = notes["sentence"].iloc[0] if notes is not None and len(notes) else "no table was taken"
+        raise ClusterUnreadable("kubernetes", f"the snapshot was not written: {first}")
+    if notes is not None:
+        for table, sentence in zip(notes["table"], notes["sentence"], strict=True):
+            sys.stderr.write(f"note ({table}): {sentence}\n")
+    context = getattr(kube, "context", None) or args.context or settings.context
+    cluster = args.cluster or cluster_name(settings, context)
+    keys = archive_snapshot(archive, tables, cluster, context, at)
+    out.write(f"Wrote {len(keys)} tables to {archive.describe()}:\n")
+    for (name, frame), key in zip(tables.items(), keys, strict=True):
+        out.write(f"  {key}  {len(frame)} rows ({name})\n")
+    return 0
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser(
+        "snapshot", help="archive the cluster's tables (pods, events, nodes, requests, security) as CSV",
+        description="Take one snapshot (pods, events, nodes, request rates, security findings and scores) "
+                    "and write it as CSV files to S3 (--to s3://BUCKET/PREFIX; endpoint and credentials "
+                    "from boto3's chain and AWS_ENDPOINT_URL_S3) or to a folder (--to DIR).")
+    parser.add_argument("--to", required=True, metavar="TARGET", help="s3://BUCKET/PREFIX or a folder")
+    add_context_option(parser)
+    parser.add_argument("--cluster", help="cluster name in the archive's keys (default: the kubeconfig "
+                                          "context's cluster, else the context)")
+    parser.add_argument("--prometheus-url", help="default: $PROMETHEUS_URL (unset: no requests table)")
+    parser.set_defaults(handler=run)

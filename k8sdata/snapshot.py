@@ -1,0 +1,213 @@
+"""One archived snapshot: the cluster's tables at one moment, for the archive (k8sdata.archive).
+
+    tables = take_snapshot(kube, prom, settings)          # {"pods": DataFrame, "events": ..., ...}
+    keys = archive_snapshot(archive, tables, cluster, context, at)
+
+Tables (see docs/archive.md): pods, events, nodes (k8sdata.frames), requests (red_summary per workload;
+left out with a note when Prometheus is absent), security_findings (every finding, exempt ones marked with
+their reason), security_scores (category, value, grade, passed, warnings, dangers; one row per category and
+"Overall", what the Security page's trend reads), and notes (table, sentence) when something was left out.
+
+The Kubernetes API sees a FIXED number of list requests whatever the cluster's size (SNAPSHOT_REQUESTS,
+plus one per extra page of 500 items): each resource is listed once and shared by the tables that need it
+(pods feed the pods table, the workload scan, the network audit and the image list). Once the API server
+is unreachable or times out, the remaining requests are not sent (a dead server costs one timeout).
+A source that fails becomes a note; the other tables are still taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from k8sdata import frames
+from k8sdata.archive import Archive
+from k8sdata.config import Settings
+from k8sdata.conventions import conventions_from_settings, detect_conventions
+from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
+from k8sdata.red import red_summary
+from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans, security_scan
+from k8sdata.security.engine import (
+    Finding,
+    ScanResult,
+    apply_severity_overrides,
+    builtin_checks,
+    scan_objects,
+)
+from k8sdata.security.scoring import score
+from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects
+from k8sdata.security.vulns import collect_vulnerabilities, vulnerability_scan
+
+#: The tables a complete snapshot holds, in the order they are written.
+TABLES = ("pods", "events", "nodes", "requests", "security_findings", "security_scores")
+NOTES_TABLE = "notes"
+NOTE_COLUMNS = ["table", "sentence"]
+FINDING_COLUMNS = [*Finding.KEYS, "exempt", "exempt_reason"]
+SCORE_COLUMNS = ["category", "value", "grade", "passed", "warnings", "dangers"]
+#: Requests to the Kubernetes API per snapshot (one page each): the workload scan's lists and PDBs, the
+#: audits' lists without pods (already listed) and /version, Trivy's VulnerabilityReports, events.
+SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + 1) + (len(LISTS) - 1 + 1) + 1 + 1
+
+Progress = Callable[[str], None]
+#: After these, the same source is not asked again during this snapshot.
+_SOURCE_DOWN = (Unreachable, Timeout, NotConfigured)
+
+
+class _ListOnce:
+    """The KubeClient calls a snapshot makes, each list sent at most once and shared (the pods list feeds
+    four consumers), and no request at all once the server is known to be down."""
+
+    def __init__(self, kube: Any) -> None:
+        self._kube = kube
+        self._lists: dict[tuple[str, str, str | None, str | None], list[dict[str, Any]] | SourceError] = {}
+        self.down: SourceError | None = None
+
+    def _call(self, fetch: Callable[[], Any]) -> Any:
+        if self.down is not None:
+            raise self.down
+        try:
+            return fetch()
+        except SourceError as error:
+            if isinstance(error, _SOURCE_DOWN):
+                self.down = error
+            raise
+
+    def list_resource(self, group_version: str, resource: str, namespace: str | None = None,
+                      label_selector: str | None = None) -> list[dict[str, Any]]:
+        key = (group_version, resource, namespace, label_selector)
+        if key not in self._lists:
+            try:
+                self._lists[key] = self._call(lambda: self._kube.list_resource(
+                    group_version, resource, namespace=namespace, label_selector=label_selector))
+            except SourceError as error:
+                self._lists[key] = error
+        found = self._lists[key]
+        if isinstance(found, SourceError):
+            raise found
+        return found
+
+    def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self.list_resource("v1", "pods", namespace)
+
+    def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self.list_resource("v1", "events", namespace)
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        return self._call(lambda: self._kube.get_json(path))
+
+
+def _note(notes: list[dict[str, str]], table: str, sentence: str) -> None:
+    notes.append({"table": table, "sentence": sentence})
+
+
+def _findings_frame(findings: list[Finding]) -> pd.DataFrame:
+    return pd.DataFrame([finding.record(with_exemption=True) for finding in findings],
+                        columns=FINDING_COLUMNS)
+
+
+def _scores_frame(result: ScanResult) -> pd.DataFrame:
+    return pd.DataFrame([{"category": s.category, "value": s.value, "grade": s.grade, "passed": s.passed,
+                          "warnings": s.warnings, "dangers": s.dangers} for s in score(result.results)],
+                        columns=SCORE_COLUMNS)
+
+
+def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[dict[str, str]]
+              ) -> ScanResult:
+    """The Security page's scan: workloads (PSS, hygiene), RBAC, network, versions and image
+    vulnerabilities, merged so the score is the page's score (all namespaces)."""
+    objects = cluster_objects(kube)
+    checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
+    workloads = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
+                             pdbs_known=objects.pdbs_known)
+    inputs = collect_security_inputs(kube)
+    audits = security_scan(inputs, today)
+    pods = None if isinstance(inputs.pods, SourceError) else inputs.pods
+    vulns = vulnerability_scan(collect_vulnerabilities(kube, settings, pods=pods))
+    merged = merge_scans([workloads, audits, vulns])
+    # The source's sentences say why (e.g. PDBs forbidden); the engine's say the same without the cause.
+    engine_only = [sentence for sentence in merged.skipped
+                   if not any(said.startswith(sentence.rstrip(".")) for said in objects.skipped)]
+    for sentence in dict.fromkeys([*objects.skipped, *engine_only]):
+        _note(notes, "security_findings", sentence)
+    return merged
+
+
+def _requests(prom: Any, settings: Settings, at: dt.datetime) -> pd.DataFrame:
+    conventions = detect_conventions(prom, conventions_from_settings(settings), at=at)
+    return red_summary(prom, conventions, level="workload", at=at)
+
+
+def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.datetime | None = None,
+                  progress: Progress | None = None) -> dict[str, pd.DataFrame]:
+    """The snapshot's tables (TABLES, plus NOTES_TABLE when something was left out).
+
+    `kube`: a k8sdata.kube.KubeClient; `prom`: a k8sdata.prom.PromClient, or None without Prometheus
+    (the requests table is then left out with a note). `at` (default now, UTC) is the moment ages are
+    computed at and request rates evaluated at. `progress` receives a short sentence before each step.
+    Raises nothing for a failed source: its table is missing and a note says why.
+    """
+    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    say = progress or (lambda _sentence: None)
+    shared = _ListOnce(kube)
+    tables: dict[str, pd.DataFrame] = {}
+    notes: list[dict[str, str]] = []
+
+    def table(name: str, build: Callable[[], pd.DataFrame]) -> None:
+        try:
+            tables[name] = build()
+        except SourceError as error:
+            _note(notes, name, error.sentence)
+
+    say("Listing pods...")
+    table("pods", lambda: frames.pods_frame(shared.list_pods(), now=moment))
+    say("Listing events...")
+    table("events", lambda: frames.events_frame(shared.list_events(), now=moment))
+    say("Listing nodes...")
+    table("nodes", lambda: frames.nodes_frame(shared.list_resource("v1", "nodes"), now=moment))
+    say("Reading request rates, errors and latency from Prometheus...")
+    if prom is None:
+        _note(notes, "requests", NotConfigured("prometheus").sentence)
+    else:
+        table("requests", lambda: _requests(prom, settings, moment))
+    say("Scanning security (workloads, RBAC, network, versions, vulnerabilities)...")
+    if shared.down is not None:  # nothing to scan: one note instead of a dozen "not scanned" sentences
+        _note(notes, "security_findings", shared.down.sentence)
+    else:
+        result = _security(shared, settings, moment.date(), notes)
+        tables["security_findings"] = _findings_frame(result.findings)
+        tables["security_scores"] = _scores_frame(result)
+    if notes:
+        tables[NOTES_TABLE] = pd.DataFrame(notes, columns=NOTE_COLUMNS)
+    say("Snapshot taken.")
+    return tables
+
+
+def archive_snapshot(archive: Archive, tables: Mapping[str, pd.DataFrame], cluster: str | None,
+                     context: str | None, at: dt.datetime | None) -> list[str]:
+    """Write the tables as one snapshot (k8sdata.archive keys); return the keys written.
+    Raises the archive's SourceError (forbidden, unreachable, no bucket...)."""
+    return archive.upload_snapshot(tables, cluster, context, at)
+
+
+def cluster_name(settings: Settings, context: str | None) -> str | None:
+    """The kubeconfig cluster that `context` (default: the current context) points at, which names the
+    snapshot's folder; None when there is no kubeconfig or it does not say (e.g. in a pod)."""
+    if not settings.kubeconfig:
+        return None
+    try:
+        config = yaml.safe_load(Path(settings.kubeconfig).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    wanted = context or settings.context or config.get("current-context")
+    for entry in config.get("contexts") or []:
+        if isinstance(entry, dict) and entry.get("name") == wanted:
+            found = (entry.get("context") or {}).get("cluster")
+            return str(found) if found else None
+    return None
