@@ -29,6 +29,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "KAMS_ARCHIVE_DIR": "/tmp/archive", "KAMS_DEMO": "1",
         "PROMETHEUS_TOKEN": "secret", "PROMETHEUS_TOKEN_FILE": "/var/run/prom/token",
         "PROMETHEUS_CA_FILE": "/etc/prom/ca.pem", "ALERTMANAGER_URL": "http://alertmanager:9093",
+        "CLAIR_URL": "http://clair:6060",
     }
     settings = Settings.from_env(env, home=tmp_path, service_account_token=token)
     assert dataclasses.asdict(settings) == {
@@ -39,6 +40,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "prometheus_token": "secret", "prometheus_token_file": "/var/run/prom/token",
         "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
         **REQUEST_DEFAULTS, "security_severity": (), "security_allowed_host_ports": (),
+        "clair_url": "http://clair:6060",
     }
     assert settings.kubernetes_configured
 
