@@ -7,28 +7,16 @@ Each panel shows its own sentence when its source fails; the others keep working
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pandas as pd
 import streamlit as st
 
 from k8sdata.alerts import in_namespace
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from ui import alerts_data, alerts_view
+from ui import alerts_data, alerts_view, data
 from ui.filters import current_filters
 from ui.frame_guard import ensure_app_frame
 
 ensure_app_frame()
-
-
-def _fetch(load: Callable[[], pd.DataFrame]) -> pd.DataFrame | SourceError:
-    """The frame, or the SourceError that stopped it (drawn as a sentence in its own panel)."""
-    try:
-        return load()
-    except SourceError as error:
-        return error
-
 
 settings = Settings.from_env()
 filters = current_filters()
@@ -38,9 +26,9 @@ title.title("Alerts")
 if refresh.button("Refresh", icon=":material/refresh:", key="kams_alerts_refresh"):
     alerts_data.clear()
 
-prometheus = _fetch(lambda: alerts_data.prometheus_alerts(settings))
-alertmanager = _fetch(lambda: alerts_data.alertmanager_alerts(settings))
-rules = _fetch(lambda: alerts_data.rule_health(settings))
+prometheus = data.or_error(lambda: alerts_data.prometheus_alerts(settings))
+alertmanager = data.or_error(lambda: alerts_data.alertmanager_alerts(settings))
+rules = data.or_error(lambda: alerts_data.rule_health(settings))
 if not isinstance(prometheus, SourceError):
     prometheus = in_namespace(prometheus, filters.namespace)
 if not isinstance(alertmanager, SourceError):

@@ -8,8 +8,6 @@ ui.security_view. Each source that fails becomes one sentence in its tab; the ot
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import TypeVar
 
 import streamlit as st
 
@@ -17,22 +15,12 @@ from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.security import score
 from k8sdata.security.vulns import vulnerability_scan
-from ui import security_data, security_view
+from ui import data, security_data, security_view
 from ui.filters import current_filters
 from ui.frame_guard import ensure_app_frame
 from ui.render import show_source_error
 
 ensure_app_frame()
-
-T = TypeVar("T")
-
-
-def _fetch(load: Callable[[], T]) -> T | SourceError:
-    try:
-        return load()
-    except SourceError as error:
-        return error
-
 
 settings = Settings.from_env()
 filters = current_filters()
@@ -45,14 +33,14 @@ if refresh.button("Refresh", icon=":material/refresh:", key="kams_security_refre
 
 with st.status("Reading the cluster's security posture...", expanded=False) as progress:
     progress.update(label="Scanning workloads (Pod Security Standards, hygiene)...")
-    workloads = _fetch(lambda: security_data.workload_scan(settings, filters.context))
+    workloads = data.or_error(lambda: security_data.workload_scan(settings, filters.context))
     progress.update(label="Reading RBAC, network policies, services and versions...")
-    audit = _fetch(lambda: security_data.cluster_audit(settings, filters.context,
+    audit = data.or_error(lambda: security_data.cluster_audit(settings, filters.context,
                                                        security_data.own_namespace(chosen)))
     progress.update(label="Reading vulnerability reports...")
     listed_pods = None if isinstance(audit, SourceError) or isinstance(audit[0].pods, SourceError) \
         else audit[0].pods
-    vulns = _fetch(lambda: security_data.vulnerabilities(settings, filters.context, listed_pods))
+    vulns = data.or_error(lambda: security_data.vulnerabilities(settings, filters.context, listed_pods))
     trend = security_data.score_trend(settings)
     progress.update(label="Security posture read.", state="complete")
 

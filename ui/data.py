@@ -399,8 +399,9 @@ def cached_prom(settings: Settings) -> CachedProm:
     return CachedProm(prom_client(settings))
 
 
-def _or_error(make: Callable[[], T]) -> T | SourceError:
-    """The made object, or the SourceError met making it (collect_overview accepts either)."""
+def or_error(make: Callable[[], T]) -> T | SourceError:
+    """The made object, or the SourceError met making it: a page draws the sentence in that panel and
+    goes on with the others (collect_overview accepts either too)."""
     try:
         return make()
     except SourceError as error:
@@ -427,8 +428,8 @@ def overview_data(settings: Settings, context: str | None, namespace: str | None
                   time_range: timedelta, include_system: bool) -> OverviewData:
     """Everything the Overview shows. Never raises a SourceError: each section carries its own."""
     return collect_overview(
-        _or_error(lambda: cached_kube(settings, context)),
-        _or_error(lambda: cached_prom(settings)),
+        or_error(lambda: cached_kube(settings, context)),
+        or_error(lambda: cached_prom(settings)),
         namespace,
         window,
         datetime.now(UTC),
