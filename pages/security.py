@@ -14,7 +14,6 @@ import streamlit as st
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.security import score
-from k8sdata.security.vulns import vulnerability_scan
 from ui import data, security_data, security_view
 from ui.filters import current_filters
 from ui.frame_guard import ensure_app_frame
@@ -50,7 +49,7 @@ skipped = [] if isinstance(workloads, SourceError) else workloads.objects.skippe
 audit_findings = [] if isinstance(audit, SourceError) else audit[1].findings
 audit_results = [] if isinstance(audit, SourceError) else audit[1].results
 audit_skipped = [] if isinstance(audit, SourceError) else audit[1].skipped
-vuln_scan = None if isinstance(vulns, SourceError) else vulnerability_scan(vulns)
+vuln_scan = None if isinstance(vulns, SourceError) else security_data.vulnerability_findings(settings, vulns)
 if vuln_scan is not None:  # fixable critical/high vulnerabilities count in the score and the findings
     audit_findings = [*audit_findings, *vuln_scan.findings]
     audit_results = [*audit_results, *vuln_scan.results]

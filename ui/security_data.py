@@ -20,13 +20,12 @@ from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.security import (
     ScanResult,
-    apply_severity_overrides,
-    builtin_checks,
     scan_objects,
 )
 from k8sdata.security.cluster import SecurityInputs, collect_security_inputs, security_scan
+from k8sdata.security.policy import apply_policy, policy_checks
 from k8sdata.security.sources import Objects, cluster_objects
-from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities
+from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities, vulnerability_scan
 from ui.data import archive, kube_client
 
 #: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
@@ -75,7 +74,7 @@ def own_namespace(selected: str | None) -> str:
 @st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
 def _workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
     objects = cluster_objects(kube_client(settings, context))
-    checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
+    checks = policy_checks(settings)
     result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
                           pdbs_known=objects.pdbs_known)
     return WorkloadScan(objects, result)
@@ -92,7 +91,7 @@ def workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
 def _cluster_audit(settings: Settings, context: str | None, namespace: str
                    ) -> tuple[SecurityInputs, ScanResult]:
     inputs = collect_security_inputs(kube_client(settings, context), own_namespace=namespace)
-    return inputs, security_scan(inputs, _today())
+    return inputs, apply_policy(security_scan(inputs, _today()), settings)
 
 
 def cluster_audit(settings: Settings, context: str | None, namespace: str
@@ -146,6 +145,12 @@ def _score_trend(settings: Settings) -> ScoreTrend:
                                    f"({len(snapshots)} snapshot(s) found, none with security scores yet).")
     frame = pd.concat(parts, ignore_index=True)[["taken_at", "category", "value"]]
     return ScoreTrend(frame=frame.dropna().sort_values("taken_at", ignore_index=True))
+
+
+def vulnerability_findings(settings: Settings, data: VulnerabilityData) -> ScanResult:
+    """Findings (and score units) for images with fixable critical or high vulnerabilities, with the
+    configured severities."""
+    return apply_policy(vulnerability_scan(data), settings)
 
 
 def score_trend(settings: Settings) -> ScoreTrend:

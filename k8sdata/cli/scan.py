@@ -24,11 +24,11 @@ from k8sdata.security.engine import (
     SEVERITIES,
     Finding,
     ScanResult,
-    apply_severity_overrides,
     builtin_checks,
     scan_objects,
     severity_at_least,
 )
+from k8sdata.security.policy import apply_policy, policy_checks
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import Objects, add_manifest_text, cluster_objects, manifest_files
 
@@ -124,14 +124,14 @@ def sarif_log(findings: list[Finding], objects: Objects) -> dict[str, Any]:
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if not args.paths and not args.cluster:
         raise ValueError("scan: give manifest PATHs (or - for stdin), --cluster, or both")
-    checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
+    checks = policy_checks(settings)
     kube = kube_from_args(args, settings) if args.cluster else None
     objects = _gather(args, kube)
     result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
                           pdbs_known=objects.pdbs_known)
     if kube is not None:
         # The live cluster also has RBAC, network exposure and versions, which manifests alone cannot show.
-        audits = security_scan(collect_security_inputs(kube), dt.date.today())
+        audits = apply_policy(security_scan(collect_security_inputs(kube), dt.date.today()), settings)
         if args.namespace:
             audits.findings[:] = [f for f in audits.findings if f.namespace in ("", args.namespace)]
         result = merge_scans([result, audits])

@@ -187,12 +187,14 @@ def builtin_checks() -> tuple[Check, ...]:
     return tuple(load_checks())
 
 
-def apply_severity_overrides(checks: Iterable[Check], overrides: Iterable[tuple[str, str]]) -> list[Check]:
+def apply_severity_overrides(checks: Iterable[Check], overrides: Iterable[tuple[str, str]], *,
+                             other_ids: Iterable[str] = ()) -> list[Check]:
     """Severity is policy: ID=severity pairs (Settings.security_severity) replace defaults; "ignore"
-    drops the check. An unknown id or severity raises, so a typo in configuration is not silent."""
+    drops the check. An unknown id or severity raises, so a typo in configuration is not silent;
+    `other_ids` are ids the audits in code use (k8sdata.security.policy applies those)."""
     wanted = dict(overrides)
     checks = list(checks)
-    unknown = set(wanted) - {check.id for check in checks}
+    unknown = set(wanted) - {check.id for check in checks} - set(other_ids)
     if unknown:
         raise ValueError(f"KAMS_SECURITY_SEVERITY names unknown checks: {', '.join(sorted(unknown))}")
     bad = {severity for severity in wanted.values() if severity not in (*SEVERITIES, IGNORE)}

@@ -1,0 +1,49 @@
+"""Severity is policy, for every finding KAMS makes: the YAML checks and the audits that are code (RBAC,
+network exposure, versions, image vulnerabilities) obey the same KAMS_SECURITY_SEVERITY overrides.
+
+    checks = policy_checks(settings)                 # the YAML checks with overrides applied
+    audits = apply_policy(security_scan(...), settings)  # an audit's ScanResult with overrides applied
+
+An unknown id or severity raises ValueError, so a typo in configuration is never silent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from k8sdata.config import Settings
+from k8sdata.security import network, rbac, versions, vulns
+from k8sdata.security.engine import (
+    IGNORE,
+    Check,
+    ScanResult,
+    apply_severity_overrides,
+    builtin_checks,
+)
+
+#: Ids of the findings the code audits make (the YAML checks' ids come from their files).
+AUDIT_IDS: frozenset[str] = frozenset({
+    *rbac.RISKS,
+    network.NAMESPACE_UNPROTECTED, network.POD_UNPROTECTED, network.SERVICE_EXPOSED, network.INGRESS_NO_TLS,
+    versions.VERSION_EOL, versions.KUBELET_SKEW,
+    vulns.CRITICAL_CHECK, vulns.HIGH_CHECK,
+})
+
+
+def policy_checks(settings: Settings, checks: Iterable[Check] | None = None) -> list[Check]:
+    """The checks (default: the built-in ones) with the configured severities; ignored ones dropped."""
+    return apply_severity_overrides(builtin_checks() if checks is None else checks,
+                                    settings.security_severity, other_ids=AUDIT_IDS)
+
+
+def apply_policy(result: ScanResult, settings: Settings) -> ScanResult:
+    """An audit's findings and score units with the configured severities; "ignore" drops them."""
+    wanted = dict(settings.security_severity)
+    if not wanted:
+        return result
+    findings = [replace(finding, severity=wanted.get(finding.id, finding.severity))
+                for finding in result.findings if wanted.get(finding.id) != IGNORE]
+    results = [replace(unit, severity=wanted.get(unit.check_id, unit.severity))
+               for unit in result.results if wanted.get(unit.check_id) != IGNORE]
+    return ScanResult(findings, results, list(result.skipped))
