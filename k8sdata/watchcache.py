@@ -1,7 +1,8 @@
 """A list-then-watch cache (what client-go calls an informer) and a single-flight helper.
 
 Why: at 100,000 pods a full list costs seconds and hundreds of MB on the API server and in KAMS. A
-`WatchedList` lists once (pages of 500, raw JSON, gc paused: KubeClient.list_with_version), then follows a
+`WatchedList` lists once (pages of 500, gc paused: KubeClient.list_with_version; with slim=slim_pod each
+page's bytes are decoded straight into slim pods by msgspec, k8sdata.podshape), then follows a
 watch from the list's resourceVersion in a background thread and applies ADDED / MODIFIED / DELETED to
 a dict keyed by (namespace, name). `snapshot()` reads that dict without network I/O, so a refresh costs
 what changed, not what exists. A 410 Expired (HTTP or an ERROR event: the watch fell behind etcd's
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Generic, TypeVar
 
 from k8sdata.errors import SourceError, Timeout
@@ -32,7 +33,7 @@ T = TypeVar("T")
 slim_pod = POD_SHAPE
 
 
-def _key(obj: dict[str, Any]) -> Key:
+def _key(obj: Mapping[str, Any]) -> Key:
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
 
