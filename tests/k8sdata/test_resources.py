@@ -275,21 +275,22 @@ def test_prometheus_and_metrics_api_agree_for_the_demo_pods(prometheus: Any, kub
     The rate window must hold live scrapes only: the backfill's samples are 60 s apart and the live ones
     5 s, and a window spanning both makes Prometheus extrapolate only part of the way to the window's
     start (rate() then reads ~25 % low). A minute of live scrapes also averages out the jitter of an
-    in-process exporter on a busy machine (its value is computed a moment after the scrape's timestamp).
-    So wait until the newest minute holds 10+ samples (up to a minute after the fixture starts; at once
-    in a full run)."""
+    in-process exporter on a busy machine (its value is computed a moment after the scrape's timestamp;
+    with a 1-minute window that jitter reached 20 % on a loaded 2-core machine, so the window is 2
+    minutes). So wait until the newest two minutes hold 20+ samples (up to two minutes after the fixture
+    starts; at once in a full run)."""
     prom = PromClient(prometheus.url, timeout=10.0)
     kube = _reader(kube_api)
-    live = 'min(count_over_time(container_cpu_usage_seconds_total{namespace="shop", container!=""}[1m]))'
-    deadline = time.monotonic() + 90
+    live = 'min(count_over_time(container_cpu_usage_seconds_total{namespace="shop", container!=""}[2m]))'
+    deadline = time.monotonic() + 150
     try:
         while True:
             counts = prom.instant(live)
-            if not counts.empty and counts["value"].iloc[0] >= 10:
+            if not counts.empty and counts["value"].iloc[0] >= 20:
                 break
-            assert time.monotonic() < deadline, "Prometheus never scraped the exporter 10 times in a minute"
+            assert time.monotonic() < deadline, "Prometheus never scraped the exporter 20 times in 2 minutes"
             time.sleep(2)
-        from_prom, prom_source = current_usage(prom, kube, "shop", window="1m")
+        from_prom, prom_source = current_usage(prom, kube, "shop", window="2m")
         from_api, api_source = current_usage(None, kube, "shop")
     finally:
         prom.close()
