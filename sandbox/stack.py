@@ -7,6 +7,10 @@ Alertmanager (Prometheus sends its alerts there), real S3.
 `make run` (through `python -m sandbox demo`) uses it to serve the demo. Each real server is optional
 in the sense that a missing binary is reported and the rest keeps running, because the dashboard itself
 must cope with a missing Prometheus or S3.
+
+With S3 running, the demo archives a snapshot (k8sdata.snapshot, the same tables the kams-snapshot
+CronJob writes) right after start and then every `snapshot_interval` seconds (5 minutes), so the
+archive and the Security page's score trend have data. A failed snapshot is logged, never fatal.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +31,62 @@ from sandbox.cluster_loader import load_demo_objects
 from sandbox.life import ClusterLife
 
 PODS = ("", "pods")
+#: How often the demo archives a snapshot (a real installation's CronJob: every 15 minutes).
+SNAPSHOT_INTERVAL_SECONDS = 300.0
+
+
+def _log(line: str) -> None:
+    print(f"sandbox: {line}", file=sys.stderr, flush=True)
+
+
+class Snapshotter:
+    """Calls `take` now and then every `interval` seconds in a daemon thread until stop().
+
+    `take` returns a line to log; whatever it raises is logged too, and the next run still comes (a
+    snapshot must never take the demo down)."""
+
+    def __init__(self, take: Callable[[], str], interval: float = SNAPSHOT_INTERVAL_SECONDS) -> None:
+        self.take = take
+        self.interval = interval
+        self.runs = 0
+        self.failures = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="kams-demo-snapshots", daemon=True)
+
+    def start(self) -> Snapshotter:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                _log(self.take())
+            except Exception as error:  # logged, and the demo goes on
+                self.failures += 1
+                _log(f"snapshot failed: {type(error).__name__}: {getattr(error, 'sentence', error)}")
+            self.runs += 1
+            self._stopping.wait(self.interval)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop after the snapshot in progress (each of its requests has a timeout)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
 
 class Sandbox:
     """Starts the demo cluster's servers; `env()` points KAMS at them."""
 
     def __init__(self, workdir: Path | None = None, *, with_prometheus: bool = True,
-                 with_s3: bool = True, traffic_scale: float = 1.0) -> None:
+                 with_s3: bool = True, traffic_scale: float = 1.0,
+                 snapshot_interval: float | None = SNAPSHOT_INTERVAL_SECONDS) -> None:
+        """`snapshot_interval`: seconds between archived snapshots (None: take none)."""
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="kams-sandbox-"))
         self.with_prometheus = with_prometheus
         self.with_s3 = with_s3
         self.traffic_scale = traffic_scale
+        self.snapshot_interval = snapshot_interval
+        self.snapshots: Snapshotter | None = None
         self.api: ApiServer | None = None
         self.metrics: Any = None
         self.s3: Any = None
@@ -70,6 +122,7 @@ class Sandbox:
             if self.with_prometheus:
                 self._start_metrics()
                 self._start_alertmanager()
+            self._start_snapshots()
         except BaseException:
             self.stop()
             raise
@@ -107,6 +160,48 @@ class Sandbox:
             return
         self.metrics.prometheus.send_alerts_to(self.alertmanager.address)
 
+    def _start_snapshots(self) -> None:
+        if self.snapshot_interval is None:
+            return
+        if self.s3 is None:
+            _log("no snapshots are archived: S3 is not running")
+            return
+        self.snapshots = Snapshotter(self.take_snapshot, self.snapshot_interval).start()
+
+    def take_snapshot(self) -> str:
+        """Archive one snapshot of the demo into its S3; return what was written, as a log line."""
+        import boto3
+
+        from k8sdata.archive import S3Archive
+        from k8sdata.config import Settings
+        from k8sdata.kube import KubeClient
+        from k8sdata.prom import client_from_settings
+        from k8sdata.snapshot import NOTES_TABLE, archive_snapshot, cluster_name, take_snapshot
+
+        store = self.s3
+        if store is None:
+            raise RuntimeError("S3 is not running")
+        settings = Settings.from_env({**self.env(), "HOME": str(self.workdir)})
+        # boto3's chain would read this process's environment, which does not hold the demo's keys.
+        session = boto3.session.Session(aws_access_key_id=store.access_key,
+                                        aws_secret_access_key=store.secret_key, region_name=store.region)
+        archive = S3Archive(settings.s3_bucket, prefix=settings.s3_prefix, endpoint_url=store.endpoint_url,
+                            timeout=settings.request_timeout, session=session)
+        kube = KubeClient(settings)
+        prom = client_from_settings(settings) if settings.prometheus_url else None
+        at = datetime.now(UTC).replace(microsecond=0)
+        try:
+            tables = take_snapshot(kube, prom, settings, at=at)
+        finally:
+            kube.close()
+            if prom is not None:
+                prom.close()
+        keys = archive_snapshot(archive, tables, cluster_name(settings, None), kube.context, at)
+        notes = len(tables[NOTES_TABLE]) if NOTES_TABLE in tables else 0
+        folder = keys[0].rsplit("/", 1)[0] + "/" if keys else "-"
+        return (f"snapshot archived: {len(keys)} tables to s3://{store.bucket}/{folder}"
+                + (f" ({notes} note(s))" if notes else ""))
+
     def env(self) -> dict[str, str]:
         """Environment for KAMS (website or CLI) to monitor this sandbox."""
         environment = {"KUBECONFIG": str(self.kubeconfig), "KAMS_DEMO": "1"}
@@ -127,10 +222,15 @@ class Sandbox:
             lines.append(f"Alertmanager: {self.alertmanager.url}")
         if self.s3 is not None:
             lines.append(f"S3 (SeaweedFS): {self.s3.endpoint_url} bucket {self.s3.bucket}")
+        if self.snapshots is not None:
+            lines.append(f"Snapshots: into S3 now and every {self.snapshots.interval / 60:g} minutes")
         lines += [f"{name}: not started ({reason})" for name, reason in self.missing.items()]
         return "\n".join(lines)
 
     def stop(self) -> None:
+        if self.snapshots is not None:  # first: it talks to the servers stopped below
+            self.snapshots.stop()
+            self.snapshots = None
         for component in (self.alertmanager, self.metrics, self.s3, self.life, self.api):
             if component is None:
                 continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
 import time
 import uuid
 from collections import Counter
@@ -253,3 +254,29 @@ def test_cli_to_s3_writes_every_table_and_a_bad_bucket_exits_1(kube_api: Any, s3
                     environ=environ)
     assert code == 1
     assert "no-such-bucket-kams" in err.getvalue()
+
+
+def test_demo_snapshotter_logs_a_failure_and_keeps_going(capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox.stack import Snapshotter
+
+    outcomes: list[Exception | str] = [RuntimeError("S3 went away"), "snapshot archived: 6 tables"]
+    done = threading.Event()
+
+    def take() -> str:
+        outcome = outcomes.pop(0) if outcomes else "again"
+        if not outcomes:
+            done.set()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    snapshots = Snapshotter(take, interval=0.05).start()
+    try:
+        assert done.wait(5)
+    finally:
+        snapshots.stop()
+    assert snapshots.failures == 1 and snapshots.runs >= 2
+    assert not snapshots._thread.is_alive()
+    log = capsys.readouterr().err
+    assert "snapshot failed: RuntimeError: S3 went away" in log
+    assert "snapshot archived: 6 tables" in log
