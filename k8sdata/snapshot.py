@@ -151,7 +151,9 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
     computed at and request rates evaluated at. `progress` receives a short sentence before each step.
     Raises nothing for a failed source: its table is missing and a note says why.
     """
-    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    moment = at or dt.datetime.now(dt.UTC)
+    # A naive time is taken to be UTC already, as k8sdata.archive does for the keys.
+    moment = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     say = progress or (lambda _sentence: None)
     shared = _ListOnce(kube)
     tables: dict[str, pd.DataFrame] = {}
