@@ -2,26 +2,33 @@
 `streamlit run app.py` process for browser tests.
 
 `app_env` is what AppTest tests use (the app runs in-process, so os.environ and Streamlit's caches are
-reset around each test). `app_server` starts the app as a subprocess on a free loopback port and stops
-its whole process group at the end of the session.
+reset around each test); tests that need fewer sources call `set_app_environment` with the
+`streamlit_caches` fixture instead. `run_app_test` builds and runs an AppTest of a page, app.py or a
+script function the same way in every test. `app_server` starts the app as a subprocess on a free
+loopback port and stops its whole process group at the end of the session.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Every env var the app reads; cleared first so the developer's own settings never leak in.
@@ -34,9 +41,13 @@ APP_ENV_PREFIXES = ("KAMS_", "PROMETHEUS_", "ALERTMANAGER_", "CLAIR_", "AWS_")
 def app_env_names(environ: Mapping[str, str]) -> list[str]:
     """The variables of `environ` that configure KAMS."""
     return [name for name in environ if name in APP_ENV_VARS or name.startswith(APP_ENV_PREFIXES)]
+
+
 #: Short, so fault-injection tests (hangs) finish quickly; the sandbox answers in milliseconds.
 TEST_REQUEST_TIMEOUT = "3"
 STARTUP_TIMEOUT = 60.0
+#: AppTest's first run in a process imports the app cold: every AppTest waits this long by default.
+APPTEST_TIMEOUT = 60.0
 
 
 def sandbox_environment(kube_api: Any, prometheus: Any, s3: Any, home: Path) -> dict[str, str]:
@@ -78,19 +89,80 @@ def _behave_like_streamlit_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
-@pytest.fixture
-def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path,
-            monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """os.environ set to the sandbox for an in-process AppTest; tests may monkeypatch further."""
+def set_app_environment(monkeypatch: pytest.MonkeyPatch, env: Mapping[str, str]) -> None:
+    """os.environ for an in-process AppTest: every KAMS setting of the developer's own environment
+    removed, then `env` set, with the tests' short request timeout unless `env` names another."""
     for name in app_env_names(os.environ):
         monkeypatch.delenv(name, raising=False)
-    env = sandbox_environment(kube_api, prometheus, s3, tmp_path)
-    for name, value in env.items():
+    for name, value in {"KAMS_REQUEST_TIMEOUT": TEST_REQUEST_TIMEOUT, **env}.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def streamlit_caches() -> Iterator[None]:
+    """Streamlit's caches cleared before and after the test, so no test sees another's data or clients."""
+    clear_streamlit_caches()
+    yield
+    clear_streamlit_caches()
+
+
+@pytest.fixture
+def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            streamlit_caches: None) -> dict[str, str]:
+    """os.environ set to the sandbox for an in-process AppTest; tests may monkeypatch further."""
+    env = sandbox_environment(kube_api, prometheus, s3, tmp_path)
+    set_app_environment(monkeypatch, env)
     _behave_like_streamlit_run(monkeypatch)
-    clear_streamlit_caches()
-    yield env
-    clear_streamlit_caches()
+    return env
+
+
+def app_test(source: str | Path | Callable[[], None], timeout: float = APPTEST_TIMEOUT) -> AppTest:
+    """An AppTest (not run yet) of a script file (app.py, a page) or of a script function."""
+    from streamlit.testing.v1 import AppTest
+
+    if callable(source):
+        return AppTest.from_function(source, default_timeout=timeout)
+    return AppTest.from_file(str(source), default_timeout=timeout)
+
+
+def run_app_test(source: str | Path | Callable[[], None], namespace: str | None = None, *,
+                 time_range: str | None = None, timeout: float = APPTEST_TIMEOUT,
+                 **query_params: str) -> AppTest:
+    """`source` run once, as a visitor would open it: the sidebar's namespace and time range (session
+    state the frame reads) and the address's query parameters set first; asserts the run raised nothing."""
+    at = app_test(source, timeout)
+    if namespace:
+        at.session_state["kams_namespace"] = namespace
+    if time_range:
+        at.session_state["kams_time_range"] = time_range
+    for name, value in query_params.items():
+        at.query_params[name] = value
+    return rerun(at)
+
+
+def rerun(at: AppTest) -> AppTest:
+    """Run `at` again (after widget changes) and assert the run raised nothing."""
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page_script(name: str) -> Path:
+    """The file of one page (pages/NAME.py)."""
+    return ROOT / "pages" / f"{name}.py"
+
+
+def unescape(markdown: str) -> str:
+    """Undo ui.render.escape_markdown so assertions read like the page does."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
+    """The first table of the page that has all these columns."""
+    for frame in at.dataframe:
+        if set(columns) <= set(frame.value.columns):
+            return frame.value
+    raise AssertionError(f"no table with columns {columns}: {[list(f.value.columns) for f in at.dataframe]}")
 
 
 def _free_port() -> int:
