@@ -22,4 +22,5 @@ pytest_plugins = [
     "tests.plugins.s3",
     "tests.plugins.app",
     "tests.plugins.alertmanager",
+    "tests.plugins.browser",
 ]
