@@ -15,23 +15,17 @@ from streamlit.testing.v1 import AppTest
 from k8sdata.alerts import prometheus_alerts
 from k8sdata.prom import PromClient
 from sandbox.demo_names import CRASHLOOP_POD
-from tests.app.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.app.test_pods_page import table_with
-from tests.plugins.app import ROOT, clear_streamlit_caches
+from tests.plugins.app import clear_streamlit_caches, page_script, run_app_test, table_with
+from tests.plugins.browser import NewPage, open_app_page, save_screenshot
 from ui.alerts_view import PROMETHEUS_TABLE, alerts_csv
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
-PAGE = str(ROOT / "pages" / "alerts.py")
+PAGE = page_script("alerts")
 
 
 def run_page(namespace: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app_test(PAGE, namespace)
 
 
 def texts(at: AppTest) -> str:
@@ -140,31 +134,22 @@ def test_alerts_csv_is_the_table_and_formula_safe() -> None:
 
 
 @pytest.mark.browser
-def test_alerts_page_in_chromium_draws_the_chart_and_tables(app_server: Any, prometheus: Any) -> None:
+def test_alerts_page_in_chromium_draws_the_chart_and_tables(app_server: Any, prometheus: Any,
+                                                            new_page: NewPage) -> None:
     """The served app (no Alertmanager configured there): Vega draws the severity chart, the tables and
     the Alertmanager sentence are on the page. Saves artifacts/alerts.png."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     wait_for_firing = PromClient(prometheus.url, timeout=5)
     deadline = time.monotonic() + 45
     while prometheus_alerts(wait_for_firing).empty and time.monotonic() < deadline:
         time.sleep(0.5)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_context(viewport={"width": 1440, "height": 2000}).new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{app_server.url}/alerts")
-            expect(page.get_by_role("heading", name="Firing and pending")).to_be_visible(timeout=60_000)
-            page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-            chart = page.locator('[data-testid="stVegaLiteChart"]').first
-            expect(chart.locator("svg, canvas").first).to_be_visible()
-            expect(page.get_by_text("Set ALERTMANAGER_URL", exact=False)).to_be_visible()
-            expect(page.get_by_text("rules evaluate without errors", exact=False)).to_be_visible()
-            tables = page.locator('[data-testid="stDataFrame"]')  # the alerts and the rule health
-            expect(tables).to_have_count(2, timeout=30_000)
-            artifacts = ROOT / "artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "alerts.png"), full_page=True)
-        finally:
-            browser.close()
+    page = new_page(height=2000)
+    open_app_page(page, f"{app_server.url}/alerts", "Firing and pending", exact=False)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    expect(chart.locator("svg, canvas").first).to_be_visible()
+    expect(page.get_by_text("Set ALERTMANAGER_URL", exact=False)).to_be_visible()
+    expect(page.get_by_text("rules evaluate without errors", exact=False)).to_be_visible()
+    tables = page.locator('[data-testid="stDataFrame"]')  # the alerts and the rule health
+    expect(tables).to_have_count(2, timeout=30_000)
+    save_screenshot(page, "alerts.png")

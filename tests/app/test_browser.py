@@ -4,42 +4,21 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from sandbox.demo_names import API, APP_NAMESPACE, WEB
-from tests.plugins.app import ROOT
+from tests.plugins.browser import NewPage, open_overview, save_screenshot, settle
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
-ARTIFACTS = ROOT / "artifacts"
 
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 2400})
-            yield context.new_page()
-        finally:
-            browser.close()
-
-
-def test_overview_in_chromium_shows_live_applications(app_server: Any, page: Any) -> None:
+def test_overview_in_chromium_shows_live_applications(app_server: Any, new_page: NewPage) -> None:
     from playwright.sync_api import expect
 
-    page.set_default_timeout(60_000)
-    page.goto(app_server.url)
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page = new_page(height=2400)
+    open_overview(page, app_server.url)
     # Real content: a card per demo application, each with its traffic light.
     for sample in (WEB, API):
         card = page.locator('[data-testid="stMarkdownContainer"]').filter(
@@ -47,15 +26,12 @@ def test_overview_in_chromium_shows_live_applications(app_server: Any, page: Any
         ).filter(has_text=APP_NAMESPACE)
         expect(card.first).to_be_visible()
         expect(card.first).to_contain_text(re.compile("Healthy|Worth a look|Needs attention now"))
-    # Streamlit's "running" widget is gone: the script finished and the page is complete.
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
+    settle(page)
     requests = page.locator('[data-testid="stMetric"]').filter(has_text="Requests per second")
     value = requests.locator('[data-testid="stMetricValue"]').inner_text().strip()
     assert float(value) > 0, f"no live request rate: {value!r}"
     expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
-    assert (ARTIFACTS / "overview.png").stat().st_size > 10_000, app_server.log_tail()
+    save_screenshot(page, "overview.png", min_bytes=10_000, server=app_server)
 
     # The very first change of the server's first session takes effect (it is lost when widgets are
     # drawn before st.navigation, because the first run uses Streamlit's legacy multipage mode).

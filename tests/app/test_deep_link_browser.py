@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 
 from sandbox.demo_names import CRASHLOOP_POD
-from tests.app.test_browser import page  # noqa: F401  (the Chromium page fixture)
 from tests.plugins.app import _stop, sandbox_environment, start_app_server
+from tests.plugins.browser import NewPage
 
 pytestmark = pytest.mark.browser
 
 
 def test_first_visit_on_a_deep_link_gets_the_frame_and_the_page(kube_api: Any, prometheus: Any, s3: Any,
-                                                                 tmp_path: Path, page: Any) -> None:  # noqa: F811
+                                                                 tmp_path: Path, new_page: NewPage) -> None:
     from playwright.sync_api import expect
 
     server = start_app_server(sandbox_environment(kube_api, prometheus, s3, tmp_path),
                               tmp_path / "streamlit.log")
     try:
-        page.set_default_timeout(60_000)
+        page = new_page(height=2400)
         pod = f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"
         page.goto(f"{server.url}/pods?pod={pod}")
         expect(page.get_by_role("heading", name="Pods", exact=True)).to_be_visible()

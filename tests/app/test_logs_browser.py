@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from sandbox.demo_names import WEB
-from tests.app.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.app.test_logs_page import CORPUS
+from tests.plugins.browser import NewPage, open_app_page, open_overview, save_screenshot, settle
 
 pytestmark = pytest.mark.browser
 
@@ -55,18 +55,6 @@ def injected(kube_faults: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]
     yield server
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def assert_nothing_injected(page: Any) -> None:
     """No element the corpus could have created exists, and no injected script ran."""
     assert page.locator('img[src*="evil.example"], img[onerror], img[src="x"]').count() == 0
@@ -77,55 +65,45 @@ def assert_nothing_injected(page: Any) -> None:
     assert page.locator(".katex").count() == 0  # $$...$$ was not typeset
 
 
-def test_logs_page_shows_the_corpus_as_plain_text(app_server: Any, injected: Any, browser: Any) -> None:
+def test_logs_page_shows_the_corpus_as_plain_text(app_server: Any, injected: Any, new_page: NewPage) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport={"width": 1440, "height": 2000})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        expect.set_options(timeout=60_000)
-        page.goto(app_server.url)  # through app.py's navigation first (see test_pods_browser)
-        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-        # Forget the pod list another test may have cached (the pod was just created).
-        page.get_by_role("button", name="Refresh now").click()
-        page.goto(f"{app_server.url}/logs?pod={WEB.namespace}/{POD}")
-        expect(page.get_by_role("heading", name="Logs", exact=True)).to_be_visible()
-        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-        expect(page.get_by_text(re.compile(r"^\d+ of \d+ lines from 1 of 1 containers"))).to_be_visible()
-        expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
-        assert_nothing_injected(page)
-        # The text view: every line of the corpus appears literally.
-        page.get_by_role("radio", name="Text", exact=True).click()
-        code = page.locator('[data-testid="stCode"]')
-        expect(code).to_be_visible()
-        shown = code.inner_text()
-        for text in CORPUS:
-            visible = text.replace("\x1b", "")  # the escape character itself is not drawn
-            assert visible in shown.replace("\x1b", ""), text
-        assert_nothing_injected(page)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "logs.png"), full_page=True)
-        # The events tab: the messages are grid cells (canvas), never elements.
-        page.get_by_role("tab", name="Events").click()
-        expect(page.get_by_text("Kubernetes keeps events for about an hour", exact=False)).to_be_visible()
-        expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
-        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-        assert_nothing_injected(page)
-        page.screenshot(path=str(ARTIFACTS / "logs-events.png"), full_page=True)
-        page.get_by_role("tab", name="Security & reliability").click()
-        expect(page.get_by_text("Category", exact=True)).to_be_visible()
-        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-        expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
-        assert_nothing_injected(page)
-        page.screenshot(path=str(ARTIFACTS / "logs-security.png"), full_page=True)
+    page = new_page(height=2000)
+    open_overview(page, app_server.url)
+    # Forget the pod list another test may have cached (the pod was just created).
+    page.get_by_role("button", name="Refresh now").click()
+    open_app_page(page, f"{app_server.url}/logs?pod={WEB.namespace}/{POD}", "Logs")
+    expect(page.get_by_text(re.compile(r"^\d+ of \d+ lines from 1 of 1 containers"))).to_be_visible()
+    expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
+    assert_nothing_injected(page)
+    # The text view: every line of the corpus appears literally.
+    page.get_by_role("radio", name="Text", exact=True).click()
+    code = page.locator('[data-testid="stCode"]')
+    expect(code).to_be_visible()
+    shown = code.inner_text()
+    for text in CORPUS:
+        visible = text.replace("\x1b", "")  # the escape character itself is not drawn
+        assert visible in shown.replace("\x1b", ""), text
+    assert_nothing_injected(page)
+    save_screenshot(page, "logs.png")
+    # The events tab: the messages are grid cells (canvas), never elements.
+    page.get_by_role("tab", name="Events").click()
+    expect(page.get_by_text("Kubernetes keeps events for about an hour", exact=False)).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
+    settle(page)
+    assert_nothing_injected(page)
+    save_screenshot(page, "logs-events.png")
+    page.get_by_role("tab", name="Security & reliability").click()
+    expect(page.get_by_text("Category", exact=True)).to_be_visible()
+    settle(page)
+    expect(page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
+    assert_nothing_injected(page)
+    save_screenshot(page, "logs-security.png")
 
-        # Live follow: the fragment appends the web pod's new lines without reloading the page.
-        page.goto(f"{app_server.url}/logs?pod={WEB.namespace}/{WEB.pod}")
-        page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden")
-        expect(page.get_by_text(re.compile(r"lines from 1 of 1 containers; read at"))).to_be_visible()
-        page.get_by_text("Follow live", exact=True).click()
-        expect(page.get_by_text(re.compile(r"following every 3 s, [1-9][\d,]* new since the read"))
-               ).to_be_visible()
-    finally:
-        context.close()
+    # Live follow: the fragment appends the web pod's new lines without reloading the page.
+    page.goto(f"{app_server.url}/logs?pod={WEB.namespace}/{WEB.pod}")
+    settle(page)
+    expect(page.get_by_text(re.compile(r"lines from 1 of 1 containers; read at"))).to_be_visible()
+    page.get_by_text("Follow live", exact=True).click()
+    expect(page.get_by_text(re.compile(r"following every 3 s, [1-9][\d,]* new since the read"))
+           ).to_be_visible()
