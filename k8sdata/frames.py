@@ -8,6 +8,7 @@ re-implemented here from reading them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,8 +17,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from k8sdata.gcpause import gc_paused
+
+if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    # The frames' text columns are Arrow strings. Arrow's default pool (mimalloc) keeps what a frame
+    # build frees and the next builds reuse little of it: +60 MB of resident memory after a first
+    # 100,000-pod table, for the same CPU time as the system allocator (bench/PROFILE.md).
+    pa.set_memory_pool(pa.system_memory_pool())
 
 POD_COLUMNS = [
     "namespace", "name", "ready", "status", "restarts", "restarts_display", "age", "created", "node", "ip",
@@ -387,14 +395,50 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+_COLUMN_TYPES: dict[str, str | type] = {
+    **{column: "str" for column in _TEXT_COLUMNS},
+    "restarts": "int64", "is_ready": bool,
+    "created": "datetime64[us, UTC]", "last_restart": "datetime64[us, UTC]",
+}
+
+
+def _typed_column(values: tuple[Any, ...], column: str) -> Any:
+    """One cached column from its Python values, in its final type (Arrow strings, int64, UTC times)."""
+    kind = _COLUMN_TYPES[column]
+    if kind == "str":
+        return pd.array(values, dtype="str")
+    if kind == "datetime64[us, UTC]":
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).dt.as_unit("us").array
+    return np.asarray(values, dtype=kind)
+
+
+#: Pods turned into rows at a time: their Python values (~0.5 KB a pod) live only until their chunk is
+#: converted, so a first build at 100,000 pods holds ~4 MB of them instead of ~50 MB.
+ROWS_CHUNK = 8192
+
+
 def _cached_rows(pods: list[dict[str, Any]]) -> pd.DataFrame:
+    if not pods:
+        return _typed(pd.DataFrame(columns=_CACHED_COLUMNS))
     # The collector paused while rows are built: 100,000 pods make millions of small objects, and each
     # collection they trigger would scan every pod dict held in memory again (17 s instead of ~3 s at
     # 100,000 pods, measured here). Same reason as k8sdata.kube._parse.
     with gc_paused():
-        rows = [_static_values(pod) for pod in pods]
-        frame = pd.DataFrame.from_records(rows, columns=_CACHED_COLUMNS, nrows=len(rows))
-    return _typed(frame)
+        chunks = [_rows_chunk(pods[start:start + ROWS_CHUNK]) for start in range(0, len(pods), ROWS_CHUNK)]
+    # Arrow string columns concatenate as chunks (no copy); only the fixed-width columns are copied.
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+def _rows_chunk(pods: list[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows of some pods, built column by column, each converted to its final type as soon as it is cut
+    out of the rows: a frame of object columns converted as a whole held every string twice (Python
+    objects + Arrow) plus the object frame, +150 MB at 100,000 pods (bench/PROFILE.md)."""
+    columns = list(zip(*[_static_values(pod) for pod in pods], strict=True))
+    data: dict[str, Any] = {}
+    for index, column in enumerate(_CACHED_COLUMNS):
+        data[column] = _typed_column(columns[index], column)
+        columns[index] = ()  # its Python values can go now
+    return pd.DataFrame(data, copy=False)
 
 
 CacheKey = tuple[str, str]
@@ -474,7 +518,7 @@ class PodsFrameBuilder:
         if self._last_rows is not None and self._last_order is not None and np.array_equal(
                 order, self._last_order):
             return self._last_rows  # nothing changed: no copy at all
-        rows = self._store.take(order).reset_index(drop=True)
+        rows = _in_order(self._store, order)
         self._last_order, self._last_rows = order, rows
         if len(self._store) > len(order) * 3 // 2 + self.SPARE_ROWS:
             self._compact(order, rows)
@@ -561,8 +605,21 @@ def _with_time_columns(rows: pd.DataFrame, now: datetime) -> pd.DataFrame:
 
 def pods_frame(pods: list[dict[str, Any]], now: datetime | None = None) -> pd.DataFrame:
     """One row per pod (POD_COLUMNS), sorted by namespace then name like `kubectl get pods -A`.
-    For repeated frames of a changing list (a watch cache), PodsFrameBuilder reuses unchanged rows."""
-    return PodsFrameBuilder().frame(pods, now)
+    For repeated frames of a changing list (a watch cache), PodsFrameBuilder reuses unchanged rows.
+
+    One-shot: the same rows as PodsFrameBuilder's first call, without its per-pod index (two dicts and
+    a key tuple per pod, ~20 MB at 100,000 pods) that only a later call would use."""
+    moment = utc_now_or(now)
+    rows = _cached_rows(pods)
+    return _with_time_columns(_in_order(rows, np.argsort(_name_ranks(rows), kind="stable")), moment)
+
+
+def _in_order(rows: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """`rows` taken in `order` (positions), without a copy when that is already their order: a list
+    arrives in the API's key order (namespace, then name), which is the table's."""
+    if len(order) == len(rows) and np.array_equal(order, np.arange(len(order))):
+        return rows  # pandas copies on write: sharing the columns is safe
+    return rows.take(order).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------------------- pod detail

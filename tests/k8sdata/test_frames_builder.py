@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from k8sdata import frames
 from k8sdata.frames import PodsFrameBuilder, human_duration, human_durations, pod_row, pods_frame
 from tests.k8sdata.test_frames import CASES, NOW, pod, running
 
@@ -138,3 +139,25 @@ def test_store_is_compacted_after_many_changes() -> None:
         sizes.append(len(builder._store))
     assert sizes == [20] * 6, sizes  # without compaction: 20, 40, 60, ... rows
     pd.testing.assert_frame_equal(builder.frame(pods, NOW), pods_frame(pods, NOW))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_rows_built_in_chunks_equal_the_one_pod_printer(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Rows are built ROWS_CHUNK pods at a time (to bound memory) and the chunks concatenated: every
+    row, in order and in name order, whatever the chunk boundaries, and the same for the builder."""
+    monkeypatch.setattr(frames, "ROWS_CHUNK", chunk)
+    pods = [versioned(index, f"ns{index % 3}", f"p{(17 * index) % 11:02d}", 1) for index in range(11)]
+    frame = pods_frame(pods, NOW)
+    expected = sorted((pod_row(item, NOW) for item in pods), key=lambda row: (row["namespace"], row["name"]))
+    assert [{**row, "created": None} for row in frame.to_dict("records")] == [
+        {**row, "created": None} for row in expected]
+    assert frame["created"].tolist() == [row["created"] for row in expected]
+    assert str(frame["name"].dtype) == "str" and str(frame["restarts"].dtype) == "int64"
+    pd.testing.assert_frame_equal(PodsFrameBuilder().frame(pods, NOW), frame)
+
+
+def test_a_list_already_in_name_order_is_not_copied() -> None:
+    pods = [versioned(index, "ns", f"p{index:02d}", 1) for index in range(5)]
+    builder = PodsFrameBuilder()
+    frame = builder.frame(pods, NOW)
+    assert np.shares_memory(frame["restarts"].to_numpy(), builder._store["restarts"].to_numpy())
