@@ -16,21 +16,13 @@ from streamlit.testing.v1 import AppTest
 
 from k8sdata.health import LIGHT_WORD
 from sandbox.demo_names import API, APP_NAMESPACE, WEB
-from tests.plugins.app import ROOT, clear_streamlit_caches
+from tests.plugins.app import ROOT, clear_streamlit_caches, run_app_test, unescape
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
 
-def unescape(markdown: str) -> str:
-    """Undo ui.render.escape_markdown so assertions read like the page does."""
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
 def run_app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app_test(ROOT / "app.py")
 
 
 def texts(elements: Any) -> list[str]:

@@ -6,9 +6,8 @@ The page needs no Prometheus, so these tests set only KUBECONFIG (fast, no sessi
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,11 +20,18 @@ from k8sdata.logs import TRUNCATION_MARKER
 from sandbox import demo_names
 from sandbox.apiserver.podlogs import generic_log_lines
 from sandbox.demo_names import CRASHLOOP_POD, OOMKILLED_POD
-from tests.app.test_pods_page import rerun, unescape, widget
-from tests.plugins.app import ROOT, TEST_REQUEST_TIMEOUT, app_env_names, clear_streamlit_caches
+from tests.plugins.app import (
+    page_script,
+    rerun,
+    run_app_test,
+    set_app_environment,
+    table_with,
+    unescape,
+    widget,
+)
 from tests.plugins.kube_api import fixture_cluster_objects
 
-PAGE = str(ROOT / "pages" / "logs.py")
+PAGE = page_script("logs")
 LONG_LINE_CHARS = 25_000
 
 #: Text that would become links, images, HTML, maths, colours or headings if it were ever rendered as
@@ -72,51 +78,29 @@ def injection_objects() -> list[dict[str, Any]]:
     return [*objects, pod, *events]
 
 
-def use_kubeconfig(monkeypatch: pytest.MonkeyPatch, kubeconfig: Path | str) -> None:
-    for name in app_env_names(os.environ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)
+def use_kubeconfig(monkeypatch: pytest.MonkeyPatch, kubeconfig: Path | str, home: Path) -> None:
+    """Only Kubernetes configured (the page needs nothing else), with no ~/.kube/config of the machine."""
+    set_app_environment(monkeypatch, {"HOME": str(home), "KUBECONFIG": str(kubeconfig)})
 
 
 @pytest.fixture
-def caches() -> Iterator[None]:
-    clear_streamlit_caches()
-    yield
-    clear_streamlit_caches()
-
-
-@pytest.fixture
-def demo(kube_api: Any, monkeypatch: pytest.MonkeyPatch, caches: None, tmp_path: Path) -> Any:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    use_kubeconfig(monkeypatch, kube_api.reader_kubeconfig)
+def demo(kube_api: Any, monkeypatch: pytest.MonkeyPatch, streamlit_caches: None, tmp_path: Path) -> Any:
+    use_kubeconfig(monkeypatch, kube_api.reader_kubeconfig, tmp_path)
     return kube_api
 
 
 @pytest.fixture
-def injection(make_api_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, caches: None,
+def injection(make_api_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, streamlit_caches: None,
               tmp_path: Path) -> Any:
     server = make_api_server(injection_objects(), log_provider=corpus_provider)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    use_kubeconfig(monkeypatch, server.write_kubeconfig(tmp_path / "reader", demo_names.READER_TOKEN))
+    kubeconfig = server.write_kubeconfig(tmp_path / "reader", demo_names.READER_TOKEN)
+    use_kubeconfig(monkeypatch, kubeconfig, tmp_path)
     return server
 
 
 def run_page(namespace: str | None = None, **params: str) -> AppTest:
     """The Logs page, run once (the sidebar's namespace and query parameters set first)."""
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    for name, value in params.items():
-        at.query_params[name] = value
-    return rerun(at)
-
-
-def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if set(columns) <= set(frame.value.columns):
-            return frame.value
-    raise AssertionError(f"no table with {columns}: {[list(f.value.columns) for f in at.dataframe]}")
+    return run_app_test(PAGE, namespace, **params)
 
 
 def rendered_markdown(at: AppTest) -> list[str]:

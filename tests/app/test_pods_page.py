@@ -19,32 +19,25 @@ from streamlit.testing.v1 import AppTest
 from k8sdata.archive import frame_to_csv
 from k8sdata.frames import pods_frame
 from sandbox.demo_names import COMPLETED_POD, CRASHLOOP_POD, OOMKILLED_POD, PENDING_POD
-from tests.plugins.app import ROOT, clear_streamlit_caches
+from tests.plugins.app import (
+    ROOT,
+    app_test,
+    clear_streamlit_caches,
+    page_script,
+    rerun,
+    run_app_test,
+    table_with,
+    unescape,
+    widget,
+)
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
-PAGE = str(ROOT / "pages" / "pods.py")
-
-
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
+PAGE = page_script("pods")
 
 
 def run_page(namespace: str | None = None, **params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app_test(PAGE, namespace, **params)
 
 
 def pods_table(at: AppTest) -> pd.DataFrame:
@@ -60,13 +53,6 @@ def row(table: pd.DataFrame, name: str) -> pd.Series:
     return found.iloc[0]
 
 
-def table_with(at: AppTest, column: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if column in frame.value.columns:
-            return frame.value
-    raise AssertionError(f"no table with a {column!r} column")
-
-
 def chart_data(arrow: bytes) -> pd.DataFrame:
     """A dataset Streamlit sends beside a Vega-Lite spec (Arrow IPC), as a DataFrame."""
     import pyarrow as pa
@@ -76,10 +62,6 @@ def chart_data(arrow: bytes) -> pd.DataFrame:
 
 def counts_line(at: AppTest) -> str:
     return next(unescape(m.value) for m in at.markdown if " pods" in unescape(m.value))
-
-
-def widget(elements: Any, label: str) -> Any:
-    return next(element for element in elements if element.label == label)
 
 
 def demo_pods(kube_api: Any) -> pd.DataFrame:
@@ -300,7 +282,7 @@ def test_pod_detail_links_to_its_logs_in_the_app() -> None:
     ?pod=NAMESPACE/NAME, in the same session."""
     from urllib.parse import parse_qs
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at = app_test(ROOT / "app.py", timeout=90)
     at.run()
     at.switch_page("pages/pods.py")
     at.query_params["pod"] = f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"

@@ -17,36 +17,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sandbox.demo_names import CRASHLOOP_POD, WEB
-from tests.plugins.app import ROOT
+from tests.plugins.app import page_script, run_app_test, table_with, unescape
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
-PAGE = str(ROOT / "pages" / "requests.py")
+PAGE = page_script("requests")
 SHOP_APPS = {("shop", "web"), ("shop", "api")}
 
 
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
-
-
 def run_page(namespace: str | None = None, time_range: str | None = None, **params: str) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    if time_range:
-        at.session_state["kams_time_range"] = time_range
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if set(columns) <= set(frame.value.columns):
-            return frame.value
-    raise AssertionError(f"no table with columns {columns}: {[list(f.value.columns) for f in at.dataframe]}")
+    return run_app_test(PAGE, namespace, time_range=time_range, **params)
 
 
 def texts(elements: Any) -> list[str]:

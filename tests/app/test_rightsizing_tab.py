@@ -6,17 +6,22 @@ The tab is drawn by a tiny script of its own, so these tests do not depend on th
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from sandbox.demo_names import APP_NAMESPACE, WEB
-from tests.plugins.app import ROOT, TEST_REQUEST_TIMEOUT, app_env_names, clear_streamlit_caches
+from tests.plugins.app import (
+    ROOT,
+    app_test,
+    rerun,
+    run_app_test,
+    set_app_environment,
+    table_with,
+    unescape,
+)
 
 
 def tab_script() -> None:
@@ -27,42 +32,21 @@ def tab_script() -> None:
 
 
 @pytest.fixture
-def prom_env(prometheus: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def prom_env(prometheus: Any, monkeypatch: pytest.MonkeyPatch, streamlit_caches: None) -> None:
     """Only Prometheus configured: the tab needs nothing else."""
-    for name in app_env_names(os.environ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)
-    monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)
-    clear_streamlit_caches()
-    yield
-    clear_streamlit_caches()
-
-
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
+    set_app_environment(monkeypatch, {"PROMETHEUS_URL": prometheus.url})
 
 
 def run_tab(namespace: str | None = None, min_history: str | None = None, window: str | None = None
             ) -> AppTest:
-    at = AppTest.from_function(tab_script, default_timeout=90)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = run_app_test(tab_script, namespace, timeout=90)
     if min_history:
-        at.selectbox(key="kams_rightsizing_min_history").select(min_history).run()
-        assert not at.exception, [e.value for e in at.exception]
+        at.selectbox(key="kams_rightsizing_min_history").select(min_history)
+        rerun(at)
     if window:
-        at.selectbox(key="kams_rightsizing_window").select(window).run()
-        assert not at.exception, [e.value for e in at.exception]
+        at.selectbox(key="kams_rightsizing_window").select(window)
+        rerun(at)
     return at
-
-
-def table(at: AppTest, column: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if column in frame.value.columns:
-            return frame.value
-    raise AssertionError(f"no table with {column!r}: {[list(f.value.columns) for f in at.dataframe]}")
 
 
 def all_text(at: AppTest) -> str:
@@ -73,7 +57,7 @@ def all_text(at: AppTest) -> str:
 @pytest.mark.usefixtures("prom_env")
 def test_tab_recommends_for_the_demo_namespace() -> None:
     at = run_tab(APP_NAMESPACE, min_history="1 hour")
-    recommendations = table(at, "CPU recommended (m)")
+    recommendations = table_with(at, "CPU recommended (m)")
     web = recommendations[recommendations["Workload"] == f"Deployment/{WEB.deployment}"]
     assert len(web) == 1, recommendations
     row = web.iloc[0]
@@ -84,7 +68,7 @@ def test_tab_recommends_for_the_demo_namespace() -> None:
     assert row["Memory recommended (MiB)"] > 0
     assert set(recommendations["Namespace"]) == {APP_NAMESPACE}
 
-    totals = table(at, "CPU requested (m)")
+    totals = table_with(at, "CPU requested (m)")
     assert totals["Namespace"].tolist() == [APP_NAMESPACE]
     charts = at.get("vega_lite_chart")
     assert len(charts) == 1
@@ -107,7 +91,7 @@ def test_tab_says_not_enough_data_with_a_long_minimum() -> None:
     at = run_tab(APP_NAMESPACE, min_history="3 days")  # the demo Prometheus holds 26 hours
     text = all_text(at)
     assert "Not enough data" in text
-    recommendations = table(at, "Status")
+    recommendations = table_with(at, "Status")
     assert set(recommendations["Status"]) == {"not enough data"}
     assert not [frame for frame in at.dataframe if "CPU requested (m)" in frame.value.columns]  # no totals
 
@@ -118,30 +102,26 @@ def test_tab_warns_when_the_minimum_exceeds_the_window() -> None:
     assert "longer than the window" in all_text(at)
 
 
+@pytest.mark.usefixtures("streamlit_caches")
 def test_tab_without_prometheus_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in app_env_names(os.environ):
-        monkeypatch.delenv(name, raising=False)
-    clear_streamlit_caches()
-    at = AppTest.from_function(tab_script, default_timeout=60)
-    at.run()
-    assert not at.exception
+    set_app_environment(monkeypatch, {})
+    at = run_app_test(tab_script)
     text = all_text(at)
     assert "Right-sizing needs the usage history in Prometheus" in text
     assert "Set PROMETHEUS_URL" in text
     assert not at.dataframe
-    clear_streamlit_caches()
 
 
 @pytest.mark.usefixtures("app_env")
 def test_pods_page_right_sizing_tab() -> None:
     """The real app: Pods page, Right-sizing tab opened through its query parameter (?tab=Right-sizing)."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at = app_test(ROOT / "app.py", timeout=90)
     at.run()
     at.switch_page("pages/pods.py")
     at.query_params["tab"] = "Right-sizing"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    recommendations = table(at, "CPU recommended (m)")
+    recommendations = table_with(at, "CPU recommended (m)")
     assert {"shop", "kube-system"} <= set(recommendations["Namespace"])
     assert "Forecast" in [str(header.value) for header in at.subheader]
     # Only the open tab runs: the pods table is not drawn.

@@ -15,24 +15,19 @@ from k8sdata.archive import FolderArchive
 from k8sdata.security import Finding
 from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
 from tests.app.test_alerts_page import texts
-from tests.plugins.app import ROOT
+from tests.plugins.app import page_script, run_app_test
 from ui.security_data import SECURITY_SCORES_TABLE
 from ui.security_view import FINDINGS_TABLE, findings_frame, in_namespace, severity_counts
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
-PAGE = str(ROOT / "pages" / "security.py")
+PAGE = page_script("security")
 PORTAL = "legacy-portal"  # the Deployment that owns the demo's insecure pod
 PORTAL_NAMESPACE = INSECURE_POD.namespace
 
 
 def run_page(namespace: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app_test(PAGE, namespace)
 
 
 def tables_with(at: AppTest, column: str) -> list[pd.DataFrame]:

@@ -6,16 +6,14 @@ The tabs are drawn by tiny scripts of their own, so these tests do not depend on
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.plugins.app import TEST_REQUEST_TIMEOUT, app_env_names, clear_streamlit_caches
+from tests.plugins.app import run_app_test, set_app_environment
 
 
 def workloads_script() -> None:
@@ -33,24 +31,14 @@ def nodes_script() -> None:
 
 
 @pytest.fixture
-def env(kube_api: Any, prometheus: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in app_env_names(os.environ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(kube_api.reader_kubeconfig))
-    monkeypatch.setenv("PROMETHEUS_URL", prometheus.url)
-    monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", TEST_REQUEST_TIMEOUT)
-    clear_streamlit_caches()
-    yield
-    clear_streamlit_caches()
+def env(kube_api: Any, prometheus: Any, monkeypatch: pytest.MonkeyPatch, streamlit_caches: None) -> None:
+    """Kubernetes and Prometheus configured, nothing else."""
+    set_app_environment(monkeypatch, {"KUBECONFIG": str(kube_api.reader_kubeconfig),
+                                      "PROMETHEUS_URL": prometheus.url})
 
 
 def run(script: Any, namespace: str | None = None) -> AppTest:
-    at = AppTest.from_function(script, default_timeout=60)
-    if namespace:
-        at.session_state["kams_namespace"] = namespace
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app_test(script, namespace)
 
 
 def texts(at: AppTest) -> str:

@@ -157,6 +157,11 @@ def unescape(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+def widget(elements: Any, label: str) -> Any:
+    """The widget of this kind (at.multiselect, at.text_input, ...) with this label."""
+    return next(element for element in elements if element.label == label)
+
+
 def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
     """The first table of the page that has all these columns."""
     for frame in at.dataframe:
