@@ -62,7 +62,7 @@ VERSION_INFO = {
 }
 ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 FAULT_KINDS = ("latency", "forbidden", "throttle", "error", "hang")
-STREAM_BATCH = 256  # list items per chunk when streaming a list
+STREAM_BATCH = 500  # list items per chunk when streaming a list: a page of the usual limit=500 is one
 
 
 @dataclass(frozen=True)
@@ -537,19 +537,31 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream_items(head, (entry.raw for entry in page.items), b"]}")
 
     def _stream_items(self, head: bytes, items: Iterable[bytes], tail: bytes) -> None:
+        """The list body as chunks of up to STREAM_BATCH stored objects, each framed and joined in one
+        copy and sent in one write (a page of 500: one chunk, the terminator included). Framing chunk
+        by chunk with separate writes cost three copies of every byte and ~2x the TLS writes, ~0.7 s of
+        this server's CPU per 100,000-pod list (bench/PROFILE.md), all of it taken from the client on
+        a 2-core machine."""
         self._start_chunked()
-        self._chunk(head)
-        batch: list[bytes] = []
-        first = True
-        for raw in items:
-            batch.append(raw)
-            if len(batch) >= STREAM_BATCH:
-                self._chunk((b"" if first else b",") + b",".join(batch))
-                first, batch = False, []
-        if batch:
-            self._chunk((b"" if first else b",") + b",".join(batch))
-        self._chunk(tail)
-        self._end_chunked()
+        write = self.wfile.write
+        parts: list[bytes] = [b"", head]  # parts[0]: the chunk's size line, known once it is full
+        size = len(head)
+        separator = b""
+        for count, raw in enumerate(items):
+            if count and count % STREAM_BATCH == 0:  # a full chunk, and more to come: send it
+                parts[0] = b"%x\r\n" % size
+                parts.append(b"\r\n")
+                write(b"".join(parts))
+                parts, size = [b""], 0
+            parts.append(separator)
+            parts.append(raw)
+            size += len(separator) + len(raw)
+            separator = b","
+        parts.append(tail)
+        parts[0] = b"%x\r\n" % (size + len(tail))
+        parts.append(b"\r\n0\r\n\r\n")
+        write(b"".join(parts))
+        self.wfile.flush()
 
     def _table_bytes(
         self,

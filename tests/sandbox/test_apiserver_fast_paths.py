@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +19,12 @@ import orjson
 import pytest
 
 from sandbox.apiserver import ApiServer, tables
+from sandbox.apiserver import server as server_module
 from sandbox.apiserver.resources import ResourceRegistry
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.synthetic import synthetic_objects
 from tests.plugins.kube_api import fixture_cluster_objects
-from tests.sandbox.test_apiserver import TABLE, call, get_json
+from tests.sandbox.test_apiserver import ADMIN, TABLE, call, get_json
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
 PODS = ResourceRegistry().lookup("", "v1", "pods")
@@ -81,3 +83,40 @@ def test_lists_and_tables_after_writes_equal_a_fresh_serialization() -> None:
             row = rows[(pod["metadata"]["namespace"], pod["metadata"]["name"])]
             assert row["cells"][2] == "CrashLoopBackOff" and row["cells"][3] == "7"
             assert row["object"]["metadata"] == pod["metadata"]
+
+
+def _raw_get(server: ApiServer, path: str) -> tuple[bytes, list[bytes]]:
+    """GET over a plain socket: the response head and the body's chunks as framed on the wire."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n"
+                           "Connection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := connection.recv(1 << 20):
+            data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    chunks = []
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            assert rest == b"\r\n"  # the terminator, no trailers
+            return head, chunks
+        assert rest[size:size + 2] == b"\r\n", "a chunk's size line must match its length"
+        chunks.append(rest[:size])
+        rest = rest[size + 2:]
+
+
+@pytest.mark.parametrize("query", ["", "?limit=500", "?limit=7"])
+def test_lists_are_the_stored_bytes_in_well_framed_chunks(query: str) -> None:
+    """Pages are framed in one write each (bench/PROFILE.md): the body is still exactly the stored
+    objects' bytes joined in key order, in valid chunks of at most STREAM_BATCH objects."""
+    with ApiServer(synthetic_pods=1_203, tls=False) as server:
+        head, chunks = _raw_get(server, "/api/v1/pods" + query)
+        assert head.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding: chunked" in head
+        listing = orjson.loads(b"".join(chunks))
+        entries = server.store.entries(("", "pods"))
+        shown = entries[:int(query.split("=")[1])] if query else entries
+        expected_items = b"[" + b",".join(entry.raw for entry in shown) + b"]}"
+        assert b"".join(chunks).endswith(b'"items":' + expected_items)
+        assert len(listing["items"]) == len(shown) and len(entries) >= 1_203
+        assert len(chunks) == max(1, -(-len(shown) // server_module.STREAM_BATCH))
