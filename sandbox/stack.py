@@ -91,6 +91,7 @@ class Sandbox:
         self.metrics: Any = None
         self.s3: Any = None
         self.alertmanager: Any = None
+        self.clair: Any = None
         self.life: ClusterLife | None = None
         #: Components that could not start, with the reason (shown to the person running the demo).
         self.missing: dict[str, str] = {}
@@ -117,6 +118,7 @@ class Sandbox:
             self.api.write_kubeconfig(self.kubeconfig, demo_names.READER_TOKEN)
             self.api.write_kubeconfig(self.admin_kubeconfig, demo_names.ADMIN_TOKEN)
             self.life = ClusterLife(self.api.store).start()
+            self._start_clair()
             if self.with_s3:
                 self._start_s3()
             if self.with_prometheus:
@@ -128,6 +130,13 @@ class Sandbox:
             raise
         self.startup_seconds = time.monotonic() - began
         return self
+
+    def _start_clair(self) -> None:
+        # Clair cannot run here (no container engine, not packaged): a stand-in answers for the demo's
+        # images, like the Kubernetes API's.
+        from sandbox.clair import ClairStandIn
+
+        self.clair = ClairStandIn().start()
 
     def _start_s3(self) -> None:
         from sandbox.seaweed import SeaweedS3
@@ -209,6 +218,8 @@ class Sandbox:
             environment["PROMETHEUS_URL"] = self.metrics.url
         if self.alertmanager is not None:
             environment["ALERTMANAGER_URL"] = self.alertmanager.url
+        if self.clair is not None:
+            environment["CLAIR_URL"] = self.clair.url
         if self.s3 is not None:
             environment.update(self.s3.env())
         return environment
@@ -220,6 +231,8 @@ class Sandbox:
             lines.append(f"Prometheus: {self.metrics.url}")
         if self.alertmanager is not None:
             lines.append(f"Alertmanager: {self.alertmanager.url}")
+        if self.clair is not None:
+            lines.append(f"Clair (stand-in): {self.clair.url}")
         if self.s3 is not None:
             lines.append(f"S3 (SeaweedFS): {self.s3.endpoint_url} bucket {self.s3.bucket}")
         if self.snapshots is not None:
@@ -231,14 +244,14 @@ class Sandbox:
         if self.snapshots is not None:  # first: it talks to the servers stopped below
             self.snapshots.stop()
             self.snapshots = None
-        for component in (self.alertmanager, self.metrics, self.s3, self.life, self.api):
+        for component in (self.alertmanager, self.metrics, self.s3, self.clair, self.life, self.api):
             if component is None:
                 continue
             try:
                 component.stop()
             except Exception as error:  # keep stopping the others; report what failed
                 print(f"sandbox: stopping {type(component).__name__} failed: {error}", file=sys.stderr)
-        self.alertmanager = self.metrics = self.s3 = self.life = self.api = None
+        self.alertmanager = self.metrics = self.s3 = self.clair = self.life = self.api = None
 
     def __enter__(self) -> Sandbox:
         return self.start()

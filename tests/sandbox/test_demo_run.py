@@ -81,6 +81,11 @@ def test_demo_serves_the_dashboard_and_ctrl_c_stops_everything(tmp_path: Path) -
         started_processes = _descendants(process.pid)
         commands = " ".join(started_processes.values())
         assert "streamlit" in commands and "prometheus" in commands and "weed" in commands, commands
+        assert "alertmanager" in commands, commands
+        # The demo archives a snapshot right after start (in a thread); wait for its log line.
+        deadline = time.monotonic() + 60
+        while "snapshot archived:" not in (tmp_path / "demo.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
 
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)
@@ -95,3 +100,6 @@ def test_demo_serves_the_dashboard_and_ctrl_c_stops_everything(tmp_path: Path) -
     assert "KAMS demo dashboard" in output
     assert "Prometheus: http://127.0.0.1:" in output
     assert "S3 (SeaweedFS): http://127.0.0.1:" in output
+    assert "Alertmanager: http://127.0.0.1:" in output
+    assert "Clair (stand-in): http://127.0.0.1:" in output
+    assert "snapshot archived:" in output
