@@ -30,8 +30,8 @@ from ui.data import archive, kube_client
 
 #: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
 SECURITY_TTL_SECONDS = 60
-#: The archive table a snapshot would need for the score trend (k8sdata.archive does not write it yet):
-#: columns category, value (0-100), grade, one row per category and "Overall".
+#: The archived table the score trend reads (written by k8sdata.snapshot): columns category, value
+#: (0-100), grade, one row per category and "Overall".
 SECURITY_SCORES_TABLE = "security_scores"
 #: How many archived snapshots the trend looks at (newest first).
 TREND_SNAPSHOTS = 60
