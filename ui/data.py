@@ -130,7 +130,10 @@ def _kube_key(settings: Settings, context: str | None) -> str:
 # (k8sdata.frames only reads) and it holds cluster data, the same for every viewer.
 @st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
 def _pods(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
-    return _kube.list_pods(namespace)
+    # Slim pods (k8sdata.podshape), as the watch cache of big clusters keeps them: every reader of this
+    # list (pods table, pod detail, logs, resources, workloads, overview) reads only kept fields, which
+    # tests/k8sdata/test_podshape.py checks against the full JSON.
+    return _kube.list_pods(namespace, slim=True)
 
 
 @st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
@@ -193,7 +196,7 @@ def _watched_pods(kube_key: str, _kube: KubeClient) -> Any:
 def _selected_pods(kube_key: str, namespace: str | None, label_selector: str, _kube: KubeClient
                    ) -> list[dict[str, Any]]:
     """A server-side labelSelector list (the API server filters; nothing else is transferred)."""
-    return _kube.list_pods(namespace, label_selector=label_selector)
+    return _kube.list_pods(namespace, label_selector=label_selector, slim=True)  # slim: as _pods
 
 
 @st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)

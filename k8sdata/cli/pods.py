@@ -16,7 +16,8 @@ POD_TABLE = [("NAMESPACE", "namespace"), ("NAME", "name"), ("READY", "ready"), (
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     client = kube_from_args(args, settings)
-    frame = pods_frame(client.list_pods(namespace=args.namespace, label_selector=args.selector))
+    # Slim pods (k8sdata.podshape): the table reads only fields they keep, at a fraction of the cost.
+    frame = pods_frame(client.list_pods(namespace=args.namespace, label_selector=args.selector, slim=True))
     # Like kubectl: the NAMESPACE column only when listing across namespaces.
     table = POD_TABLE if not args.namespace else POD_TABLE[1:]
     write_frame(frame, args.format, table, out)
