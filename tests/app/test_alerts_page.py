@@ -4,7 +4,6 @@ Prometheus and a real Alertmanager that receives its alerts (fixtures app_env, a
 from __future__ import annotations
 
 import io
-import socket
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from k8sdata.alerts import prometheus_alerts
 from k8sdata.prom import PromClient
 from sandbox.demo_names import CRASHLOOP_POD
-from tests.plugins.app import clear_streamlit_caches, page_script, run_app_test, table_with
+from tests.plugins.app import clear_streamlit_caches, closed_port_url, page_script, run_app_test, table_with
 from tests.plugins.browser import NewPage, open_app_page, save_screenshot
 from ui.alerts_view import PROMETHEUS_TABLE, alerts_csv
 
@@ -100,10 +99,7 @@ def test_without_alertmanager_the_panel_says_how_to_add_it() -> None:
 
 def test_unreachable_prometheus_is_a_sentence_and_alertmanager_still_shows(
         with_alertmanager: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("PROMETHEUS_URL", closed_port_url())
     clear_streamlit_caches()
     at = run_page()
     said = texts(at)

@@ -7,7 +7,6 @@ Streamlit's caches before and after each test, so no test sees another's data or
 from __future__ import annotations
 
 import re
-import socket
 from typing import Any
 
 import pandas as pd
@@ -16,17 +15,13 @@ from streamlit.testing.v1 import AppTest
 
 from k8sdata.health import LIGHT_WORD
 from sandbox.demo_names import API, APP_NAMESPACE, WEB
-from tests.plugins.app import ROOT, clear_streamlit_caches, run_app_test, unescape
+from tests.plugins.app import ROOT, clear_streamlit_caches, closed_port_url, run_app_test, texts
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
 
 def run_app() -> AppTest:
     return run_app_test(ROOT / "app.py")
-
-
-def texts(elements: Any) -> list[str]:
-    return [unescape(str(element.value)) for element in elements]
 
 
 def applications_table(at: AppTest) -> pd.DataFrame:
@@ -183,10 +178,7 @@ def test_time_range_auto_refresh_and_refresh_button(kube_faults: Any) -> None:
 
 
 def test_unreachable_prometheus_and_refused_s3_show_their_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
-        probe.bind(("127.0.0.1", 0))
-        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    monkeypatch.setenv("PROMETHEUS_URL", dead_url)
+    monkeypatch.setenv("PROMETHEUS_URL", closed_port_url())
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-right-secret")
     at = run_app()
     warnings = texts(at.warning)

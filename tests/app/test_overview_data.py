@@ -3,7 +3,6 @@ of requests whatever the filter, typed results per section, and one timeout per 
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from k8sdata.kube import KubeClient
 from k8sdata.overview import collect_overview
 from k8sdata.prom import PromClient
 from sandbox.demo_names import API, APP_NAMESPACE, WEB
+from tests.plugins.app import closed_port_url
 
 
 class CountingProm(PromClient):
@@ -32,12 +32,6 @@ class CountingProm(PromClient):
 def kube_for(kube_api: Any) -> KubeClient:
     settings = Settings.from_env({"KUBECONFIG": str(kube_api.reader_kubeconfig), "HOME": "/nonexistent"})
     return KubeClient(settings)
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"  # closed again when we return
 
 
 def test_a_page_view_sends_a_fixed_number_of_requests(kube_api: Any, prometheus: Any) -> None:

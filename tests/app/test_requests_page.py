@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sandbox.demo_names import CRASHLOOP_POD, WEB
-from tests.plugins.app import page_script, run_app_test, table_with, unescape
+from tests.plugins.app import closed_port_url, page_script, run_app_test, table_with, texts
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -27,10 +27,6 @@ SHOP_APPS = {("shop", "web"), ("shop", "api")}
 
 def run_page(namespace: str | None = None, time_range: str | None = None, **params: str) -> AppTest:
     return run_app_test(PAGE, namespace, time_range=time_range, **params)
-
-
-def texts(elements: Any) -> list[str]:
-    return [unescape(element.value) for element in elements]
 
 
 def chart_specs(at: AppTest) -> list[dict[str, Any]]:
@@ -147,12 +143,7 @@ def test_traffic_patterns_heatmap_and_comparison_with_yesterday() -> None:
 
 
 def test_prometheus_down_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
-
-    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("PROMETHEUS_URL", closed_port_url())
     at = run_page()
     errors = texts(at.error)
     assert any(text.startswith("Request metrics are unavailable: ") and "Prometheus" in text

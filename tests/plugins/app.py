@@ -162,6 +162,11 @@ def widget(elements: Any, label: str) -> Any:
     return next(element for element in elements if element.label == label)
 
 
+def texts(elements: Any) -> list[str]:
+    """The unescaped text of each element (at.markdown, at.warning, at.sidebar.markdown, ...)."""
+    return [unescape(str(element.value)) for element in elements]
+
+
 def table_with(at: AppTest, *columns: str) -> pd.DataFrame:
     """The first table of the page that has all these columns."""
     for frame in at.dataframe:
@@ -174,6 +179,11 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """The URL of a loopback port that was free a moment ago: nothing listens there (a dead server)."""
+    return f"http://127.0.0.1:{_free_port()}"
 
 
 def _healthy(url: str) -> bool:
