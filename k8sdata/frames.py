@@ -386,20 +386,18 @@ def _since_column(moments: pd.Series, now: datetime) -> np.ndarray:
     return texts
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """The cached columns' types, also for no rows (text columns would otherwise stay `object`)."""
-    return frame.astype({
-        **{column: "str" for column in _TEXT_COLUMNS if frame[column].dtype == object},
-        "restarts": "int64", "is_ready": bool,
-        "created": "datetime64[us, UTC]", "last_restart": "datetime64[us, UTC]",
-    })
-
-
+#: The cached columns' types: text as Arrow strings, counts, flags and UTC times.
 _COLUMN_TYPES: dict[str, str | type] = {
     **{column: "str" for column in _TEXT_COLUMNS},
     "restarts": "int64", "is_ready": bool,
     "created": "datetime64[us, UTC]", "last_restart": "datetime64[us, UTC]",
 }
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cached columns' types, also for no rows (text columns would otherwise stay `object`)."""
+    return frame.astype({column: kind for column, kind in _COLUMN_TYPES.items()
+                         if kind != "str" or frame[column].dtype == object})
 
 
 def _typed_column(values: tuple[Any, ...], column: str) -> Any:
