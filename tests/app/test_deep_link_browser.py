@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox.demo_names import CRASHLOOP_POD
-from tests.plugins.app import _stop, sandbox_environment, start_app_server
+from tests.plugins.app import sandbox_app_server
 from tests.plugins.browser import NewPage
 
 pytestmark = pytest.mark.browser
@@ -21,9 +21,7 @@ def test_first_visit_on_a_deep_link_gets_the_frame_and_the_page(kube_api: Any, p
                                                                  tmp_path: Path, new_page: NewPage) -> None:
     from playwright.sync_api import expect
 
-    server = start_app_server(sandbox_environment(kube_api, prometheus, s3, tmp_path),
-                              tmp_path / "streamlit.log")
-    try:
+    with sandbox_app_server(kube_api, prometheus, s3, tmp_path) as server:
         page = new_page(height=2400)
         pod = f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"
         page.goto(f"{server.url}/pods?pod={pod}")
@@ -37,5 +35,3 @@ def test_first_visit_on_a_deep_link_gets_the_frame_and_the_page(kube_api: Any, p
         expect(sidebar.get_by_text("app", exact=True)).to_have_count(0)
         # The link's pod is still the one shown.
         expect(page.get_by_text(f"Pod {pod}")).to_be_visible()
-    finally:
-        _stop(server.process)

@@ -246,14 +246,20 @@ def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3) -> 
     raise RuntimeError(f"streamlit did not start; last log:\n{last_log}")
 
 
-@pytest.fixture(scope="session")
-def app_server(kube_api: Any, prometheus: Any, s3: Any,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    """The real app served by `streamlit run`, wired to the sandbox; stopped at session end."""
-    workdir = tmp_path_factory.mktemp("app")
+@contextlib.contextmanager
+def sandbox_app_server(kube_api: Any, prometheus: Any, s3: Any, workdir: Path) -> Iterator[AppServer]:
+    """A new `streamlit run app.py` wired to the sandbox (its HOME and log in `workdir`), stopped on exit."""
     server = start_app_server(sandbox_environment(kube_api, prometheus, s3, workdir),
                               workdir / "streamlit.log")
     try:
         yield server
     finally:
         _stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def app_server(kube_api: Any, prometheus: Any, s3: Any,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """The real app served by `streamlit run`, wired to the sandbox; stopped at session end."""
+    with sandbox_app_server(kube_api, prometheus, s3, tmp_path_factory.mktemp("app")) as server:
+        yield server
