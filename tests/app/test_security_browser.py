@@ -30,6 +30,8 @@ def test_security_page_draws_scores_and_switches_tabs(app_server: Any, new_page:
     page.get_by_role("tab", name="RBAC").click()
     expect(page.get_by_text("KAMS is read-only")).to_be_visible()
     expect(page.get_by_role("heading", name="Who can do what")).to_be_visible()
+    # The grids mount a moment after the headings (their component loads on its own): wait for a third.
+    expect(page.locator('[data-testid="stDataFrame"]:visible').nth(2)).to_be_visible()
     visible_tables = [table for table in page.locator('[data-testid="stDataFrame"]').all()
                       if table.is_visible()]
     assert len(visible_tables) >= 3, len(visible_tables)  # risks, who-can, own permissions
