@@ -172,6 +172,9 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
     # batch/v1
     ResourceType("batch", "v1", "jobs", "job", "Job", True, categories=("all",)),
     ResourceType("batch", "v1", "cronjobs", "cronjob", "CronJob", True, ("cj",), categories=("all",)),
+    # policy/v1
+    ResourceType("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", True,
+                 ("pdb",)),
     # networking.k8s.io/v1
     ResourceType(
         "networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", True, ("netpol",)

@@ -30,6 +30,7 @@ EXPECTED_GRANTS = {
 } | {("apps", r) for r in ("deployments", "replicasets", "statefulsets", "daemonsets")} | {
     ("batch", "jobs"), ("batch", "cronjobs"),
     ("networking.k8s.io", "networkpolicies"), ("networking.k8s.io", "ingresses"),
+    ("policy", "poddisruptionbudgets"),
 } | {
     ("rbac.authorization.k8s.io", r) for r in ("roles", "rolebindings", "clusterroles", "clusterrolebindings")
 } | {
