@@ -30,8 +30,9 @@ render_sidebar(settings)
 if settings.demo:
     st.info(
         "Demo cluster: you are looking at KAMS's built-in demo (a stand-in Kubernetes API with two "
-        "sample applications, a real Prometheus and a real S3 store). To monitor a real cluster, set "
-        "KUBECONFIG (or create ~/.kube/config) and PROMETHEUS_URL, then start KAMS again with make run.",
+        "sample applications behind an ingress, a real Prometheus and Alertmanager, a Clair stand-in and "
+        "a real S3 store). To monitor a real cluster, set KUBECONFIG (or create ~/.kube/config) and "
+        "PROMETHEUS_URL, then start KAMS again with make run.",
         icon=":material/science:",
     )
 
