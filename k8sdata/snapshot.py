@@ -32,15 +32,10 @@ from k8sdata.conventions import conventions_from_settings, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
 from k8sdata.red import red_summary
 from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans, security_scan
-from k8sdata.security.engine import (
-    Finding,
-    ScanResult,
-    apply_severity_overrides,
-    builtin_checks,
-    scan_objects,
-)
+from k8sdata.security.engine import Finding, ScanResult, scan_objects
+from k8sdata.security.policy import apply_policy, policy_checks
 from k8sdata.security.scoring import score
-from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects
+from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects, skipped_sentences
 from k8sdata.security.vulns import collect_vulnerabilities, vulnerability_scan
 
 #: The tables a complete snapshot holds, in the order they are written.
@@ -121,18 +116,15 @@ def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[d
     """The Security page's scan: workloads (PSS, hygiene), RBAC, network, versions and image
     vulnerabilities, merged so the score is the page's score (all namespaces)."""
     objects = cluster_objects(kube)
-    checks = apply_severity_overrides(builtin_checks(), settings.security_severity)
-    workloads = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
+    workloads = scan_objects(objects.items, policy_checks(settings),
+                             allowed_host_ports=settings.security_allowed_host_ports,
                              pdbs_known=objects.pdbs_known)
     inputs = collect_security_inputs(kube)
-    audits = security_scan(inputs, today)
+    audits = apply_policy(security_scan(inputs, today), settings)
     pods = None if isinstance(inputs.pods, SourceError) else inputs.pods
-    vulns = vulnerability_scan(collect_vulnerabilities(kube, settings, pods=pods))
+    vulns = apply_policy(vulnerability_scan(collect_vulnerabilities(kube, settings, pods=pods)), settings)
     merged = merge_scans([workloads, audits, vulns])
-    # The source's sentences say why (e.g. PDBs forbidden); the engine's say the same without the cause.
-    engine_only = [sentence for sentence in merged.skipped
-                   if not any(said.startswith(sentence.rstrip(".")) for said in objects.skipped)]
-    for sentence in dict.fromkeys([*objects.skipped, *engine_only]):
+    for sentence in skipped_sentences(objects, merged.skipped):
         _note(notes, "security_findings", sentence)
     return merged
 

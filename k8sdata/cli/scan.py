@@ -30,7 +30,13 @@ from k8sdata.security.engine import (
 )
 from k8sdata.security.policy import apply_policy, policy_checks
 from k8sdata.security.scoring import score
-from k8sdata.security.sources import Objects, add_manifest_text, cluster_objects, manifest_files
+from k8sdata.security.sources import (
+    Objects,
+    add_manifest_text,
+    cluster_objects,
+    manifest_files,
+    skipped_sentences,
+)
 
 FORMATS = ("table", "json", "csv", "sarif")
 #: Exit status when findings reach --fail-on (1 is taken by "a source failed", 2 by "bad input").
@@ -135,9 +141,7 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         if args.namespace:
             audits.findings[:] = [f for f in audits.findings if f.namespace in ("", args.namespace)]
         result = merge_scans([result, audits])
-    # The source's sentences say why (e.g. PDBs forbidden); the engine's say the same without the cause.
-    said = [*objects.skipped, *(sentence for sentence in result.skipped
-                                if not any(s.startswith(sentence.rstrip(".")) for s in objects.skipped))]
+    said = skipped_sentences(objects, result.skipped)
     for sentence in said:
         sys.stderr.write(sentence + "\n")
     shown = [finding for finding in result.findings if args.show_exempt or not finding.exempt]

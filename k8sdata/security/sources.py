@@ -7,7 +7,7 @@ Secrets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,3 +106,11 @@ def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
         objects.skipped.append(f"PodDisruptionBudgets could not be read, so the missing-PDB check was not "
                                f"run: {error.sentence}")
     return objects
+
+
+def skipped_sentences(objects: Objects, engine_skipped: Sequence[str]) -> list[str]:
+    """What was not evaluated, each said once: the source's sentences say why (e.g. PDBs forbidden); an
+    engine sentence that only repeats one of them without the cause is dropped."""
+    engine_only = [sentence for sentence in engine_skipped
+                   if not any(said.startswith(sentence.rstrip(".")) for said in objects.skipped)]
+    return list(dict.fromkeys([*objects.skipped, *engine_only]))

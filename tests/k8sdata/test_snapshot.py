@@ -280,3 +280,15 @@ def test_demo_snapshotter_logs_a_failure_and_keeps_going(capsys: pytest.CaptureF
     log = capsys.readouterr().err
     assert "snapshot failed: RuntimeError: S3 went away" in log
     assert "snapshot archived: 6 tables" in log
+
+
+def test_the_severity_policy_covers_the_archived_audits_too(kube_api: Any) -> None:
+    # The archived findings and score must be the page's: an override naming an audit id applies.
+    settings = reader_settings(kube_api, KAMS_SECURITY_SEVERITY="rbac-cluster-admin=info")
+    kube = KubeClient(settings)
+    try:
+        findings = take_snapshot(kube, None, settings)["security_findings"]
+    finally:
+        kube.close()
+    assert set(findings.loc[findings["id"] == "rbac-cluster-admin", "severity"]) == {"info"}
+    assert set(findings.loc[findings["id"] == "pss-privileged", "severity"]) == {"danger"}
