@@ -118,15 +118,6 @@ def _moments(url: str, conventions_key: str, namespace: str, workload: str, star
     return spikes.notable_moments(_history_frame)
 
 
-_CACHED = (_detected, _summary, _history, _breakdown, _volume, _moments)
-
-
-def clear_caches() -> None:
-    """Forget every cached request metric (for a Refresh button)."""
-    for function in _CACHED:
-        function.clear()
-
-
 # --- what the page calls -----------------------------------------------------------------------------
 def candidate_conventions(settings: Settings) -> tuple[Convention, ...]:
     """The built-in conventions plus the custom one(s) configured in the settings."""

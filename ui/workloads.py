@@ -92,11 +92,6 @@ def _node_usage(kube_key: str, prom_url: str, _kube: KubeClient | None, _prom: P
     return node_usage(_prom, _kube, _pods)
 
 
-def clear_caches() -> None:
-    for function in (_workloads, _nodes, _node_usage):
-        function.clear()
-
-
 def _prom_or_none(settings: Settings) -> PromClient | None:
     try:
         return data.prom_client(settings)
