@@ -32,8 +32,8 @@ from k8sdata.conventions import conventions_from_settings, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
 from k8sdata.red import red_summary
 from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans, security_scan
-from k8sdata.security.engine import Finding, ScanResult, scan_objects
-from k8sdata.security.policy import apply_policy, policy_checks
+from k8sdata.security.engine import Finding, ScanResult
+from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects, skipped_sentences
 from k8sdata.security.vulns import collect_vulnerabilities, vulnerability_scan
@@ -116,9 +116,7 @@ def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[d
     """The Security page's scan: workloads (PSS, hygiene), RBAC, network, versions and image
     vulnerabilities, merged so the score is the page's score (all namespaces)."""
     objects = cluster_objects(kube)
-    workloads = scan_objects(objects.items, policy_checks(settings),
-                             allowed_host_ports=settings.security_allowed_host_ports,
-                             pdbs_known=objects.pdbs_known)
+    workloads = scan_workloads(objects, settings)
     inputs = collect_security_inputs(kube)
     audits = apply_policy(security_scan(inputs, today), settings)
     pods = None if isinstance(inputs.pods, SourceError) else inputs.pods

@@ -20,10 +20,9 @@ from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.security import (
     ScanResult,
-    scan_objects,
 )
 from k8sdata.security.cluster import SecurityInputs, collect_security_inputs, security_scan
-from k8sdata.security.policy import apply_policy, policy_checks
+from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.sources import Objects, cluster_objects
 from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities, vulnerability_scan
 from ui.data import archive, kube_client
@@ -74,10 +73,7 @@ def own_namespace(selected: str | None) -> str:
 @st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
 def _workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
     objects = cluster_objects(kube_client(settings, context))
-    checks = policy_checks(settings)
-    result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
-                          pdbs_known=objects.pdbs_known)
-    return WorkloadScan(objects, result)
+    return WorkloadScan(objects, scan_workloads(objects, settings))
 
 
 def workload_scan(settings: Settings, context: str | None) -> WorkloadScan:

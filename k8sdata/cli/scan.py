@@ -25,10 +25,9 @@ from k8sdata.security.engine import (
     Finding,
     ScanResult,
     builtin_checks,
-    scan_objects,
     severity_at_least,
 )
-from k8sdata.security.policy import apply_policy, policy_checks
+from k8sdata.security.policy import apply_policy, policy_checks, scan_workloads
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import (
     Objects,
@@ -130,11 +129,10 @@ def sarif_log(findings: list[Finding], objects: Objects) -> dict[str, Any]:
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if not args.paths and not args.cluster:
         raise ValueError("scan: give manifest PATHs (or - for stdin), --cluster, or both")
-    checks = policy_checks(settings)
+    policy_checks(settings)  # a typo in the severity policy exits 2 before the cluster is read
     kube = kube_from_args(args, settings) if args.cluster else None
     objects = _gather(args, kube)
-    result = scan_objects(objects.items, checks, allowed_host_ports=settings.security_allowed_host_ports,
-                          pdbs_known=objects.pdbs_known)
+    result = scan_workloads(objects, settings)
     if kube is not None:
         # The live cluster also has RBAC, network exposure and versions, which manifests alone cannot show.
         audits = apply_policy(security_scan(collect_security_inputs(kube), dt.date.today()), settings)

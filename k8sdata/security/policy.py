@@ -2,6 +2,7 @@
 network exposure, versions, image vulnerabilities) obey the same KAMS_SECURITY_SEVERITY overrides.
 
     checks = policy_checks(settings)                 # the YAML checks with overrides applied
+    workloads = scan_workloads(objects, settings)    # those checks on gathered objects
     audits = apply_policy(security_scan(...), settings)  # an audit's ScanResult with overrides applied
 
 An unknown id or severity raises ValueError, so a typo in configuration is never silent.
@@ -20,7 +21,9 @@ from k8sdata.security.engine import (
     ScanResult,
     apply_severity_overrides,
     builtin_checks,
+    scan_objects,
 )
+from k8sdata.security.sources import Objects
 
 #: Ids of the findings the code audits make (the YAML checks' ids come from their files).
 AUDIT_IDS: frozenset[str] = frozenset({
@@ -35,6 +38,13 @@ def policy_checks(settings: Settings, checks: Iterable[Check] | None = None) -> 
     """The checks (default: the built-in ones) with the configured severities; ignored ones dropped."""
     return apply_severity_overrides(builtin_checks() if checks is None else checks,
                                     settings.security_severity, other_ids=AUDIT_IDS)
+
+
+def scan_workloads(objects: Objects, settings: Settings) -> ScanResult:
+    """The YAML checks on gathered objects, as configured: severities, the Host Ports known list, and the
+    PDB check only when PodDisruptionBudgets could be read."""
+    return scan_objects(objects.items, policy_checks(settings), pdbs_known=objects.pdbs_known,
+                        allowed_host_ports=settings.security_allowed_host_ports)
 
 
 def apply_policy(result: ScanResult, settings: Settings) -> ScanResult:
