@@ -533,32 +533,28 @@ class KubeClient:
         seconds = self._timeout if timeout is None else (timeout, timeout)
         response = None
         try:
-            response = self._api.call_api(
-                path, "GET", query_params=query, header_params={"Accept": "text/plain, */*"},
-                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds,
-                _return_http_data_only=True,
-            )
-            chunks: list[bytes] = []
-            size = 0
-            # Read in pieces and stop at the limit even if a server ignores limitBytes.
-            for chunk in response.stream(64 * 1024, decode_content=True):
-                chunks.append(chunk[: limit_bytes - size])
-                size += len(chunks[-1])
-                if size >= limit_bytes:
-                    break
-            return b"".join(chunks)
-        except ApiException as error:
-            if error.status == 404:
-                raise PodGone(_SOURCE, f"{namespace}/{pod}") from None
-            if error.status == 400:
-                raise LogNotAvailable(_SOURCE, _status_message(error.body) or "no log") from None
-            raise _from_api_exception(error, path) from None
-        except AttributeError as error:  # see _get: the client's own TLS-failure bug
-            if isinstance(error.__context__, ApiException):
-                raise _from_api_exception(error.__context__, path) from None
-            raise
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise _from_transport(error, path) from None
+            with _source_errors(path):
+                try:
+                    response = self._api.call_api(
+                        path, "GET", query_params=query, header_params={"Accept": "text/plain, */*"},
+                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds,
+                        _return_http_data_only=True,
+                    )
+                except ApiException as error:  # the kubelet's answers that are not failures of the source
+                    if error.status == 404:
+                        raise PodGone(_SOURCE, f"{namespace}/{pod}") from None
+                    if error.status == 400:
+                        raise LogNotAvailable(_SOURCE, _status_message(error.body) or "no log") from None
+                    raise
+                chunks: list[bytes] = []
+                size = 0
+                # Read in pieces and stop at the limit even if a server ignores limitBytes.
+                for chunk in response.stream(64 * 1024, decode_content=True):
+                    chunks.append(chunk[: limit_bytes - size])
+                    size += len(chunks[-1])
+                    if size >= limit_bytes:
+                        break
+                return b"".join(chunks)
         finally:
             if response is not None:
                 with contextlib.suppress(Exception):
@@ -573,27 +569,22 @@ class KubeClient:
                 "spec": {"namespace": _check_segment(namespace)}}
         response = None
         try:
-            response = self._api.call_api(
-                path, "POST", body=body,
-                header_params={"Accept": "application/json", "Content-Type": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self._timeout,
-                _return_http_data_only=True,
-            )
-            return _parse(response.data)
-        except ApiException as error:
-            raise _from_api_exception(error, path) from None
-        except AttributeError as error:  # see _get: the client's own TLS-failure bug
-            if isinstance(error.__context__, ApiException):
-                raise _from_api_exception(error.__context__, path) from None
-            raise
-        except orjson.JSONDecodeError as error:
-            raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise _from_transport(error, path) from None
+            with _source_errors(path):
+                response = self._api.call_api(
+                    path, "POST", body=body,
+                    header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                    auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self._timeout,
+                    _return_http_data_only=True,
+                )
+                raw = response.data
         finally:
             if response is not None:
                 with contextlib.suppress(Exception):
                     response.release_conn()
+        try:
+            return _parse(raw)
+        except orjson.JSONDecodeError as error:
+            raise SourceError(_SOURCE, f"unreadable answer from {path}: {error}") from None
 
 
 def _check_segment(value: str) -> str:
