@@ -115,7 +115,7 @@ def prom_client(settings: Settings) -> PromClient:
     return _prom_client(settings)
 
 
-def _kube_key(settings: Settings, context: str | None) -> str:
+def kube_key(settings: Settings, context: str | None) -> str:
     """Cache key for one cluster: which kubeconfig (or in-cluster) and which context."""
     source = settings.kubeconfig or ("in-cluster" if settings.in_cluster else "none")
     return f"{source}|{context}"
@@ -395,7 +395,7 @@ class CachedProm:
 
 def cached_kube(settings: Settings, context: str | None) -> CachedKube:
     """Raises SourceError (NotConfigured, ...) when no client can be made."""
-    return CachedKube(kube_client(settings, context), _kube_key(settings, context))
+    return CachedKube(kube_client(settings, context), kube_key(settings, context))
 
 
 def cached_prom(settings: Settings) -> CachedProm:

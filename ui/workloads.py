@@ -63,12 +63,6 @@ NODE_TABLE = {
 }
 
 
-def _kube_key(settings: Settings, context: str | None) -> str:
-    """Which cluster: the kubeconfig (or in-cluster) and the context."""
-    source = settings.kubeconfig or ("in-cluster" if settings.in_cluster else "none")
-    return f"{source}|{context}"
-
-
 # --- cached source data (leading-underscore arguments are not hashed: the key names the client) ---------
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _workloads(kube_key: str, namespace: str | None, _kube: KubeClient) -> pd.DataFrame:
@@ -136,7 +130,7 @@ def render_workloads_tab(filters: Filters) -> None:
     settings = Settings.from_env()
     try:
         kube = data.kube_client(settings, filters.context)
-        frame = _workloads(_kube_key(settings, filters.context), filters.namespace, kube)
+        frame = _workloads(data.kube_key(settings, filters.context), filters.namespace, kube)
     except SourceError as error:
         show_source_error(error, "Workloads are unavailable")
         return
@@ -201,7 +195,7 @@ def allocation_chart(frame: pd.DataFrame) -> alt.Chart:
 def render_nodes_tab(filters: Filters) -> None:
     """Each node's capacity and allocatable, against the requests of its pods and what it uses."""
     settings = Settings.from_env()
-    key = _kube_key(settings, filters.context)
+    key = data.kube_key(settings, filters.context)
     try:
         kube = data.kube_client(settings, filters.context)
         nodes = _nodes(key, kube)
