@@ -222,7 +222,8 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
         help="Kubernetes label selector syntax; the API server does the filtering.")
     try:
         with st.spinner("Loading pods…"):
-            view = data.pods_view(settings, filters.context, filters.namespace, selector)
+            view = data.linked_pods_view(settings, filters.context, filters.namespace,
+                                         str(st.query_params.get(POD_PARAM) or ""), selector)
     except SourceError as error:
         show_source_error(error, "Pods are unavailable", level="error")
         return

@@ -264,14 +264,24 @@ class PodsView:
     token: str  # identifies this version of the list (cache key for what is derived from it)
     watched: bool  # True when it came from the shared list-then-watch cache
 
+    def has_pod(self, key: str) -> bool:
+        """Whether NAMESPACE/NAME is in this view."""
+        namespace, _, name = key.partition("/")
+        return bool(((self.frame["namespace"] == namespace) & (self.frame["name"] == name)).any())
+
 
 def pods_view(settings: Settings, context: str | None, namespace: str | None,
-              label_selector: str = "") -> PodsView:
+              label_selector: str = "", *, fresh: bool = False) -> PodsView:
     """Pods of a namespace (None = all), optionally narrowed by a server-side label selector.
 
     Big clusters (WATCH_THRESHOLD_PODS) are read from the shared WatchedList and narrowed to the namespace
-    in pandas; small ones are listed (cached 15 s). Raises SourceError."""
+    in pandas; small ones are listed (cached 15 s). `fresh` lists again instead of using a cached list
+    (the watch is already current). Raises SourceError."""
     kube = cached_kube(settings, context)
+    if fresh:
+        # Only this list's entry: other namespaces and viewers keep theirs.
+        _pods.clear(kube.key, namespace, kube.client)
+        _selected_pods.clear(kube.key, namespace, label_selector.strip(), kube.client)
     selector = label_selector.strip()
     if selector:
         raw = _guarded(("selected_pods", kube.key, namespace, selector),
@@ -295,6 +305,17 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         _cluster_pod_counts[kube.key] = len(raw)
     token = f"list{id(raw)}"
     return PodsView(raw, _pods_frame(kube.key, namespace, "", token, raw), token, False)
+
+
+def linked_pods_view(settings: Settings, context: str | None, namespace: str | None, linked: str,
+                     label_selector: str = "") -> PodsView:
+    """pods_view for a page opened from a link to one pod (NAMESPACE/NAME): when a cached list does not
+    have it, list once more, since the link may name a pod made after the list was cached (an alert, a
+    chat message). Raises SourceError."""
+    view = pods_view(settings, context, namespace, label_selector)
+    if linked and not view.watched and not view.has_pod(linked):
+        view = pods_view(settings, context, namespace, label_selector, fresh=True)
+    return view
 
 
 def pods_usage(settings: Settings, context: str | None, namespace: str | None, view: PodsView

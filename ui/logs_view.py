@@ -311,14 +311,14 @@ def render_logs_tab(settings: Settings, filters: Filters) -> None:
         st.caption(escape_markdown(f"Showing namespace {namespace}, where the linked pod is."))
     try:
         with st.spinner("Loading pods…"):
-            view = logs_data.pods_view(settings, filters.context, namespace)
+            view = logs_data.pods_view(settings, filters.context, namespace, linked)
     except SourceError as error:
         show_source_error(error, "Pods are unavailable", level="error")
         return
     if view.frame.empty:
         st.info(escape_markdown(f"No pods in {namespace or 'any namespace'}."))
         return
-    if linked and not ((view.frame["namespace"] + "/" + view.frame["name"]) == linked).any():
+    if linked and not view.has_pod(linked):
         st.warning(escape_markdown(f"The linked pod {linked} is not there any more."))
     pods = _pick_pods(view, namespace, linked)
     if not pods:

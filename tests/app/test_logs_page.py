@@ -6,6 +6,7 @@ The page needs no Prometheus, so these tests set only KUBECONFIG (fast, no sessi
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -145,6 +146,21 @@ def test_linked_pod_opens_its_logs_merged_with_pod_and_container(demo: Any) -> N
     widget(at.toggle, "Newest first").set_value(False)
     plain = table_with(rerun(at), "line")
     assert "time" not in plain.columns and plain["line"].tolist() == previous["line"].iloc[::-1].tolist()
+
+
+def test_a_link_to_a_pod_newer_than_the_cached_list_opens_it(injection: Any) -> None:
+    """The list is cached for a while; a link to a pod created since (from an alert, a chat) lists again
+    rather than calling the pod gone, and a pod that really is gone is still said to be."""
+    assert widget(run_page(pod="shop/web-1").multiselect, "Pods").value == ["shop/web-1"]  # caches the list
+    web = injection.store.get(("", "pods"), "shop", "web-1")
+    newer = copy.deepcopy(web)
+    newer["metadata"] = {"name": "web-new", "namespace": "shop", "labels": web["metadata"].get("labels", {})}
+    injection.store.add(newer)
+    at = run_page(pod="shop/web-new")
+    assert "not there any more" not in sentences(at)
+    assert widget(at.multiselect, "Pods").value == ["shop/web-new"]
+    assert set(table_with(at, "line")["pod"]) == {"web-new"}
+    assert "The linked pod shop/nowhere is not there any more." in sentences(run_page(pod="shop/nowhere"))
 
 
 def test_several_pods_merge_in_time_and_search_highlights(demo: Any) -> None:

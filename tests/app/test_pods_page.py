@@ -6,6 +6,7 @@ Assertions look rows up by name and compare sets, so they hold whatever order th
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import re
@@ -214,6 +215,19 @@ def test_picking_a_pod_puts_it_in_the_address() -> None:
 def test_a_linked_pod_that_is_gone_is_said_plainly() -> None:
     at = run_page(pod="legacy/no-such-pod")
     assert any("no-such-pod is not in" in unescape(w.value) for w in at.warning)
+
+
+def test_a_link_to_a_pod_newer_than_the_cached_list_shows_its_detail(kube_faults: Any) -> None:
+    """A link to a pod made after the list was cached lists again instead of calling it gone."""
+    source = f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"
+    assert {m.label for m in run_page(pod=source).metric} >= {"Status"}  # the list is cached now
+    pod = copy.deepcopy(kube_faults.store.get(("", "pods"), CRASHLOOP_POD.namespace, CRASHLOOP_POD.pod))
+    pod["metadata"] = {"name": "made-after-the-list", "namespace": CRASHLOOP_POD.namespace}
+    kube_faults.store.add(pod)
+    at = run_page(pod=f"{CRASHLOOP_POD.namespace}/made-after-the-list")
+    assert not any("is not in" in unescape(w.value) for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Status"] == "CrashLoopBackOff"
+    assert widget(at.selectbox, "Pod detail").value == f"{CRASHLOOP_POD.namespace}/made-after-the-list"
 
 
 def test_other_tabs_run_only_when_open() -> None:
