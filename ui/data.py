@@ -46,6 +46,10 @@ DATA_TTL_SECONDS = 15
 MAX_CACHED_LISTS = 32
 #: Connection pings are cheap but shown on every page: keep them a little longer.
 STATUS_TTL_SECONDS = 30
+#: Answers that summarise days of history (right-sizing's 7-day p95 and peak) hardly move in minutes
+#: and are among the heaviest queries Prometheus gets: they are evaluated at 10-minute steps and kept
+#: that long, not recomputed every DATA_TTL_SECONDS.
+HISTORY_TTL_SECONDS = 600
 
 
 #: How long a failed read is answered from memory (its sentence) before the source is asked again.
@@ -151,10 +155,18 @@ def _kube_version(kube_key: str, _kube: KubeClient) -> str:
     return _kube.version()
 
 
+def _instant_at(prom: PromClient, query: str, at_bucket: float | None) -> pd.DataFrame:
+    return prom.instant(query, None if at_bucket is None else datetime.fromtimestamp(at_bucket, UTC))
+
+
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _instant(url: str, query: str, at_bucket: float | None, _prom: PromClient) -> pd.DataFrame:
-    at = None if at_bucket is None else datetime.fromtimestamp(at_bucket, UTC)
-    return _prom.instant(query, at)
+    return _instant_at(_prom, query, at_bucket)
+
+
+@st.cache_data(ttl=HISTORY_TTL_SECONDS, show_spinner=False)
+def _history_instant(url: str, query: str, at_bucket: float | None, _prom: PromClient) -> pd.DataFrame:
+    return _instant_at(_prom, query, at_bucket)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
@@ -353,9 +365,9 @@ def pod_history(settings: Settings, namespace: str, pod: str, time_range: timede
                                history.history_step(start, end))
 
 
-_DATA_FUNCTIONS = (_pods, _events, _namespaces, _kube_version, _instant, _range, _alerts, _prom_version,
-                   _selected_pods, _pods_frame_entry, _watched_frame_entry, _pods_usage_frame, _current_usage,
-                   _pod_events, _namespace_slice)
+_DATA_FUNCTIONS = (_pods, _events, _namespaces, _kube_version, _instant, _history_instant, _range, _alerts,
+                   _prom_version, _selected_pods, _pods_frame_entry, _watched_frame_entry, _pods_usage_frame,
+                   _current_usage, _pod_events, _namespace_slice)
 
 
 def clear_data_caches() -> None:
@@ -392,14 +404,17 @@ class CachedProm:
     the same 15 s shares one answer instead of each asking at their own millisecond.
     """
 
-    def __init__(self, client: PromClient) -> None:
+    def __init__(self, client: PromClient, *, history: bool = False) -> None:
+        """history=True: for summaries of days (HISTORY_TTL_SECONDS buckets and cache)."""
         self.client = client
+        self._bucket_seconds = HISTORY_TTL_SECONDS if history else DATA_TTL_SECONDS
+        self._instant = _history_instant if history else _instant
 
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
         moment = (at or datetime.now(UTC)).timestamp()
-        bucket = float(math.floor(moment / DATA_TTL_SECONDS) * DATA_TTL_SECONDS)
-        url = self.client.url
-        return _guarded(("instant", url, query, bucket), lambda: _instant(url, query, bucket, self.client))
+        bucket = float(math.floor(moment / self._bucket_seconds) * self._bucket_seconds)
+        url, cached = self.client.url, self._instant
+        return _guarded(("instant", url, query, bucket), lambda: cached(url, query, bucket, self.client))
 
     def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame:
         url = self.client.url
@@ -419,8 +434,9 @@ def cached_kube(settings: Settings, context: str | None) -> CachedKube:
     return CachedKube(kube_client(settings, context), kube_key(settings, context))
 
 
-def cached_prom(settings: Settings) -> CachedProm:
-    return CachedProm(prom_client(settings))
+def cached_prom(settings: Settings, *, history: bool = False) -> CachedProm:
+    """history=True for queries that summarise days (see HISTORY_TTL_SECONDS)."""
+    return CachedProm(prom_client(settings), history=history)
 
 
 def or_error(make: Callable[[], T]) -> T | SourceError:

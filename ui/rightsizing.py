@@ -181,9 +181,9 @@ def render_rightsizing_tab(filters: Filters) -> None:
         st.warning(f"The minimum history ({min_history_label}) is longer than the window ({window_label}), "
                    "so no container can have enough data: choose a longer window or a shorter minimum.")
     try:
-        prom = data.cached_prom(settings)
+        prom, history = data.cached_prom(settings), data.cached_prom(settings, history=True)
     except SourceError as error:
         show_source_error(error, "Right-sizing needs the usage history in Prometheus")
         return
-    _recommendations(filters, prom, window, min_history, min_history_label)
+    _recommendations(filters, history, window, min_history, min_history_label)
     _forecast(filters, prom)

@@ -126,3 +126,21 @@ def test_pods_page_right_sizing_tab() -> None:
     assert "Forecast" in [str(header.value) for header in at.subheader]
     # Only the open tab runs: the pods table is not drawn.
     assert not [frame for frame in at.dataframe if "Name" in frame.value.columns]
+
+
+def test_day_long_summaries_are_evaluated_at_ten_minute_steps(prom_env: None) -> None:
+    """Right-sizing's 7-day p95 is heavy and barely moves in minutes: its cache (history=True) asks
+    Prometheus at 10-minute steps, while the ordinary cache follows DATA_TTL_SECONDS. time() answers the
+    evaluation time, so the real Prometheus shows which moment was asked."""
+    from datetime import UTC, datetime
+
+    from k8sdata.config import Settings
+    from ui import data
+
+    settings = Settings.from_env()
+    before = datetime.now(UTC).timestamp()
+    history = float(data.cached_prom(settings, history=True).instant("time()")["value"].iloc[0])
+    recent = float(data.cached_prom(settings).instant("time()")["value"].iloc[0])
+    after = datetime.now(UTC).timestamp()
+    assert history % data.HISTORY_TTL_SECONDS == 0 and before - data.HISTORY_TTL_SECONDS < history <= after
+    assert recent % data.DATA_TTL_SECONDS == 0 and before - data.DATA_TTL_SECONDS < recent <= after
