@@ -1,36 +1,34 @@
-"""The Kubernetes connection layer: the only module that imports `kubernetes`.
+"""The Kubernetes connection layer: every request KAMS sends to a cluster goes through here.
 
-Design (see DESIGN.md, "Facts learned"): building the client's model objects costs 4-5x the time and
-2x the memory of parsing the raw body, so every list is fetched with `_preload_content=False`, paged with
-`limit=500` + `continue`, parsed with orjson while the garbage collector is paused, and trimmed to what
-KAMS uses. Every call carries `_request_timeout` (the client's default is no timeout), urllib3 retries
-are off (a hung server would otherwise cost 4x the timeout), and every failure leaves this module as a
-k8sdata.errors.SourceError kind. Secrets are never read.
+Design (see DESIGN.md, "Facts learned"): every list is fetched raw, paged with `limit=500` +
+`continue`, parsed with orjson/msgspec while the garbage collector is paused, and trimmed to what KAMS
+uses. HTTP is urllib3's, directly: one PoolManager per client (thread-safe), retries off (a hung server
+would otherwise cost 4x the timeout), the same (connect, read) timeout on every call. Credentials come
+from k8sdata.kubeconfig, so the `kubernetes` package (~43 MB resident) is never imported, except for a
+legacy auth-provider user. Every failure leaves this module as a k8sdata.errors.SourceError kind.
+Secrets are never read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
+import logging
 import re
+import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlencode
 
 import orjson
 import urllib3
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
-from kubernetes.config.incluster_config import InClusterConfigLoader
 
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
     LogNotAvailable,
-    NotConfigured,
     NotInstalled,
     PodGone,
     RateLimited,
@@ -39,10 +37,20 @@ from k8sdata.errors import (
     Unreachable,
 )
 from k8sdata.gcpause import gc_paused
+from k8sdata.kubeconfig import (
+    IN_CLUSTER_CONTEXT,
+    Auth,
+    ClientCertificate,
+    Connection,
+    connection_for,
+    list_contexts,
+)
 from k8sdata.podshape import POD_SHAPE
 
-#: The pseudo-context name for the ServiceAccount mounted into KAMS's own pod.
-IN_CLUSTER_CONTEXT = "in-cluster"
+__all__ = ["IN_CLUSTER_CONTEXT", "PAGE_SIZE", "KubeClient", "ListExpired", "ListShape", "Slim",
+           "list_contexts"]
+
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 
@@ -54,22 +62,10 @@ _FORBIDDEN_PATH = re.compile(r"/secrets(/|$|\?)")
 
 _SOURCE = "kubernetes"
 
-
-def list_contexts(settings: Settings) -> tuple[list[str], str | None]:
-    """(context names, current context). In-cluster without a kubeconfig: (["in-cluster"], "in-cluster")."""
-    if settings.kubeconfig:
-        try:
-            contexts, current = k8s_config.list_kube_config_contexts(config_file=settings.kubeconfig)
-        except (ConfigException, OSError, ValueError) as error:
-            raise NotConfigured(_SOURCE, f"cannot read kubeconfig {settings.kubeconfig}: {error}") from None
-        names = sorted(str(context["name"]) for context in contexts or [])
-        current_name = str(current["name"]) if current else None
-        if settings.context and settings.context in names:
-            current_name = settings.context
-        return names, current_name
-    if settings.in_cluster:
-        return [IN_CLUSTER_CONTEXT], IN_CLUSTER_CONTEXT
-    return [], None
+#: Connections kept per pool: the pages of a list, the watch cache's watch, and log reads of several
+#: viewers at once; more are opened when needed and closed after use (block=False).
+_POOL_SIZE = 16
+_USER_AGENT = "kams (urllib3)"
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -125,11 +121,13 @@ def _from_http(status: int, body: bytes | str | None, headers: Any, path: str) -
     return SourceError(_SOURCE, f"HTTP {status}" + (f": {message}" if message else ""))
 
 
-def _from_api_exception(error: ApiException, path: str) -> SourceError:
-    if not error.status:  # status 0: the client's wrapper for TLS failures, the reason says why
-        reason = str(error.reason or "").strip().splitlines()
-        return Unreachable(_SOURCE, "TLS: " + (reason[-1] if reason else "handshake failed"))
-    return _from_http(error.status, error.body, error.headers, path)
+class _HttpStatus(Exception):
+    """A non-2xx answer, raised inside this module only: `_source_errors` maps it with `_from_http`,
+    and pod_log gives 404 and 400 their own meanings first."""
+
+    def __init__(self, status: int, body: bytes, headers: Any) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers
 
 
 def _from_transport(error: BaseException, path: str) -> SourceError:
@@ -215,14 +213,8 @@ def _source_errors(path: str) -> Iterator[None]:
     """Every failure of one request leaves as a SourceError kind."""
     try:
         yield
-    except ApiException as error:
-        raise _from_api_exception(error, path) from None
-    except AttributeError as error:
-        # kubernetes 36's ApiClient trips over its own TLS-failure exception (status 0, body None:
-        # `e.body.decode` raises AttributeError); the real failure is the exception it was handling.
-        if isinstance(error.__context__, ApiException):
-            raise _from_api_exception(error.__context__, path) from None
-        raise
+    except _HttpStatus as error:
+        raise _from_http(error.status, error.body, error.headers, path) from None
     except SourceError:
         raise
     except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -259,43 +251,102 @@ class KubeClient:
                  service_account_dir: Path = SERVICE_ACCOUNT_TOKEN.parent,
                  environ: Mapping[str, str] | None = None) -> None:
         """`service_account_dir` and `environ` locate the in-cluster credentials (tests point them at
-        a fake pod's files; in a pod the defaults are right)."""
+        a fake pod's files; in a pod the defaults are right). Raises NotConfigured when there is no
+        usable configuration; nothing is sent to the server yet."""
         self.settings = settings
         wanted = context if context is not None else settings.context
         timeout = settings.request_timeout
         self._timeout: tuple[float, float] = (timeout, timeout)
-        configuration = k8s_client.Configuration()
-        # False, not 0: urllib3 then raises the underlying error itself instead of wrapping it, and
-        # never repeats a request (a hung server would otherwise cost 4x the timeout).
-        configuration.retries = False
-        try:
-            if wanted == IN_CLUSTER_CONTEXT or (not settings.kubeconfig and settings.in_cluster):
-                InClusterConfigLoader(
-                    token_filename=str(service_account_dir / "token"),
-                    cert_filename=str(service_account_dir / "ca.crt"),
-                    environ=os.environ if environ is None else environ,
-                ).load_and_set(configuration)
-                self.context = IN_CLUSTER_CONTEXT
-                self._api = k8s_client.ApiClient(configuration)
-            elif settings.kubeconfig:
-                self._api = k8s_config.new_client_from_config(
-                    config_file=settings.kubeconfig,
-                    context=wanted,
-                    persist_config=False,
-                    client_configuration=configuration,
-                )
-                self.context = wanted or list_contexts(settings)[1]
-            else:
-                raise NotConfigured(_SOURCE)
-        except (ConfigException, OSError, ValueError, TypeError, KeyError) as error:
-            raise NotConfigured(_SOURCE, f"cannot load the Kubernetes configuration: {error}") from None
-        self.host: str = configuration.host
+        self._connection: Connection = connection_for(
+            settings, wanted, service_account_dir=service_account_dir, environ=environ)
+        self.context: str = self._connection.context
+        self.host: str = self._connection.server
+        self._pool_lock = threading.Lock()
+        # Built now, so a bad CA or client certificate file is reported by the constructor.
+        self._pool_certificate: ClientCertificate | None = self._connection.certificate
+        self._pool = self._new_pool(self._pool_certificate)
+        if self._connection.tls.insecure and self.host.startswith("https://"):
+            # Said once here rather than by urllib3 once a request (a 100,000-pod list is 200 requests).
+            log.warning("insecure-skip-tls-verify is set for %s: KAMS does not check that server's "
+                        "certificate", self.host)
+            host = urllib3.util.parse_url(self.host).host or ""
+            warnings.filterwarnings("ignore", message=f".*host '{re.escape(host.strip('[]'))}'",
+                                    category=urllib3.exceptions.InsecureRequestWarning)
+
+    def _new_pool(self, certificate: ClientCertificate | None) -> urllib3.PoolManager:
+        """One pool manager for this client's server. retries=False, not 0: urllib3 then raises the
+        underlying error itself and never repeats a request; redirects are answers, not followed."""
+        tls = self._connection.tls
+        options: dict[str, Any] = {
+            "num_pools": 2, "maxsize": _POOL_SIZE, "block": False, "retries": False,
+            "timeout": urllib3.Timeout(connect=self._timeout[0], read=self._timeout[1]),
+        }
+        if self.host.startswith("https://"):
+            options["ssl_context"] = tls.context(certificate)
+            if tls.insecure:
+                options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+            elif tls.server_name:
+                options["server_hostname"] = tls.server_name  # SNI and the name the certificate must carry
+        if self._connection.proxy_url:
+            return urllib3.ProxyManager(self._connection.proxy_url, **options)
+        return urllib3.PoolManager(**options)
+
+    def _pool_for(self, certificate: ClientCertificate | None) -> urllib3.PoolManager:
+        """The pool for the credential's client certificate: a credential plugin that answers with a
+        new certificate gets a new pool (an SSLContext cannot unload a certificate). The old pool is
+        left to requests still using it and closes when it is dropped."""
+        if certificate is self._pool_certificate:
+            return self._pool
+        with self._pool_lock:
+            if certificate is not self._pool_certificate:
+                self._pool = self._new_pool(certificate)
+                self._pool_certificate = certificate
+            return self._pool
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self._api.close()
+            self._pool.clear()
+        with contextlib.suppress(Exception):
+            self._connection.credentials.close()
 
     # -- raw HTTP ----------------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, query: list[tuple[str, str | int]] | None, *,
+              accept: str = "application/json", body: bytes | None = None,
+              timeout: tuple[float, float] | None = None) -> Any:
+        """Send one request and return the response once its status and headers are in (the body is
+        the caller's to read). A non-2xx answer raises _HttpStatus with its body. A 401 renews the
+        credential once (an exec plugin runs again) and repeats the request once."""
+        if _FORBIDDEN_PATH.search(path):
+            raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+        url = self.host + path + (f"?{urlencode(query)}" if query else "")
+        connect, read = timeout or self._timeout
+        headers = {"Accept": accept, "User-Agent": _USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        credentials = self._connection.credentials
+        for attempt in range(2):
+            auth: Auth = credentials.auth()
+            if auth.authorization:
+                headers["Authorization"] = auth.authorization
+            else:
+                headers.pop("Authorization", None)
+            pool = self._pool_for(auth.certificate)
+            response = pool.request(method, url, headers=headers, body=body, preload_content=False,
+                                    timeout=urllib3.Timeout(connect=connect, read=read),
+                                    retries=False, redirect=False)
+            if 200 <= response.status < 300:
+                return response
+            try:
+                error_body = response.read()
+            finally:
+                response.release_conn()
+            if response.status == 401 and attempt == 0 and credentials.renew(auth):
+                log.info("the Kubernetes API answered 401 for %s: renewed the credential, sending it again",
+                         path)
+                continue
+            raise _HttpStatus(response.status, error_body, response.headers)
+        raise AssertionError("unreachable")
 
     def _get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> bytes:
         """GET path and return the body; every failure becomes a SourceError kind."""
@@ -304,26 +355,15 @@ class KubeClient:
     def _open(self, path: str, query: list[tuple[str, str | int]] | None = None) -> Any:
         """Send GET path and return the response once its status and headers are in; the body is left
         to `_read` (meanwhile the server goes on writing it into the socket's buffers)."""
-        if _FORBIDDEN_PATH.search(path):
-            raise Forbidden(_SOURCE, "KAMS never reads Secrets")
         with _source_errors(path):
-            return self._api.call_api(
-                path,
-                "GET",
-                query_params=query or [],
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=self._timeout,
-                _return_http_data_only=True,
-            )
+            return self._send("GET", path, query)
 
     @staticmethod
     def _read(response: Any, path: str) -> bytes:
         """The whole body of a response from `_open`; its connection goes back to the pool."""
         try:
             with _source_errors(path):
-                return response.data
+                return response.read()
         finally:
             with contextlib.suppress(Exception):
                 response.release_conn()
@@ -426,15 +466,8 @@ class KubeClient:
         read_timeout = float(timeout_seconds) + self._timeout[1]
         response = None
         try:
-            try:
-                response = self._api.call_api(
-                    path, "GET", query_params=query,
-                    header_params={"Accept": "application/json"},
-                    auth_settings=["BearerToken"], _preload_content=False,
-                    _request_timeout=(connect_timeout, read_timeout), _return_http_data_only=True,
-                )
-            except ApiException as error:
-                raise _from_api_exception(error, path) from None
+            with _source_errors(path):
+                response = self._send("GET", path, query, timeout=(connect_timeout, read_timeout))
             if on_response is not None:
                 on_response(response)
             pending = b""
@@ -535,12 +568,8 @@ class KubeClient:
         try:
             with _source_errors(path):
                 try:
-                    response = self._api.call_api(
-                        path, "GET", query_params=query, header_params={"Accept": "text/plain, */*"},
-                        auth_settings=["BearerToken"], _preload_content=False, _request_timeout=seconds,
-                        _return_http_data_only=True,
-                    )
-                except ApiException as error:  # the kubelet's answers that are not failures of the source
+                    response = self._send("GET", path, query, accept="text/plain, */*", timeout=seconds)
+                except _HttpStatus as error:  # the kubelet's answers that are not failures of the source
                     if error.status == 404:
                         raise PodGone(_SOURCE, f"{namespace}/{pod}") from None
                     if error.status == 400:
@@ -570,13 +599,8 @@ class KubeClient:
         response = None
         try:
             with _source_errors(path):
-                response = self._api.call_api(
-                    path, "POST", body=body,
-                    header_params={"Accept": "application/json", "Content-Type": "application/json"},
-                    auth_settings=["BearerToken"], _preload_content=False, _request_timeout=self._timeout,
-                    _return_http_data_only=True,
-                )
-                raw = response.data
+                response = self._send("POST", path, None, body=orjson.dumps(body))
+                raw = response.read()
         finally:
             if response is not None:
                 with contextlib.suppress(Exception):
