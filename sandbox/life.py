@@ -1,16 +1,25 @@
-"""Keeps the demo cluster alive: the crash-looping pod goes on restarting while the demo runs.
+"""Keeps the demo cluster alive: its troubled pods go on failing while the demo runs.
 
 A real kubelet restarts a container in CrashLoopBackOff every five minutes (its back-off cap) and
 reports a BackOff event at every sync in between. Without this, the demo's restart counter would stand
 still, and "restarts in the last hour" would fade to zero an hour after `make run`.
+
+The OOMKilled container (sandbox.usage's memory sawtooth) is killed when its memory reaches the limit,
+at the end of each period (`usage.oom_kill_at`), and restarted at once, as the kernel and the kubelet
+would: the restart count, lastState, the Ready condition and the OOMKilling / Pulled / Created /
+Started events move on, and since the pod object changed, the usage model starts a new tooth. The
+memory, the restart history and the events tell one story for as long as the demo runs.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+from sandbox import usage
 
 #: The kubelet's maximum back-off between restarts of a crash-looping container.
 BACKOFF_CAP = timedelta(minutes=5)
@@ -19,6 +28,10 @@ RUN_TIME = timedelta(seconds=2)
 PODS = ("", "pods")
 EVENTS = ("", "events")
 RESTART_EVENT_REASONS = ("Pulled", "Created", "Started")
+#: What the kernel's OOM killer leaves in the container's status (SIGKILL: 128 + 9).
+OOM_EXIT_CODE = 137
+#: The kernel's message, reported by node-problem-detector as an OOMKilling event on the node.
+OOM_EVENT_REASON = "OOMKilling"
 
 
 class Store(Protocol):
@@ -58,6 +71,44 @@ def restart_due_containers(pod: dict[str, Any], now: datetime) -> dict[str, Any]
     return changed if restarted else None
 
 
+def _new_container_id(old: str, now: datetime) -> str:
+    """A containerd id for the restarted container: a new container, so a new (stable) id."""
+    runtime, _, previous = old.partition("://")
+    digest = hashlib.sha256(f"{previous}/{_format(now)}".encode()).hexdigest()
+    return f"{runtime or 'containerd'}://{digest}"
+
+
+def oom_kill_due_containers(pod: dict[str, Any], now: datetime) -> tuple[dict[str, Any], list[str]] | None:
+    """The pod after the kernel killed (and the kubelet restarted) every running container whose memory
+    reached its limit by `now`, with their names; None if none did.
+
+    One kill per container per call, however late the call: the new run starts at `now`, so the next
+    tooth of the usage model's sawtooth begins there.
+    """
+    changed = copy.deepcopy(pod)
+    killed: list[str] = []
+    for status in changed.get("status", {}).get("containerStatuses", []):
+        name = status.get("name", "")
+        due = usage.oom_kill_at(pod, name)
+        running = (status.get("state") or {}).get("running")
+        if due is None or not running or now.timestamp() < due:
+            continue
+        restarted = now + timedelta(seconds=1)
+        status["lastState"] = {"terminated": {
+            "containerID": status.get("containerID", ""), "exitCode": OOM_EXIT_CODE,
+            "finishedAt": _format(now), "reason": "OOMKilled", "startedAt": running.get("startedAt")}}
+        status["containerID"] = _new_container_id(str(status.get("containerID", "")), now)
+        status["restartCount"] = int(status.get("restartCount", 0)) + 1
+        status["state"] = {"running": {"startedAt": _format(restarted)}}
+        killed.append(name)
+    if not killed:
+        return None
+    for condition in changed["status"].get("conditions") or []:
+        if condition.get("type") in ("Ready", "ContainersReady"):  # not ready for the moment it restarted
+            condition["lastTransitionTime"] = _format(now + timedelta(seconds=1))
+    return changed, killed
+
+
 def _bump(event: dict[str, Any], now: datetime) -> dict[str, Any]:
     bumped = copy.deepcopy(event)
     bumped["count"] = int(bumped.get("count") or 1) + 1
@@ -75,18 +126,25 @@ class ClusterLife:
         self._thread: threading.Thread | None = None
 
     def tick(self, now: datetime | None = None) -> int:
-        """Restart what is due and report back-offs; returns how many containers restarted."""
+        """Restart what is due (crash loops, OOM kills) and report back-offs; returns how many containers
+        restarted."""
         now = now or datetime.now(UTC)
         restarts = 0
         for pod in self.store.objects(PODS):
             statuses = pod.get("status", {}).get("containerStatuses", [])
-            if not any(_is_crash_looping(status) for status in statuses):
-                continue
-            restarted = restart_due_containers(pod, now)
-            if restarted is not None:
-                self.store.update(restarted)
-                restarts += 1
-            self._report(pod, now, restarted=restarted is not None)
+            if any(_is_crash_looping(status) for status in statuses):
+                restarted = restart_due_containers(pod, now)
+                if restarted is not None:
+                    self.store.update(restarted)
+                    restarts += 1
+                self._report(pod, now, restarted=restarted is not None)
+                pod = restarted or pod
+            oom_killed = oom_kill_due_containers(pod, now)
+            if oom_killed is not None:
+                changed, containers = oom_killed
+                self.store.update(changed)
+                restarts += len(containers)
+                self._report_oom_kill(pod, containers, now)
         return restarts
 
     def _report(self, pod: dict[str, Any], now: datetime, *, restarted: bool) -> None:
@@ -96,6 +154,31 @@ class ClusterLife:
                 continue
             reason = event.get("reason")
             if reason == "BackOff" or (restarted and reason in RESTART_EVENT_REASONS):
+                self.store.update(_bump(event, now))
+
+    def _report_oom_kill(self, pod: dict[str, Any], containers: list[str], now: datetime) -> None:
+        """Bump the node's OOMKilling event for these containers, and the pod's newest Pulled, Created and
+        Started events (the kubelet aggregates repeats into one event with a count; the newest Pulled is
+        "already present on machine", not the first pull)."""
+        metadata = pod["metadata"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        newest: dict[str, dict[str, Any]] = {}
+        for event in self.store.objects(EVENTS, metadata["namespace"]):
+            reason = event.get("reason", "")
+            if event.get("involvedObject", {}).get("uid") != metadata.get("uid") \
+                    or reason not in RESTART_EVENT_REASONS:
+                continue
+            seen = event.get("lastTimestamp") or ""
+            if reason not in newest or seen > (newest[reason].get("lastTimestamp") or ""):
+                newest[reason] = event
+        for event in newest.values():
+            self.store.update(_bump(event, now))
+        # node-problem-detector reports the kernel's kill on the node (namespace default), naming the process.
+        for event in self.store.objects(EVENTS, "default"):
+            involved = event.get("involvedObject", {})
+            if (event.get("reason") == OOM_EVENT_REASON and involved.get("kind") == "Node"
+                    and involved.get("name") == node
+                    and any(f"({container})" in event.get("message", "") for container in containers)):
                 self.store.update(_bump(event, now))
 
     def _run(self) -> None:

@@ -15,7 +15,9 @@ cgroup for them. Callers that publish series should skip pods for which `is_runn
 
 The demo's stories, so the right-sizing and alerting pages have something to find:
 - the OOMKilled container (any container whose lastState is OOMKilled and that has a memory limit)
-  climbs toward its limit in a sawtooth whose teeth end exactly at its restarts;
+  climbs toward its limit in a sawtooth whose teeth end exactly at its restarts (the demo's thumbnailer
+  has climbed for 10 of its 16 hours when the demo starts, so the 6-hour trend already forecasts the
+  next kill; sandbox.life kills it at `oom_kill_at`, and the next tooth begins);
 - some containers use a small fraction of what they request (web, coredns, metrics-server: right-sizing
   targets); api uses more CPU than it requests (but stays under its limit);
 - everything else gets a per-container level from a hash of its names, with a daily wave.
@@ -37,8 +39,9 @@ _OMEGA_SHORT = 2 * math.pi / 900.0  # a 15-minute ripple on top of the daily wav
 _DAILY_AMPLITUDE = 0.4
 _SHORT_AMPLITUDE = 0.08
 
-#: An OOMKilled container never quite reaches its limit while the demo runs (the pod object does not
-#: change, so it cannot be killed again): after a full period it stays just below.
+#: An OOMKilled container never quite reaches its limit in this model: at the end of a period it stands
+#: just below, and sandbox.life kills it there (the pod object changes: a new run, a new tooth). Without
+#: that (a bare pod object) it stays at the ceiling.
 OOM_CEILING = 0.985
 OOM_FLOOR = 0.3
 
@@ -235,6 +238,16 @@ def _oom_cycle(pod: dict[str, Any], container: str) -> tuple[float, float, float
     if not limit or current is None or previous is None:
         return None
     return current, max(current - previous, 60.0), limit
+
+
+def oom_kill_at(pod: dict[str, Any], container: str) -> float | None:
+    """When the current run of an OOMKilled container reaches its limit (its start plus one period),
+    as a Unix time; None for any other container. sandbox.life kills it then, as the kernel would."""
+    oom = _oom_cycle(pod, container)
+    if oom is None:
+        return None
+    current_start, period, _limit = oom
+    return current_start + period
 
 
 def memory_bytes(pod: dict[str, Any], container: str, at: float) -> int:

@@ -19,7 +19,7 @@ from kubernetes import client
 from kubernetes_validate.utils import SchemaNotFoundError
 
 from sandbox import demo_names, usage
-from sandbox.cluster_loader import DEMO_ANCHOR, load_demo_objects
+from sandbox.cluster_loader import CVE_DATE_FIELDS, DEMO_ANCHOR, SCHEDULED_ANNOTATION, load_demo_objects
 
 #: The newest schema kubernetes-validate ships that is not newer than the demo's kubelet v1.30.
 KUBERNETES_VERSION = "1.30"
@@ -616,14 +616,80 @@ def _timestamps(value: Any) -> list[str]:
     return []
 
 
+def _without_cve_dates(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object without its CVE dates (the loader keeps them as written: facts about the CVE)."""
+    if obj["kind"] != "VulnerabilityReport":
+        return obj
+    vulnerabilities = [{key: value for key, value in vulnerability.items() if key not in CVE_DATE_FIELDS}
+                       for vulnerability in obj["report"]["vulnerabilities"]]
+    return {**obj, "report": {**obj["report"], "vulnerabilities": vulnerabilities}}
+
+
 def test_nothing_happens_after_the_anchor_or_before_the_cluster() -> None:
-    """Every timestamp is shifted at load, so each must be a moment of the cluster's own past."""
+    """Every timestamp is shifted at load, so each must be a moment of the cluster's own past; CVE dates
+    are the exception (test_cve_dates_are_the_real_ones_and_never_shifted)."""
     objects = load_demo_objects(DEMO_ANCHOR)
     nodes = [parse(n["metadata"]["creationTimestamp"]) for n in by_kind(objects, "Node")]
     for obj in objects:
-        for stamp in _timestamps(obj):
+        for stamp in _timestamps(_without_cve_dates(obj)):
             where = (obj["kind"], obj["metadata"]["name"], stamp)
             assert min(nodes) - timedelta(hours=1) <= parse(stamp) <= DEMO_ANCHOR, where
+
+
+#: NVD's publication dates of some of the demo's CVEs (nvd.nist.gov), to check the loader keeps them.
+KNOWN_PUBLICATION_DAYS = {"CVE-2021-44228": "2021-12-10", "CVE-2011-3374": "2019-11-26",
+                          "CVE-2023-44487": "2023-10-10", "CVE-2022-37434": "2022-08-05"}
+
+
+def test_cve_dates_are_the_real_ones_and_never_shifted() -> None:
+    later = DEMO_ANCHOR + timedelta(days=400)
+    for moment in (DEMO_ANCHOR, later):
+        reports = by_kind(load_demo_objects(moment), "VulnerabilityReport")
+        checked = 0
+        for report in reports:
+            scanned = parse(report["report"]["updateTimestamp"])
+            for vulnerability in report["report"]["vulnerabilities"]:
+                published = parse(vulnerability["publishedDate"])
+                modified = parse(vulnerability["lastModifiedDate"])
+                # known before the scan found it (whenever the demo runs), and never in the CVE's future
+                assert published <= modified <= scanned - (moment - DEMO_ANCHOR), vulnerability
+                assert int(vulnerability["vulnerabilityID"][4:8]) <= published.year
+                day = KNOWN_PUBLICATION_DAYS.get(vulnerability["vulnerabilityID"])
+                if day:
+                    assert vulnerability["publishedDate"].startswith(day)
+                    checked += 1
+        assert checked >= len(KNOWN_PUBLICATION_DAYS)
+        assert parse(reports[0]["report"]["updateTimestamp"]) > moment - timedelta(days=1)  # this was shifted
+
+
+def test_cronjob_jobs_are_named_after_their_shifted_schedule_time() -> None:
+    """The CronJob controller names a Job <cronjob>-<scheduled Unix time in minutes> (kubernetes
+    pkg/controller/cronjob getJobName); after shifting, the loader renames it and what points at it."""
+    for moment in (DEMO_ANCHOR, NOW, DEMO_ANCHOR + timedelta(days=365, seconds=37)):
+        objects = load_demo_objects(moment)
+        jobs = [job for job in by_kind(objects, "Job")
+                if job["metadata"]["ownerReferences"][0]["kind"] == "CronJob"]
+        assert jobs
+        for job in jobs:
+            scheduled = parse(job["metadata"]["annotations"][SCHEDULED_ANNOTATION])
+            name = job["metadata"]["name"]
+            cronjob = job["metadata"]["ownerReferences"][0]["name"]
+            assert name == f"{cronjob}-{int(scheduled.timestamp()) // 60}"
+            assert scheduled - moment == parse("2026-01-01T02:00:00Z") - DEMO_ANCHOR  # shifted like the rest
+            for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
+                assert labels["job-name"] == labels["batch.kubernetes.io/job-name"] == name
+            pods = [p for p in by_kind(objects, "Pod") if p["metadata"]["ownerReferences"][0]["uid"]
+                    == job["metadata"]["uid"]]
+            assert pods and all(p["metadata"]["ownerReferences"][0]["name"] == name
+                                and p["metadata"]["labels"]["job-name"] == name for p in pods)
+            events = by_kind(objects, "Event")
+            about_job = [e for e in events if e["involvedObject"]["uid"] == job["metadata"]["uid"]]
+            assert about_job and all(e["involvedObject"]["name"] == name
+                                     and e["metadata"]["name"].startswith(f"{name}.") for e in about_job)
+            created = [e for e in events
+                       if e["involvedObject"]["name"] == cronjob and e["reason"] == "SuccessfulCreate"]
+            assert [e["message"] for e in created] == [f"Created job {name}"]
+        assert demo_names.COMPLETED_POD.pod in {p["metadata"]["name"] for p in by_kind(objects, "Pod")}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -656,6 +722,57 @@ def test_oom_killed_container_climbs_to_its_limit_and_resets_at_each_restart(
     assert samples == sorted(samples) and samples[-1] < limit  # climbing again, not yet at the limit
     period = restart - parse(status["lastState"]["terminated"]["startedAt"]).timestamp()
     assert usage.memory_bytes(oom, container, restart - period + 5) < 0.4 * limit  # previous tooth
+
+
+def test_oom_killed_story_agrees_in_status_events_restart_history_and_memory() -> None:
+    """At the anchor the thumbnailer has climbed for more than the forecast's 6-hour window of a longer
+    run, so the trend already points at its limit; its three kills are in its events and its restart
+    history, one period apart, and the memory resets at each."""
+    from sandbox.exporter import restart_count_at
+
+    objects = load_demo_objects(DEMO_ANCHOR)
+    ref = demo_names.OOMKILLED_POD
+    oom = pod(objects, ref)
+    status = container_status(oom, ref.container)
+    running = parse(status["state"]["running"]["startedAt"])
+    last = status["lastState"]["terminated"]
+    period = running - parse(last["startedAt"])
+    assert timedelta(hours=6) < DEMO_ANCHOR - running < period - timedelta(hours=1)
+    assert status["restartCount"] == 3
+    kills = [running - index * period for index in range(status["restartCount"])]  # newest first
+    created = parse(oom["metadata"]["creationTimestamp"])
+    assert kills[-1] - period == created, "the first run began when the pod was made"
+    limit = usage._quantity_bytes(oom["spec"]["containers"][0]["resources"]["limits"]["memory"])
+    anchor = DEMO_ANCHOR.timestamp()
+    for number, kill in enumerate(reversed(kills), start=1):
+        at = kill.timestamp()
+        assert restart_count_at(oom, ref.container, at - 5, anchor) == number - 1
+        assert restart_count_at(oom, ref.container, at + 5, anchor) == number
+        assert usage.memory_bytes(oom, ref.container, at - 5) > 0.95 * limit
+        assert usage.memory_bytes(oom, ref.container, at + 5) < 0.4 * limit
+    ready = next(c for c in oom["status"]["conditions"] if c["type"] == "Ready")
+    assert timedelta(0) < parse(ready["lastTransitionTime"]) - running < timedelta(seconds=10)
+    assert parse(oom["status"]["startTime"]) - created < timedelta(seconds=5)
+
+    events = by_kind(objects, "Event")
+    mine = [e for e in events if e["involvedObject"]["uid"] == oom["metadata"]["uid"]]
+    counts = Counter()
+    for event in mine:
+        counts[event["reason"]] += event["count"]
+        assert parse(event["firstTimestamp"]) >= created
+    assert counts["Created"] == counts["Started"] == status["restartCount"] + 1
+    assert counts["Pulled"] == status["restartCount"] + 1  # pulled once, then "already present" at restarts
+    assert max(parse(e["lastTimestamp"]) for e in mine) - running < timedelta(seconds=5)
+    killed = next(e for e in events if e["reason"] == "OOMKilling" and f"({ref.container})" in e["message"])
+    assert killed["involvedObject"]["name"] == oom["spec"]["nodeName"]
+    assert killed["count"] == status["restartCount"]
+    assert abs(parse(killed["firstTimestamp"]) - kills[-1]) < timedelta(seconds=5)
+    assert abs(parse(killed["lastTimestamp"]) - kills[0]) < timedelta(seconds=5)
+    replica_set = find(objects, "ReplicaSet", oom["metadata"]["ownerReferences"][0]["name"], ref.namespace)
+    assert replica_set["metadata"]["creationTimestamp"] == oom["metadata"]["creationTimestamp"]
+    scaled = [e for e in events if e["reason"] == "ScalingReplicaSet"
+              and replica_set["metadata"]["name"] in e["message"] and "Scaled up" in e["message"]]
+    assert [e["firstTimestamp"] for e in scaled] == [replica_set["metadata"]["creationTimestamp"]]
 
 
 def test_right_sizing_stories(objects: list[dict[str, Any]]) -> None:

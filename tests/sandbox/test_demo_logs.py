@@ -135,8 +135,13 @@ def test_oom_killed_previous_log_shows_memory_growing(pods: Pods) -> None:
     moment, text = next((m, t) for m, t in reversed(previous) if "rss_mb=" in t)
     expected = usage.memory_bytes(pod, ref.container, moment.timestamp()) / usage.MIB
     assert int(re.search(r"rss_mb=(\d+)", text).group(1)) == round(expected)
+    # The current run began at its restart (its first line then) and has run for hours since: the
+    # kubelet keeps only the newest MAX_LINES of it.
+    started = running_since(pod, ref.container)
+    early = demo_log_lines(pod, ref.container, False, started + timedelta(minutes=10))
+    assert early[0][0] == started and "starting thumbnailer" in early[0][1]
     current = demo_log_lines(pod, ref.container, False, NOW)
-    assert current[0][0] == running_since(pod, ref.container)
+    assert len(current) == MAX_LINES and started < current[0][0] and current[-1][0] <= NOW
 
 
 def test_completed_job_log_ends_with_its_result(pods: Pods) -> None:
