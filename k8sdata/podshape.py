@@ -16,9 +16,14 @@ A field a consumer starts reading must be added here, or it will silently read a
 tests/k8sdata/test_podshape.py compares every pod frame built from slim pods with the same frame built
 from the full JSON, for the demo cluster and synthetic pods.
 
-Repeated strings (namespaces, node names, phases, condition types, images, timestamps shared by a pod's
-conditions...) are interned per list, and identical label sets and container specs are shared between
-pods, which halves the memory of a 100,000-pod list. Treat every part as read-only: parts are shared.
+Repeated strings (namespaces, node names, phases, condition types, images, label values, timestamps
+shared by a pod's conditions...) are interned per list, and equal label sets, owner lists, container
+specs, container status lists and container states are shared between pods (Interner): a 100,000-pod
+list takes ~150 MB instead of ~600 MB. Treat every part as read-only: parts are shared.
+
+Fields no reader uses are not declared (a container's startedAt, the pod's hostIP and startTime,
+generateName, priorityClassName...): each costs memory in every pod, and a unique timestamp would stop
+equal states from being shared. A list's pods leave out podIPs where it only repeats podIP.
 """
 
 from __future__ import annotations
@@ -88,13 +93,11 @@ class OwnerReference(_Part, gc=False, omit_defaults=True):
 
 class ObjectMeta(_Part, gc=False, omit_defaults=True):
     name: str | None = None
-    generateName: str | None = None
     namespace: str | None = None
     uid: str | None = None
     resourceVersion: str | None = None
     creationTimestamp: str | None = None
     deletionTimestamp: str | None = None
-    deletionGracePeriodSeconds: int | None = None
     labels: dict[str, str] | None = None
     ownerReferences: tuple[OwnerReference, ...] | None = None
 
@@ -118,7 +121,6 @@ class PodSpec(_Part, gc=False, omit_defaults=True):
     resources: ResourceRequirements | None = None  # pod-level resources (PodLevelResources)
     overhead: Quantities | None = None  # RuntimeClass overhead, part of the effective request
     serviceAccountName: str | None = None
-    priorityClassName: str | None = None
     restartPolicy: str | None = None
 
 
@@ -131,7 +133,8 @@ class PodCondition(_Part, gc=False, omit_defaults=True):
 
 
 class ContainerStateRunning(_Part, gc=False, omit_defaults=True):
-    startedAt: str | None = None
+    """No fields: being running is all a reader asks (its startedAt, unique to each container, is not
+    read), so every running state of a list is one shared object."""
 
 
 class ContainerStateWaiting(_Part, gc=False, omit_defaults=True):
@@ -144,7 +147,6 @@ class ContainerStateTerminated(_Part, gc=False, omit_defaults=True):
     signal: int | None = None
     reason: str | None = None
     message: str | None = None
-    startedAt: str | None = None
     finishedAt: str | None = None
 
 
@@ -173,10 +175,8 @@ class PodStatus(_Part, gc=False, omit_defaults=True):
     phase: str | None = None
     reason: str | None = None
     message: str | None = None
-    hostIP: str | None = None
     podIP: str | None = None
-    podIPs: tuple[PodIP, ...] | None = None
-    startTime: str | None = None
+    podIPs: tuple[PodIP, ...] | None = None  # left out of a list's pods when it only repeats podIP
     qosClass: str | None = None
     conditions: tuple[PodCondition, ...] | None = None
     initContainerStatuses: tuple[ContainerStatus, ...] | None = None
@@ -203,7 +203,7 @@ class _PodList(msgspec.Struct):
 
 
 _PAGE_DECODER = msgspec.json.Decoder(_PodList)
-_encode = msgspec.json.Encoder().encode  # a stable key for equal container specs and owner lists
+_encode = msgspec.json.Encoder().encode  # a stable key for equal parts (Interner)
 _POD_DECODER = msgspec.json.Decoder(Pod)
 
 
@@ -211,65 +211,114 @@ _POD_DECODER = msgspec.json.Decoder(Pod)
 
 
 class Interner:
-    """Shares equal strings, label sets, owner lists and container specs between the pods of one list.
+    """Shares equal strings and equal parts between the pods of one list: label sets, owner lists,
+    container specs, container status lists and container states.
 
-    One instance per list (its tables are freed with it). Costs about 3 us a pod; saves ~45 % of the
-    memory of a big list, since pods of one workload repeat everything but a few names and times."""
+    One instance per list (its tables are freed with it). Pods of one workload repeat everything but a
+    few names, addresses and times, so most of a big list is one object per workload, not per pod:
+    at 100,000 synthetic pods ~1.2 KB a pod instead of ~6 KB unshared (bench/PROFILE.md). Equal parts
+    are found by their msgspec JSON encoding (one C call), in one table per kind of part, so that two
+    kinds with equal JSON (an owner list and a container list that both hold only a name) are never
+    taken for one another."""
 
     def __init__(self) -> None:
-        self._strings: dict[str, str] = {}
-        self._shared: dict[Any, Any] = {}
+        self._strings: dict[str | None, str | None] = {}
+        self._labels: dict[bytes, dict[str, str]] = {}
+        self._owners: dict[bytes, tuple[OwnerReference, ...]] = {}
+        self._containers: dict[bytes, tuple[Container, ...]] = {}
+        self._statuses: dict[bytes, tuple[ContainerStatus, ...]] = {}
+        self._states: dict[bytes, ContainerState] = {}
 
     def pod(self, pod: Pod) -> Pod:
-        # Bound C methods, not Python helpers: this runs for every pod of a 100,000-pod list.
-        # (setdefault(None, None) is harmless: None is simply kept as None.)
-        text, share = self._strings.setdefault, self._shared.setdefault
+        # Bound C methods, not Python helpers, for what every pod has: this runs for each pod of a
+        # 100,000-pod list. (text(None, None) is harmless: None is simply kept as None.)
+        text = self._strings.setdefault
         pod.kind = text(pod.kind, pod.kind)
         pod.apiVersion = text(pod.apiVersion, pod.apiVersion)
         metadata = pod.metadata
         if metadata is not None:
             metadata.namespace = text(metadata.namespace, metadata.namespace)
-            metadata.generateName = text(metadata.generateName, metadata.generateName)
             metadata.creationTimestamp = text(metadata.creationTimestamp, metadata.creationTimestamp)
             labels = metadata.labels
             if labels:
-                metadata.labels = share(("labels", *labels.items()), labels)
+                key = _encode(labels)
+                shared_labels = self._labels.get(key)
+                if shared_labels is None:  # a new label set: its keys and values are mostly not new
+                    shared_labels = {text(name, name): text(value, value) for name, value in labels.items()}
+                    self._labels[key] = shared_labels
+                metadata.labels = shared_labels
             owners = metadata.ownerReferences
             if owners:
-                metadata.ownerReferences = share(_encode(owners), owners)
+                metadata.ownerReferences = self._owners.setdefault(_encode(owners), owners)
         spec = pod.spec
         if spec is not None:
             spec.nodeName = text(spec.nodeName, spec.nodeName)
             spec.serviceAccountName = text(spec.serviceAccountName, spec.serviceAccountName)
             spec.restartPolicy = text(spec.restartPolicy, spec.restartPolicy)
-            spec.priorityClassName = text(spec.priorityClassName, spec.priorityClassName)
-            if spec.containers:
-                spec.containers = share(_encode(spec.containers), spec.containers)
-            if spec.initContainers:
-                spec.initContainers = share(_encode(spec.initContainers), spec.initContainers)
+            containers, share_containers = spec.containers, self._containers.setdefault
+            if containers:
+                spec.containers = share_containers(_encode(containers), containers)
+            containers = spec.initContainers
+            if containers:
+                spec.initContainers = share_containers(_encode(containers), containers)
         status = pod.status
         if status is not None:
             status.phase = text(status.phase, status.phase)
             status.qosClass = text(status.qosClass, status.qosClass)
-            status.hostIP = text(status.hostIP, status.hostIP)
-            status.startTime = text(status.startTime, status.startTime)
+            if status.reason is not None:  # Evicted, NodeLost...: repeated across pods
+                status.reason = text(status.reason, status.reason)
             ips = status.podIPs
-            if ips and len(ips) == 1 and ips[0].ip == status.podIP:
-                status.podIP = ips[0].ip
+            if ips is not None and len(ips) == 1 and ips[0].ip == status.podIP:
+                # Single-stack: podIPs only repeats podIP. Its readers (the IP column) take podIPs[0]
+                # when there is one and podIP otherwise, so both read the same address without it;
+                # dual-stack pods (two addresses) keep it. Saves a tuple and a struct a pod (~70 B).
+                status.podIPs = None
             for condition in status.conditions or ():
                 condition.type = text(condition.type, condition.type)
                 condition.status = text(condition.status, condition.status)
                 if condition.reason is not None:
                     condition.reason = text(condition.reason, condition.reason)
                     condition.message = text(condition.message, condition.message)
-                moment = condition.lastTransitionTime
+                moment = condition.lastTransitionTime  # mostly the pod's creation or start time
                 condition.lastTransitionTime = text(moment, moment)
-            for statuses in (status.initContainerStatuses, status.containerStatuses):
-                for container in statuses or ():
-                    container.name = text(container.name, container.name)
-                    container.image = text(container.image, container.image)
-                    container.imageID = text(container.imageID, container.imageID)
+            statuses = status.containerStatuses
+            if statuses:
+                status.containerStatuses = self._container_statuses(statuses)
+            statuses = status.initContainerStatuses
+            if statuses:
+                status.initContainerStatuses = self._container_statuses(statuses)
         return pod
+
+    def _container_statuses(self, statuses: tuple[ContainerStatus, ...]) -> tuple[ContainerStatus, ...]:
+        """The shared list equal to `statuses`. The containers of a running workload's ready pods report
+        the same name, image, digest, restart count and state (a running state has no field KAMS reads),
+        so their whole list is one object; the others share their strings and states."""
+        key = _encode(statuses)
+        shared = self._statuses.get(key)
+        if shared is None:
+            text, state_of = self._strings.setdefault, self._state
+            for container in statuses:
+                container.name = text(container.name, container.name)
+                container.image = text(container.image, container.image)
+                container.imageID = text(container.imageID, container.imageID)
+                container.state = state_of(container.state)
+                container.lastState = state_of(container.lastState)
+            shared = self._statuses[key] = statuses
+        return shared
+
+    def _state(self, state: ContainerState | None) -> ContainerState | None:
+        """The shared state equal to `state` (running, an empty lastState, waiting for the same reason)."""
+        if state is None:
+            return None
+        key = _encode(state)
+        shared = self._states.get(key)
+        if shared is None:
+            text = self._strings.setdefault
+            for detail in (state.waiting, state.terminated):
+                if detail is not None and detail.reason is not None:
+                    detail.reason = text(detail.reason, detail.reason)
+            shared = self._states[key] = state
+        return shared
 
 
 # ------------------------------------------------------------------------------------------ decoding

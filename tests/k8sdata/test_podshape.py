@@ -9,15 +9,18 @@ cluster, and synthetic pods.
 from __future__ import annotations
 
 import itertools
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 import pandas as pd
 import pytest
 
 from k8sdata import frames, resources, workloads
 from k8sdata.kube import _trim
+from k8sdata.logs import log_targets
 from k8sdata.podshape import (
     POD_SHAPE,
     Interner,
@@ -109,6 +112,30 @@ def test_resources_and_node_sums_are_the_same(both: tuple[list[dict[str, Any]], 
                                   workloads.nodes_usage_frame(node_objects, full, None))
 
 
+def test_log_targets_are_the_same(both: tuple[list[dict[str, Any]], list[Pod]]) -> None:
+    full, slim = both
+    assert log_targets(slim) == log_targets(full)
+    assert log_targets(slim, include_init=False) == log_targets(full, include_init=False)
+
+
+def _without_repeated_pod_ips(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod as the Interner leaves it: podIPs dropped where it only repeats podIP."""
+    status = pod.get("status") or {}
+    if status.get("podIPs") == [{"ip": status.get("podIP")}]:
+        del status["podIPs"]
+    return pod
+
+
+@pytest.mark.parametrize("name", sorted(CLUSTERS))
+def test_interning_changes_no_value(name: str) -> None:
+    """Sharing is only ever of equal parts: every pod of a list reads exactly as decoded on its own
+    (apart from a podIPs that repeats podIP), however many parts it shares with other pods."""
+    raw = _page(CLUSTERS[name]())
+    alone = [_without_repeated_pod_ips(as_dict(pod)) for pod in decode_pod_page(raw).items]
+    shared = [as_dict(pod) for pod in decode_pod_page(raw, Interner()).items]
+    assert shared == alone
+
+
 def test_slim_pods_keep_the_api_keys_and_values(both: tuple[list[dict[str, Any]], list[Pod]]) -> None:
     """as_dict(slim) is the full pod with fields left out, never changed or renamed."""
 
@@ -170,6 +197,87 @@ def test_one_list_shares_equal_parts_between_pods() -> None:
     shared = [group for group in same_app.values()
               if len(group) > 1 and group[0]["spec"]["containers"] is group[1]["spec"]["containers"]]
     assert shared, "pods of one app should share their container specs"
+
+
+def test_ready_pods_of_one_app_share_their_container_statuses() -> None:
+    items = decode_pod_page(_page(_synthetic_pods(600)), Interner()).items
+    ready = [pod for pod in items
+             if all(c.ready and c.restartCount == 0 for c in pod.status.containerStatuses or ())
+             and pod.status.containerStatuses]
+    by_app: dict[tuple[str, ...], list[Pod]] = {}
+    for pod in ready:
+        images = tuple(c.image for c in pod.status.containerStatuses)
+        by_app.setdefault(images, []).append(pod)
+    groups = [group for group in by_app.values() if len(group) > 1]
+    assert groups
+    for group in groups:
+        assert all(pod.status.containerStatuses is group[0].status.containerStatuses for pod in group)
+    # Every running state of the list is one object, and so is every empty lastState.
+    states = {id(c.state) for pod in items for c in pod.status.containerStatuses or () if c.state.running}
+    empty = {id(c.lastState) for pod in items for c in pod.status.containerStatuses or ()
+             if c.lastState is not None and not c.lastState.keys()}
+    assert len(states) == 1 and len(empty) == 1
+    # Distinct label sets (a StatefulSet's pod-name, a Job's names) still share their repeated values.
+    values: dict[str, int] = {}
+    for pod in items:
+        for value in pod.metadata.labels.values():
+            assert values.setdefault(value, id(value)) == id(value)
+
+
+def test_pod_ips_are_dropped_only_when_they_repeat_pod_ip() -> None:
+    def pod(name: str, status: dict[str, Any]) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": "shop"}, "status": status}
+
+    raw = _page([
+        pod("single", {"podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}]}),
+        pod("dual", {"podIP": "10.0.0.2", "podIPs": [{"ip": "10.0.0.2"}, {"ip": "fd00::2"}]}),
+        pod("other", {"podIP": "10.0.0.3", "podIPs": [{"ip": "10.0.0.4"}]}),
+        pod("no-pod-ip", {"podIPs": [{"ip": "10.0.0.5"}]}),
+    ])
+    single, dual, other, no_pod_ip = decode_pod_page(raw, Interner()).items
+    assert single.status.podIPs is None and single.status.podIP == "10.0.0.1"
+    assert [ip.ip for ip in dual.status.podIPs] == ["10.0.0.2", "fd00::2"]
+    assert [ip.ip for ip in other.status.podIPs] == ["10.0.0.4"]
+    assert [ip.ip for ip in no_pod_ip.status.podIPs] == ["10.0.0.5"]
+
+
+def test_parts_of_different_kinds_with_equal_json_are_not_confused() -> None:
+    """An owner list and a container list that both hold only a name encode alike; each keeps its kind."""
+    raw = _page([{"metadata": {"name": "a", "namespace": "shop", "ownerReferences": [{"name": "x"}]},
+                  "spec": {"containers": [{"name": "x"}], "initContainers": [{"name": "x"}]}}])
+    (pod,) = decode_pod_page(raw, Interner()).items
+    assert type(pod.metadata.ownerReferences[0]).__name__ == "OwnerReference"
+    assert type(pod.spec.containers[0]).__name__ == "Container"
+
+
+def _bytes_per_pod(items: list[Pod]) -> float:
+    """sys.getsizeof over every distinct object reachable from the pods (shared parts counted once)."""
+    seen: set[int] = set()
+    total = 0
+    stack: list[Any] = list(items)
+    while stack:
+        obj = stack.pop()
+        if obj is None or isinstance(obj, bool) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, msgspec.Struct):
+            stack.extend(getattr(obj, name) for name in obj.__struct_fields__)
+        elif isinstance(obj, tuple | list):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+    return total / len(items)
+
+
+def test_a_slim_pod_stays_small() -> None:
+    """The memory of a list's pods (bench/PROFILE.md, round 3), by getsizeof: ~1.2 KB a pod with the
+    Interner (1.7 KB before round 3), ~5 KB decoded without it."""
+    raw = _page(_synthetic_pods(3000))
+    shared = _bytes_per_pod(decode_pod_page(raw, Interner()).items)
+    alone = _bytes_per_pod(decode_pod_page(raw).items)
+    assert shared < 1300 and alone > 3 * shared
 
 
 def test_garbage_is_a_clear_error() -> None:
