@@ -1,12 +1,14 @@
-"""The demo's crash-looping pod keeps restarting on the kubelet's schedule while the demo runs."""
+"""The demo's troubled pods keep failing while the demo runs: the crash-looping pod restarts on the
+kubelet's schedule, and the OOMKilled thumbnailer is killed when its memory reaches the limit."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sandbox import demo_names
+from sandbox import demo_names, usage
 from sandbox.apiserver import ApiServer
 from sandbox.cluster_loader import load_demo_objects
+from sandbox.exporter import restart_count_at
 from sandbox.life import BACKOFF_CAP, ClusterLife
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -54,3 +56,73 @@ def test_healthy_pods_are_left_alone() -> None:
     web_before = server.store.get(("", "pods"), demo_names.WEB.namespace, demo_names.WEB.pod)
     ClusterLife(server.store).tick(START + timedelta(hours=2))
     assert server.store.get(("", "pods"), demo_names.WEB.namespace, demo_names.WEB.pod) == web_before
+
+
+def _thumbnailer(server: ApiServer) -> dict:
+    pod = server.store.get(("", "pods"), demo_names.OOMKILLED_POD.namespace, demo_names.OOMKILLED_POD.pod)
+    assert pod is not None
+    return pod
+
+
+def _thumbnailer_events(server: ApiServer) -> dict[str, dict]:
+    """The thumbnailer's restart events by reason (the newest of each) and the node's OOMKilling event."""
+    pod = _thumbnailer(server)
+    events: dict[str, dict] = {}
+    for event in server.store.objects(("", "events")):
+        involved = event["involvedObject"]
+        mine = involved.get("uid") == pod["metadata"]["uid"] or (
+            event["reason"] == "OOMKilling" and involved["name"] == pod["spec"]["nodeName"]
+            and f"({demo_names.OOMKILLED_POD.container})" in event["message"])
+        if mine and event["lastTimestamp"] >= events.get(event["reason"], {}).get("lastTimestamp", ""):
+            events[event["reason"]] = event
+    return events
+
+
+def test_oom_killed_container_is_killed_at_its_limit_once_per_period() -> None:
+    container = demo_names.OOMKILLED_POD.container
+    server = ApiServer(load_demo_objects(now=START), tls=False)
+    life = ClusterLife(server.store)
+    before = _thumbnailer(server)
+    status = before["status"]["containerStatuses"][0]
+    limit = 256 * usage.MIB
+    due = usage.oom_kill_at(before, container)
+    assert due is not None and START.timestamp() < due < START.timestamp() + 12 * 3600
+    events_before = _thumbnailer_events(server)
+
+    life.tick(datetime.fromtimestamp(due - 60, UTC))
+    assert _thumbnailer(server) == before, "a minute before its limit: still running"
+    assert usage.memory_bytes(before, container, due - 60) > 0.95 * limit
+
+    kill = datetime.fromtimestamp(due + 7, UTC)  # the next tick after the limit was reached
+    life.tick(kill)
+    after = _thumbnailer(server)
+    killed = after["status"]["containerStatuses"][0]
+    assert killed["restartCount"] == status["restartCount"] + 1
+    stamp = kill.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert killed["lastState"]["terminated"] == {
+        "containerID": status["containerID"], "exitCode": 137, "reason": "OOMKilled",
+        "startedAt": status["state"]["running"]["startedAt"], "finishedAt": stamp}
+    restarted = kill + timedelta(seconds=1)
+    assert killed["state"] == {"running": {"startedAt": restarted.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    assert killed["containerID"] != status["containerID"] and killed["ready"] is True
+    ready = next(c for c in after["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["lastTransitionTime"] == restarted.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # a new tooth: low after the restart, climbing again; the old one ended at the limit
+    assert usage.memory_bytes(after, container, restarted.timestamp() + 5) < 0.4 * limit
+    assert usage.memory_bytes(after, container, kill.timestamp() - 10) > 0.95 * limit
+    assert restart_count_at(after, container, kill.timestamp() - 10, kill.timestamp() + 60) == 3
+    assert restart_count_at(after, container, kill.timestamp() + 10, kill.timestamp() + 60) == 4
+
+    events = _thumbnailer_events(server)
+    for reason in ("OOMKilling", "Pulled", "Created", "Started"):
+        assert events[reason]["count"] == events_before[reason]["count"] + 1, reason
+        assert events[reason]["lastTimestamp"] == stamp
+    assert "already present" in events["Pulled"]["message"]
+
+    life.tick(kill + timedelta(seconds=15))
+    assert _thumbnailer(server) == after, "one kill per period"
+    days_later = kill + timedelta(days=3)
+    life.tick(days_later)  # the demo was paused: killed once, not once per missed period
+    restarts = _thumbnailer(server)["status"]["containerStatuses"][0]["restartCount"]
+    assert restarts == status["restartCount"] + 2
+    assert _thumbnailer_events(server)["OOMKilling"]["count"] == events_before["OOMKilling"]["count"] + 2
