@@ -406,7 +406,7 @@ class ExecCredentials:
             log.warning("kubernetes credential plugin %r exited with code %d: %s", self.command_line,
                         completed.returncode, stderr)
             raise Forbidden(_SOURCE, f"the credential plugin `{self.command_line}` failed "
-                                     f"(exit code {completed.returncode})", hint=self._hint())
+                                     f"with exit code {completed.returncode}", hint=self._hint())
         if stderr:
             log.info("kubernetes credential plugin %r said: %s", self.command_line, stderr)
         auth, expires = self._parse(completed.stdout)

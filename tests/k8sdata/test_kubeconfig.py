@@ -351,7 +351,7 @@ def test_a_failing_plugin_is_one_sentence_and_its_stderr_goes_to_the_log(
     with caplog.at_level(logging.WARNING, logger="k8sdata.kubeconfig"), pytest.raises(Forbidden) as caught:
         client.list_pods()
     sentence = caught.value.sentence
-    assert "credential plugin" in sentence and "plugin.py" in sentence and "exit code 3" in sentence
+    assert "credential plugin" in sentence and "plugin.py" in sentence and "failed with exit code 3" in sentence
     assert "in a shell" in sentence  # what to do
     assert "prod-secret-profile" not in sentence
     assert "prod-secret-profile" in caplog.text
