@@ -4,7 +4,7 @@ Why: at 100,000 pods a full list costs seconds and hundreds of MB on the API ser
 `WatchedList` lists once (pages of 500, gc paused: KubeClient.list_with_version; with slim=slim_pod each
 page's bytes are decoded straight into slim pods by msgspec, k8sdata.podshape), then follows a
 watch from the list's resourceVersion in a background thread and applies ADDED / MODIFIED / DELETED to
-a dict keyed by (namespace, name). `snapshot()` reads that dict without network I/O, so a refresh costs
+its items, kept per namespace by name. `snapshot()` reads them without network I/O, so a refresh costs
 what changed, not what exists. A 410 Expired (HTTP or an ERROR event: the watch fell behind etcd's
 compaction) relists; connection errors back off and retry; the watch always carries timeoutSeconds and
 a read timeout, so nothing waits forever.
@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 from k8sdata.errors import SourceError, Timeout
 from k8sdata.kube import KubeClient, ListExpired, ListShape, Slim
-from k8sdata.podshape import POD_SHAPE
+from k8sdata.podshape import POD_SHAPE, Pod
 
-Key = tuple[str, str]
 T = TypeVar("T")
+#: namespace -> name -> item. Two levels instead of one dict keyed by (namespace, name): the keys are
+#: the items' own strings, so the index costs no tuple per item (~6 MB and 0.03 s at 100,000 pods).
+Items = dict[str, dict[str, Any]]
 
 #: The slim pod shape for `WatchedList(kube, "/api/v1/pods", slim=slim_pod)`: the first list decodes each
 #: page's bytes straight into slim pods (k8sdata.podshape: only the fields KAMS reads, several times
@@ -33,9 +36,29 @@ T = TypeVar("T")
 slim_pod = POD_SHAPE
 
 
-def _key(obj: Mapping[str, Any]) -> Key:
+def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """(namespace, name); "" for a cluster-scoped object's namespace."""
+    if isinstance(obj, Pod) and obj.metadata is not None:  # a slim pod: plain attribute reads
+        metadata = obj.metadata
+        return metadata.namespace or "", metadata.name or ""
     metadata = obj.get("metadata") or {}
     return str(metadata.get("namespace") or ""), str(metadata.get("name") or "")
+
+
+def _index(items: Iterable[Any]) -> Items:
+    """The items by namespace, then name, in the list's order (a later duplicate replaces the earlier
+    one, as a dict would). A list comes grouped by namespace (the API's key order), so the namespace's
+    dict is looked up once per run of items, not per item."""
+    by_namespace: Items = {}
+    current: str | None = None
+    names: dict[str, Any] = {}
+    for item in items:
+        namespace, name = _key(item)
+        if namespace != current:
+            current = namespace
+            names = by_namespace.setdefault(namespace, {})
+        names[name] = item
+    return by_namespace
 
 
 class WatchedList:
@@ -55,7 +78,7 @@ class WatchedList:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._lock = threading.Lock()
-        self._items: dict[Key, Any] = {}
+        self._items: Items = {}
         self._version = ""
         self._ready = threading.Event()
         self._attempted = threading.Event()  # the first list finished, well or badly
@@ -84,16 +107,17 @@ class WatchedList:
     def snapshot(self) -> tuple[list[Any], int]:
         """(items, resourceVersion) as of the last event applied. Waits for the first list (up to the
         client's request timeout x 10) and raises its error; never waits on the network after that.
-        The items are the cache's own dicts: treat them as read-only."""
+        The items are the cache's own objects (a new list of them, ~6 ms at 100,000): treat them as
+        read-only. Items come grouped by namespace, in the first list's order, changes last."""
         self.wait_ready(self.kube.settings.request_timeout * 10)
         with self._lock:
-            items = list(self._items.values())
+            items = list(chain.from_iterable(names.values() for names in self._items.values()))
             version = self._version
         return items, int(version) if version.isdigit() else 0
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._items)
+            return sum(len(names) for names in self._items.values())
 
     @property
     def ready(self) -> bool:
@@ -113,7 +137,8 @@ class WatchedList:
 
     def _relist(self) -> None:
         items, version = self.kube.list_with_version(self.path, self._slim, **self._params)
-        fresh = {_key(item): item for item in items}
+        fresh = _index(items)
+        del items  # the index holds the items; the list can go before the old index does
         with self._lock:
             self._items = fresh
             self._version = version
@@ -129,12 +154,16 @@ class WatchedList:
                 self._version = version or self._version
             return
         item = self._slim(obj) if self._slim else obj
-        key = _key(obj)
+        namespace, name = _key(obj)
         with self._lock:
             if kind == "DELETED":
-                self._items.pop(key, None)
+                names = self._items.get(namespace)
+                if names is not None:
+                    names.pop(name, None)
+                    if not names:
+                        del self._items[namespace]
             elif kind in ("ADDED", "MODIFIED"):
-                self._items[key] = item
+                self._items.setdefault(namespace, {})[name] = item
             if version:
                 self._version = version
 

@@ -17,7 +17,7 @@ from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, SourceError, Timeout
 from k8sdata.frames import pods_frame
 from k8sdata.kube import KubeClient
-from k8sdata.watchcache import SingleFlight, WatchedList, slim_pod
+from k8sdata.watchcache import SingleFlight, WatchedList, _index, slim_pod
 from sandbox import demo_names
 from sandbox.apiserver import ApiServer
 from tests.plugins.kube_api import fixture_cluster_objects
@@ -130,6 +130,40 @@ def test_added_modified_deleted_are_reflected_without_a_new_list(setup: Any) -> 
     # slim_pod kept what the table needs and dropped container env.
     items, _ = watched.snapshot()
     assert all("env" not in c for i in items for c in i["spec"].get("containers", []))
+
+
+def test_same_name_in_two_namespaces_are_two_items(setup: Any) -> None:
+    server, client, watched = setup(slim=slim_pod)
+    watched.wait_ready(WAIT)
+    # The first list's items come in the list's own order (the pods table then needs no reordering).
+    listed = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in client.list_pods(slim=True)]
+    assert [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in watched.snapshot()[0]] == listed
+    _eventually(lambda: server.store.watcher_count >= 1, "the watch is open")
+    template = server.store.objects(("", "pods"))[0]
+    namespace, name = template["metadata"]["namespace"], template["metadata"]["name"]
+    twin = _new_pod(template, name)
+    twin["metadata"]["namespace"] = "twin-space"  # a namespace with no other pod
+    server.store.add(twin)
+    _eventually(lambda: ("twin-space", name) in _names(watched), "ADDED in a new namespace")
+    assert (namespace, name) in _names(watched) and len(watched) == len(_expected_pods()) + 1
+    server.store.delete("pods", "twin-space", name)
+    _eventually(lambda: ("twin-space", name) not in _names(watched), "DELETED the namespace's last pod")
+    assert (namespace, name) in _names(watched) and len(watched) == len(_expected_pods())
+    server.store.add(twin)
+    _eventually(lambda: ("twin-space", name) in _names(watched), "ADDED again after its namespace emptied")
+
+
+def test_index_groups_by_namespace_and_keeps_the_last_duplicate() -> None:
+    def pod(namespace: str, name: str, version: str) -> dict[str, Any]:
+        return {"metadata": {"namespace": namespace, "name": name, "resourceVersion": version}}
+
+    items = [pod("a", "x", "1"), pod("b", "x", "2"), pod("a", "y", "3"), pod("a", "x", "4"),
+             pod("", "n", "5")]
+    versions = {namespace: {name: item["metadata"]["resourceVersion"] for name, item in names.items()}
+                for namespace, names in _index(items).items()}
+    assert versions == {"a": {"x": "4", "y": "3"}, "b": {"x": "2"}, "": {"n": "5"}}
+    slim = [slim_pod(item) for item in items]
+    assert _index(slim)["a"]["x"] is slim[3]
 
 
 def test_relists_after_compaction_makes_the_watch_expire(setup: Any) -> None:
