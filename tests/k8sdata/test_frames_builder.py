@@ -4,10 +4,12 @@ only for pods it has not seen, and the vectorised clock columns equal the one-po
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,11 @@ from hypothesis import strategies as st
 
 from k8sdata import frames
 from k8sdata.frames import PodsFrameBuilder, human_duration, human_durations, pod_row, pods_frame
+from k8sdata.podshape import POD_SHAPE, slim_pod
+from sandbox.cluster_loader import load_demo_objects
+from sandbox.synthetic import synthetic_objects
 from tests.k8sdata.test_frames import CASES, NOW, pod, running
+from tests.k8sdata.test_frames_printer import CASES as PRINTER_CASES
 
 #: Pods in every printer state (the kubectl cases), to be renamed and versioned by the tests below.
 TEMPLATES = [case[1] for case in CASES]
@@ -161,3 +167,125 @@ def test_a_list_already_in_name_order_is_not_copied() -> None:
     builder = PodsFrameBuilder()
     frame = builder.frame(pods, NOW)
     assert np.shares_memory(frame["restarts"].to_numpy(), builder._store["restarts"].to_numpy())
+
+
+# ------------------------------------------------------------------ the batched build equals pod_row
+# pods_frame and PodsFrameBuilder read slim pods in batches (times parsed a whole column at once, parts
+# shared between a workload's pods read once); pod_row reads one pod at a time and parses each time with
+# parse_time. Every cell must agree, for slim pods as a list decodes them and for dict pods.
+
+
+def _reference(pods: list[Any], now: Any) -> list[dict[str, Any]]:
+    rows = [pod_row(item, now) for item in pods]
+    return sorted(rows, key=lambda row: (row["namespace"], row["name"]))  # a stable sort, as the table's
+
+
+def _assert_rows_equal(frame: pd.DataFrame, expected: list[dict[str, Any]]) -> None:
+    assert list(frame.columns) == frames.POD_COLUMNS and len(frame) == len(expected)
+    for index, (got, want) in enumerate(zip(frame.to_dict("records"), expected, strict=True)):
+        got["created"] = None if pd.isna(got["created"]) else got["created"].to_pydatetime()  # NaT: None
+        assert got == want, (index, want["namespace"], want["name"])
+
+
+def _slim_list(pods: list[dict[str, Any]]) -> list[Any]:
+    """The pods as a list of them arrives: decoded in pages with one Interner (shared parts)."""
+    decode = POD_SHAPE.page_decoder()
+    slim: list[Any] = []
+    for start in range(0, len(pods), 500):
+        page = orjson.dumps({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "7"},
+                             "items": pods[start:start + 500]})
+        slim.extend(decode(page)[0])
+    return slim
+
+
+def _clusters() -> dict[str, tuple[Any, list[dict[str, Any]]]]:
+    now = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+    fixtures = [copy.deepcopy(case[1]) for case in CASES] + [copy.deepcopy(case[2]) for case in PRINTER_CASES]
+    for index, item in enumerate(fixtures):
+        item["metadata"]["name"] = f"case-{index:02d}"
+    return {
+        "printer-fixtures": (NOW, fixtures),
+        "demo": (now, [obj for obj in load_demo_objects(now) if obj.get("kind") == "Pod"]),
+        "synthetic": (now, list(itertools.islice(
+            (obj for obj in synthetic_objects(2000, now=now) if obj["kind"] == "Pod"), 2000))),
+    }
+
+
+@pytest.fixture(scope="module")
+def clusters() -> dict[str, tuple[Any, list[dict[str, Any]]]]:
+    return _clusters()
+
+
+@pytest.mark.parametrize("name", ["printer-fixtures", "demo", "synthetic"])
+def test_batched_table_equals_pod_row_for_slim_and_dict_pods(
+        clusters: dict[str, tuple[Any, list[dict[str, Any]]]], name: str) -> None:
+    now, pods = clusters[name]
+    later = now + timedelta(hours=5, seconds=7)  # restart ages in every unit
+    expected = _reference(pods, later)
+    slim = _slim_list(pods)
+    assert [pod_row(item, later) for item in slim] == [pod_row(item, later) for item in pods]
+    for given_pods in (slim, pods):
+        _assert_rows_equal(pods_frame(given_pods, later), expected)
+        _assert_rows_equal(PodsFrameBuilder().frame(given_pods, later), expected)
+    restarted = [row for row in expected if "ago)" in row["restarts_display"]]
+    assert restarted or name == "demo", "the cases must include restarted pods"
+
+
+def test_parts_shared_between_pods_are_read_per_pod_where_they_must() -> None:
+    """Pods that share one label set (as the Interner makes them) but differ in owners, or have no
+    owner (the workload is then each pod's own name), keep their own cells."""
+    labels = {"pod-template-hash": "abc", "tier": "web"}
+    made = []
+    owners = [("ReplicaSet", "web-abc"), ("ReplicaSet", "web-abc"), ("StatefulSet", "db"), None, None,
+              ("ReplicaSet", "api-abc")]
+    for index, owner in enumerate(owners):
+        item = slim_pod(pod(running(), owner=owner))
+        item.metadata.name = f"p{index}"
+        item.metadata.labels = labels  # the one shared dict
+        made.append(item)
+    made[1].metadata.ownerReferences = made[0].metadata.ownerReferences  # shared too
+    frame = pods_frame(made, NOW)
+    assert frame["workload"].tolist() == ["web", "web", "db", "p3", "p4", "api"]
+    assert frame["app"].tolist() == ["web", "web", "db", "p3", "p4", "api"]
+    assert frame["workload_kind"].tolist() == ["Deployment", "Deployment", "StatefulSet", "Pod", "Pod",
+                                               "Deployment"]
+    assert set(frame["labels"]) == {"pod-template-hash=abc,tier=web"}
+    _assert_rows_equal(frame, _reference(made, NOW))
+
+
+# ------------------------------------------------------------------ times parsed as a column
+
+
+_FIELD = st.integers(0, 99).map(lambda value: f"{value:02d}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(
+    # The Kubernetes form with any digits in every field: valid and invalid dates, hours 24-99...
+    st.tuples(st.integers(0, 9999), _FIELD, _FIELD, _FIELD, _FIELD, _FIELD).map(
+        lambda parts: "{:04d}-{}-{}T{}:{}:{}Z".format(*parts)),
+    # ...and other texts that parse_time reads or rejects: offsets, fractions, dates, blanks, junk.
+    st.sampled_from(["2026-01-01T12:00:00+02:00", "2026-01-01T12:00:00.123456Z", "2026-01-01",
+                     "2026-01-01T12:00:00", " 2026-01-01T12:00:00Z ", "2026-01-01t12:00:00z", "", "garbage",
+                     "2026-01-01T12:00:00.5-07:30", "0000-01-01T00:00:00Z"]),
+    st.none()), max_size=20))
+def test_times_column_equals_parse_time(texts: list[str | None]) -> None:
+    parsed = frames.times_column(texts)
+    assert str(parsed.dtype) == "datetime64[us, UTC]"
+    assert [None if pd.isna(moment) else moment.to_pydatetime() for moment in parsed] == [
+        frames.parse_time(text) for text in texts]
+
+
+def test_newest_restart_among_containers_ignores_unreadable_times() -> None:
+    """Several restarted containers: the newest valid finishedAt wins, as kubectl compares times; an
+    unreadable time is no time, wherever it comes in the order."""
+    for order in ((1, 2, 3), (3, 2, 1), (2, 3, 1)):
+        statuses = []
+        for position in order:
+            status = running(name=f"c{position}", restarts=1, last_finished=600 * position)
+            if position == 1:
+                status["lastState"]["terminated"]["finishedAt"] = "2026-02-30T00:00:00Z"  # no such day
+            statuses.append(status)
+        made = pod(*statuses)
+        row = pods_frame([made], NOW).iloc[0]
+        assert row["restarts_display"] == "3 (20m ago)" == pod_row(made, NOW)["restarts_display"]
