@@ -130,7 +130,7 @@ def load_kubeconfig(paths: Sequence[str | Path]) -> Kubeconfig:
         if not isinstance(document, dict):
             raise NotConfigured(_SOURCE, f"kubeconfig {path} is not a kubeconfig (no mapping at the top)")
         read.append(path)
-        folder = path.resolve().parent
+        folder = Path(os.path.abspath(path)).parent  # client-go: the file's folder, symlinks not followed
         for key, kind, target in (("clusters", "cluster", clusters), ("users", "user", users),
                                   ("contexts", "context", contexts)):
             for item in document.get(key) or []:
