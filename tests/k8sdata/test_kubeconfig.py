@@ -351,7 +351,8 @@ def test_a_failing_plugin_is_one_sentence_and_its_stderr_goes_to_the_log(
     with caplog.at_level(logging.WARNING, logger="k8sdata.kubeconfig"), pytest.raises(Forbidden) as caught:
         client.list_pods()
     sentence = caught.value.sentence
-    assert "credential plugin" in sentence and "plugin.py" in sentence and "failed with exit code 3" in sentence
+    assert "credential plugin" in sentence and "plugin.py" in sentence
+    assert "failed with exit code 3" in sentence
     assert "in a shell" in sentence  # what to do
     assert "prod-secret-profile" not in sentence
     assert "prod-secret-profile" in caplog.text
@@ -456,7 +457,10 @@ def tiny_config(tiny: TinyTlsServer, path: Path, user: dict[str, Any], **cluster
 
 
 def test_client_certificate_from_files_and_from_data(tiny: TinyTlsServer, client_pki: Path,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))  # where the -data key may be written
     as_files = tiny_config(tiny, tmp_path / "files", {"client-certificate": str(client_pki / "client.pem"),
                                                       "client-key": str(client_pki / "client.key")})
     as_data = tiny_config(tiny, tmp_path / "data", {
@@ -467,8 +471,7 @@ def test_client_certificate_from_files_and_from_data(tiny: TinyTlsServer, client
     assert pod_count(client_for(as_data)) == 0
     assert [(s.client_cn, s.authorization) for s in tiny.seen[before:]] == [("kams-test-user", None)] * 2
     # The key from -data went to a private temporary file only while it was loaded.
-    leftovers = list(Path(tempfile.gettempdir()).glob("kams-client-cert-*"))
-    assert leftovers == []
+    assert list(private_tmp.iterdir()) == []
     half = tiny_config(tiny, tmp_path / "half", {"client-certificate": str(client_pki / "client.pem")})
     with pytest.raises(NotConfigured, match="without its key"):
         client_for(half)
