@@ -21,9 +21,10 @@ shared by a pod's conditions...) are interned per list, and equal label sets, ow
 specs, container status lists and container states are shared between pods (Interner): a 100,000-pod
 list takes ~150 MB instead of ~600 MB. Treat every part as read-only: parts are shared.
 
-Fields no reader uses are not declared (a container's startedAt, the pod's hostIP and startTime,
-generateName, priorityClassName...): each costs memory in every pod, and a unique timestamp would stop
-equal states from being shared. A list's pods leave out podIPs where it only repeats podIP.
+Fields no reader of slim pods uses are not declared (a container's startedAt, the pod's hostIP,
+startTime, restartPolicy, serviceAccountName, generateName...): each costs memory in every pod, and a
+unique timestamp would stop equal states from being shared. (The security scans read full objects.)
+A list's pods leave out podIPs where it only repeats podIP.
 """
 
 from __future__ import annotations
@@ -120,8 +121,6 @@ class PodSpec(_Part, gc=False, omit_defaults=True):
     initContainers: tuple[Container, ...] | None = None
     resources: ResourceRequirements | None = None  # pod-level resources (PodLevelResources)
     overhead: Quantities | None = None  # RuntimeClass overhead, part of the effective request
-    serviceAccountName: str | None = None
-    restartPolicy: str | None = None
 
 
 class PodCondition(_Part, gc=False, omit_defaults=True):
@@ -253,8 +252,6 @@ class Interner:
         spec = pod.spec
         if spec is not None:
             spec.nodeName = text(spec.nodeName, spec.nodeName)
-            spec.serviceAccountName = text(spec.serviceAccountName, spec.serviceAccountName)
-            spec.restartPolicy = text(spec.restartPolicy, spec.restartPolicy)
             containers, share_containers = spec.containers, self._containers.setdefault
             if containers:
                 spec.containers = share_containers(_encode(containers), containers)
