@@ -85,14 +85,19 @@ def oom_kill_due_containers(pod: dict[str, Any], now: datetime) -> tuple[dict[st
     One kill per container per call, however late the call: the new run starts at `now`, so the next
     tooth of the usage model's sawtooth begins there.
     """
+    def is_due(status: dict[str, Any]) -> bool:
+        due = usage.oom_kill_at(pod, status.get("name", ""))
+        return due is not None and "running" in (status.get("state") or {}) and now.timestamp() >= due
+
+    if not any(is_due(status) for status in pod.get("status", {}).get("containerStatuses") or []):
+        return None  # the usual case: no copy
     changed = copy.deepcopy(pod)
     killed: list[str] = []
-    for status in changed.get("status", {}).get("containerStatuses", []):
-        name = status.get("name", "")
-        due = usage.oom_kill_at(pod, name)
-        running = (status.get("state") or {}).get("running")
-        if due is None or not running or now.timestamp() < due:
+    for status in changed["status"]["containerStatuses"]:
+        if not is_due(status):
             continue
+        running = status["state"]["running"]
+        name = status.get("name", "")
         restarted = now + timedelta(seconds=1)
         status["lastState"] = {"terminated": {
             "containerID": status.get("containerID", ""), "exitCode": OOM_EXIT_CODE,
@@ -101,8 +106,6 @@ def oom_kill_due_containers(pod: dict[str, Any], now: datetime) -> tuple[dict[st
         status["restartCount"] = int(status.get("restartCount", 0)) + 1
         status["state"] = {"running": {"startedAt": _format(restarted)}}
         killed.append(name)
-    if not killed:
-        return None
     for condition in changed["status"].get("conditions") or []:
         if condition.get("type") in ("Ready", "ContainersReady"):  # not ready for the moment it restarted
             condition["lastTransitionTime"] = _format(now + timedelta(seconds=1))
