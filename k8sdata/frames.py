@@ -658,10 +658,10 @@ class PodsFrameBuilder:
         return _with_time_columns(rows, moment)
 
     def _rows_for(self, pods: Sequence[PodLike]) -> pd.DataFrame:
-        slots, fresh = self._find_slots(pods)
+        slots, fresh, fresh_keys = self._find_slots(pods)
         self.last_built = len(fresh)
         if fresh:
-            self._add(fresh, slots)
+            self._add(fresh, fresh_keys, slots)
         self._release_unused(slots)
         # Equal ranks (equal names) keep the input order, as the stable sort of pods_frame does.
         order = slots[np.argsort(self._ranks[slots], kind="stable")]
@@ -674,12 +674,18 @@ class PodsFrameBuilder:
             self._compact(order, rows)
         return rows
 
-    def _find_slots(self, pods: Sequence[PodLike]) -> tuple[np.ndarray, list[PodLike]]:
-        """Each pod's slot; new pods get -1, -2, ... (their place in `fresh`) until their rows are built.
-        The identity test reads no pod memory at all, which is what makes 100,000 lookups cheap."""
+    def _find_slots(self, pods: Sequence[PodLike]) -> tuple[np.ndarray, list[PodLike], list[CacheKey | None]]:
+        """Each pod's slot; new pods get -1, -2, ... (their place in `fresh`) until their rows are built;
+        the new pods and their cache keys. The identity test reads no pod memory at all, which is what
+        makes 100,000 lookups cheap."""
         objects, by_id, by_key = self._objects, self._by_id, self._by_key
+        if not by_id and not by_key:  # the first call: every pod is new (no lookups to make)
+            fresh = list(pods)
+            return (np.arange(-1, -len(fresh) - 1, -1, dtype=np.int64), fresh,
+                    [_cache_key(pod) for pod in fresh])
         slots: list[int] = []
         fresh: list[PodLike] = []
+        fresh_keys: list[CacheKey | None] = []
         for pod in pods:
             slot = by_id.get(id(pod))
             if slot is None or objects[slot] is not pod:
@@ -687,11 +693,12 @@ class PodsFrameBuilder:
                 slot = by_key.get(key) if key is not None else None
                 if slot is None:
                     fresh.append(pod)
+                    fresh_keys.append(key)
                     slot = -len(fresh)
                 else:  # the same version as a new object (a relist): find it by identity next time
                     self._adopt(slot, pod)
             slots.append(slot)
-        return np.asarray(slots, dtype=np.int64), fresh
+        return np.asarray(slots, dtype=np.int64), fresh, fresh_keys
 
     def _adopt(self, slot: int, pod: PodLike) -> None:
         previous = self._objects[slot]
@@ -700,17 +707,15 @@ class PodsFrameBuilder:
         self._objects[slot] = pod
         self._by_id[id(pod)] = slot
 
-    def _add(self, fresh: list[PodLike], slots: np.ndarray) -> None:
+    def _add(self, fresh: list[PodLike], fresh_keys: list[CacheKey | None], slots: np.ndarray) -> None:
         base = len(self._store)
         built = _cached_rows(fresh)
         self._store = pd.concat([self._store, built], ignore_index=True) if base else built
-        for offset, pod in enumerate(fresh):
-            key = _cache_key(pod)
-            self._objects.append(pod)
-            self._keys.append(key)
-            self._by_id[id(pod)] = base + offset
-            if key is not None:
-                self._by_key[key] = base + offset
+        new_slots = range(base, base + len(fresh))
+        self._objects.extend(fresh)
+        self._keys.extend(fresh_keys)
+        self._by_id.update(zip(map(id, fresh), new_slots, strict=True))  # C loops, no Python one per pod
+        self._by_key.update((key, slot) for key, slot in zip(fresh_keys, new_slots, strict=True) if key)
         new = slots < 0
         slots[new] = base - 1 - slots[new]
         self._ranks = _name_ranks(self._store)
