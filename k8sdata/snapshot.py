@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from k8sdata import frames
 from k8sdata.archive import Archive
 from k8sdata.config import Settings
 from k8sdata.conventions import conventions_from_settings, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
+from k8sdata.kubeconfig import kubeconfig_paths, load_kubeconfig
 from k8sdata.red import red_summary
 from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans, security_scan
 from k8sdata.security.engine import Finding, ScanResult
@@ -188,18 +187,14 @@ def archive_snapshot(archive: Archive, tables: Mapping[str, pd.DataFrame], clust
 
 def cluster_name(settings: Settings, context: str | None) -> str | None:
     """The kubeconfig cluster that `context` (default: the current context) points at, which names the
-    snapshot's folder; None when there is no kubeconfig or it does not say (e.g. in a pod)."""
+    snapshot's folder; None when there is no kubeconfig or it does not say (e.g. in a pod). The files of
+    $KUBECONFIG are merged as the client merges them (k8sdata.kubeconfig)."""
     if not settings.kubeconfig:
         return None
     try:
-        config = yaml.safe_load(Path(settings.kubeconfig).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        config = load_kubeconfig(kubeconfig_paths(settings))
+    except SourceError:
         return None
-    if not isinstance(config, dict):
-        return None
-    wanted = context or settings.context or config.get("current-context")
-    for entry in config.get("contexts") or []:
-        if isinstance(entry, dict) and entry.get("name") == wanted:
-            found = (entry.get("context") or {}).get("cluster")
-            return str(found) if found else None
-    return None
+    entry = config.contexts.get(context or settings.context or config.current_context or "")
+    found = entry.body.get("cluster") if entry is not None else None
+    return str(found) if found else None

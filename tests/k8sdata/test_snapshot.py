@@ -8,6 +8,7 @@ the Security page's score trend does (list_snapshots + download of security_scor
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import time
@@ -34,6 +35,7 @@ from k8sdata.snapshot import (
     SNAPSHOT_REQUESTS,
     TABLES,
     archive_snapshot,
+    cluster_name,
     take_snapshot,
 )
 from sandbox import demo_names
@@ -292,3 +294,18 @@ def test_the_severity_policy_covers_the_archived_audits_too(kube_api: Any) -> No
         kube.close()
     assert set(findings.loc[findings["id"] == "rbac-cluster-admin", "severity"]) == {"info"}
     assert set(findings.loc[findings["id"] == "pss-privileged", "severity"]) == {"danger"}
+
+
+def test_cluster_name_reads_every_kubeconfig_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot's folder is named after the context's cluster, wherever in $KUBECONFIG it is set."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod\n"
+                     "contexts: [{name: dev, context: {cluster: dev-cluster, user: me}}]\n", encoding="utf-8")
+    second.write_text("apiVersion: v1\nkind: Config\n"
+                      "contexts: [{name: prod, context: {cluster: prod-eu, user: me}},"
+                      " {name: dev, context: {cluster: shadowed, user: me}}]\n", encoding="utf-8")
+    monkeypatch.setenv("KUBECONFIG", f"{first}{os.pathsep}{second}")
+    settings = Settings.from_env()
+    assert cluster_name(settings, None) == "prod-eu"  # current-context from a, the context from b
+    assert cluster_name(settings, "dev") == "dev-cluster"  # the first file to name it wins
+    assert cluster_name(settings, "nowhere") is None
