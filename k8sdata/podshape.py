@@ -215,10 +215,14 @@ class Interner:
 
     One instance per list (its tables are freed with it). Pods of one workload repeat everything but a
     few names, addresses and times, so most of a big list is one object per workload, not per pod:
-    at 100,000 synthetic pods ~1.2 KB a pod instead of ~6 KB unshared (bench/PROFILE.md). Equal parts
-    are found by their msgspec JSON encoding (one C call), in one table per kind of part, so that two
-    kinds with equal JSON (an owner list and a container list that both hold only a name) are never
-    taken for one another."""
+    ~1.2 KB a pod at 100,000 synthetic pods, ~5 KB unshared (bench/PROFILE.md, round 3).
+
+    How equal parts are found, cheapest first: a list comes in name order, so a workload's pods mostly
+    follow one another, and a part is first compared (in C, no allocation) with the same kind of part
+    of the pod before; else it is looked up by its msgspec JSON encoding (one C call) in one table per
+    kind of part, so that two kinds with equal JSON (an owner list and a container list that both hold
+    only a name) are never taken for one another. (`==` ignores the order of a dict's keys, the JSON
+    key does not: the API server writes map keys sorted, so equal label sets come in one order.)"""
 
     def __init__(self) -> None:
         self._strings: dict[str | None, str | None] = {}
@@ -227,37 +231,56 @@ class Interner:
         self._containers: dict[bytes, tuple[Container, ...]] = {}
         self._statuses: dict[bytes, tuple[ContainerStatus, ...]] = {}
         self._states: dict[bytes, ContainerState] = {}
+        # The shared parts of the pod before (see above).
+        self._last_labels: dict[str, str] | None = None
+        self._last_owners: tuple[OwnerReference, ...] | None = None
+        self._last_containers: tuple[Container, ...] | None = None
+        self._last_statuses: tuple[ContainerStatus, ...] | None = None
 
     def pod(self, pod: Pod) -> Pod:
-        # Bound C methods, not Python helpers, for what every pod has: this runs for each pod of a
-        # 100,000-pod list. (text(None, None) is harmless: None is simply kept as None.)
+        # Bound C methods and inline code, not Python helpers, for what every pod has: this runs for
+        # each pod of a 100,000-pod list. (text(None, None) is harmless: None is simply kept as None.)
         text = self._strings.setdefault
         pod.kind = text(pod.kind, pod.kind)
         pod.apiVersion = text(pod.apiVersion, pod.apiVersion)
         metadata = pod.metadata
+        created = None
         if metadata is not None:
             metadata.namespace = text(metadata.namespace, metadata.namespace)
-            metadata.creationTimestamp = text(metadata.creationTimestamp, metadata.creationTimestamp)
+            created = text(metadata.creationTimestamp, metadata.creationTimestamp)
+            metadata.creationTimestamp = created
             labels = metadata.labels
             if labels:
-                key = _encode(labels)
-                shared_labels = self._labels.get(key)
-                if shared_labels is None:  # a new label set: its keys and values are mostly not new
-                    shared_labels = {text(name, name): text(value, value) for name, value in labels.items()}
-                    self._labels[key] = shared_labels
-                metadata.labels = shared_labels
+                if labels == self._last_labels:
+                    metadata.labels = self._last_labels
+                else:
+                    key = _encode(labels)
+                    shared_labels = self._labels.get(key)
+                    if shared_labels is None:  # a new label set: its keys and values are mostly not new
+                        shared_labels = {text(name, name): text(value, value)
+                                         for name, value in labels.items()}
+                        self._labels[key] = shared_labels
+                    metadata.labels = self._last_labels = shared_labels
             owners = metadata.ownerReferences
             if owners:
-                metadata.ownerReferences = self._owners.setdefault(_encode(owners), owners)
+                if owners == self._last_owners:
+                    metadata.ownerReferences = self._last_owners
+                else:
+                    owners = self._owners.setdefault(_encode(owners), owners)
+                    metadata.ownerReferences = self._last_owners = owners
         spec = pod.spec
         if spec is not None:
             spec.nodeName = text(spec.nodeName, spec.nodeName)
-            containers, share_containers = spec.containers, self._containers.setdefault
+            containers = spec.containers
             if containers:
-                spec.containers = share_containers(_encode(containers), containers)
+                if containers == self._last_containers:
+                    spec.containers = self._last_containers
+                else:
+                    containers = self._containers.setdefault(_encode(containers), containers)
+                    spec.containers = self._last_containers = containers
             containers = spec.initContainers
             if containers:
-                spec.initContainers = share_containers(_encode(containers), containers)
+                spec.initContainers = self._containers.setdefault(_encode(containers), containers)
         status = pod.status
         if status is not None:
             status.phase = text(status.phase, status.phase)
@@ -270,17 +293,29 @@ class Interner:
                 # when there is one and podIP otherwise, so both read the same address without it;
                 # dual-stack pods (two addresses) keep it. Saves a tuple and a struct a pod (~70 B).
                 status.podIPs = None
+            # A condition's time is mostly the pod's creation time or the one of the condition before
+            # (Ready and ContainersReady): compared here, not looked up in the table of strings, where
+            # these nearly unique timestamps would only make every lookup slower.
+            previous = created
             for condition in status.conditions or ():
                 condition.type = text(condition.type, condition.type)
                 condition.status = text(condition.status, condition.status)
                 if condition.reason is not None:
                     condition.reason = text(condition.reason, condition.reason)
                     condition.message = text(condition.message, condition.message)
-                moment = condition.lastTransitionTime  # mostly the pod's creation or start time
-                condition.lastTransitionTime = text(moment, moment)
+                moment = condition.lastTransitionTime
+                if moment == created:
+                    condition.lastTransitionTime = created
+                elif moment == previous:
+                    condition.lastTransitionTime = previous
+                else:
+                    previous = moment
             statuses = status.containerStatuses
             if statuses:
-                status.containerStatuses = self._container_statuses(statuses)
+                if statuses == self._last_statuses:
+                    status.containerStatuses = self._last_statuses
+                else:
+                    status.containerStatuses = self._last_statuses = self._container_statuses(statuses)
             statuses = status.initContainerStatuses
             if statuses:
                 status.initContainerStatuses = self._container_statuses(statuses)
