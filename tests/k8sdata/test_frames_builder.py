@@ -253,13 +253,15 @@ def test_parts_shared_between_pods_are_read_per_pod_where_they_must() -> None:
     _assert_rows_equal(frame, _reference(made, NOW))
 
 
-# ------------------------------------------------------------------ times parsed as a column
+# ------------------------------------------------------------------ times kept as text, parsed per column
+# Rows keep the API's time texts; the column conversion must read them exactly as parse_time does (the
+# guard for any faster parser put there: pandas' ISO 8601 parser, for one, reads year 0000).
 
 
 _FIELD = st.integers(0, 99).map(lambda value: f"{value:02d}")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(
     # The Kubernetes form with any digits in every field: valid and invalid dates, hours 24-99...
     st.tuples(st.integers(0, 9999), _FIELD, _FIELD, _FIELD, _FIELD, _FIELD).map(
