@@ -32,6 +32,7 @@ from k8sdata.errors import (
     NotInstalled,
     PodGone,
     RateLimited,
+    Source,
     SourceError,
     Timeout,
     Unreachable,
@@ -60,7 +61,7 @@ _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 #: Resources KAMS refuses to read, whatever the caller asks (the ServiceAccount cannot either).
 _FORBIDDEN_PATH = re.compile(r"/secrets(/|$|\?)")
 
-_SOURCE = "kubernetes"
+_SOURCE: Source = "kubernetes"
 
 #: Connections kept per pool: the pages of a list, the watch cache's watch, and log reads of several
 #: viewers at once; more are opened when needed and closed after use (block=False).
@@ -494,7 +495,7 @@ class KubeClient:
 
     def list_path(self, path: str, **params: str | None) -> list[dict[str, Any]]:
         """The whole list of full (trimmed) objects; see list_with_version."""
-        return self.list_with_version(path, **params)[0]
+        return self.list_with_version(path, None, **params)[0]
 
     # -- the contract ------------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ import orjson
 import yaml
 
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
-from k8sdata.errors import Forbidden, NotConfigured
+from k8sdata.errors import Forbidden, NotConfigured, Source
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ EXEC_EXPIRY_MARGIN = timedelta(seconds=10)
 #: A token file is re-read at least this often even if it looks unchanged (client-go: every minute).
 TOKEN_FILE_PERIOD = 60.0
 
-_SOURCE = "kubernetes"
+_SOURCE: Source = "kubernetes"
 _EXEC_API_VERSIONS = ("client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1")
 
 
