@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import pandas as pd
 
@@ -34,7 +34,7 @@ RESTART_COLUMNS = ["timestamp", "container", "count"]
 CPU_AMOUNT_COLUMNS = ["container", "cores"]
 MEMORY_AMOUNT_COLUMNS = ["container", "bytes"]
 
-Panel = pd.DataFrame | SourceError
+Panel: TypeAlias = pd.DataFrame | SourceError
 
 
 class RangeSource(Protocol):
