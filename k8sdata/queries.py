@@ -308,16 +308,25 @@ MEMORY_SLOPE = Query(
 
 
 class _ConventionNames(Protocol):
-    """What a RequestQuery needs of k8sdata.conventions.Convention (a Protocol avoids an import cycle)."""
+    """What a RequestQuery needs of k8sdata.conventions.Convention (a Protocol avoids an import cycle).
+    Read-only properties: Convention is a frozen dataclass, which plain attributes here would not match."""
 
-    requests_metric: str
-    duration_bucket: str
-    seconds_per_unit: float
-    namespace_label: str
-    workload_label: str
-    pod_label: str
-    status_label: str
-    matchers: tuple[tuple[str, str], ...]
+    @property
+    def requests_metric(self) -> str: ...
+    @property
+    def duration_bucket(self) -> str: ...
+    @property
+    def seconds_per_unit(self) -> float: ...
+    @property
+    def namespace_label(self) -> str: ...
+    @property
+    def workload_label(self) -> str: ...
+    @property
+    def pod_label(self) -> str: ...
+    @property
+    def status_label(self) -> str: ...
+    @property
+    def matchers(self) -> tuple[tuple[str, str], ...]: ...
 
 
 def validate_metric_name(name: str) -> str:
