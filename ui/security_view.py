@@ -266,6 +266,8 @@ def render_network(inputs: SecurityInputs, chosen: str | None) -> None:
         return frame[frame["namespace"] == chosen] if chosen else frame
 
     assert isinstance(inputs.pods, list) and isinstance(inputs.network_policies, list)
+    assert isinstance(inputs.namespaces, list) and isinstance(inputs.services, list)
+    assert isinstance(inputs.ingresses, list)
     st.subheader("Namespaces")
     st.caption("NetworkPolicies per namespace and the running pods none of them selects (those pods "
                "accept traffic from anywhere).")

@@ -79,8 +79,17 @@ class SecurityInputs:
         return found
 
     def rbac_objects(self) -> RbacObjects | SourceError:
-        return self.error("rbac") or RbacObjects(
-            self.roles, self.cluster_roles, self.role_bindings, self.cluster_role_bindings)
+        error = self.error("rbac")
+        if error is not None:
+            return error
+        return RbacObjects(_listed(self.roles), _listed(self.cluster_roles), _listed(self.role_bindings),
+                           _listed(self.cluster_role_bindings))
+
+
+def _listed(value: Listed) -> list[dict[str, Any]]:
+    """A field of a section that SecurityInputs.error() found no failure in: a list."""
+    assert not isinstance(value, SourceError)
+    return value
 
 
 def collect_security_inputs(kube: Any, *, own_namespace: str | None = None) -> SecurityInputs:
@@ -130,9 +139,9 @@ def security_scan(inputs: SecurityInputs, today: dt.date, *, include_builtin: bo
     if network_error is not None:
         parts.append(ScanResult([], [], [f"Network exposure was not checked: {network_error.sentence}"]))
     else:
-        parts.append(network_scan(inputs.namespaces, inputs.pods, inputs.network_policies,
-                                  inputs.services, inputs.ingresses,
-                                  include_system=include_builtin))
+        parts.append(network_scan(_listed(inputs.namespaces), _listed(inputs.pods),
+                                  _listed(inputs.network_policies), _listed(inputs.services),
+                                  _listed(inputs.ingresses), include_system=include_builtin))
     version = None if isinstance(inputs.version, SourceError) else inputs.version
     nodes = None if isinstance(inputs.nodes, SourceError) else inputs.nodes
     versions = versions_scan(version, nodes, today)

@@ -219,12 +219,12 @@ def subject_of(obj: Mapping[str, Any]) -> Subject | None:
         return None
     template = _dig(obj, _TEMPLATE_PATHS[kind]) if _TEMPLATE_PATHS[kind] else obj
     template = template if isinstance(template, Mapping) else {}
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    metadata = metadata_value if isinstance(metadata_value := obj.get("metadata"), Mapping) else {}
     return Subject(obj=obj, kind=kind, namespace=str(metadata.get("namespace") or ""),
                    name=str(metadata.get("name") or ""),
-                   pod_metadata=template.get("metadata") if isinstance(template.get("metadata"), Mapping)
+                   pod_metadata=pod_metadata if isinstance(pod_metadata := template.get("metadata"), Mapping)
                    else {},
-                   pod_spec=template.get("spec") if isinstance(template.get("spec"), Mapping) else {})
+                   pod_spec=pod_spec if isinstance(pod_spec := template.get("spec"), Mapping) else {})
 
 
 def top_level(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -47,7 +47,7 @@ _CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediat
 
 
 def _meta(obj: Mapping[str, Any], key: str) -> Any:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    metadata = metadata_value if isinstance(metadata_value := obj.get("metadata"), Mapping) else {}
     return metadata.get(key)
 
 

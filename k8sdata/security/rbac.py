@@ -157,7 +157,7 @@ def rule_risks(rule: Mapping[str, Any]) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------ roles
 
 def _meta(obj: Mapping[str, Any], key: str) -> Any:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    metadata = metadata_value if isinstance(metadata_value := obj.get("metadata"), Mapping) else {}
     return metadata.get(key)
 
 
@@ -409,7 +409,7 @@ def own_permissions(review: Mapping[str, Any]) -> pd.DataFrame:
     """KAMS's own rules from a SelfSubjectRulesReview (KubeClient.self_rules), one row per rule, each
     judged: read-only means get/list/watch only and never Secrets (the self-review rules every user
     has are allowed: they create nothing)."""
-    status = review.get("status") if isinstance(review.get("status"), Mapping) else review
+    status = status_value if isinstance(status_value := review.get("status"), Mapping) else review
     rows = []
     for kind, key in (("resource", "resourceRules"), ("non-resource", "nonResourceRules")):
         for rule in status.get(key) or []:
@@ -432,7 +432,7 @@ class OwnVerdict:
 
 def own_verdict(review: Mapping[str, Any], namespace: str = "") -> OwnVerdict:
     """"read-only" (visible proof for the Security page) or what breaks it."""
-    status = review.get("status") if isinstance(review.get("status"), Mapping) else review
+    status = status_value if isinstance(status_value := review.get("status"), Mapping) else review
     frame = own_permissions(review)
     offending = frame[~frame["read_only"]]
     incomplete = bool(status.get("incomplete"))

@@ -41,7 +41,7 @@ class Objects:
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    metadata = metadata_value if isinstance(metadata_value := obj.get("metadata"), Mapping) else {}
     return (str(obj.get("kind") or ""), str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
@@ -53,6 +53,7 @@ def documents_with_lines(text: str) -> list[tuple[dict[str, Any], int]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() just said there is one
             document = loader.construct_document(node)
             line = node.start_mark.line + 1
             if not isinstance(document, dict):
