@@ -71,7 +71,7 @@ def logs_commands(pod: Mapping[str, Any]) -> str:
 
 # --- charts ------------------------------------------------------------------------------------------
 def _usage_chart(series: pd.DataFrame, value: str, request: pd.DataFrame, limit: pd.DataFrame,
-                 title: str, unit: str, scale: float) -> alt.LayerChart:
+                 title: str, unit: str, scale: float) -> alt.LayerChart | alt.FacetChart:
     """One line per container, with its request (dashed) and limit (solid) as horizontal rule lines."""
     usage = series.assign(amount=series[value] / scale)
     rules = pd.concat([
@@ -96,13 +96,13 @@ def _usage_chart(series: pd.DataFrame, value: str, request: pd.DataFrame, limit:
     return alt.layer(lines, rule_lines).properties(title=title, height=CHART_HEIGHT)
 
 
-def cpu_chart(history: PodHistory) -> alt.LayerChart:
+def cpu_chart(history: PodHistory) -> alt.LayerChart | alt.FacetChart:
     assert isinstance(history.cpu, pd.DataFrame)
     return _usage_chart(history.cpu, "cores", _amount(history.cpu_request), _amount(history.cpu_limit),
                         "CPU (cores)", "cores", 1.0)
 
 
-def memory_chart(history: PodHistory) -> alt.LayerChart:
+def memory_chart(history: PodHistory) -> alt.LayerChart | alt.FacetChart:
     assert isinstance(history.memory, pd.DataFrame)
     return _usage_chart(history.memory, "bytes", _amount(history.memory_request),
                         _amount(history.memory_limit), "Memory working set (MiB)",
@@ -167,11 +167,11 @@ def _history(settings: Settings, filters: Filters, namespace: str, name: str) ->
     left, right = st.columns(2)
     with left:
         _usage_panel(found.cpu, found.cpu_request, found.cpu_limit, "CPU", lambda: cpu_chart(found))
-        _panel(found.network, "Network", lambda: network_chart(found.network))  # type: ignore[arg-type]
+        _panel(found.network, "Network", lambda: network_chart(found.network))
     with right:
         _usage_panel(found.memory, found.memory_request, found.memory_limit, "Memory",
                      lambda: memory_chart(found))
-        _panel(found.restarts, "Restarts", lambda: restarts_chart(found.restarts))  # type: ignore[arg-type]
+        _panel(found.restarts, "Restarts", lambda: restarts_chart(found.restarts))
 
 
 # --- the detail --------------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ def latency_chart(history: pd.DataFrame, moments: pd.DataFrame) -> alt.Chart | a
 WEEKDAY_ORDER = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
-def heatmap_chart(heatmap: pd.DataFrame) -> alt.LayerChart:
+def heatmap_chart(heatmap: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Hour of day (UTC) by day of week, coloured by mean requests per second; peak hours outlined."""
     base = alt.Chart(heatmap).encode(
         x=alt.X("hour:O", title="Hour of day (UTC)", axis=alt.Axis(labelAngle=0)),
@@ -355,7 +355,7 @@ def comparison_sentence(comparison: pd.DataFrame, previous_label: str) -> str:
             f"({before:.2f} requests/s).")
 
 
-def status_chart(breakdown: pd.DataFrame) -> alt.LayerChart:
+def status_chart(breakdown: pd.DataFrame) -> alt.LayerChart | alt.FacetChart:
     """Requests per second by status code, coloured by class (2xx, 3xx, 4xx, 5xx)."""
     by_code = breakdown.groupby("code", as_index=False)["rps"].sum()
     by_code["code"] = by_code["code"].astype(str).replace("", "unknown")
