@@ -9,6 +9,8 @@ Names and messages from the cluster reach the page only through st.dataframe, Al
 
 from __future__ import annotations
 
+import functools
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -223,14 +225,14 @@ def render_nodes_tab(filters: Filters) -> None:
     frame = nodes_usage_frame(nodes, pods, usage)
     st.caption("Requested is what the scheduler reserves: the requests of every pod on the node that has not "
                "finished, as kubectl describe node adds them up. Percentages are of allocatable.")
-    percent = {"min_value": 0, "max_value": 100, "format": "%.0f%%"}
+    percent = functools.partial(st.column_config.ProgressColumn, min_value=0, max_value=100, format="%.0f%%")
     st.dataframe(
         nodes_table(frame), hide_index=True, width="stretch",
         column_config={
-            "CPU requested": st.column_config.ProgressColumn("CPU requested", **percent),
-            "CPU used": st.column_config.ProgressColumn("CPU used", **percent),
-            "Memory requested": st.column_config.ProgressColumn("Memory requested", **percent),
-            "Memory used": st.column_config.ProgressColumn("Memory used", **percent),
+            "CPU requested": percent("CPU requested"),
+            "CPU used": percent("CPU used"),
+            "Memory requested": percent("Memory requested"),
+            "Memory used": percent("Memory used"),
         },
         key="kams_nodes_table",
     )
