@@ -150,7 +150,7 @@ def _pick_request() -> tuple[LogRequest, bool]:
     return request, timestamps
 
 
-def _search() -> tuple[logs.Search | None, list[str], bool]:
+def _search() -> tuple[logs.Search | None, list[logs.Level], bool]:
     """Search and level widgets; returns the compiled search (None = no search), the levels (empty =
     all) and whether the newest line comes first."""
     columns = st.columns([4, 1.2, 1.6, 3, 1.6], vertical_alignment="bottom")
@@ -249,7 +249,7 @@ LINE_COLUMN_CONFIG = {
 }
 
 
-def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels: list[str],
+def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels: list[logs.Level],
                   timestamps: bool, newest_first: bool, following: bool) -> None:
     _show_errors(state.errors)
     if state.follow_error is not None:
