@@ -42,7 +42,7 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     at = dt.datetime.now(dt.UTC).replace(microsecond=0)
     try:
         tables = take_snapshot(kube, prom, settings, at=at,
-                               progress=lambda sentence: sys.stderr.write(sentence + "\n"))
+                               progress=lambda sentence: print(sentence, file=sys.stderr))
     finally:
         kube.close()
         if prom is not None:
