@@ -213,7 +213,7 @@ def _sorted(frame: pd.DataFrame, state_column: str, state_rank: Mapping[str, int
 
 def _float(raw: object) -> float:
     try:
-        return float(raw)  # type: ignore[arg-type]
+        return float(raw)  # type: ignore[arg-type]  # any JSON value; what float() rejects is caught
     except (TypeError, ValueError):
         return float("nan")
 

@@ -128,7 +128,7 @@ def _number(value: object) -> float | None:
     if value is None:
         return None
     try:
-        number = float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]  # any cell; what float() rejects is caught
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None

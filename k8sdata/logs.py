@@ -226,7 +226,7 @@ for _level, _words in (
     ("DEBUG", ("debug", "dbg", "trace", "trc", "verbose", "fine", "finer", "finest", "d", "t")),
 ):
     for _word in _words:
-        _LEVEL_WORDS[_word] = _level  # type: ignore[assignment]
+        _LEVEL_WORDS[_word] = _level  # type: ignore[assignment]  # each _level above is a Level literal
 
 #: JSON keys that name a level, by popularity (zap/logrus/pino "level", GCP "severity", log15 "lvl").
 _JSON_LEVEL_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "log.level",

@@ -132,7 +132,7 @@ def top_endpoints(breakdown: pd.DataFrame, *, by: Literal["rps", "p95_seconds"] 
         aggregations["p95_seconds"] = ("p95_seconds", "max")
     if "code" in rows:
         aggregations["code"] = ("code", _join_codes)
-    endpoints = rows.groupby(keys, as_index=False, sort=False).agg(**aggregations)  # type: ignore[arg-type]
+    endpoints = rows.groupby(keys, as_index=False, sort=False).agg(**aggregations)
     if "error_ratio" in rows:
         ratio = endpoints["_errors"] / endpoints["rps"].where(endpoints["rps"] > 0)
         endpoints["error_ratio"] = ratio.where(endpoints["_errors_known"] > 0)

@@ -197,7 +197,7 @@ class PromClient(JsonHttpClient):
         params: dict[str, Any] = {"query": query, "timeout": self._server_timeout()}
         if at is not None:
             params["time"] = _unix(at)
-        data = self._get("/api/v1/query", params) or {}
+        data: Any = self._get("/api/v1/query", params) or {}  # Prometheus' JSON, as parsed
         kind, result = data.get("resultType"), data.get("result")
         if kind in ("scalar", "string"):
             return pd.DataFrame({"value": [_sample_value(result[1])]})
@@ -309,7 +309,7 @@ def _window_params(start: datetime | None, end: datetime | None) -> list[tuple[s
 def _alert_value(raw: object) -> float:
     """An alert's value: Prometheus sends it as a string ("1e+00"); missing or odd values are NaN."""
     try:
-        return float(raw)  # type: ignore[arg-type]
+        return float(raw)  # type: ignore[arg-type]  # any JSON value; what float() rejects is caught
     except (TypeError, ValueError):
         return float("nan")
 

@@ -102,7 +102,7 @@ def notable_moments(history: pd.DataFrame, **tuning: object) -> pd.DataFrame:
     unknown = set(tuning) - known
     if unknown:
         raise TypeError(f"unknown tuning {sorted(unknown)}; known: {sorted(known)}")
-    settings = Tuning(**tuning)  # type: ignore[arg-type]
+    settings = Tuning(**tuning)  # type: ignore[arg-type]  # names checked above; values are the caller's
     moments: list[dict[str, object]] = []
     if not history.empty:
         frame = history[history["metric"].isin(["rps", "error_ratio"])].copy()
@@ -225,11 +225,12 @@ def _merge(namespace: str, workload: str, kind: str, flagged: pd.Series, values:
 def describe(moment: dict[str, object]) -> str:
     """One plain sentence for a moment (no Markdown: names come from the cluster)."""
     where = f"{moment['namespace']}/{moment['workload']}" if moment["namespace"] else str(moment["workload"])
-    start = pd.Timestamp(moment["time"])  # type: ignore[arg-type]
-    end = pd.Timestamp(moment["end"])  # type: ignore[arg-type]
+    start = pd.Timestamp(moment["time"])
+    end = pd.Timestamp(moment["end"])
     span = (f"at {start:%Y-%m-%d %H:%M} UTC" if start == end
             else f"from {start:%Y-%m-%d %H:%M} to {end:%H:%M} UTC" if start.date() == end.date()
             else f"from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC")
+    # moments hold floats under value, baseline and size (notable_moments writes them)
     value, baseline = float(moment["value"]), float(moment["baseline"])  # type: ignore[arg-type]
     if moment["kind"] == ERROR_BURST:
         return (f"{where}: {value:.1%} of requests failed against a usual {baseline:.1%} "
