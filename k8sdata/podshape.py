@@ -321,6 +321,45 @@ class Interner:
                 status.initContainerStatuses = self._container_statuses(statuses)
         return pod
 
+    def learn(self, pod: Pod) -> None:
+        """Make `pod`'s strings and parts the shared ones for the pods interned after it, without changing
+        `pod`: it may be in use (a watch cache's current version of a pod, which readers hold)."""
+        text = self._strings.setdefault
+        metadata, spec, status = pod.metadata, pod.spec, pod.status
+        strings = [pod.kind, pod.apiVersion]
+        if metadata is not None:
+            strings += (metadata.namespace, metadata.creationTimestamp)
+            if metadata.labels:
+                self._last_labels = self._labels.setdefault(_encode(metadata.labels), metadata.labels)
+                strings += (*metadata.labels.keys(), *metadata.labels.values())
+            if metadata.ownerReferences:
+                owners = metadata.ownerReferences
+                self._last_owners = self._owners.setdefault(_encode(owners), owners)
+        if spec is not None:
+            strings.append(spec.nodeName)
+            if spec.containers:
+                containers = spec.containers
+                self._last_containers = self._containers.setdefault(_encode(containers), containers)
+            if spec.initContainers:
+                self._containers.setdefault(_encode(spec.initContainers), spec.initContainers)
+        if status is not None:
+            strings += (status.phase, status.qosClass, status.reason)
+            for condition in status.conditions or ():
+                strings += (condition.type, condition.status, condition.reason, condition.message)
+            for statuses in (status.containerStatuses, status.initContainerStatuses):
+                if not statuses:
+                    continue
+                self._statuses.setdefault(_encode(statuses), statuses)
+                for container in statuses:
+                    strings += (container.name, container.image, container.imageID)
+                    for state in (container.state, container.lastState):
+                        if state is not None:
+                            self._states.setdefault(_encode(state), state)
+            if status.containerStatuses:
+                self._last_statuses = status.containerStatuses
+        for string in strings:
+            text(string, string)
+
     def _container_statuses(self, statuses: tuple[ContainerStatus, ...]) -> tuple[ContainerStatus, ...]:
         """The shared list equal to `statuses`. The containers of a running workload's ready pods report
         the same name, image, digest, restart count and state (a running state has no field KAMS reads),
@@ -392,11 +431,25 @@ def slim_pod(pod: Mapping[str, Any]) -> Pod:
 
 class PodShape:
     """What KubeClient.list_with_version and WatchedList take as `slim` for pods (k8sdata.kube.ListShape):
-    called with a parsed pod it returns the slim pod (watch events); `page_decoder()` decodes the pages
-    of one list from bytes, sharing equal parts between that list's pods."""
+    called with a parsed pod it returns the slim pod; `page_decoder()` decodes the pages of one list from
+    bytes, sharing equal parts between that list's pods; `watched(pod, like)` slims a watch event's pod
+    sharing equal parts with a cached one (WatchedList uses it when given this shape)."""
 
     def __call__(self, pod: Mapping[str, Any]) -> Pod:
         return slim_pod(pod)
+
+    def watched(self, pod: Mapping[str, Any], like: Any = None) -> Pod:
+        """A watch event's pod as a slim pod sharing its equal parts with `like`: the cached version it
+        replaces, or for a new pod the one a watch event brought last (a rollout's new pods come one after
+        another). Without it every pod a watch event brings would keep its own copy of everything: ~4.9 KB
+        instead of ~1.2 KB a pod, and a long-running watch cache would drift towards that as pods change.
+        `like` is not changed (readers may hold it); anything but a slim pod is ignored."""
+        slim = slim_pod(pod)
+        if isinstance(like, Pod) and like is not slim:
+            interner = Interner()  # bounded: it knows one pod, and is dropped with this event
+            interner.learn(like)
+            interner.pod(slim)
+        return slim
 
     def page_decoder(self) -> Callable[[bytes], tuple[list[Pod], str, str]]:
         """decode(page bytes) -> (slim pods, the list's resourceVersion, the continue token or "")."""

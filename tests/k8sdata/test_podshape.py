@@ -250,6 +250,35 @@ def test_parts_of_different_kinds_with_equal_json_are_not_confused() -> None:
     assert type(pod.spec.containers[0]).__name__ == "Container"
 
 
+def test_a_watched_pod_shares_equal_parts_with_the_pod_it_replaces() -> None:
+    pods = _synthetic_pods(300)
+    listed = decode_pod_page(_page(pods), Interner()).items
+    cached_before = [as_dict(pod) for pod in listed]
+    parts_before = [(id(pod.metadata.labels), id(pod.spec.containers), id(pod.status.containerStatuses))
+                    for pod in listed]
+    events = []
+    for full, cached in zip(pods, listed, strict=True):
+        changed = {**full, "metadata": {**full["metadata"], "resourceVersion": "99"}}
+        event = POD_SHAPE.watched(changed, cached)
+        assert as_dict(event) == _without_repeated_pod_ips(as_dict(slim_pod(changed)))
+        assert event.metadata.labels is cached.metadata.labels
+        assert event.spec.containers is cached.spec.containers
+        assert event.status.containerStatuses is cached.status.containerStatuses
+        assert event.metadata.namespace is cached.metadata.namespace
+        events.append(event)
+    # The cached pods were not changed, not even which objects their parts are.
+    assert [as_dict(pod) for pod in listed] == cached_before
+    assert [(id(pod.metadata.labels), id(pod.spec.containers), id(pod.status.containerStatuses))
+            for pod in listed] == parts_before
+    # Each new version costs about what its unique strings and structs do, not a whole pod's copy.
+    extra = _bytes_per_pod(listed + events) * 2 - _bytes_per_pod(listed)
+    assert extra < 1000 < 4 * 1000 < _bytes_per_pod([slim_pod(full) for full in pods])
+    # A new pod (no cached version) shares with the pod given instead, e.g. the last event's.
+    newcomer = POD_SHAPE.watched(pods[1], events[0])
+    assert newcomer.metadata.namespace is events[0].metadata.namespace
+    assert POD_SHAPE.watched(pods[0], None) is not None  # nothing to share with: plain slim_pod
+
+
 def _bytes_per_pod(items: list[Pod]) -> float:
     """sys.getsizeof over every distinct object reachable from the pods (shared parts counted once)."""
     seen: set[int] = set()

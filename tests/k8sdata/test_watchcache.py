@@ -111,15 +111,23 @@ def test_added_modified_deleted_are_reflected_without_a_new_list(setup: Any) -> 
 
     changed = copy.deepcopy(second)
     changed["metadata"].setdefault("labels", {})["kams-test"] = "changed"
-    server.store.update(changed)
     key = (second["metadata"]["namespace"], second["metadata"]["name"])
 
+    def cached() -> Any:
+        return next(item for item in watched.snapshot()[0]
+                    if (item["metadata"]["namespace"], item["metadata"]["name"]) == key)
+
+    listed = cached()
+    server.store.update(changed)
+
     def labelled() -> bool:
-        items, _ = watched.snapshot()
-        return any((i["metadata"]["namespace"], i["metadata"]["name"]) == key
-                   and (i["metadata"].get("labels") or {}).get("kams-test") == "changed" for i in items)
+        return (cached()["metadata"].get("labels") or {}).get("kams-test") == "changed"
 
     _eventually(labelled, "MODIFIED")
+    # The new version shares what did not change with the listed one (not a whole copy of a pod).
+    modified = cached()
+    assert modified is not listed and modified.spec.containers is listed.spec.containers
+    assert modified.metadata.namespace is listed.metadata.namespace
 
     server.store.delete("pods", first["metadata"]["namespace"], first["metadata"]["name"])
     gone = (first["metadata"]["namespace"], first["metadata"]["name"])
