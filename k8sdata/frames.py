@@ -573,19 +573,14 @@ def _rows_chunk(pods: Sequence[PodLike]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-CacheKey = tuple[str, str]
-
-
-def _cache_key(pod: PodLike) -> CacheKey | None:
-    """(uid, resourceVersion): the API server gives an object a new resourceVersion on every change, so
-    equal keys mean equal objects. None (never cached) when either is missing, as in hand-made pods."""
-    if type(pod) is Pod:  # attribute reads: ~3x faster than the dict-like face, for every new pod
+def _identity(pod: PodLike) -> tuple[str | None, str | None]:
+    """(uid, resourceVersion), either None when missing: the API server gives an object a new
+    resourceVersion on every change, so a pod with the uid and version of a kept row is that row's pod."""
+    if type(pod) is Pod:  # attribute reads: ~3x faster than the dict-like face
         metadata = pod.metadata
-        uid, version = (metadata.uid, metadata.resourceVersion) if metadata is not None else (None, None)
-    else:
-        metadata = pod.get("metadata") or {}
-        uid, version = metadata.get("uid"), metadata.get("resourceVersion")
-    return (uid, version) if uid and version else None
+        return (metadata.uid, metadata.resourceVersion) if metadata is not None else (None, None)
+    metadata = pod.get("metadata") or {}
+    return metadata.get("uid"), metadata.get("resourceVersion")
 
 
 def _name_ranks(rows: pd.DataFrame) -> np.ndarray:
@@ -605,17 +600,18 @@ class PodsFrameBuilder:
     """pods_frame that remembers each pod's row between calls, so a refresh costs what changed.
 
     A watch-cache refresh at 100,000 pods hands over the same pod objects as last time except the few
-    that changed. Each row is built once (kubectl's printer, one pod at a time) and kept in a slot; a
-    pod finds its slot by identity (the same dict object: WatchedList replaces changed objects, never
-    edits them) or else by (uid, resourceVersion) (a relist brings new objects of unchanged versions).
-    Only the clock columns (AGE, RESTARTS' "(5m ago)") are computed for every row, vectorised.
+    that changed. Each row is built once (kubectl's printer) and kept in a slot; a pod finds its slot
+    by its uid, and keeps it when the slot holds the same resourceVersion (the same object, or a new
+    object of an unchanged version: a relist). Only the clock columns (AGE, RESTARTS' "(5m ago)") are
+    computed for every row, vectorised.
 
-    `frame(pods, now)` always equals `pods_frame(pods, now)`, given that pod dicts are not edited in
-    place after a call (treat them as read-only, as the API client and WatchedList give them). Pods
-    without a uid or resourceVersion are matched by identity only. Thread-safe (one call at a time).
-    Memory: the cached rows (the returned frames share their column data) and a reference to each pod
-    of the last call, so that no other object can take its id(); slots of pods that left are
-    compacted away once they make up a third of the store (SPARE_ROWS)."""
+    `frame(pods, now)` always equals `pods_frame(pods, now)`, given that pods are not edited in place
+    after a call (treat them as read-only, as the API client and WatchedList give them). Pods without a
+    uid or resourceVersion (hand-made ones) are matched by identity only. Thread-safe (one call at a
+    time). Memory: the cached rows (the returned frames share their column data), a reference to each
+    pod of the last call, and per slot its uid and version (the pods' own strings) with one uid -> slot
+    dict; slots of pods that left are compacted away once they make up a third of the store
+    (SPARE_ROWS)."""
 
     #: Slots of departed pods are compacted away once the store holds more than 1.5 x the rows in use
     #: plus this many (so a small list is not compacted on every change).
@@ -625,9 +621,10 @@ class PodsFrameBuilder:
         self._lock = threading.Lock()
         self._store = _typed(pd.DataFrame(columns=_CACHED_COLUMNS))  # one row per slot, append-only
         self._objects: list[PodLike | None] = []  # per slot: its pod while the pod is in use
-        self._keys: list[CacheKey | None] = []  # per slot
-        self._by_id: dict[int, int] = {}  # id(pod) -> slot, for the pods in _objects
-        self._by_key: dict[CacheKey, int] = {}  # (uid, resourceVersion) -> slot, also for slots not in use
+        self._uids: list[str | None] = []  # per slot: its pod's uid, None when it has no uid or version
+        self._versions: list[str | None] = []  # per slot: its pod's resourceVersion
+        self._by_uid: dict[str, int] = {}  # uid -> its newest slot, also for slots not in use
+        self._by_id: dict[int, int] = {}  # id(pod) -> slot, only for pods in use without uid or version
         self._ranks = np.empty(0, dtype=np.int64)  # per slot: _name_ranks of the store
         self._last_order: np.ndarray | None = None
         self._last_rows: pd.DataFrame | None = None
@@ -644,10 +641,10 @@ class PodsFrameBuilder:
         return _with_time_columns(rows, moment)
 
     def _rows_for(self, pods: Sequence[PodLike]) -> pd.DataFrame:
-        slots, fresh, fresh_keys = self._find_slots(pods)
+        slots, fresh = self._find_slots(pods)
         self.last_built = len(fresh)
         if fresh:
-            self._add(fresh, fresh_keys, slots)
+            self._add(fresh, slots)
         self._release_unused(slots)
         # Equal ranks (equal names) keep the input order, as the stable sort of pods_frame does.
         order = slots[np.argsort(self._ranks[slots], kind="stable")]
@@ -660,48 +657,52 @@ class PodsFrameBuilder:
             self._compact(order, rows)
         return rows
 
-    def _find_slots(self, pods: Sequence[PodLike]) -> tuple[np.ndarray, list[PodLike], list[CacheKey | None]]:
-        """Each pod's slot; new pods get -1, -2, ... (their place in `fresh`) until their rows are built;
-        the new pods and their cache keys. The identity test reads no pod memory at all, which is what
-        makes 100,000 lookups cheap."""
-        objects, by_id, by_key = self._objects, self._by_id, self._by_key
-        if not by_id and not by_key:  # the first call: every pod is new (no lookups to make)
-            fresh = list(pods)
-            return (np.arange(-1, -len(fresh) - 1, -1, dtype=np.int64), fresh,
-                    [_cache_key(pod) for pod in fresh])
+    def _find_slots(self, pods: Sequence[PodLike]) -> tuple[np.ndarray, list[PodLike]]:
+        """Each pod's slot; new pods get -1, -2, ... (their place in `fresh`) until their rows are built."""
+        if not self._by_uid and not self._by_id:  # the first call: every pod is new (no lookups to make)
+            return np.arange(-1, -len(pods) - 1, -1, dtype=np.int64), list(pods)
+        objects, versions, uid_slot, by_id = self._objects, self._versions, self._by_uid.get, self._by_id
         slots: list[int] = []
+        add_slot = slots.append
         fresh: list[PodLike] = []
-        fresh_keys: list[CacheKey | None] = []
-        for pod in pods:
-            slot = by_id.get(id(pod))
-            if slot is None or objects[slot] is not pod:
-                key = _cache_key(pod)
-                slot = by_key.get(key) if key is not None else None
-                if slot is None:
-                    fresh.append(pod)
-                    fresh_keys.append(key)
-                    slot = -len(fresh)
-                else:  # the same version as a new object (a relist): find it by identity next time
-                    self._adopt(slot, pod)
-            slots.append(slot)
-        return np.asarray(slots, dtype=np.int64), fresh, fresh_keys
+        for pod in pods:  # every pod of every refresh: bound methods, _identity inlined for slim pods
+            metadata = pod.metadata if type(pod) is Pod else None
+            if metadata is not None:
+                uid, version = metadata.uid, metadata.resourceVersion
+            else:
+                uid, version = _identity(pod)
+            if uid and version:
+                slot = uid_slot(uid)
+                if slot is not None and versions[slot] == version:
+                    objects[slot] = pod  # the same object, or the same version as a new one (a relist)
+                else:
+                    slot = None
+            else:
+                slot = by_id.get(id(pod))
+                if slot is not None and objects[slot] is not pod:
+                    slot = None
+            if slot is None:
+                fresh.append(pod)
+                slot = -len(fresh)
+            add_slot(slot)
+        return np.asarray(slots, dtype=np.int64), fresh
 
-    def _adopt(self, slot: int, pod: PodLike) -> None:
-        previous = self._objects[slot]
-        if previous is not None and self._by_id.get(id(previous)) == slot:
-            del self._by_id[id(previous)]
-        self._objects[slot] = pod
-        self._by_id[id(pod)] = slot
-
-    def _add(self, fresh: list[PodLike], fresh_keys: list[CacheKey | None], slots: np.ndarray) -> None:
+    def _add(self, fresh: list[PodLike], slots: np.ndarray) -> None:
         base = len(self._store)
         built = _cached_rows(fresh)
         self._store = pd.concat([self._store, built], ignore_index=True) if base else built
-        new_slots = range(base, base + len(fresh))
+        new_slots = list(range(base, base + len(fresh)))  # one int object per slot, shared by the tables
+        identities = [_identity(pod) for pod in fresh]
+        uids = [uid if uid and version else None for uid, version in identities]
         self._objects.extend(fresh)
-        self._keys.extend(fresh_keys)
-        self._by_id.update(zip(map(id, fresh), new_slots, strict=True))  # C loops, no Python one per pod
-        self._by_key.update((key, slot) for key, slot in zip(fresh_keys, new_slots, strict=True) if key)
+        self._uids.extend(uids)
+        self._versions.extend(version for _, version in identities)
+        if None in uids:  # hand-made pods among them: those are found by identity
+            self._by_id.update((id(pod), slot) for pod, uid, slot in zip(fresh, uids, new_slots, strict=True)
+                               if uid is None)
+            self._by_uid.update((uid, slot) for uid, slot in zip(uids, new_slots, strict=True) if uid)
+        else:
+            self._by_uid.update(zip(uids, new_slots, strict=True))  # type: ignore[arg-type]
         new = slots < 0
         slots[new] = base - 1 - slots[new]
         self._ranks = _name_ranks(self._store)
@@ -711,12 +712,12 @@ class PodsFrameBuilder:
         rows stay (found by uid and resourceVersion) until the next compaction."""
         used = np.zeros(len(self._store), dtype=bool)
         used[slots] = True
-        objects, by_id = self._objects, self._by_id
+        objects, uids, by_id = self._objects, self._uids, self._by_id
         for slot in np.flatnonzero(~used).tolist():
             previous = objects[slot]
             if previous is not None:
                 objects[slot] = None
-                if by_id.get(id(previous)) == slot:
+                if uids[slot] is None and by_id.get(id(previous)) == slot:
                     del by_id[id(previous)]
 
     def _compact(self, order: np.ndarray, rows: pd.DataFrame) -> None:
@@ -724,9 +725,12 @@ class PodsFrameBuilder:
         kept = order.tolist()
         self._store = rows
         self._objects = [self._objects[slot] for slot in kept]
-        self._keys = [self._keys[slot] for slot in kept]
-        self._by_id = {id(pod): slot for slot, pod in enumerate(self._objects) if pod is not None}
-        self._by_key = {key: slot for slot, key in enumerate(self._keys) if key is not None}
+        self._uids = [self._uids[slot] for slot in kept]
+        self._versions = [self._versions[slot] for slot in kept]
+        self._by_uid = {uid: slot for slot, uid in enumerate(self._uids) if uid is not None}
+        self._by_id = {id(pod): slot for slot, (pod, uid) in enumerate(zip(self._objects, self._uids,
+                                                                            strict=True))
+                       if pod is not None and uid is None}
         self._ranks = _name_ranks(rows)
         self._last_order = np.arange(len(rows), dtype=np.int64)
 

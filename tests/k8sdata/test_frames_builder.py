@@ -291,3 +291,30 @@ def test_newest_restart_among_containers_ignores_unreadable_times() -> None:
         made = pod(*statuses)
         row = pods_frame([made], NOW).iloc[0]
         assert row["restarts_display"] == "3 (20m ago)" == pod_row(made, NOW)["restarts_display"]
+
+
+def test_keyed_and_hand_made_pods_together_through_compactions() -> None:
+    """Pods with a uid and version are found by uid (a new object of the same version reuses its row);
+    hand-made pods without them only by identity; both survive compactions of the store."""
+    builder = PodsFrameBuilder()
+    builder.SPARE_ROWS = 0
+    keyed = [versioned(index, "ns", f"k{index}", 1) for index in range(6)]
+    hand_made = []
+    for index in range(3):
+        made = pod(running())
+        made["metadata"]["name"] = f"h{index}"
+        hand_made.append(made)
+    pods = keyed + hand_made
+    builder.frame(pods, NOW)
+    assert builder.last_built == 9
+    for round_number in range(2, 6):
+        keyed = [copy.deepcopy(item) for item in keyed]  # a relist: new objects, same versions
+        keyed[round_number] = versioned(round_number, "ns", f"k{round_number}", round_number)  # one change
+        pods = keyed + hand_made[: 2 + round_number % 2]  # h2 leaves, and comes back (found no more)
+        got = builder.frame(pods, NOW)
+        assert builder.last_built == 1 + round_number % 2
+        pd.testing.assert_frame_equal(got, pods_frame(pods, NOW))
+    assert len(builder._store) < 2 * len(pods)  # compacted along the way
+    copies = copy.deepcopy(hand_made)
+    pd.testing.assert_frame_equal(builder.frame(keyed + copies, NOW), pods_frame(keyed + copies, NOW))
+    assert builder.last_built == 3  # a copy of a hand-made pod cannot be known to be unchanged
