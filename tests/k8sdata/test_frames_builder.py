@@ -278,6 +278,17 @@ def test_times_column_equals_parse_time(texts: list[str | None]) -> None:
         frames.parse_time(text) for text in texts]
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.tuples(st.integers(0, 9999), _FIELD, _FIELD, _FIELD, _FIELD, _FIELD).map(
+    lambda parts: "{:04d}-{}-{}T{}:{}:{}Z".format(*parts)))
+def test_parse_time_fast_path_equals_the_general_one(text: str) -> None:
+    """Kubernetes' 20-character form takes a fast path in parse_time; a leading blank sends the same
+    text through the general one (strip, "Z" -> "+00:00", astimezone): both must agree exactly."""
+    fast, general = frames.parse_time(text), frames.parse_time(" " + text)
+    assert fast == general
+    assert fast is None or (fast.tzinfo is general.tzinfo is UTC)
+
+
 def test_newest_restart_among_containers_ignores_unreadable_times() -> None:
     """Several restarted containers: the newest valid finishedAt wins, as kubectl compares times; an
     unreadable time is no time, wherever it comes in the order."""
