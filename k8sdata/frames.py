@@ -584,8 +584,8 @@ def _identity(pod: PodLike) -> tuple[str | None, str | None]:
     """(uid, resourceVersion), either None when missing: the API server gives an object a new
     resourceVersion on every change, so a pod with the uid and version of a kept row is that row's pod."""
     if type(pod) is Pod:  # attribute reads: ~3x faster than the dict-like face
-        metadata = pod.metadata
-        return (metadata.uid, metadata.resourceVersion) if metadata is not None else (None, None)
+        slim = pod.metadata
+        return (slim.uid, slim.resourceVersion) if slim is not None else (None, None)
     metadata = pod.get("metadata") or {}
     return metadata.get("uid"), metadata.get("resourceVersion")
 
