@@ -213,9 +213,10 @@ class Interner:
     """Shares equal strings and equal parts between the pods of one list: label sets, owner lists,
     container specs, container status lists and container states.
 
-    One instance per list (its tables are freed with it). Pods of one workload repeat everything but a
-    few names, addresses and times, so most of a big list is one object per workload, not per pod:
-    ~1.2 KB a pod at 100,000 synthetic pods, ~5 KB unshared (bench/PROFILE.md, round 3).
+    One instance per list, or per watch event (PodShape.watched); its tables are freed with it. Pods of
+    one workload repeat everything but a few names, addresses and times, so most of a big list is one
+    object per workload, not per pod: ~1.2 KB a pod at 100,000 synthetic pods, ~5 KB unshared
+    (bench/PROFILE.md, round 3).
 
     How equal parts are found, cheapest first: a list comes in name order, so a workload's pods mostly
     follow one another, and a part is first compared (in C, no allocation) with the same kind of part
