@@ -41,10 +41,12 @@ demo: $(VENV)/.sandbox
 test: $(VENV)/.dev
 	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # KAMS's pods table vs `kubectl get pods -A` at 1,000 / 20,000 / 100,000 pods -> bench/results.md
 # (needs ~3 GB of memory and a few minutes; `$(PY) -m bench --sizes 200,1000` is a quick run).
@@ -52,4 +54,4 @@ bench: $(VENV)/.dev
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts .sandbox
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache artifacts .sandbox

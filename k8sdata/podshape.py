@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -258,8 +258,9 @@ class Interner:
                     key = _encode(labels)
                     shared_labels = self._labels.get(key)
                     if shared_labels is None:  # a new label set: its keys and values are mostly not new
-                        shared_labels = {text(name, name): text(value, value)
-                                         for name, value in labels.items()}
+                        # The string table gives a str back for a str (None only for None).
+                        shared_labels = cast("dict[str, str]", {text(name, name): text(value, value)
+                                                                for name, value in labels.items()})
                         self._labels[key] = shared_labels
                     metadata.labels = self._last_labels = shared_labels
             owners = metadata.ownerReferences
