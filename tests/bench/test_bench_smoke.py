@@ -15,7 +15,7 @@ def test_bench_runs_at_a_tiny_size_and_writes_the_table(
 ) -> None:
     out = tmp_path / "results.md"
     # bench.measure raises if KAMS, kubectl or the watch cache saw a different number of pods than served.
-    assert bench_main(["--sizes", "200", "--out", str(out)]) == 0
+    assert bench_main(["--sizes", "200", "--repeat", "2", "--out", str(out)]) == 0
     table = out.read_text()
     assert table.strip() in capsys.readouterr().out
     row = next(line for line in table.splitlines() if line.startswith("| 200 |"))
@@ -26,3 +26,5 @@ def test_bench_runs_at_a_tiny_size_and_writes_the_table(
     assert float(cells[7]) > 0  # the ratio to kubectl was computed from two real timings
     assert "not measured in this run" in table  # 20k and 100k targets are not claimed from a tiny run
     assert "cores, Python" in table
+    runs = next(line for line in table.splitlines() if line.startswith("- 200 pods: "))
+    assert runs.count(",") == 3  # two runs of KAMS, of the watch cache and of kubectl, each listed
