@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Where a pod's ServiceAccount token is mounted; its presence (with KUBERNETES_SERVICE_HOST) means
@@ -96,6 +96,11 @@ class Settings:
     security_allowed_host_ports: tuple[int, ...] = ()  # $KAMS_SECURITY_ALLOWED_HOST_PORTS: "80,443"
     # Image vulnerabilities from Clair v4 (docs/security-vulns.md): the server serving /matcher/api/v1/.
     clair_url: str | None = None  # $CLAIR_URL
+    # Clair's pre-shared-key JWT authentication (its config's auth.psk; k8sdata/security/clair_auth.py).
+    # The key is a secret: kept out of repr() so it never lands in a log or a traceback.
+    clair_psk: str | None = field(default=None, repr=False)  # $CLAIR_PSK: base64, as in auth.psk.key
+    clair_psk_file: str | None = None  # $CLAIR_PSK_FILE: a mounted file holding that base64; re-read
+    clair_psk_issuer: str = "clairctl"  # $CLAIR_PSK_ISSUER: one of auth.psk.iss (clairctl's default)
 
     @classmethod
     def from_env(
@@ -136,6 +141,9 @@ class Settings:
             security_severity=_severity_overrides(env.get("KAMS_SECURITY_SEVERITY")),
             security_allowed_host_ports=_ports(env.get("KAMS_SECURITY_ALLOWED_HOST_PORTS")),
             clair_url=_blank_to_none(env.get("CLAIR_URL")),
+            clair_psk=_blank_to_none(env.get("CLAIR_PSK")),
+            clair_psk_file=_blank_to_none(env.get("CLAIR_PSK_FILE")),
+            clair_psk_issuer=_blank_to_none(env.get("CLAIR_PSK_ISSUER")) or "clairctl",
         )
 
     @property

@@ -29,7 +29,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "KAMS_ARCHIVE_DIR": "/tmp/archive", "KAMS_DEMO": "1",
         "PROMETHEUS_TOKEN": "secret", "PROMETHEUS_TOKEN_FILE": "/var/run/prom/token",
         "PROMETHEUS_CA_FILE": "/etc/prom/ca.pem", "ALERTMANAGER_URL": "http://alertmanager:9093",
-        "CLAIR_URL": "http://clair:6060",
+        "CLAIR_URL": "http://clair:6060", "CLAIR_PSK": "c2VjcmV0", "CLAIR_PSK_FILE": "/var/run/clair/psk",
+        "CLAIR_PSK_ISSUER": "kams",
     }
     settings = Settings.from_env(env, home=tmp_path, service_account_token=token)
     assert dataclasses.asdict(settings) == {
@@ -40,7 +41,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "prometheus_token": "secret", "prometheus_token_file": "/var/run/prom/token",
         "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
         **REQUEST_DEFAULTS, "security_severity": (), "security_allowed_host_ports": (),
-        "clair_url": "http://clair:6060",
+        "clair_url": "http://clair:6060", "clair_psk": "c2VjcmV0", "clair_psk_file": "/var/run/clair/psk",
+        "clair_psk_issuer": "kams",
     }
     assert settings.kubernetes_configured
 
@@ -102,3 +104,10 @@ def test_security_policy_settings_are_read(tmp_path: Path) -> None:
     settings = Settings.from_env(env, home=tmp_path)
     assert settings.security_severity == (("image-not-pinned", "info"), ("pss-sysctls", "danger"))
     assert settings.security_allowed_host_ports == (80, 443)
+
+
+def test_clair_psk_defaults_to_clairctls_issuer_and_stays_out_of_repr(tmp_path: Path) -> None:
+    settings = Settings.from_env({"CLAIR_PSK": "c2VjcmV0", "CLAIR_PSK_ISSUER": " "}, home=tmp_path)
+    assert (settings.clair_psk, settings.clair_psk_file, settings.clair_psk_issuer) == ("c2VjcmV0", None,
+                                                                                        "clairctl")
+    assert "c2VjcmV0" not in repr(settings)
