@@ -210,6 +210,17 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         True,
         ("vuln", "vulns"),
     ),
+    # Its cluster-scoped twin, as trivy-operator's CRD defines it (scope Cluster, shortName clustervuln:
+    # deploy/helm/crds/aquasecurity.github.io_clustervulnerabilityreports.yaml).
+    ResourceType(
+        "aquasecurity.github.io",
+        "v1alpha1",
+        "clustervulnerabilityreports",
+        "clustervulnerabilityreport",
+        "ClusterVulnerabilityReport",
+        False,
+        ("clustervuln",),
+    ),
     # authorization.k8s.io/v1
     ResourceType(
         "authorization.k8s.io",
