@@ -36,6 +36,7 @@ EXPECTED_GRANTS = {
 } | {
     ("metrics.k8s.io", "pods"), ("metrics.k8s.io", "nodes"),
     ("aquasecurity.github.io", "vulnerabilityreports"),
+    ("aquasecurity.github.io", "clustervulnerabilityreports"),
 }
 
 
