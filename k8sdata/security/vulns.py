@@ -3,8 +3,10 @@
 Two sources, each optional:
 
 - **Trivy Operator** writes a `VulnerabilityReport` (aquasecurity.github.io/v1alpha1) per workload
-  container. KAMS lists them once (`KubeClient.list_resource`); a cluster without the CRD answers 404,
-  which is `NotInstalled`.
+  container, and a cluster-scoped `ClusterVulnerabilityReport` for an owner without a namespace. KAMS
+  lists each kind once (`KubeClient.list_resource`) and merges, per running image, every report that
+  matches it. A cluster without the namespaced CRD answers 404, which is `NotInstalled`; without the
+  cluster-scoped one, that kind is skipped.
 - **Clair v4**, when `CLAIR_URL` is set: for each running image's manifest digest, the matcher's
   `GET /matcher/api/v1/vulnerability_report/{digest}`. An image Clair has not indexed answers 404: that
   image is "not indexed yet", not an error. Clair unset is `NotConfigured`.
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from k8sdata.errors import NotConfigured, NotInstalled, Source, SourceError
+from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, SourceError
 from k8sdata.prom import JsonHttpClient
 from k8sdata.security.engine import CheckResult, Finding, ScanResult
 
@@ -34,7 +36,18 @@ if TYPE_CHECKING:
 
 TRIVY_GROUP_VERSION = "aquasecurity.github.io/v1alpha1"
 TRIVY_RESOURCE = "vulnerabilityreports"
+TRIVY_CLUSTER_RESOURCE = "clustervulnerabilityreports"
+#: Trivy Operator's report kinds that carry image vulnerabilities (trivy-operator v0.32:
+#: pkg/apis/aquasecurity/v1alpha1/vulnerability_types.go; both have the same `report`).
+TRIVY_KIND = "VulnerabilityReport"
+TRIVY_CLUSTER_KIND = "ClusterVulnerabilityReport"
+#: A ClusterVulnerabilityReport made from the cluster's KBOM (owner kind ClusterSbomReport, artifact
+#: k8s.io/kubernetes:<version>) lists the Kubernetes components' vulnerabilities, not an image's.
+KBOM_OWNER_KIND = "ClusterSbomReport"
+#: Where Trivy Operator keeps the owner's name when it is not a valid label value (pkg/kube/object.go).
+_RESOURCE_NAME_KEY = "trivy-operator.resource.name"
 CLAIR_REPORT_PATH = "/matcher/api/v1/vulnerability_report/"
+CLAIR_KIND = "Clair v4"
 
 #: Severities from worst to least; Clair's "Negligible" counts as LOW (docs/security-vulns.md).
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
@@ -96,6 +109,7 @@ class Vulnerability:
     title: str
     link: str
     score: float | None = None  # CVSS, when the source gives one
+    origin: str = ""  # the report it came from: "VulnerabilityReport ns/name", "Clair v4 sha256:..."
 
     @property
     def fixable(self) -> bool:
@@ -114,7 +128,10 @@ class ImageReport:
     #: shows), else counted from the list.
     counts: Mapping[str, int] = field(default_factory=dict)
     updated: dt.datetime | None = None  # when the source produced it (Clair matches at request time)
-    report_name: str = ""  # the VulnerabilityReport's namespace/name, or Clair's manifest_hash
+    report_name: str = ""  # the reports' namespace/name ("; "-joined when merged), or Clair's manifest_hash
+    #: What the row came from: Trivy's report kinds merged into it ("VulnerabilityReport",
+    #: "ClusterVulnerabilityReport"), or "Clair v4".
+    kinds: tuple[str, ...] = ()
 
     def count(self, severity: str) -> int:
         return int(self.counts.get(severity, 0))
@@ -138,6 +155,9 @@ class VulnerabilityData:
     trivy: list[ImageReport] | SourceError
     clair: list[ImageReport] | SourceError
     now: dt.datetime
+    #: Why ClusterVulnerabilityReports were not read although VulnerabilityReports were (403, a timeout);
+    #: None when they were read or their CRD is not installed (then there are none to read).
+    trivy_cluster: SourceError | None = None
 
     def reports(self) -> list[ImageReport]:
         return [report for source in (self.trivy, self.clair) if not isinstance(source, SourceError)
@@ -157,6 +177,8 @@ class VulnerabilityData:
                     name == "clair" and isinstance(value, NotConfigured)):
                 continue
             found[name] = value.sentence
+        if self.trivy_cluster is not None and not isinstance(self.trivy_cluster, NotInstalled):
+            found["trivy-cluster"] = self.trivy_cluster.sentence
         return found
 
 
@@ -237,7 +259,7 @@ def _timestamp(value: Any) -> dt.datetime | None:
         return None
 
 
-def _trivy_vulnerability(item: Mapping[str, Any]) -> Vulnerability:
+def _trivy_vulnerability(item: Mapping[str, Any], origin: str = "") -> Vulnerability:
     severity = str(item.get("severity", "UNKNOWN")).upper()
     score = item.get("score")
     return Vulnerability(
@@ -249,6 +271,7 @@ def _trivy_vulnerability(item: Mapping[str, Any]) -> Vulnerability:
         title=str(item.get("title", "")),
         link=str(item.get("primaryLink") or ""),
         score=float(score) if isinstance(score, int | float) else None,
+        origin=origin,
     )
 
 
@@ -262,17 +285,42 @@ def _trivy_reference(report: Mapping[str, Any]) -> str:
 
 
 def _trivy_owner(report: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    labels = (report.get("metadata") or {}).get("labels") or {}
+    """(namespace, kind, name, container) of the workload the report was made for. A name that is no
+    valid label value (over 63 characters) is in the annotation of the same key instead, with only
+    its hash in a label (trivy-operator's kube.ObjectToObjectMeta)."""
+    metadata = report.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    name = labels.get(_RESOURCE_NAME_KEY) or (metadata.get("annotations") or {}).get(_RESOURCE_NAME_KEY, "")
     return (str(labels.get("trivy-operator.resource.namespace", "")),
             str(labels.get("trivy-operator.resource.kind", "")),
-            str(labels.get("trivy-operator.resource.name", "")),
+            str(name),
             str(labels.get("trivy-operator.container.name", "")))
+
+
+def _trivy_kind(report: Mapping[str, Any]) -> str:
+    return str(report.get("kind") or TRIVY_KIND)
+
+
+def _trivy_report_name(report: Mapping[str, Any]) -> str:
+    """"namespace/name" for a VulnerabilityReport, the bare name for a cluster-scoped one."""
+    metadata = report.get("metadata") or {}
+    namespace = str(metadata.get("namespace") or "")
+    name = str(metadata.get("name", ""))
+    return f"{namespace}/{name}" if namespace else name
+
+
+def is_kbom_report(report: Mapping[str, Any]) -> bool:
+    """A ClusterVulnerabilityReport of the cluster's Kubernetes components (from the KBOM), not of an
+    image: it is never joined to a running image."""
+    return _trivy_owner(report)[1] == KBOM_OWNER_KIND
 
 
 def _matches(report: Mapping[str, Any], image: RunningImage) -> bool:
     """A report belongs to an image by digest; else by the workload and container it was made for
     (Trivy Operator's labels); else by registry/repository:tag."""
     digest = str(((report.get("report") or {}).get("artifact") or {}).get("digest") or "")
+    if is_kbom_report(report):
+        return False
     if digest and image.digest:
         return digest == image.digest
     namespace, kind, name, container = _trivy_owner(report)
@@ -282,8 +330,13 @@ def _matches(report: Mapping[str, Any], image: RunningImage) -> bool:
 
 
 def trivy_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageReport:
+    """One Trivy report (VulnerabilityReport or ClusterVulnerabilityReport: the same `report`) as an
+    ImageReport of `image`."""
     data = report.get("report") or {}
-    vulnerabilities = tuple(_trivy_vulnerability(item) for item in data.get("vulnerabilities") or [])
+    kind = _trivy_kind(report)
+    name = _trivy_report_name(report)
+    vulnerabilities = tuple(_trivy_vulnerability(item, f"{kind} {name}")
+                            for item in data.get("vulnerabilities") or [])
     summary = data.get("summary") or {}
     if summary:
         counts = {severity: int(summary.get(f"{severity.lower()}Count") or 0) for severity in SEVERITIES}
@@ -291,19 +344,50 @@ def trivy_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageR
         counts = {severity: sum(v.severity == severity for v in vulnerabilities) for severity in SEVERITIES}
     metadata = report.get("metadata") or {}
     updated = _timestamp(data.get("updateTimestamp")) or _timestamp(metadata.get("creationTimestamp"))
-    return ImageReport("trivy", image, "scanned", vulnerabilities, counts, updated,
-                       f"{metadata.get('namespace', '')}/{metadata.get('name', '')}")
+    return ImageReport("trivy", image, "scanned", vulnerabilities, counts, updated, name, (kind,))
+
+
+def _vulnerability_key(vulnerability: Vulnerability) -> tuple[str, str]:
+    return (vulnerability.id, vulnerability.package)
+
+
+def merge_image_reports(reports: Sequence[ImageReport]) -> ImageReport:
+    """Several Trivy reports of one image (several workloads run it; a VulnerabilityReport and a
+    ClusterVulnerabilityReport) as one, counting each vulnerability once.
+
+    The newest report comes first and keeps all its entries (one report may list a CVE once per file it
+    was found in, and its summary counts it so); an older report adds only the (vulnerabilityID,
+    package) pairs no newer one has. Each severity's count is the larger of any report's own summary
+    and the merged list's count: never a sum, so an image reported twice is not counted twice."""
+    if len(reports) == 1:
+        return reports[0]
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    newest_first = sorted(reports, key=lambda r: (r.updated or epoch, r.report_name), reverse=True)
+    merged: list[Vulnerability] = []
+    seen: set[tuple[str, str]] = set()
+    for report in newest_first:
+        fresh = [v for v in report.vulnerabilities if _vulnerability_key(v) not in seen]
+        merged.extend(fresh)
+        seen.update(_vulnerability_key(v) for v in fresh)
+    counts = {severity: max([sum(v.severity == severity for v in merged),
+                             *(report.count(severity) for report in newest_first)])
+              for severity in SEVERITIES}
+    kinds = tuple(kind for kind in (TRIVY_KIND, TRIVY_CLUSTER_KIND)
+                  if any(kind in report.kinds for report in newest_first))
+    return ImageReport("trivy", newest_first[0].image, "scanned", tuple(merged), counts,
+                       newest_first[0].updated, "; ".join(report.report_name for report in newest_first),
+                       kinds)
 
 
 def trivy_image_reports(reports: Sequence[Mapping[str, Any]], images: Sequence[RunningImage]
                         ) -> list[ImageReport]:
-    """For each running image, its newest VulnerabilityReport ("no report" when Trivy has none yet)."""
-    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    """For each running image, every Trivy report (either kind) that matches it, merged
+    (`merge_image_reports`); "no report" when Trivy has none yet. KBOM reports match no image."""
     result = []
     for image in images:
         candidates = [trivy_image_report(report, image) for report in reports if _matches(report, image)]
         if candidates:
-            result.append(max(candidates, key=lambda r: r.updated or epoch))
+            result.append(merge_image_reports(candidates))
         else:
             result.append(ImageReport("trivy", image, "no report"))
     return result
@@ -317,6 +401,24 @@ def list_trivy_reports(kube: Any, namespace: str | None = None) -> list[dict[str
         raise NotInstalled(error.source, "Trivy Operator's VulnerabilityReport CRD "
                            f"({TRIVY_GROUP_VERSION}) is not served by this cluster",
                            hint=TRIVY_HINT) from None
+
+
+def list_trivy_cluster_reports(kube: Any) -> list[dict[str, Any]]:
+    """Every ClusterVulnerabilityReport (one request; cluster-scoped, so never per namespace). Its CRD
+    not served (404) is no error: an older Trivy Operator, or none written; [] then. A 403 is
+    Forbidden with a sentence naming the grant."""
+    try:
+        reports = kube.list_resource(TRIVY_GROUP_VERSION, TRIVY_CLUSTER_RESOURCE, None)
+    except NotInstalled:
+        return []
+    except Forbidden as error:
+        raise Forbidden(error.source, f"{TRIVY_CLUSTER_RESOURCE}.aquasecurity.github.io",
+                        hint="Grant get, list and watch on clustervulnerabilityreports "
+                             "(aquasecurity.github.io) as deploy/k8s/clusterrole.yaml does; the "
+                             "namespaced VulnerabilityReports are still shown.") from None
+    for report in reports:  # list items carry no kind; it tells the page where a row came from
+        report.setdefault("kind", TRIVY_CLUSTER_KIND)
+    return reports
 
 
 # ------------------------------------------------------------------------------------------------ Clair
@@ -381,10 +483,11 @@ def clair_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageR
                 fixed_version=str(found.get("fixed_in_version") or ""),
                 title=description.split(". ")[0][:200],
                 link=links[0] if links else "",
+                origin=f"{CLAIR_KIND} {report.get('manifest_hash', image.digest or '')}",
             ))
     counts = {severity: sum(row.severity == severity for row in rows) for severity in SEVERITIES}
     return ImageReport("clair", image, "scanned", tuple(rows), counts, None,
-                       str(report.get("manifest_hash", image.digest or "")))
+                       str(report.get("manifest_hash", image.digest or "")), (CLAIR_KIND,))
 
 
 def clair_image_reports(client: ClairClient, images: Sequence[RunningImage]) -> list[ImageReport]:
@@ -397,7 +500,8 @@ def clair_image_reports(client: ClairClient, images: Sequence[RunningImage]) -> 
             continue
         report = client.vulnerability_report(image.digest)
         if report is None:
-            result.append(ImageReport("clair", image, "not indexed", report_name=image.digest))
+            result.append(ImageReport("clair", image, "not indexed", report_name=image.digest,
+                                      kinds=(CLAIR_KIND,)))
         else:
             result.append(clair_image_report(report, image))
     return result
@@ -409,8 +513,9 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
                             pods: Sequence[Mapping[str, Any]] | None = None,
                             now: dt.datetime | None = None) -> VulnerabilityData:
     """Everything the vulnerabilities section needs: the pods (one list, unless `pods` is given), the
-    VulnerabilityReports (one list) and, with CLAIR_URL set, one Clair request per image digest.
-    Each source's failure is kept as its SourceError; the others still arrive."""
+    VulnerabilityReports and the ClusterVulnerabilityReports (one list each) and, with CLAIR_URL set, one
+    Clair request per image digest. Each source's failure is kept as its SourceError; the others still
+    arrive (ClusterVulnerabilityReports that cannot be read leave the VulnerabilityReports shown)."""
     now = now or dt.datetime.now(dt.UTC)
     images: list[RunningImage] | SourceError
     try:
@@ -419,13 +524,20 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
         images = error
     trivy: list[ImageReport] | SourceError
     clair: list[ImageReport] | SourceError
+    trivy_cluster: SourceError | None = None
     if isinstance(images, SourceError):
         trivy = images  # nothing to join the reports to: do not ask
     else:
         try:
-            trivy = trivy_image_reports(list_trivy_reports(kube, namespace), images)
+            reports = list_trivy_reports(kube, namespace)
         except SourceError as error:
-            trivy = error
+            trivy = error  # the namespaced kind is Trivy Operator's main one: without it, no Trivy rows
+        else:
+            try:
+                reports = [*reports, *list_trivy_cluster_reports(kube)]
+            except SourceError as error:
+                trivy_cluster = error
+            trivy = trivy_image_reports(reports, images)
     if not settings.clair_url:
         clair = NotConfigured("clair")
     elif isinstance(images, SourceError):
@@ -439,7 +551,7 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
                 client.close()
         except SourceError as error:
             clair = error
-    return VulnerabilityData(images, trivy, clair, now)
+    return VulnerabilityData(images, trivy, clair, now, trivy_cluster)
 
 
 # ------------------------------------------------------------------------------------------ presenting
@@ -464,9 +576,11 @@ def how_to_enable(data: VulnerabilityData) -> list[str]:
             "CLAIR_URL is not set.", TRIVY_HINT, CLAIR_HINT]
 
 
-TABLE_COLUMNS = ["image", "digest", "namespaces", "workloads", "pods", "source", "status", "critical", "high",
-                 "medium", "low", "unknown", "fixable_critical", "fixable_high", "fixable_medium",
-                 "fixable_low", "fixable", "top_cves", "updated", "age_hours", "report"]
+TABLE_COLUMNS = ["image", "digest", "namespaces", "workloads", "pods", "source", "reported_by", "status",
+                 "critical", "high", "medium", "low", "unknown", "fixable_critical", "fixable_high",
+                 "fixable_medium", "fixable_low", "fixable", "top_cves", "updated", "age_hours", "report"]
+_COUNT_COLUMNS = [*(severity.lower() for severity in SEVERITIES),
+                  *(f"fixable_{severity.lower()}" for severity in SEVERITIES[:4]), "fixable"]
 
 
 def _cve_summary(report: ImageReport, limit: int) -> str:
@@ -479,7 +593,8 @@ def _cve_summary(report: ImageReport, limit: int) -> str:
 
 
 def vulnerability_table(data: VulnerabilityData, *, top: int = 3) -> pd.DataFrame:
-    """One row per running image and source (the `source` column: trivy, clair); an image no present
+    """One row per running image and source (the `source` column: trivy, clair; `reported_by`: the
+    report kinds merged into a Trivy row, or "Clair v4"); an image no present
     source reports on gets one row with status "no report". Worst first: fixable critical, critical,
     fixable high, high, then image name."""
     rows: list[dict[str, Any]] = []
@@ -495,7 +610,8 @@ def vulnerability_table(data: VulnerabilityData, *, top: int = 3) -> pd.DataFram
         for report in reports:
             age = ((data.now - report.updated).total_seconds() / 3600.0) if report.updated else None
             rows.append({
-                **base, "source": report.source, "status": report.status,
+                **base, "source": report.source, "reported_by": " + ".join(report.kinds),
+                "status": report.status,
                 **{severity.lower(): report.count(severity) for severity in SEVERITIES},
                 **{f"fixable_{severity.lower()}": report.fixable(severity) for severity in SEVERITIES[:4]},
                 "fixable": sum(1 for v in report.vulnerabilities if v.fixable),
@@ -505,7 +621,7 @@ def vulnerability_table(data: VulnerabilityData, *, top: int = 3) -> pd.DataFram
     frame = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     frame["updated"] = pd.to_datetime(frame["updated"], utc=True)
     frame["age_hours"] = frame["age_hours"].astype("float64")
-    for column in TABLE_COLUMNS[7:17]:
+    for column in _COUNT_COLUMNS:
         frame[column] = frame[column].astype("int64")
     return (frame.sort_values(["fixable_critical", "critical", "fixable_high", "high", "image", "source"],
                               ascending=[False, False, False, False, True, True], kind="stable")
@@ -513,14 +629,15 @@ def vulnerability_table(data: VulnerabilityData, *, top: int = 3) -> pd.DataFram
 
 
 CVE_COLUMNS = ["image", "source", "id", "severity", "package", "installed_version", "fixed_version",
-               "fixable", "score", "title", "link"]
+               "fixable", "score", "title", "link", "reported_by"]
 
 
 def top_vulnerabilities_frame(data: VulnerabilityData, *, per_image: int = 5) -> pd.DataFrame:
     """The worst `per_image` vulnerabilities of each image and source, with installed and fixed versions."""
     rows = [{"image": report.image.image, "source": report.source, "id": v.id, "severity": v.severity,
              "package": v.package, "installed_version": v.installed_version, "fixed_version": v.fixed_version,
-             "fixable": v.fixable, "score": v.score, "title": v.title, "link": v.link}
+             "fixable": v.fixable, "score": v.score, "title": v.title, "link": v.link,
+             "reported_by": v.origin}
             for report in data.reports() for v in report.top(per_image)]
     frame = pd.DataFrame(rows, columns=CVE_COLUMNS)
     frame["score"] = frame["score"].astype("float64")
