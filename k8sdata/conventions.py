@@ -11,7 +11,9 @@ histograms under their own names. A Convention names them, so k8sdata.red asks t
   with honor_labels off (the ServiceMonitor default) the namespace arrives as exported_namespace;
 - Istio: istio_requests_total + istio_request_duration_milliseconds_bucket (milliseconds), as reported by
   the destination's sidecar (reporter="destination"), per destination_workload;
-- Linkerd: response_total + response_latency_ms_bucket (milliseconds), inbound, per deployment.
+- Linkerd: response_total + response_latency_ms_bucket (milliseconds), inbound. Linkerd's scrape names
+  the pod's workload by its kind (deployment, statefulset, daemonset, cronjob, k8s_job, replicaset,
+  replicationcontroller: the pod's linkerd.io/proxy-<kind> label), so the workload is whichever is set.
 
 A custom convention comes from settings (KAMS_REQUESTS_METRIC and friends; docs/requests.md).
 """
@@ -38,13 +40,17 @@ class Convention:
     duration_bucket: str  # histogram bucket series, e.g. "http_request_duration_seconds_bucket"; "" = none
     seconds_per_unit: float  # 1.0 for seconds, 0.001 for milliseconds (istio, linkerd)
     namespace_label: str  # e.g. "namespace", "exported_namespace", "destination_workload_namespace"
-    workload_label: str  # the label naming the application/workload
+    workload_label: str  # the label naming the application/workload (and, in results, the workload)
     pod_label: str  # "" when the convention has no pod label
     status_label: str  # "code" | "status" | "response_code" | "status_code"
     method_label: str  # "" when none
     path_label: str  # "" when none
     #: Fixed equality matchers every query adds (Istio counts each request twice, once per reporter).
     matchers: tuple[tuple[str, str], ...] = ()
+    #: Labels naming the workload on series whose workload_label is empty, in order of preference
+    #: (Linkerd: statefulset, daemonset, ...). Queries copy the first one set into workload_label, in
+    #: the same single query (k8sdata.queries.request_series).
+    workload_fallback_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Names are PromQL syntax, not values: they must be valid, since escaping cannot make them safe.
@@ -58,6 +64,11 @@ class Convention:
                 validate_label_name(label)
         for label, _value in self.matchers:
             validate_label_name(label)
+        for label in self.workload_fallback_labels:
+            validate_label_name(label)
+        workload_labels = (self.workload_label, *self.workload_fallback_labels)
+        if len(set(workload_labels)) != len(workload_labels):
+            raise ValueError(f"workload labels repeat: {workload_labels}")
         if not self.seconds_per_unit > 0:
             raise ValueError(f"seconds_per_unit must be positive, not {self.seconds_per_unit!r}")
 
@@ -92,10 +103,19 @@ ISTIO = Convention(
     pod_label="pod", status_label="response_code", method_label="", path_label="",
     matchers=(("reporter", "destination"),))
 
+#: The Prometheus labels Linkerd's scrape config (linkerd-viz) makes of the pod's linkerd.io/proxy-<kind>
+#: label, which the proxy injector sets to the pod's top-level owner (Linkerd's proxy metrics reference,
+#: "Linkerd labels added at collection time"). A Job's is k8s_job, since `job` is Prometheus' own label.
+#: Order of preference, should a pod carry two: the longest-lived owner first (a CronJob over its Jobs,
+#: a Deployment over its ReplicaSets).
+LINKERD_WORKLOAD_LABELS: tuple[str, ...] = (
+    "deployment", "statefulset", "daemonset", "cronjob", "k8s_job", "replicaset", "replicationcontroller")
+
 LINKERD = Convention(
     name="linkerd", requests_metric="response_total", duration_bucket="response_latency_ms_bucket",
-    seconds_per_unit=0.001, namespace_label="namespace", workload_label="deployment", pod_label="pod",
-    status_label="status_code", method_label="", path_label="", matchers=(("direction", "inbound"),))
+    seconds_per_unit=0.001, namespace_label="namespace", workload_label=LINKERD_WORKLOAD_LABELS[0],
+    pod_label="pod", status_label="status_code", method_label="", path_label="",
+    matchers=(("direction", "inbound"),), workload_fallback_labels=LINKERD_WORKLOAD_LABELS[1:])
 
 #: In order of preference: where one application shows up in several, the first is the most direct
 #: (its own metrics, then its sidecar's, then the ingress, which sees only traffic from outside).

@@ -322,6 +322,8 @@ class _ConventionNames(Protocol):
     @property
     def workload_label(self) -> str: ...
     @property
+    def workload_fallback_labels(self) -> tuple[str, ...]: ...
+    @property
     def pod_label(self) -> str: ...
     @property
     def status_label(self) -> str: ...
@@ -339,25 +341,69 @@ def request_selector(convention: _ConventionNames, *, namespace: str = "", workl
                      pod: str = "") -> str:
     """Label matchers (without braces) for a convention's request series: its fixed matchers (Istio's
     reporter, Linkerd's direction), then the namespace, workload and pod (empty = any non-empty value
-    for namespace and workload, so series without them are not counted as a nameless application)."""
+    for namespace and workload, so series without them are not counted as a nameless application).
+    Only the convention's own workload label is matched here; request_series adds its fallbacks."""
+    return _selector(convention, convention.workload_label, (), namespace=namespace, workload=workload,
+                     pod=pod)
+
+
+def _selector(convention: _ConventionNames, workload_label: str, unset: Sequence[str], *, namespace: str,
+              workload: str, pod: str) -> str:
+    """request_selector with the workload read from `workload_label`, and the labels in `unset` required
+    to be empty (absent)."""
     parts = [f'{validate_label_name(name)}="{escape_label_value(value)}"'
              for name, value in convention.matchers]
-    for label, value in ((convention.namespace_label, namespace), (convention.workload_label, workload)):
+    for label, value in ((convention.namespace_label, namespace), (workload_label, workload)):
         label = validate_label_name(label)
         parts.append(f'{label}="{escape_label_value(value)}"' if value else f'{label}!=""')
+    parts.extend(f'{validate_label_name(label)}=""' for label in unset)
     if pod and convention.pod_label:
         parts.append(f'{validate_label_name(convention.pod_label)}="{escape_label_value(pod)}"')
     return ", ".join(parts)
+
+
+def request_series(convention: _ConventionNames, metric: str, *, namespace: str = "", workload: str = "",
+                   pod: str = "", window: str = "") -> str:
+    """The convention's `metric` series for the selection, as `rate(...[window])` (or the bare series
+    when window is ""), each naming its workload in the convention's workload_label.
+
+    Without fallback labels this is one selector. With them (Linkerd names the workload `deployment`,
+    `statefulset`, `daemonset`, ... by its kind) it is ONE expression too: a branch per label, joined
+    with `or`. Branch i takes the series whose label i is set and every earlier label empty, so the
+    branches never share a series (nothing is counted twice) and the first label set wins; label_replace
+    copies label i into workload_label, so `sum by (namespace, <workload_label>, ...)` groups every
+    kind of workload alike. A series with none of the labels (a bare pod) is in no branch.
+    """
+    metric = validate_metric_name(metric)
+
+    def series(selector: str) -> str:
+        return f"rate({metric}{{{selector}}}[{validate_duration(window)}])" if window else \
+            f"{metric}{{{selector}}}"
+
+    labels = [convention.workload_label, *convention.workload_fallback_labels]
+    if len(labels) == 1:
+        return series(request_selector(convention, namespace=namespace, workload=workload, pod=pod))
+    branches = []
+    for index, label in enumerate(labels):
+        branch = series(_selector(convention, label, labels[:index], namespace=namespace,
+                                  workload=workload, pod=pod))
+        if index:
+            # "(.*)" always matches and the branch's label is non-empty: the workload is its value.
+            branch = (f'label_replace({branch}, "{validate_label_name(convention.workload_label)}", "$1", '
+                      f'"{validate_label_name(label)}", "(.*)")')
+        branches.append(branch)
+    return " or ".join(branches)
 
 
 @dataclass(frozen=True)
 class RequestQuery:
     """A catalogue entry for request metrics, rendered for one metric convention.
 
-    `template` placeholders: {requests} and {buckets} (the convention's counter and histogram bucket
-    series, validated names), {sel} (request_selector), {by} (validated label names, comma-separated),
-    {window} (a PromQL duration), {quantile} (0..1) and {to_seconds} (" * 0.001" for milliseconds, else
-    ""). Results are always in seconds and requests per second, whatever unit the convention uses.
+    `template` placeholders: {request_rates} and {bucket_rates} (request_series: the per-second rates of
+    the convention's counter and histogram buckets over the window, for the selection, the workload in
+    the convention's workload_label), {by} (validated label names, comma-separated), {quantile} (0..1)
+    and {to_seconds} (" * 0.001" for milliseconds, else ""). Results are always in seconds and requests
+    per second, whatever unit the convention uses.
     """
 
     name: str
@@ -367,35 +413,35 @@ class RequestQuery:
 
     def render(self, convention: _ConventionNames, *, by: Sequence[str], namespace: str = "",
                workload: str = "", pod: str = "", window: str = "5m", quantile: float = 0.95) -> str:
-        if "{buckets}" in self.template and not convention.duration_bucket:
+        if "{bucket_rates}" in self.template and not convention.duration_bucket:
             raise ValueError(f"{self.name} needs a duration histogram; this convention has none")
         if not 0 <= quantile <= 1:
             raise ValueError(f"quantile must be within 0..1, not {quantile!r}")
         scale = float(convention.seconds_per_unit)
         if not (math.isfinite(scale) and scale > 0):
             raise ValueError(f"seconds_per_unit must be a positive number, not {scale!r}")
+        selection = {"namespace": namespace, "workload": workload, "pod": pod,
+                     "window": validate_duration(window)}
         return self.template.format(
-            requests=validate_metric_name(convention.requests_metric),
-            buckets=validate_metric_name(convention.duration_bucket) if convention.duration_bucket else "",
-            sel=request_selector(convention, namespace=namespace, workload=workload, pod=pod),
+            request_rates=request_series(convention, convention.requests_metric, **selection),
+            bucket_rates=request_series(convention, convention.duration_bucket, **selection)
+            if convention.duration_bucket else "",
             by=", ".join(validate_label_name(label) for label in dict.fromkeys(by)),
-            window=validate_duration(window), quantile=f"{quantile:g}",
-            to_seconds="" if scale == 1 else f" * {scale!r}")
+            quantile=f"{quantile:g}", to_seconds="" if scale == 1 else f" * {scale!r}")
 
 
 REQUESTS_BY_STATUS = RequestQuery(
     name="requests_by_status",
     # One query gives the request rate, the 5xx and the 4xx rates: {by} always ends with the status
     # label, and KAMS sums the codes by class. Fewer round trips than a query per class, same numbers.
-    template="sum by ({by}) (rate({requests}{{{sel}}}[{window}]))",
+    template="sum by ({by}) ({request_rates})",
     description="Requests per second by status code, averaged over the window.",
     unit="req/s",
 )
 
 REQUEST_LATENCY_QUANTILE = RequestQuery(
     name="request_latency_quantile",
-    template=("histogram_quantile({quantile}, sum by ({by}, le) (rate({buckets}{{{sel}}}[{window}])))"
-              "{to_seconds}"),
+    template="histogram_quantile({quantile}, sum by ({by}, le) ({bucket_rates})){to_seconds}",
     description="The quantile of request duration over the window, interpolated within histogram buckets "
                 "as Prometheus does, converted to seconds.",
     unit="s",
@@ -412,9 +458,8 @@ def conventions_present(candidates: Sequence[tuple[str, _ConventionNames]]) -> s
         raise ValueError("no conventions to look for")
     parts = []
     for name, convention in candidates:
-        sel = request_selector(convention)
-        parts.append(f'label_replace(count({validate_metric_name(convention.requests_metric)}{{{sel}}}), '
-                     f'"convention", "{escape_label_value(name)}", "", "")')
+        series = request_series(convention, convention.requests_metric)
+        parts.append(f'label_replace(count({series}), "convention", "{escape_label_value(name)}", "", "")')
     return " or ".join(parts)
 
 

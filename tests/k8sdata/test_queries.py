@@ -3,6 +3,7 @@ Prometheus' own parser), and the catalogue keeps its promises (aggregation label
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -218,7 +219,9 @@ def test_request_queries_use_the_conventions_names_and_units() -> None:
     assert rate == ('sum by (destination_workload_namespace, destination_workload, response_code) (rate('
                     'istio_requests_total{reporter="destination", destination_workload_namespace="shop", '
                     'destination_workload="web"}[5m]))')
-    latency = REQUEST_LATENCY_QUANTILE.render(LINKERD, by=["namespace", "deployment"], quantile=0.5)
+    # Linkerd's workload fallbacks (statefulset, daemonset, ...) have their own tests in test_red.py.
+    deployments_only = dataclasses.replace(LINKERD, workload_fallback_labels=())
+    latency = REQUEST_LATENCY_QUANTILE.render(deployments_only, by=["namespace", "deployment"], quantile=0.5)
     assert latency == ('histogram_quantile(0.5, sum by (namespace, deployment, le) (rate('
                        'response_latency_ms_bucket{direction="inbound", namespace!="", deployment!=""}[5m])))'
                        ' * 0.001')
