@@ -116,3 +116,11 @@ def test_without_a_key_the_stand_in_ignores_authorization() -> None:
         answer = requests.get(f"{open_clair.url}{REPORT_PATH}{DIGEST}", timeout=5,
                               headers={"Authorization": "Bearer nonsense"})
         assert answer.status_code == 404 and open_clair.refusals == []
+
+
+def test_the_command_line_refuses_a_key_clair_would_not_read(capsys: pytest.CaptureFixture[str]) -> None:
+    from sandbox.clair import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--psk", KEY_TEXT.rstrip("=")])  # unpadded: Clair's config.Base64 refuses it too
+    assert caught.value.code == 2 and "--psk is not base64" in capsys.readouterr().err
