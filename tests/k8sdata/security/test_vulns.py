@@ -106,6 +106,11 @@ def test_one_row_per_running_image_and_source(both: vulns.VulnerabilityData) -> 
     table = vulns.vulnerability_table(both)
     assert not table.duplicated(["image", "digest", "source"]).any()
     assert set(table["source"]) == {"trivy", "clair"}
+    # Which report each row came from: the demo has only namespaced VulnerabilityReports.
+    scanned = table[table["status"] == "scanned"]
+    assert set(zip(scanned["source"], scanned["reported_by"], strict=True)) == {
+        ("trivy", "VulnerabilityReport"), ("clair", "Clair v4")}
+    assert set(table[(table["source"] == "trivy") & (table["status"] == "no report")]["reported_by"]) <= {""}
     live = {c.get("image") for o in load_demo_objects() if o["kind"] == "Pod"
             and o["status"].get("phase") in ("Running", "Pending") for c in o["spec"]["containers"]}
     assert set(table["image"]) == live
