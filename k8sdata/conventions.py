@@ -147,7 +147,10 @@ def _custom_convention(settings: Settings) -> Convention | None:
 def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
     """The built-in conventions (the app label from KAMS_APP_LABEL) and, first, the custom one if set.
 
-    A custom convention on a built-in's metric replaces that built-in: the user's label names win.
+    A custom convention on a built-in's metric replaces that built-in: the user's label names win, but
+    the built-in's fixed matchers stay (Istio's reporter="destination", Linkerd's direction="inbound"),
+    since without them every request would count twice. That is how Istio figures are read under
+    other label names (a pod label other than `pod`, for instance; docs/requests.md).
     Raises NotConfigured (with a sentence) when the custom settings are not valid names.
     """
     builtins = [replace(PROMETHEUS_CLIENT, workload_label=validate_label_name(settings.app_label))
@@ -155,6 +158,9 @@ def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
     custom = _custom_convention(settings)
     if custom is None:
         return tuple(builtins)
+    replaced = [c for c in builtins if c.requests_metric == custom.requests_metric]
+    if replaced:
+        custom = replace(custom, matchers=replaced[0].matchers)
     return (custom, *(c for c in builtins if c.requests_metric != custom.requests_metric))
 
 

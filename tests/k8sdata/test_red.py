@@ -26,7 +26,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from k8sdata.config import Settings
-from k8sdata.conventions import INGRESS_NGINX, ISTIO, LINKERD, PROMETHEUS_CLIENT, conventions_from_settings
+from k8sdata.conventions import (
+    INGRESS_NGINX,
+    ISTIO,
+    LINKERD,
+    PROMETHEUS_CLIENT,
+    conventions_from_settings,
+    detect_conventions,
+)
 from k8sdata.errors import SourceError
 from k8sdata.prom import PromClient
 from k8sdata.red import (
@@ -127,6 +134,42 @@ LINKERD_BOUNDS = (1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 10
 CUSTOM_BOUNDS = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000)
 #: A Linkerd deployment whose name is PromQL syntax: it must be matched as one literal value.
 HOSTILE_WORKLOAD = 'web"} or vector(1) # \\ .* \n'
+#: Linkerd workloads that are not Deployments: linkerd-viz's scrape names each pod's workload by its kind
+#: (the pod's linkerd.io/proxy-statefulset or -daemonset label becomes `statefulset` / `daemonset`).
+LINKERD_STATEFULSET_PODS = {
+    "redis-0": {"codes": {"200": 2.0, "503": 0.5}, "upper_ms": 50.0},
+    "redis-1": {"codes": {"200": 1.5}, "upper_ms": 500.0},
+}
+LINKERD_DAEMONSET_PODS = {
+    "node-agent-7xk2p": {"codes": {"200": 1.0, "404": 0.25}, "upper_ms": 20.0},
+    "node-agent-q9d4m": {"codes": {"200": 1.0, "404": 0.25}, "upper_ms": 20.0},
+}
+#: Istio names a StatefulSet by destination_workload like any workload; this one is scraped without a
+#: `pod` label (its scrape config calls it kubernetes_pod_name), and has no latency histogram.
+UNPODDED_WORKLOAD, UNPODDED_POD, UNPODDED_RPS = "ratings-db", "ratings-db-0", 2.0
+
+
+def linkerd_kind_counters() -> list[Counter]:
+    """Linkerd series of a StatefulSet and a DaemonSet (inbound, plus outbound traffic that is not
+    theirs to count), and of a bare pod that belongs to no workload."""
+    counters: list[Counter] = []
+    kinds = (("statefulset", "data", "redis", LINKERD_STATEFULSET_PODS),
+             ("daemonset", "monitoring", "node-agent", LINKERD_DAEMONSET_PODS))
+    for kind, namespace, workload, pods in kinds:
+        for pod, spec in pods.items():
+            for code, rate in spec["codes"].items():  # type: ignore[attr-defined]
+                labels = {"direction": "inbound", "namespace": namespace, kind: workload, "pod": pod,
+                          "status_code": code, "controller_revision_hash": f"{workload}-6c9f8b7d4",
+                          "classification": "success" if code < "500" else "failure", "tls": "true"}
+                counters.append(Counter("response_total", labels, rate))
+                counters += histogram("response_latency_ms_bucket", labels, rate,
+                                      uniform(spec["upper_ms"], LINKERD_BOUNDS))  # type: ignore[arg-type]
+            counters.append(Counter("response_total", {
+                "direction": "outbound", "namespace": namespace, kind: workload, "pod": pod,
+                "status_code": "200", "dst_deployment": "web"}, 7.0))
+    counters.append(Counter("response_total", {"direction": "inbound", "namespace": "emojivoto",
+                                               "pod": "debug-shell", "status_code": "200"}, 3.0))
+    return counters
 
 
 def mesh_counters() -> list[Counter]:
@@ -154,6 +197,13 @@ def mesh_counters() -> list[Counter]:
     counters.append(Counter("response_total", {"direction": "inbound", "namespace": "emojivoto",
                                                "deployment": HOSTILE_WORKLOAD, "pod": "hostile-0",
                                                "status_code": "200"}, 1.0))
+    counters += linkerd_kind_counters()
+    for reporter, scale in (("destination", 1.0), ("source", 1.5)):
+        counters.append(Counter("istio_requests_total", {
+            "reporter": reporter, "destination_workload_namespace": "bookinfo",
+            "destination_workload": UNPODDED_WORKLOAD, "response_code": "200",
+            "kubernetes_pod_name": UNPODDED_POD if reporter == "destination" else "ratings-v1-0"},
+            UNPODDED_RPS * scale))
     for code, rate in (("200", 5.0), ("429", 0.5)):
         for handler, share in (("/pay", 0.8), ("/refund", 0.2)):
             labels = {"kubernetes_namespace": "payments", "service": "checkout",
@@ -215,6 +265,7 @@ def test_istio_destination_side_in_seconds(mesh: tuple[PrometheusServer, datetim
 def test_istio_per_pod(mesh: tuple[PrometheusServer, datetime]) -> None:
     server, at = mesh
     frame = red_summary(PromClient(server.url, 10), [ISTIO], level="pod", at=at)
+    frame = frame[frame["workload"] == "reviews"]
     assert frame["pod"].tolist() == sorted(ISTIO_PODS)
     for pod, spec in ISTIO_PODS.items():
         row = only(frame, pod=pod)
@@ -292,7 +343,9 @@ def test_history_is_long_and_complete(mesh: tuple[PrometheusServer, datetime]) -
     assert history.groupby(["namespace", "workload", "metric", "time"]).size().max() == 1
     volume = request_volume(prom, [LINKERD, ISTIO], start=at - timedelta(minutes=20), end=at, step=60)
     assert list(volume.columns) == ["time", "rps"] and len(volume) == 21
-    assert all(close(value, 5.0 + 1.0 + 10.0) for value in volume["rps"])
+    # Linkerd: web 5, the hostile deployment 1, redis 4, node-agent 2.5 (not the bare pod's 3);
+    # Istio: reviews 10, ratings-db 2.
+    assert all(close(value, 5.0 + 1.0 + 4.0 + 2.5 + 10.0 + 2.0) for value in volume["rps"])
     only_web = request_volume(prom, [LINKERD, ISTIO], workload="web", start=at - timedelta(minutes=5), end=at,
                               step=60)
     assert all(close(value, 5.0) for value in only_web["rps"])
@@ -315,6 +368,7 @@ def test_empty_selections_keep_their_columns(mesh: tuple[PrometheusServer, datet
 @given(value=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=24))
 @example(value=HOSTILE_WORKLOAD)
 @example(value="web")
+@example(value="redis")
 def test_any_workload_value_stays_one_literal_matcher(mesh: tuple[PrometheusServer, datetime],
                                                       value: str) -> None:
     """Whatever a user picks as workload, the real Prometheus matches exactly that one value."""
@@ -324,7 +378,100 @@ def test_any_workload_value_stays_one_literal_matcher(mesh: tuple[PrometheusServ
         frame = red_breakdown(prom, [LINKERD], workload=value, at=at)
     finally:
         prom.close()
-    assert set(frame["workload"]) == ({value} if value in ("web", HOSTILE_WORKLOAD) else set())
+    linkerd_workloads = ("web", HOSTILE_WORKLOAD, "redis", "node-agent")
+    assert set(frame["workload"]) == ({value} if value in linkerd_workloads else set())
+
+
+def _pods_buckets(pods: dict[str, dict[str, Any]]) -> list[tuple[float, float]]:
+    """The pods' histograms added up: each pod's rate times its uniform shape, per bound."""
+    return [(le, sum(sum(spec["codes"].values()) * uniform(spec["upper_ms"], LINKERD_BOUNDS)[le]
+                     for spec in pods.values())) for le in (*LINKERD_BOUNDS, math.inf)]
+
+
+def test_linkerd_statefulset_and_daemonset_are_workloads(mesh: tuple[PrometheusServer, datetime]) -> None:
+    """Linkerd names a StatefulSet's pods by `statefulset` and a DaemonSet's by `daemonset`: both are
+    workloads like a Deployment, in the same 4 queries; a bare pod (no workload label) is none."""
+    server, at = mesh
+    prom = CountingProm(server.url)
+    frame = red_summary(prom, [LINKERD], at=at)
+    assert prom.sent == 4
+    assert frame[["namespace", "workload"]].values.tolist() == [
+        ["data", "redis"], ["emojivoto", "web"], ["emojivoto", HOSTILE_WORKLOAD],
+        ["monitoring", "node-agent"]]
+    redis = only(frame, workload="redis")
+    assert close(redis["rps"], 4.0) and close(redis["error_ratio"], 0.5 / 4.0)
+    assert redis["error_ratio_4xx"] == 0
+    buckets = _pods_buckets(LINKERD_STATEFULSET_PODS)
+    for column, q in (("p50_seconds", 0.5), ("p95_seconds", 0.95), ("p99_seconds", 0.99)):
+        assert close(redis[column], bucket_quantile(q, buckets) / 1000), column
+    agent = only(frame, workload="node-agent")
+    assert close(agent["rps"], 2.5) and agent["error_ratio"] == 0 and close(agent["error_ratio_4xx"], 0.2)
+    # Uniform over [0, 20 ms] with a bucket edge at 20 ms: the true quantiles, exactly.
+    assert close(agent["p50_seconds"], 0.010) and close(agent["p95_seconds"], 0.019)
+    assert close(only(frame, workload="web")["rps"], 5.0)  # the bare pod's 3/s are nobody's
+
+    pods = red_summary(prom, [LINKERD], level="pod", at=at)
+    assert sorted(pods[pods["workload"] == "redis"]["pod"]) == sorted(LINKERD_STATEFULSET_PODS)
+    assert sorted(pods[pods["workload"] == "node-agent"]["pod"]) == sorted(LINKERD_DAEMONSET_PODS)
+    assert "debug-shell" not in set(pods["pod"]) and "" not in set(pods["workload"])
+    redis0, redis1 = only(pods, pod="redis-0"), only(pods, pod="redis-1")
+    assert close(redis0["rps"], 2.5) and close(redis0["error_ratio"], 0.2) and close(redis1["rps"], 1.5)
+    assert close(redis0["p50_seconds"], 0.025) and close(redis1["p99_seconds"], 0.495)
+
+
+def test_linkerd_selection_by_statefulset_or_daemonset(mesh: tuple[PrometheusServer, datetime]) -> None:
+    """Choosing a StatefulSet or DaemonSet by name selects it in every view, with the same query count."""
+    server, at = mesh
+    prom = CountingProm(server.url)
+    breakdown = red_breakdown(prom, [LINKERD], workload="redis", at=at)
+    assert prom.sent == 2
+    assert set(breakdown["workload"]) == {"redis"} and breakdown["code"].tolist() == ["200", "503"]
+    assert close(breakdown["rps"].sum(), 4.0) and (breakdown["path"] == "").all()
+    start = at - timedelta(minutes=10)
+    history = red_history(prom, [LINKERD], workload="node-agent", start=start, end=at, step=60)
+    assert set(history["workload"]) == {"node-agent"}
+    rates = history[history["metric"] == "rps"]
+    assert len(rates) == 11 and all(close(value, 2.5) for value in rates["value"])
+    p95 = history[history["metric"] == "p95_seconds"]
+    assert len(p95) == 11 and all(close(value, 0.019) for value in p95["value"])
+    volume = request_volume(prom, [LINKERD], namespace="data", start=start, end=at, step=60)
+    assert all(close(value, 4.0) for value in volume["rps"])
+    pod = red_summary(prom, [LINKERD], level="pod", namespace="monitoring", at=at)
+    assert pod["pod"].tolist() == sorted(LINKERD_DAEMONSET_PODS)
+
+
+def test_detection_sees_linkerd_workloads_of_every_kind(mesh: tuple[PrometheusServer, datetime]) -> None:
+    """In a namespace whose only meshed workload is a StatefulSet, Linkerd is detected; read by its
+    `deployment` label alone it would not be."""
+    server, at = mesh
+    prom = CountingProm(server.url)
+    in_data = dataclasses.replace(LINKERD, name="linkerd-data",
+                                  matchers=(*LINKERD.matchers, ("namespace", "data")))
+    deployments_only = dataclasses.replace(in_data, name="deployments-only", workload_fallback_labels=())
+    assert detect_conventions(prom, [deployments_only, in_data], at=at) == [in_data]
+    assert prom.sent == 1
+
+
+def test_istio_without_a_pod_label(mesh: tuple[PrometheusServer, datetime], tmp_path: Path) -> None:
+    """Istio's metrics name no pod: the scrape must add it. Without a `pod` label the workload's per-pod
+    row has an empty pod; a custom convention on istio_requests_total names the scrape's label and keeps
+    Istio's reporter="destination" (the source side's copies are not counted)."""
+    server, at = mesh
+    prom = PromClient(server.url, 10)
+    pods = red_summary(prom, [ISTIO], level="pod", at=at)
+    unpodded = only(pods, workload=UNPODDED_WORKLOAD)
+    assert unpodded["pod"] == "" and close(unpodded["rps"], UNPODDED_RPS)
+    assert math.isnan(unpodded["p95_seconds"])  # no histogram series for it
+    custom = conventions_from_settings(Settings.from_env({
+        "KAMS_REQUESTS_METRIC": "istio_requests_total",
+        "KAMS_REQUEST_DURATION_METRIC": "istio_request_duration_milliseconds",
+        "KAMS_REQUEST_DURATION_UNIT": "ms", "KAMS_REQUEST_NAMESPACE_LABEL": "destination_workload_namespace",
+        "KAMS_REQUEST_WORKLOAD_LABEL": "destination_workload",
+        "KAMS_REQUEST_POD_LABEL": "kubernetes_pod_name",
+        "KAMS_REQUEST_STATUS_LABEL": "response_code"}, home=tmp_path))[0]
+    assert custom.matchers == ISTIO.matchers
+    row = only(red_summary(prom, [custom], level="pod", at=at), workload=UNPODDED_WORKLOAD)
+    assert row["pod"] == UNPODDED_POD and close(row["rps"], UNPODDED_RPS)
 
 
 def test_prometheus_down_is_a_source_error() -> None:
