@@ -61,12 +61,18 @@ def test_builtins_name_what_the_exporters_publish() -> None:
     assert (LINKERD.requests_metric, LINKERD.duration_bucket, LINKERD.seconds_per_unit, LINKERD.matchers) == (
         "response_total", "response_latency_ms_bucket", 0.001, (("direction", "inbound"),))
     assert (LINKERD.workload_label, LINKERD.status_label) == ("deployment", "status_code")
+    # Linkerd's scrape names the workload by its kind (its proxy metrics reference): Jobs as k8s_job,
+    # since `job` is Prometheus' own label.
+    assert LINKERD.workload_fallback_labels == (
+        "statefulset", "daemonset", "cronjob", "k8s_job", "replicaset", "replicationcontroller")
+    assert all(not c.workload_fallback_labels for c in BUILTIN_CONVENTIONS if c is not LINKERD)
 
 
 @pytest.mark.parametrize("field, value", [
     ("requests_metric", 'http_requests_total{x="1"}'), ("workload_label", "app) or vector(1"),
     ("pod_label", "pod name"), ("duration_bucket", "a-b"), ("seconds_per_unit", 0.0),
-    ("matchers", (("reporter=", "x"),)),
+    ("matchers", (("reporter=", "x"),)), ("workload_fallback_labels", ("stateful set",)),
+    ("workload_fallback_labels", ("app",)),  # the workload label itself: a repeat
 ])
 def test_names_are_validated(field: str, value: Any) -> None:
     with pytest.raises(ValueError):
@@ -99,6 +105,18 @@ def test_custom_convention_on_a_builtin_metric_replaces_it(tmp_path: Path) -> No
                                                      KAMS_REQUEST_WORKLOAD_LABEL="container"))
     assert [c.name for c in conventions] == ["custom", "istio", "linkerd", "ingress-nginx"]
     assert conventions[0].workload_label == "container" and conventions[0].duration_bucket == ""
+
+
+@pytest.mark.parametrize("builtin", [ISTIO, LINKERD])
+def test_custom_convention_keeps_the_replaced_builtins_matchers(tmp_path: Path, builtin: Convention) -> None:
+    # Without reporter="destination" (direction="inbound") every request would count twice; the custom
+    # label names apply as given, so Linkerd's workload fallbacks do not (the user named the label).
+    conventions = conventions_from_settings(settings(tmp_path, KAMS_REQUESTS_METRIC=builtin.requests_metric,
+                                                     KAMS_REQUEST_POD_LABEL="kubernetes_pod_name"))
+    custom = conventions[0]
+    assert (custom.name, custom.matchers) == ("custom", builtin.matchers)
+    assert custom.pod_label == "kubernetes_pod_name"
+    assert custom.workload_fallback_labels == () and builtin not in conventions
 
 
 @pytest.mark.parametrize("env, mentions", [
