@@ -44,6 +44,9 @@ TRIVY_CLUSTER_KIND = "ClusterVulnerabilityReport"
 #: A ClusterVulnerabilityReport made from the cluster's KBOM (owner kind ClusterSbomReport, artifact
 #: k8s.io/kubernetes:<version>) lists the Kubernetes components' vulnerabilities, not an image's.
 KBOM_OWNER_KIND = "ClusterSbomReport"
+#: List requests `collect_vulnerabilities` sends to the Kubernetes API besides the pods (one per Trivy
+#: kind, when the demo-sized lists fit one page); the snapshot counts them.
+TRIVY_LIST_REQUESTS = 2
 #: Where Trivy Operator keeps the owner's name when it is not a valid label value (pkg/kube/object.go).
 _RESOURCE_NAME_KEY = "trivy-operator.resource.name"
 CLAIR_REPORT_PATH = "/matcher/api/v1/vulnerability_report/"
