@@ -35,7 +35,7 @@ from k8sdata.security.engine import Finding, ScanResult
 from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects, skipped_sentences
-from k8sdata.security.vulns import collect_vulnerabilities, vulnerability_scan
+from k8sdata.security.vulns import TRIVY_LIST_REQUESTS, collect_vulnerabilities, vulnerability_scan
 
 #: The tables a complete snapshot holds, in the order they are written.
 TABLES = ("pods", "events", "nodes", "requests", "security_findings", "security_scores")
@@ -44,8 +44,8 @@ NOTE_COLUMNS = ["table", "sentence"]
 FINDING_COLUMNS = [*Finding.KEYS, "exempt", "exempt_reason"]
 SCORE_COLUMNS = ["category", "value", "grade", "passed", "warnings", "dangers"]
 #: Requests to the Kubernetes API per snapshot (one page each): the workload scan's lists and PDBs, the
-#: audits' lists without pods (already listed) and /version, Trivy's VulnerabilityReports, events.
-SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + 1) + (len(LISTS) - 1 + 1) + 1 + 1
+#: audits' lists without pods (already listed) and /version, Trivy's (Cluster)VulnerabilityReports, events.
+SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + 1) + (len(LISTS) - 1 + 1) + TRIVY_LIST_REQUESTS + 1
 
 Progress = Callable[[str], None]
 #: After these, the same source is not asked again during this snapshot.
