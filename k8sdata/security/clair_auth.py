@@ -19,8 +19,8 @@ Settings: CLAIR_PSK (the base64 text of `auth.psk.key`) or CLAIR_PSK_FILE (a fil
 e.g. a mounted Secret; re-read when it changes, so a rotated key is picked up without a restart) and
 CLAIR_PSK_ISSUER. Signing uses only the standard library (hmac, hashlib, base64, json).
 
-`clair_client(settings)` is the Clair client KAMS uses: `ClairClient` plus the token, and a 401 turned
-into a sentence that says the key or issuer is wrong and what to set.
+k8sdata.security.vulns.ClairClient takes a PskSigner (`clair_client(settings)` builds both) and turns a 401
+into `unauthorized(signer)`: a sentence that says the key or issuer is wrong and what to set.
 """
 
 from __future__ import annotations
@@ -39,11 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from k8sdata.errors import Forbidden, SourceError
-from k8sdata.security.vulns import ClairClient
 
 if TYPE_CHECKING:
-    import requests
-
     from k8sdata.config import Settings
 
 #: clairctl's `--issuer` default (cmd/clairctl/main.go): the issuer operators already list for tools.
@@ -197,7 +194,7 @@ class PskSigner:
         return {"Authorization": f"Bearer {self.token()}"}
 
 
-# -------------------------------------------------------------------------------------- the client
+# ------------------------------------------------------------------------------------------ refusal
 
 def unauthorized(signer: PskSigner | None) -> Forbidden:
     """The sentence for Clair's 401: its PSK middleware refused the token, or KAMS sent none."""
@@ -211,27 +208,3 @@ def unauthorized(signer: PskSigner | None) -> Forbidden:
               "text of Clair's auth.psk.key, and CLAIR_PSK_ISSUER to one of the issuers in its auth.psk.iss. "
               "If both are right, the clocks of KAMS and Clair differ by more than "
               f"{CLAIR_LEEWAY_SECONDS:g} seconds."))
-
-
-class SignedClairClient(ClairClient):
-    """ClairClient sending `Authorization: Bearer <JWT>` when a signer is given; a 401 is the sentence of
-    `unauthorized`, with or without a signer (a Clair that requires a key KAMS was not given)."""
-
-    def __init__(self, url: str, timeout: float, *, signer: PskSigner | None = None) -> None:
-        super().__init__(url, timeout)
-        self.signer = signer
-
-    def _auth_headers(self) -> dict[str, str]:
-        return self.signer.headers() if self.signer is not None else {}
-
-    def _raise_for_status(self, response: requests.Response, path: str, message: str) -> None:
-        if response.status_code == 401:
-            raise unauthorized(self.signer)
-        super()._raise_for_status(response, path, message)
-
-
-def clair_client(settings: Settings) -> SignedClairClient:
-    """The client for CLAIR_URL with the PSK settings; NotConfigured without CLAIR_URL, ClairKeyError for
-    a key that cannot be used (both SourceErrors, so the page shows them like any other Clair failure)."""
-    return SignedClairClient(settings.clair_url or "", settings.request_timeout,
-                             signer=PskSigner.from_settings(settings))

@@ -29,9 +29,12 @@ import pandas as pd
 
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, SourceError
 from k8sdata.prom import JsonHttpClient
+from k8sdata.security.clair_auth import PskSigner, unauthorized
 from k8sdata.security.engine import CheckResult, Finding, ScanResult
 
 if TYPE_CHECKING:
+    import requests
+
     from k8sdata.config import Settings
 
 TRIVY_GROUP_VERSION = "aquasecurity.github.io/v1alpha1"
@@ -427,10 +430,24 @@ def list_trivy_cluster_reports(kube: Any) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------------------ Clair
 
 class ClairClient(JsonHttpClient):
-    """Clair v4's matcher API (read-only: it never submits manifests to the indexer)."""
+    """Clair v4's matcher API (read-only: it never submits manifests to the indexer). With a `signer`,
+    every request carries Clair's pre-shared-key JWT (k8sdata.security.clair_auth); a 401 says what to
+    set, with or without one (a Clair that requires a key KAMS was not given)."""
 
     source: Source = "clair"
     credentials_hint = "Clair refused KAMS: check the authentication in front of it."
+
+    def __init__(self, url: str, timeout: float, *, signer: PskSigner | None = None) -> None:
+        super().__init__(url, timeout)
+        self.signer = signer
+
+    def _auth_headers(self) -> dict[str, str]:
+        return self.signer.headers() if self.signer is not None else {}
+
+    def _raise_for_status(self, response: requests.Response, path: str, message: str) -> None:
+        if response.status_code == 401:
+            raise unauthorized(self.signer)
+        super()._raise_for_status(response, path, message)
 
     def _tls_hint(self) -> str:
         return "Clair's certificate is not trusted by this machine's CA bundle."
@@ -459,6 +476,13 @@ class ClairClient(JsonHttpClient):
         if response.status_code != 200 or not isinstance(body, dict):
             raise SourceError(self.source, message or f"HTTP {response.status_code} for {path}")
         return body
+
+
+def clair_client(settings: Settings) -> ClairClient:
+    """The client for CLAIR_URL with the PSK settings; NotConfigured without CLAIR_URL, ClairKeyError for
+    a key that cannot be used (both SourceErrors, so the page shows them like any other Clair failure)."""
+    return ClairClient(settings.clair_url or "", settings.request_timeout,
+                       signer=PskSigner.from_settings(settings))
 
 
 def clair_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageReport:
@@ -547,7 +571,7 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
         clair = images
     else:
         try:
-            client = ClairClient(settings.clair_url, settings.request_timeout)
+            client = clair_client(settings)
             try:
                 clair = clair_image_reports(client, images)
             finally:

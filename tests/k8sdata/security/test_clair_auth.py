@@ -20,13 +20,12 @@ from k8sdata.security.clair_auth import (
     DEFAULT_ISSUER,
     ClairKeyError,
     PskSigner,
-    SignedClairClient,
-    clair_client,
     decode_key,
     hs256_signature,
     psk_claims,
     sign_hs256,
 )
+from k8sdata.security.vulns import ClairClient, clair_client
 from sandbox.clair import REPORTS_FILE, ClairStandIn, check_psk_token
 
 KEY_TEXT = base64.b64encode(b"a pre-shared key of thirty-two b").decode()
@@ -143,7 +142,7 @@ def test_the_right_key_gets_the_report(clair: ClairStandIn) -> None:
     assert clair.refusals == []
 
 
-def _refusal(clair: ClairStandIn, client: SignedClairClient) -> Forbidden:
+def _refusal(clair: ClairStandIn, client: ClairClient) -> Forbidden:
     try:
         with pytest.raises(Forbidden) as caught:
             client.vulnerability_report(INDEXED)
@@ -162,7 +161,7 @@ def test_wrong_key_wrong_issuer_or_expired_token_is_refused_with_the_sentence(
     settings = _settings(CLAIR_URL=clair.url, **env)
     signer = PskSigner(key=settings.clair_psk, issuer=settings.clair_psk_issuer,
                        clock=lambda: time.time() + clock_offset)
-    error = _refusal(clair, SignedClairClient(clair.url, 5, signer=signer))
+    error = _refusal(clair, ClairClient(clair.url, 5, signer=signer))
     assert clair.refusals == [reason]
     sentence = error.sentence
     assert "HTTP 401" in sentence and "key or the issuer is wrong" in sentence
