@@ -493,7 +493,9 @@ def test_stand_in_cuts_since_time_to_whole_seconds_like_kube_apiserver(
     """kube-apiserver forwards sinceTime with time.RFC3339 (no fraction): asking from x.95 s returns the
     lines of that whole second, which is why follow() must drop the seam itself."""
     server, _ = logs_api
-    moment = growing.started + timedelta(seconds=10, milliseconds=950)
+    # x.950 of a whole second: ~9 ticks of that second come before it, whatever the clock's fraction
+    # when the log started (started + 10.95 s could fall at x.03, before any line of its second).
+    moment = (growing.started + timedelta(seconds=10)).replace(microsecond=950_000)
     query = urllib.parse.urlencode({"sinceTime": moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
                                     "timestamps": "true", "limitBytes": 4000})
     request = urllib.request.Request(f"{server.url}/api/v1/namespaces/shop/pods/web-1/log?{query}",
