@@ -23,6 +23,7 @@ from sandbox import demo_names
 from sandbox.apiserver.resources import RESOURCE_TYPES, ResourceRegistry
 from sandbox.clair import REPORT_PATH, REPORTS_FILE, ClairStandIn, expand_report
 from sandbox.cluster_loader import load_demo_objects
+from tests.k8sdata.security.vulns_helpers import collect
 
 TRIVY_YAML = Path(__file__).resolve().parents[3] / "sandbox" / "cluster" / "90-vulnerabilityreports.yaml"
 KAMS_DIGEST = "sha256:ef9fdf87a9a4b35d2a0f517bc4079e89e31b243e58921d7fc8dfa337ce9da39e"
@@ -55,12 +56,8 @@ def clair_clean(clair: ClairStandIn) -> Iterator[ClairStandIn]:
 
 
 def _collect(kube_api: Any, clair_url: str | None, timeout: str = "5") -> vulns.VulnerabilityData:
-    settings = _settings(kube_api.reader_kubeconfig, clair_url, timeout)
-    kube = KubeClient(settings)
-    try:
-        return vulns.collect_vulnerabilities(kube, settings)
-    finally:
-        kube.close()
+    return collect(kube_api.reader_kubeconfig, KAMS_REQUEST_TIMEOUT=timeout,
+                   **({"CLAIR_URL": clair_url} if clair_url else {}))
 
 
 @pytest.fixture(scope="module")

@@ -24,14 +24,13 @@ from typing import Any
 
 import pytest
 
-from k8sdata.config import Settings
 from k8sdata.errors import Forbidden
-from k8sdata.kube import KubeClient
 from k8sdata.security import vulns
 from sandbox import demo_names
 from sandbox.apiserver import ApiServer
 from sandbox.apiserver.resources import RESOURCE_TYPES, ResourceRegistry
 from sandbox.cluster_loader import load_demo_objects
+from tests.k8sdata.security.vulns_helpers import collect
 
 PORTAL_DIGEST = "sha256:775e82a0366648de780178e389de589d41002f17da1429f034f2329961bcd96f"
 PORTAL_IMAGE = "registry.example.com/legacy/portal:latest"
@@ -140,18 +139,9 @@ def cluster_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ApiS
         server.stop()
 
 
-def _collect(kubeconfig: Path) -> vulns.VulnerabilityData:
-    settings = Settings.from_env({"KUBECONFIG": str(kubeconfig), "KAMS_REQUEST_TIMEOUT": "5"})
-    kube = KubeClient(settings)
-    try:
-        return vulns.collect_vulnerabilities(kube, settings)
-    finally:
-        kube.close()
-
-
 @pytest.fixture(scope="module")
 def merged(cluster_api: tuple[ApiServer, Path]) -> vulns.VulnerabilityData:
-    return _collect(cluster_api[1])
+    return collect(cluster_api[1])
 
 
 def _trivy_row(table: Any, image: str) -> Any:
@@ -215,7 +205,7 @@ def test_the_kbom_report_is_no_image(merged: vulns.VulnerabilityData) -> None:
 def test_requests_one_list_per_kind(cluster_api: tuple[ApiServer, Path]) -> None:
     server, kubeconfig = cluster_api
     server.clear_request_log()
-    data = _collect(kubeconfig)
+    data = collect(kubeconfig)
     assert data.sentences() == {} and data.trivy_cluster is None
     assert len(server.requests_to(CLUSTER_PATH)) == 1
     assert len(server.requests_to(r"/vulnerabilityreports$")) == 1
@@ -226,7 +216,7 @@ def test_cluster_reports_forbidden_is_a_sentence_and_the_namespaced_rows_stay(
     server, kubeconfig = cluster_api
     server.set_fault(CLUSTER_PATH, "forbidden")
     try:
-        data = _collect(kubeconfig)
+        data = collect(kubeconfig)
     finally:
         server.clear_faults()
     assert isinstance(data.trivy_cluster, Forbidden)
@@ -251,7 +241,7 @@ def test_cluster_kind_not_installed_is_skipped_silently(cluster_api: tuple[ApiSe
                                                    if t.plural != "clustervulnerabilityreports"))
     server.clear_request_log()
     try:
-        data = _collect(kubeconfig)
+        data = collect(kubeconfig)
         answered = [record.status for record in server.requests_to(CLUSTER_PATH)]
     finally:
         server.store.registry = registry
