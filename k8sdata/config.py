@@ -18,11 +18,12 @@ SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/toke
 DEFAULT_REQUEST_TIMEOUT = 10.0
 
 
-def _first_kubeconfig(environ: Mapping[str, str], home: Path) -> str | None:
-    """$KUBECONFIG's first path (kubectl merges several; the Python client reads one), else ~/.kube/config."""
+def _kubeconfig(environ: Mapping[str, str], home: Path) -> str | None:
+    """$KUBECONFIG as set (one path, or several joined by os.pathsep: k8sdata.kubeconfig merges them as
+    kubectl does), else ~/.kube/config when it exists."""
     listed = [part for part in environ.get("KUBECONFIG", "").split(os.pathsep) if part.strip()]
     if listed:
-        return listed[0]
+        return os.pathsep.join(listed)
     default = home / ".kube" / "config"
     return str(default) if default.is_file() else None
 
@@ -64,7 +65,7 @@ def _blank_to_none(value: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Settings:
-    kubeconfig: str | None  # $KUBECONFIG (first path), else ~/.kube/config if it exists, else None
+    kubeconfig: str | None  # $KUBECONFIG (its paths joined by os.pathsep), else ~/.kube/config if it exists
     context: str | None  # $KAMS_CONTEXT (None = kubeconfig's current context)
     in_cluster: bool  # $KUBERNETES_SERVICE_HOST set and the SA token file exists
     prometheus_url: str | None  # $PROMETHEUS_URL
@@ -114,7 +115,7 @@ class Settings:
         env: Mapping[str, str] = os.environ if environ is None else environ
         home = home if home is not None else Path(env.get("HOME") or Path.home())
         return cls(
-            kubeconfig=_first_kubeconfig(env, home),
+            kubeconfig=_kubeconfig(env, home),
             context=_blank_to_none(env.get("KAMS_CONTEXT")),
             in_cluster=bool(env.get("KUBERNETES_SERVICE_HOST")) and service_account_token.is_file(),
             prometheus_url=_blank_to_none(env.get("PROMETHEUS_URL")),

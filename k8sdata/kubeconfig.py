@@ -91,18 +91,12 @@ class Kubeconfig:
     raw: Mapping[str, Any] = field(repr=False)  # the merged document (for the auth-provider fallback)
 
 
-def kubeconfig_paths(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
-    """The kubeconfig files to merge. Settings keeps only $KUBECONFIG's first path (its `kubeconfig`),
-    so when that path is the first of the environment's $KUBECONFIG the whole list is used; a
-    `kubeconfig` that itself holds several paths (os.pathsep) is split the same way."""
+def kubeconfig_paths(settings: Settings) -> list[str]:
+    """The kubeconfig files to merge, in $KUBECONFIG's order (Settings.kubeconfig holds them joined by
+    os.pathsep); a file listed twice is read once, as kubectl does."""
     if not settings.kubeconfig:
         return []
-    paths = [part for part in settings.kubeconfig.split(os.pathsep) if part.strip()]
-    env = os.environ if environ is None else environ
-    listed = [part for part in env.get("KUBECONFIG", "").split(os.pathsep) if part.strip()]
-    if len(paths) == 1 and listed and listed[0] == paths[0]:
-        paths = listed
-    return list(dict.fromkeys(paths))  # kubectl reads a file listed twice once
+    return list(dict.fromkeys(part for part in settings.kubeconfig.split(os.pathsep) if part.strip()))
 
 
 def load_kubeconfig(paths: Sequence[str | Path]) -> Kubeconfig:

@@ -34,7 +34,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     }
     settings = Settings.from_env(env, home=tmp_path, service_account_token=token)
     assert dataclasses.asdict(settings) == {
-        "kubeconfig": "/a/one.yaml", "context": "prod", "in_cluster": True,
+        "kubeconfig": "/a/one.yaml:/b/two.yaml", "context": "prod", "in_cluster": True,
         "prometheus_url": "http://prom:9090", "request_timeout": 2.5, "app_label": "service",
         "s3_bucket": "bucket", "s3_prefix": "team/kams", "s3_endpoint_url": "http://s3:8333",
         "archive_dir": "/tmp/archive", "demo": True,
