@@ -26,6 +26,8 @@ from k8sdata.security.rbac import own_permissions, own_verdict, unused_roles, wh
 from k8sdata.security.versions import eol_frame, kubelet_skew, version_status
 from k8sdata.security.vulns import (
     VulnerabilityData,
+    components_sentence,
+    components_table,
     how_to_enable,
     top_vulnerabilities_frame,
     vulnerability_table,
@@ -347,6 +349,24 @@ def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | 
     st.caption("The worst vulnerabilities of each image, with the version that fixes them.")
     show_table(cves, "vulnerabilities-cves.csv", "kams_security_vuln_cves_csv",
                empty="No vulnerabilities reported for these images.")
+    render_components(data)
+
+
+def render_components(data: VulnerabilityData) -> None:
+    """The Kubernetes components' own vulnerabilities (Trivy Operator's KBOM ClusterVulnerabilityReport):
+    one row per component and version, with the versions that fix them; or how to turn the scan on."""
+    st.subheader("Kubernetes components")
+    st.caption("The control plane's and nodes' own components (kube-apiserver, kubelet, containerd ...) "
+               "from Trivy Operator's cluster scan. Cluster-wide: the namespace filter does not apply.")
+    sentence = components_sentence(data)
+    if sentence:
+        st.info(escape_markdown(sentence))
+        return
+    if data.components is None:  # Trivy's reports could not be read: the sentence above says why
+        return
+    show_table(components_table(data), "vulnerabilities-kubernetes-components.csv",
+               "kams_security_vuln_components_csv",
+               empty="Trivy Operator's cluster scan found no vulnerability in the Kubernetes components.")
 
 
 def render_sentences(sentences: Iterable[str]) -> None:

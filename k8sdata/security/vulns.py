@@ -67,6 +67,10 @@ Status = Literal["scanned", "not indexed", "no digest", "no report"]
 CATEGORY = "Vulnerabilities"
 CRITICAL_CHECK = "image-vulnerabilities-critical"
 HIGH_CHECK = "image-vulnerabilities-high"
+#: The same two rules for the Kubernetes components of Trivy Operator's KBOM report.
+COMPONENT_CRITICAL_CHECK = "kubernetes-component-vulnerabilities-critical"
+COMPONENT_HIGH_CHECK = "kubernetes-component-vulnerabilities-high"
+COMPONENT_KIND = "KubernetesComponent"
 _CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediation)
     CRITICAL_CHECK: (
         "Image with fixable critical vulnerabilities", "danger",
@@ -75,6 +79,14 @@ _CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediat
     HIGH_CHECK: (
         "Image with fixable high vulnerabilities", "warning",
         "Rebuild the image with the fixed package versions and roll it out; plan it with the next release."),
+    COMPONENT_CRITICAL_CHECK: (
+        "Kubernetes component with fixable critical vulnerabilities", "danger",
+        "Upgrade the component to a listed fixed version: a Kubernetes patch release for the control plane "
+        "and kubelets (control plane first, then the nodes), or the node image / container runtime."),
+    COMPONENT_HIGH_CHECK: (
+        "Kubernetes component with fixable high vulnerabilities", "warning",
+        "Plan the upgrade to a listed fixed version (a Kubernetes patch release, or the node image / "
+        "container runtime) with the next maintenance window."),
 }
 
 
@@ -148,9 +160,37 @@ class ImageReport:
 
     def top(self, limit: int = 5) -> list[Vulnerability]:
         """The worst first: severity, then fixable before unfixable, then CVSS score, then id."""
-        rank = {severity: index for index, severity in enumerate(SEVERITIES)}
-        return sorted(self.vulnerabilities, key=lambda v: (rank.get(v.severity, len(SEVERITIES)),
-                                                           not v.fixable, -(v.score or 0.0), v.id))[:limit]
+        return worst_first(self.vulnerabilities)[:limit]
+
+
+def worst_first(vulnerabilities: Iterable[Vulnerability]) -> list[Vulnerability]:
+    """Severity, then fixable before unfixable, then CVSS score, then id."""
+    rank = {severity: index for index, severity in enumerate(SEVERITIES)}
+    return sorted(vulnerabilities, key=lambda v: (rank.get(v.severity, len(SEVERITIES)), not v.fixable,
+                                                  -(v.score or 0.0), v.id))
+
+
+@dataclass(frozen=True)
+class ComponentReport:
+    """One Kubernetes component (kubelet, kube-apiserver, containerd ...) in Trivy Operator's KBOM
+    ClusterVulnerabilityReport: its installed version and its vulnerabilities."""
+
+    component: str  # the report's `resource`, e.g. "k8s.io/kubelet", "github.com/containerd/containerd"
+    version: str  # its installedVersion
+    cluster_version: str  # the report's artifact tag: the Kubernetes version Trivy Operator saw
+    vulnerabilities: tuple[Vulnerability, ...]
+    updated: dt.datetime | None
+    report_name: str
+
+    def count(self, severity: str) -> int:
+        return sum(1 for vulnerability in self.vulnerabilities if vulnerability.severity == severity)
+
+    def fixable(self, severity: str) -> int:
+        return sum(1 for vulnerability in self.vulnerabilities
+                   if vulnerability.severity == severity and vulnerability.fixable)
+
+    def top(self, limit: int = 5) -> list[Vulnerability]:
+        return worst_first(self.vulnerabilities)[:limit]
 
 
 @dataclass
@@ -164,6 +204,9 @@ class VulnerabilityData:
     #: Why ClusterVulnerabilityReports were not read although VulnerabilityReports were (403, a timeout);
     #: None when they were read or their CRD is not installed (then there are none to read).
     trivy_cluster: SourceError | None = None
+    #: The Kubernetes components of the newest KBOM ClusterVulnerabilityReport (`kubernetes_components`);
+    #: None when there is no such report (the cluster scan is off, has not run, or could not be read).
+    components: list[ComponentReport] | None = None
 
     def reports(self) -> list[ImageReport]:
         return [report for source in (self.trivy, self.clair) if not isinstance(source, SourceError)
@@ -385,6 +428,35 @@ def merge_image_reports(reports: Sequence[ImageReport]) -> ImageReport:
                        kinds)
 
 
+def kubernetes_components(reports: Sequence[Mapping[str, Any]]) -> list[ComponentReport] | None:
+    """The Kubernetes components' vulnerabilities from the newest KBOM ClusterVulnerabilityReport, one
+    ComponentReport per (component, installed version), worst first; None when no report is a KBOM one.
+    Only the newest counts: an older one describes the cluster before an upgrade."""
+    kbom = [report for report in reports if is_kbom_report(report)]
+    if not kbom:
+        return None
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def updated(report: Mapping[str, Any]) -> dt.datetime:
+        return (_timestamp((report.get("report") or {}).get("updateTimestamp"))
+                or _timestamp((report.get("metadata") or {}).get("creationTimestamp")) or epoch)
+
+    newest = max(kbom, key=lambda report: (updated(report), _trivy_report_name(report)))
+    data = newest.get("report") or {}
+    name = _trivy_report_name(newest)
+    cluster_version = str((data.get("artifact") or {}).get("tag") or "")
+    grouped: dict[tuple[str, str], list[Vulnerability]] = {}
+    for item in data.get("vulnerabilities") or []:
+        vulnerability = _trivy_vulnerability(item, f"{TRIVY_CLUSTER_KIND} {name}")
+        grouped.setdefault((vulnerability.package, vulnerability.installed_version), []).append(vulnerability)
+    stamp = updated(newest)
+    components = [ComponentReport(component, version, cluster_version, tuple(found),
+                                  None if stamp == epoch else stamp, name)
+                  for (component, version), found in grouped.items()]
+    return sorted(components, key=lambda c: (-c.fixable("CRITICAL"), -c.count("CRITICAL"), -c.fixable("HIGH"),
+                                             -c.count("HIGH"), -c.count("MEDIUM"), c.component, c.version))
+
+
 def trivy_image_reports(reports: Sequence[Mapping[str, Any]], images: Sequence[RunningImage]
                         ) -> list[ImageReport]:
     """For each running image, every Trivy report (either kind) that matches it, merged
@@ -552,6 +624,7 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
     trivy: list[ImageReport] | SourceError
     clair: list[ImageReport] | SourceError
     trivy_cluster: SourceError | None = None
+    components: list[ComponentReport] | None = None
     if isinstance(images, SourceError):
         trivy = images  # nothing to join the reports to: do not ask
     else:
@@ -565,6 +638,7 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
             except SourceError as error:
                 trivy_cluster = error
             trivy = trivy_image_reports(reports, images)
+            components = kubernetes_components(reports)
     if not settings.clair_url:
         clair = NotConfigured("clair")
     elif isinstance(images, SourceError):
@@ -578,7 +652,7 @@ def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | N
                 client.close()
         except SourceError as error:
             clair = error
-    return VulnerabilityData(images, trivy, clair, now, trivy_cluster)
+    return VulnerabilityData(images, trivy, clair, now, trivy_cluster, components)
 
 
 # ------------------------------------------------------------------------------------------ presenting
@@ -610,7 +684,7 @@ _COUNT_COLUMNS = [*(severity.lower() for severity in SEVERITIES),
                   *(f"fixable_{severity.lower()}" for severity in SEVERITIES[:4]), "fixable"]
 
 
-def _cve_summary(report: ImageReport, limit: int) -> str:
+def _cve_summary(report: ImageReport | ComponentReport, limit: int) -> str:
     parts = []
     for vulnerability in report.top(limit):
         fix = f" -> {vulnerability.fixed_version}" if vulnerability.fixable else " (no fix)"
@@ -672,6 +746,51 @@ def top_vulnerabilities_frame(data: VulnerabilityData, *, per_image: int = 5) ->
     return frame
 
 
+#: Where trivy-operator turns the KBOM scan on (deploy/helm/values.yaml, pkg/operator/operator.go: the
+#: cluster controller runs when both are true; both are true by default).
+KBOM_SETTINGS = ("operator.sbomGenerationEnabled", "operator.vulnerabilityScannerEnabled")
+KBOM_HINT = (f"Trivy Operator's cluster infrastructure scan is off or has not run: enable it with the Helm "
+             f"values {KBOM_SETTINGS[0]}=true and {KBOM_SETTINGS[1]}=true (the chart's defaults; the "
+             "variables OPERATOR_SBOM_GENERATION_ENABLED and OPERATOR_VULNERABILITY_SCANNER_ENABLED). It "
+             "writes one ClusterVulnerabilityReport (container k8s-cluster) once it has seen every node and "
+             "every control-plane pod labelled 'component'.")
+
+COMPONENT_COLUMNS = ["component", "version", "cluster_version", "critical", "high", "medium", "low",
+                     "unknown", "fixable_critical", "fixable_high", "fixable_medium", "fixable_low",
+                     "fixable", "top_cves", "updated", "age_hours", "report"]
+
+
+def components_sentence(data: VulnerabilityData) -> str | None:
+    """What to say above the Kubernetes components table when it is empty or missing: KBOM_HINT when
+    Trivy's reports were read but none is a KBOM one; None when there is one, or when Trivy Operator is
+    missing or failing (that has its own sentence)."""
+    if not isinstance(data.trivy, list) or data.trivy_cluster is not None:
+        return None
+    return KBOM_HINT if data.components is None else None
+
+
+def components_table(data: VulnerabilityData, *, top: int = 3) -> pd.DataFrame:
+    """One row per Kubernetes component of the KBOM report (COMPONENT_COLUMNS), worst first; empty
+    when there is none. Counts are of the report's entries (its summary is the whole cluster's)."""
+    rows = []
+    for component in data.components or []:
+        age = ((data.now - component.updated).total_seconds() / 3600.0) if component.updated else None
+        rows.append({
+            "component": component.component, "version": component.version,
+            "cluster_version": component.cluster_version,
+            **{severity.lower(): component.count(severity) for severity in SEVERITIES},
+            **{f"fixable_{severity.lower()}": component.fixable(severity) for severity in SEVERITIES[:4]},
+            "fixable": sum(1 for v in component.vulnerabilities if v.fixable),
+            "top_cves": _cve_summary(component, top), "updated": component.updated,
+            "age_hours": round(age, 1) if age is not None else None, "report": component.report_name})
+    frame = pd.DataFrame(rows, columns=COMPONENT_COLUMNS)
+    frame["updated"] = pd.to_datetime(frame["updated"], utc=True)
+    frame["age_hours"] = frame["age_hours"].astype("float64")
+    for column in _COUNT_COLUMNS:
+        frame[column] = frame[column].astype("int64")
+    return frame
+
+
 # ------------------------------------------------------------------------------------------ score
 
 def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
@@ -709,6 +828,34 @@ def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
                     f"{'vulnerability' if count == 1 else 'vulnerabilities'} with a fix available "
                     f"({shown}; {source.source}); it runs in {where}.",
             remediation=remediation, pss=None))
+    _component_findings(data, findings, results)
     skipped = [f"Image vulnerabilities ({name}) were not checked: {sentence}"
                for name, sentence in data.sentences().items()]
     return ScanResult(findings, results, skipped)
+
+
+def _component_findings(data: VulnerabilityData, findings: list[Finding], results: list[CheckResult]) -> None:
+    """The image rules for each component of the KBOM report: one evaluation per component listed,
+    failed (danger) with a fixable critical, else failed (warning) with a fixable high. Cluster-wide:
+    no namespace."""
+    for component in data.components or []:
+        critical, high = component.fixable("CRITICAL"), component.fixable("HIGH")
+        check_id = COMPONENT_CRITICAL_CHECK if critical else COMPONENT_HIGH_CHECK
+        title, severity, remediation = _CHECKS[check_id]
+        name = f"{component.component} {component.version}"
+        failed = bool(critical or high)
+        results.append(CheckResult(check_id, CATEGORY, severity, COMPONENT_KIND, "", name, not failed, False))
+        if not failed:
+            continue
+        worst = "CRITICAL" if critical else "HIGH"
+        fixes = [f"{v.id} (fixed in {v.fixed_version})" for v in component.top(len(component.vulnerabilities))
+                 if v.severity == worst and v.fixable]
+        count = critical or high
+        findings.append(Finding(
+            id=check_id, title=title, severity=severity, category=CATEGORY, kind=COMPONENT_KIND,
+            namespace="", name=name, container=None,
+            message=f"{component.component} {component.version} has {count} {worst.lower()} "
+                    f"{'vulnerability' if count == 1 else 'vulnerabilities'} with a fix available: "
+                    f"{'; '.join(fixes[:3])}{f' and {len(fixes) - 3} more' if len(fixes) > 3 else ''} "
+                    f"(Trivy Operator's cluster scan, {component.report_name}).",
+            remediation=remediation, pss=None))

@@ -11,7 +11,9 @@ fixtures below follow those files and:
   resource-spec-hash and (pkg/kube/object.go `ObjectToObjectMeta`) trivy-operator.resource.kind / name /
   namespace (""), or trivy-operator.resource.name-hash plus an annotation when the name is no label value;
 - docs/docs/crds/clustervulnerability-report.md: the KBOM report (owner ClusterSbomReport, artifact
-  k8s.io/kubernetes:<version>, container "k8s-cluster"): the cluster's Kubernetes components, no image.
+  k8s.io/kubernetes:<version>, container "k8s-cluster"): the cluster's Kubernetes components, no image;
+  pkg/operator/cluster.go writes it (K8sRegistry "k8s.io", K8sRepo "kubernetes", kbomScanJobIdentifier
+  "k8s-cluster") when operator.sbomGenerationEnabled and operator.vulnerabilityScannerEnabled are on.
 """
 
 from __future__ import annotations
@@ -118,6 +120,28 @@ KBOM_CLUSTER = _cluster_report(
      _vulnerability("CVE-2021-25741", "k8s.io/kubelet", "1.21.1", "1.19.16, 1.20.11, 1.21.5, 1.22.1", "HIGH",
                     8.1, "Symlink exchange can allow host filesystem access")],
     hours_ago=1)
+
+
+#: The demo cluster's KBOM report (server v1.30.0, kubelets v1.30.2, containerd 1.7.15): real CVEs of
+#: those versions with their real fixed versions and NVD dates (kubernetes/kubernetes#128885, the
+#: kubelet checkpoint API advisory CVE-2025-0426, containerd GHSA-265r-hfxg-fhmg).
+DEMO_KBOM = _cluster_report(
+    "clustersbomreport-6f8d5c7b94-k8s-cluster",
+    {"trivy-operator.container.name": "k8s-cluster", "trivy-operator.resource.kind": "ClusterSbomReport",
+     "trivy-operator.resource.name": "6f8d5c7b94"},
+    {"repository": "kubernetes", "tag": "1.30.0"}, "k8s.io",
+    [{**_vulnerability("CVE-2024-10220", "k8s.io/kubelet", "1.30.2", "1.28.12, 1.29.7, 1.30.3", "HIGH", 8.1,
+                       "Arbitrary command execution through gitRepo volume"),
+      "publishedDate": "2024-11-22T17:15:00Z", "lastModifiedDate": "2024-11-22T17:15:00Z"},
+     {**_vulnerability("CVE-2025-0426", "k8s.io/kubelet", "1.30.2", "1.29.14, 1.30.10, 1.31.6, 1.32.2",
+                       "MEDIUM", 6.2, "kubelet: node denial of service via kubelet checkpoint API"),
+      "publishedDate": "2025-02-13T16:16:00Z", "lastModifiedDate": "2025-02-13T16:16:00Z"},
+     {**_vulnerability("CVE-2024-40635", "github.com/containerd/containerd", "1.7.15",
+                       "1.6.38, 1.7.27, 2.0.4", "MEDIUM", 4.6,
+                       "containerd: integer overflow in User ID handling"),
+      "publishedDate": "2025-03-17T22:15:00Z", "lastModifiedDate": "2025-03-17T22:15:00Z"}],
+    hours_ago=3)
+DEMO_KBOM["report"]["os"] = {"family": "debian", "name": "12.5"}
 
 
 def _demo_portal_report() -> dict[str, Any]:
@@ -299,3 +323,77 @@ def test_an_owner_name_too_long_for_a_label_is_read_from_the_annotation() -> Non
     # No digest and another tag: only the owner (kind Pod, the annotation's name, container etcd) joins.
     [report] = vulns.trivy_image_reports([ETCD_CLUSTER], images)
     assert report.status == "scanned" and report.kinds == ("ClusterVulnerabilityReport",)
+
+
+# ------------------------------------------------------------------------------- Kubernetes components
+
+def test_the_kbom_report_is_one_row_per_component_with_its_fixed_versions(
+        merged: vulns.VulnerabilityData) -> None:
+    table = vulns.components_table(merged)
+    assert list(table.columns) == vulns.COMPONENT_COLUMNS
+    assert list(zip(table["component"], table["version"], strict=True)) == [
+        ("github.com/containerd/containerd", "1.5.2"), ("k8s.io/kubelet", "1.21.1")]
+    containerd = table.iloc[0]
+    assert (containerd["high"], containerd["fixable_high"], containerd["critical"]) == (1, 1, 0)
+    assert containerd["top_cves"] == ("CVE-2021-43816 high github.com/containerd/containerd 1.5.2 -> 1.5.9")
+    assert set(table["cluster_version"]) == {"1.21.1"}
+    assert set(table["report"]) == {"clustersbomreport-584b5cdcd5-k8s-cluster"}
+    assert table["age_hours"].iloc[0] == pytest.approx(1.0, abs=0.2)
+    assert vulns.components_sentence(merged) is None
+
+
+def test_fixable_high_component_vulnerabilities_count_in_the_score(merged: vulns.VulnerabilityData) -> None:
+    result = vulns.vulnerability_scan(merged)
+    found = {f.name: f for f in result.findings if f.kind == vulns.COMPONENT_KIND}
+    assert set(found) == {"github.com/containerd/containerd 1.5.2", "k8s.io/kubelet 1.21.1"}
+    kubelet = found["k8s.io/kubelet 1.21.1"]
+    assert (kubelet.id, kubelet.severity, kubelet.namespace, kubelet.category) == (
+        vulns.COMPONENT_HIGH_CHECK, "warning", "", vulns.CATEGORY)
+    assert "CVE-2021-25741 (fixed in 1.19.16, 1.20.11, 1.21.5, 1.22.1)" in kubelet.message
+    units = [r for r in result.results if r.kind == vulns.COMPONENT_KIND]
+    assert len(units) == 2 and not any(r.passed for r in units)
+    # The image evaluations are unchanged: the KBOM report still joins no image.
+    assert not any("kubernetes" in r.name for r in result.results if r.kind == "Image")
+
+
+def test_the_demo_versions_kbom_only_the_newest_report_counts() -> None:
+    older = copy.deepcopy(KBOM_CLUSTER)
+    older["report"]["updateTimestamp"] = _stamp(400)
+    components = vulns.kubernetes_components([older, DEMO_KBOM, PORTAL_CLUSTER])
+    assert components is not None
+    by_name = {(c.component, c.version): c for c in components}
+    assert set(by_name) == {("k8s.io/kubelet", "1.30.2"), ("github.com/containerd/containerd", "1.7.15")}
+    kubelet = by_name[("k8s.io/kubelet", "1.30.2")]
+    assert (kubelet.count("HIGH"), kubelet.fixable("HIGH"), kubelet.count("MEDIUM")) == (1, 1, 1)
+    assert [v.fixed_version for v in kubelet.top()] == ["1.28.12, 1.29.7, 1.30.3",
+                                                        "1.29.14, 1.30.10, 1.31.6, 1.32.2"]
+    assert components[0] is kubelet  # worst first: a fixable high before mediums only
+    assert vulns.kubernetes_components([PORTAL_CLUSTER, ETCD_CLUSTER]) is None  # no KBOM report at all
+    # A KBOM report without vulnerabilities: the scan ran and found nothing (not "off").
+    clean = copy.deepcopy(DEMO_KBOM)
+    clean["report"]["vulnerabilities"] = []
+    assert vulns.kubernetes_components([clean]) == []
+
+
+def test_without_a_kbom_report_the_page_says_how_to_turn_the_scan_on(kube_api: Any) -> None:
+    data = collect(kube_api.reader_kubeconfig)  # the demo cluster as it is: no KBOM report
+    assert data.components is None and isinstance(data.trivy, list)
+    assert vulns.components_table(data).empty
+    sentence = vulns.components_sentence(data)
+    assert sentence is not None and sentence.startswith(
+        "Trivy Operator's cluster infrastructure scan is off or has not run: enable")
+    assert all(setting in sentence for setting in vulns.KBOM_SETTINGS)
+    assert not any(r.kind == vulns.COMPONENT_KIND for r in vulns.vulnerability_scan(data).results)
+
+
+def test_unreadable_cluster_reports_leave_no_components_and_no_hint(
+        cluster_api: tuple[ApiServer, Path]) -> None:
+    server, kubeconfig = cluster_api
+    server.set_fault(CLUSTER_PATH, "forbidden")
+    try:
+        data = collect(kubeconfig)
+    finally:
+        server.clear_faults()
+    assert data.components is None
+    assert vulns.components_sentence(data) is None  # the 403 has its own sentence under trivy-cluster
+    assert "trivy-cluster" in data.sentences()
