@@ -3,6 +3,7 @@ stand-in Kubernetes API server with the demo cluster (fixture app_env)."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from k8sdata.archive import FolderArchive
 from k8sdata.security import Finding
+from k8sdata.security.vulns import KBOM_HINT
 from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
 from tests.app.test_alerts_page import texts
+from tests.k8sdata.security.test_vulns_cluster import DEMO_KBOM
 from tests.plugins.app import page_script, run_app_test
 from ui.security_data import SECURITY_SCORES_TABLE
 from ui.security_view import FINDINGS_TABLE, findings_frame, in_namespace, severity_counts
@@ -140,3 +143,41 @@ def test_findings_table_and_counts_are_plain_and_complete() -> None:
     assert severity_counts([hostile])["findings"].sum() == 0  # exempted findings are not counted
     cluster_wide = Finding(**{**hostile.__dict__, "namespace": "", "exempt": False})
     assert in_namespace([hostile, cluster_wide], "other") == [cluster_wide]
+
+
+def test_kubernetes_components_from_trivys_cluster_scan(kube_faults: Any) -> None:
+    """The demo has no KBOM report: the tab says how to turn the scan on. With the demo versions' KBOM
+    report (plus one entry whose text is Markdown and HTML), the components table shows, as data."""
+    at = run_page()
+    assert KBOM_HINT.split(":")[0] in texts(at)
+    assert not tables_with(at, "Cluster version")
+    before = tables_with(at, "Dangers")[0].set_index("Category").loc["Vulnerabilities"]
+    kbom = copy.deepcopy(DEMO_KBOM)
+    hostile = "**k8s.io/kube-proxy** <b>[x](http://e)</b>"
+    kbom["report"]["vulnerabilities"].append({**kbom["report"]["vulnerabilities"][0],
+                                              "vulnerabilityID": "CVE-2099-0001", "resource": hostile,
+                                              "severity": "LOW", "fixedVersion": ""})
+    kube_faults.store.add(kbom)
+    from ui import security_data
+
+    security_data.clear()
+    at.run()
+    assert not at.exception
+    assert KBOM_HINT.split(":")[0] not in texts(at)
+    [components] = tables_with(at, "Cluster version")
+    kubelet = components.set_index("Component").loc["k8s.io/kubelet"]
+    assert (kubelet["Version"], kubelet["High"], kubelet["Fixable high"], kubelet["Medium"]) == (
+        "1.30.2", 1, 1, 1)
+    assert kubelet["Top cves"].startswith(
+        "CVE-2024-10220 high k8s.io/kubelet 1.30.2 -> 1.28.12, 1.29.7, 1.30.3")
+    assert hostile in set(components["Component"])  # shown verbatim in the table ...
+    markup = [element.value for element in at.markdown]  # ... and never rendered as Markdown or HTML
+    assert not any("kube-proxy" in str(value) for value in markup)
+    assert "kube-proxy" not in texts(at)
+    assert any(button.label == "Download vulnerabilities-kubernetes-components.csv"
+               for button in at.get("download_button"))
+    # Each component is one evaluation of the Vulnerabilities score: the kubelet's fixable high fails
+    # (a warning), containerd (mediums only) and the hostile entry (an unfixable low) pass.
+    after = tables_with(at, "Dangers")[0].set_index("Category").loc["Vulnerabilities"]
+    assert (after["Passed"] - before["Passed"], after["Warnings"] - before["Warnings"],
+            after["Dangers"] - before["Dangers"]) == (2, 1, 0)
