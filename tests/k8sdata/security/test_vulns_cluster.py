@@ -386,4 +386,3 @@ def test_without_a_kbom_report_the_page_says_how_to_turn_the_scan_on(kube_api: A
         "Trivy Operator's cluster infrastructure scan is off or has not run: enable")
     assert all(setting in sentence for setting in vulns.KBOM_SETTINGS)
     assert not any(r.kind == vulns.COMPONENT_KIND for r in vulns.vulnerability_scan(data).results)
-
