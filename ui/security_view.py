@@ -307,18 +307,20 @@ def render_outdated(inputs: SecurityInputs, findings: Sequence[Finding], today: 
                "kams_security_pinned_csv", empty="Every image is pinned by digest.")
 
 
-def vulnerable_images_chart(table: pd.DataFrame, limit: int = 15) -> alt.Chart | None:
-    """Critical / high / medium counts of the worst images (stacked bars), or None when all are clean."""
+def vulnerable_images_chart(table: pd.DataFrame, limit: int = 15, *, label: str = "image",
+                            details: Sequence[str] = ("source",)) -> alt.Chart | None:
+    """Critical / high / medium counts of the worst rows (stacked bars, one bar per `label`: an image, or
+    a component), or None when all are clean."""
     worst = table[table[["critical", "high", "medium"]].sum(axis=1) > 0].head(limit)
     if worst.empty:
         return None
-    long = worst.melt(id_vars=["image", "source"], value_vars=["critical", "high", "medium"],
+    long = worst.melt(id_vars=[label, *details], value_vars=["critical", "high", "medium"],
                       var_name="severity", value_name="vulnerabilities")
     colours = alt.Scale(domain=["critical", "high", "medium"], range=["#e0403a", "#e08a00", "#e0b000"])
     return alt.Chart(long).mark_bar().encode(
         x=alt.X("sum(vulnerabilities):Q", title="Vulnerabilities"),
-        y=alt.Y("image:N", sort="-x", title=None), color=alt.Color("severity:N", scale=colours),
-        tooltip=["image", "source", "severity", "vulnerabilities"])
+        y=alt.Y(f"{label}:N", sort="-x", title=None), color=alt.Color("severity:N", scale=colours),
+        tooltip=[label, *details, "severity", "vulnerabilities"])
 
 
 def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | None) -> None:
@@ -364,7 +366,13 @@ def render_components(data: VulnerabilityData) -> None:
         return
     if data.components is None:  # Trivy's reports could not be read: the sentence above says why
         return
-    show_table(components_table(data), "vulnerabilities-kubernetes-components.csv",
+    table = components_table(data)
+    # One bar per component and version: two kubelet versions (nodes mid-upgrade) are two bars.
+    chart = vulnerable_images_chart(table.assign(component=table["component"] + " " + table["version"]),
+                                    label="component", details=("cluster_version",))
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    show_table(table, "vulnerabilities-kubernetes-components.csv",
                "kams_security_vuln_components_csv",
                empty="Trivy Operator's cluster scan found no vulnerability in the Kubernetes components.")
 

@@ -176,6 +176,9 @@ def test_kubernetes_components_from_trivys_cluster_scan(kube_faults: Any) -> Non
     assert "kube-proxy" not in texts(at)
     assert any(button.label == "Download vulnerabilities-kubernetes-components.csv"
                for button in at.get("download_button"))
+    specs = [chart.proto.spec for kind in ("vega_lite_chart", "arrow_vega_lite_chart")
+             for chart in at.get(kind)]
+    assert any("cluster_version" in spec for spec in specs), "no components chart"
     # Each component is one evaluation of the Vulnerabilities score: the kubelet's fixable high fails
     # (a warning), containerd (mediums only) and the hostile entry (an unfixable low) pass.
     after = tables_with(at, "Dangers")[0].set_index("Category").loc["Vulnerabilities"]
