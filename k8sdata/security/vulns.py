@@ -15,7 +15,11 @@ The pieces: `running_images(pods)` (pure) names what runs; `trivy_image_reports`
 `clair_image_report` (pure) turn each source's JSON into `ImageReport`s; `collect_vulnerabilities` does
 the I/O (one list, plus one Clair request per image digest); `vulnerability_table`,
 `top_vulnerabilities_frame`, `how_to_enable` and `vulnerability_scan` (pure) make the page's table, its
-CVE list, the "how to turn this on" sentences and the Findings for the score. See docs/security-vulns.md.
+CVE list, the "how to turn this on" sentences and the Findings for the score. Trivy Operator's KBOM
+ClusterVulnerabilityReport (the Kubernetes components' own CVEs) joins no image: `kubernetes_components`
+and `components_table` (pure) make the page's "Kubernetes components" table of it, and
+`vulnerability_scan` scores its fixable critical/high entries as it does images'. See
+docs/security-vulns.md.
 """
 
 from __future__ import annotations
