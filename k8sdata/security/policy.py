@@ -30,7 +30,7 @@ AUDIT_IDS: frozenset[str] = frozenset({
     *rbac.RISKS,
     network.NAMESPACE_UNPROTECTED, network.POD_UNPROTECTED, network.SERVICE_EXPOSED, network.INGRESS_NO_TLS,
     versions.VERSION_EOL, versions.KUBELET_SKEW,
-    vulns.CRITICAL_CHECK, vulns.HIGH_CHECK,
+    vulns.CRITICAL_CHECK, vulns.HIGH_CHECK, vulns.COMPONENT_CRITICAL_CHECK, vulns.COMPONENT_HIGH_CHECK,
 })
 
 

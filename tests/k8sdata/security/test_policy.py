@@ -54,5 +54,8 @@ def test_the_score_counts_the_overridden_severity() -> None:
 def test_every_audit_id_is_accepted_and_typos_still_raise() -> None:
     every = ",".join(f"{audit_id}=warning" for audit_id in sorted(AUDIT_IDS))
     assert policy_checks(Settings.from_env({"KAMS_SECURITY_SEVERITY": every}))
+    # The Kubernetes components' vulnerability checks are configurable like the images' ones.
+    assert policy_checks(Settings.from_env({"KAMS_SECURITY_SEVERITY":
+                                            "kubernetes-component-vulnerabilities-high=info"}))
     with pytest.raises(ValueError, match="rbac-clusteradmin"):
         policy_checks(Settings.from_env({"KAMS_SECURITY_SEVERITY": "rbac-clusteradmin=info"}))
