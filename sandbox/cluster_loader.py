@@ -54,12 +54,14 @@ def rebase(obj: Any, delta: timedelta) -> Any:
 
 #: Fields of a VulnerabilityReport's `report.vulnerabilities` items that are facts about the CVE.
 CVE_DATE_FIELDS = ("publishedDate", "lastModifiedDate")
+#: Trivy Operator's report kinds that carry such vulnerabilities (namespaced and cluster-scoped).
+VULNERABILITY_REPORT_KINDS = ("VulnerabilityReport", "ClusterVulnerabilityReport")
 
 
 def rebase_document(document: dict[str, Any], delta: timedelta) -> dict[str, Any]:
-    """rebase(), except the CVE dates of a VulnerabilityReport, which keep their real values."""
+    """rebase(), except the CVE dates of Trivy's vulnerability reports, which keep their real values."""
     moved = rebase(document, delta)
-    if document.get("kind") == "VulnerabilityReport":
+    if document.get("kind") in VULNERABILITY_REPORT_KINDS:
         originals = (document.get("report") or {}).get("vulnerabilities") or []
         for shifted, original in zip(moved["report"]["vulnerabilities"], originals, strict=True):
             shifted.update({key: original[key] for key in CVE_DATE_FIELDS if key in original})

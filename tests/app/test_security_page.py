@@ -17,7 +17,7 @@ from k8sdata.security import Finding
 from k8sdata.security.vulns import KBOM_HINT
 from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
 from tests.app.test_alerts_page import texts
-from tests.k8sdata.security.test_vulns_cluster import DEMO_KBOM
+from tests.k8sdata.security.test_vulns_cluster import DEMO_KBOM, remove_demo_kbom
 from tests.plugins.app import page_script, run_app_test
 from ui.security_data import SECURITY_SCORES_TABLE
 from ui.security_view import FINDINGS_TABLE, findings_frame, in_namespace, severity_counts
@@ -146,8 +146,9 @@ def test_findings_table_and_counts_are_plain_and_complete() -> None:
 
 
 def test_kubernetes_components_from_trivys_cluster_scan(kube_faults: Any) -> None:
-    """The demo has no KBOM report: the tab says how to turn the scan on. With the demo versions' KBOM
-    report (plus one entry whose text is Markdown and HTML), the components table shows, as data."""
+    """Without a KBOM report the tab says how to turn the scan on. With the demo versions' KBOM report
+    (plus one entry whose text is Markdown and HTML), the components table shows, as data."""
+    remove_demo_kbom(kube_faults)  # the demo's own report; kube_faults restores it afterwards
     at = run_page()
     assert KBOM_HINT.split(":")[0] in texts(at)
     assert not tables_with(at, "Cluster version")

@@ -19,12 +19,18 @@ from kubernetes import client
 from kubernetes_validate.utils import SchemaNotFoundError
 
 from sandbox import demo_names, usage
-from sandbox.cluster_loader import CVE_DATE_FIELDS, DEMO_ANCHOR, SCHEDULED_ANNOTATION, load_demo_objects
+from sandbox.cluster_loader import (
+    CVE_DATE_FIELDS,
+    DEMO_ANCHOR,
+    SCHEDULED_ANNOTATION,
+    VULNERABILITY_REPORT_KINDS,
+    load_demo_objects,
+)
 
 #: The newest schema kubernetes-validate ships that is not newer than the demo's kubelet v1.30.
 KUBERNETES_VERSION = "1.30"
-CRD_KINDS = {"VulnerabilityReport"}
-CLUSTER_SCOPED = {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding"}
+CRD_KINDS = {"VulnerabilityReport", "ClusterVulnerabilityReport"}
+CLUSTER_SCOPED = {"Namespace", "Node", "ClusterRole", "ClusterRoleBinding", "ClusterVulnerabilityReport"}
 NOW = DEMO_ANCHOR + timedelta(days=3, hours=5)
 
 
@@ -89,7 +95,7 @@ def test_every_builtin_object_validates_against_the_openapi_schema(objects: list
             errors.append(f"{obj['kind']} {obj['metadata'].get('namespace')}/{obj['metadata']['name']}: "
                           f"{path}: {error.message}")
     assert not errors, "\n".join(errors)
-    assert unknown == CRD_KINDS  # only the Trivy CRD is outside the built-in schemas
+    assert unknown == CRD_KINDS  # only the Trivy CRDs are outside the built-in schemas
 
 
 def test_strict_validation_would_catch_a_misspelt_field() -> None:
@@ -618,7 +624,7 @@ def _timestamps(value: Any) -> list[str]:
 
 def _without_cve_dates(obj: dict[str, Any]) -> dict[str, Any]:
     """The object without its CVE dates (the loader keeps them as written: facts about the CVE)."""
-    if obj["kind"] != "VulnerabilityReport":
+    if obj["kind"] not in VULNERABILITY_REPORT_KINDS:
         return obj
     vulnerabilities = [{key: value for key, value in vulnerability.items() if key not in CVE_DATE_FIELDS}
                        for vulnerability in obj["report"]["vulnerabilities"]]

@@ -77,7 +77,8 @@ def _row(table: Any, digest: str, source: str) -> Any:
 
 def test_trivy_counts_and_fixable_counts_per_image_match_the_demo_yaml(both: vulns.VulnerabilityData) -> None:
     table = vulns.vulnerability_table(both)
-    reports = [doc for doc in yaml.safe_load_all(TRIVY_YAML.read_text()) if doc]
+    reports = [doc for doc in yaml.safe_load_all(TRIVY_YAML.read_text())
+               if doc and doc["kind"] == "VulnerabilityReport"]  # the ClusterVulnerabilityReport: KBOM
     assert len(reports) == 4
     for report in reports:
         data = report["report"]
@@ -282,7 +283,11 @@ def test_findings_name_images_with_fixable_critical_or_high_vulnerabilities(
     result = vulns.vulnerability_scan(both)
     found = {finding.name: finding for finding in result.findings}
     assert set(found) == {"registry.example.com/legacy/portal:latest", "ghcr.io/kams-demo/thumbnailer:1.8.0",
-                          "ghcr.io/kams-demo/shop-api:2.3.1"}
+                          "ghcr.io/kams-demo/shop-api:2.3.1", "k8s.io/kubelet 1.30.2"}
+    # The demo's KBOM report: the kubelet has a fixable high (a warning), containerd only mediums (passes).
+    kubelet = found["k8s.io/kubelet 1.30.2"]
+    assert (kubelet.id, kubelet.severity, kubelet.kind) == (
+        vulns.COMPONENT_HIGH_CHECK, "warning", vulns.COMPONENT_KIND)
     portal = found["registry.example.com/legacy/portal:latest"]
     assert (portal.id, portal.severity, portal.category) == ("image-vulnerabilities-critical", "danger",
                                                             "Vulnerabilities")
@@ -296,7 +301,7 @@ def test_findings_name_images_with_fixable_critical_or_high_vulnerabilities(
     assert {"docker.io/library/nginx:1.25.3", "ghcr.io/kams-project/kams:0.1.0",
             "quay.io/prometheus/prometheus:v2.51.2"} <= passed
     part = next(s for s in score(result.results) if s.category == "Vulnerabilities")
-    assert (part.passed, part.warnings, part.dangers) == (3, 1, 2)
+    assert (part.passed, part.warnings, part.dangers) == (3 + 1, 1 + 1, 2)  # images + components
 
 
 # ------------------------------------------------------------------------------------------ the stand-in
