@@ -25,8 +25,9 @@ docs/security-vulns.md.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -801,7 +802,8 @@ def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
     """Findings for the security score: one per image with fixable critical vulnerabilities
     (image-vulnerabilities-critical, danger) or else fixable high ones (image-vulnerabilities-high,
     warning). Each image some source scanned is one evaluation (CheckResult), passed when neither
-    applies; when two sources disagree, the worse counts. Unscanned images are not evaluated."""
+    applies; when two sources disagree, the worse counts. Unscanned images are not evaluated. The
+    Kubernetes components of the KBOM report follow the same rule (_component_findings)."""
     findings: list[Finding] = []
     results: list[CheckResult] = []
     by_image: dict[RunningImage, list[ImageReport]] = {}
@@ -809,57 +811,62 @@ def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
         if report.status == "scanned":
             by_image.setdefault(report.image, []).append(report)
     for image, reports in sorted(by_image.items(), key=lambda item: item[0].image):
-        critical = max(report.fixable("CRITICAL") for report in reports)
-        high = max(report.fixable("HIGH") for report in reports)
-        namespace = ", ".join(image.namespaces)
-        check_id = CRITICAL_CHECK if critical else HIGH_CHECK
-        title, severity, remediation = _CHECKS[check_id]
-        failed = bool(critical or high)
-        results.append(CheckResult(check_id, CATEGORY, severity, "Image", namespace, image.image,
-                                   not failed, False))
-        if not failed:
-            continue
-        worst = "CRITICAL" if critical else "HIGH"
-        source = max(reports, key=lambda report: report.fixable(worst))
-        ids = [v.id for v in source.top(len(source.vulnerabilities)) if v.severity == worst and v.fixable]
-        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
-        count = critical or high
-        where = "; ".join(w.label() for w in image.workloads)
-        findings.append(Finding(
-            id=check_id, title=title, severity=severity, category=CATEGORY, kind="Image",
-            namespace=namespace, name=image.image, container=None,
-            message=f"{image.image} has {count} {worst.lower()} "
-                    f"{'vulnerability' if count == 1 else 'vulnerabilities'} with a fix available "
-                    f"({shown}; {source.source}); it runs in {where}.",
-            remediation=remediation, pss=None))
+        _evaluate(findings, results, (CRITICAL_CHECK, HIGH_CHECK), "Image", ", ".join(image.namespaces),
+                  image.image, max(report.fixable("CRITICAL") for report in reports),
+                  max(report.fixable("HIGH") for report in reports), partial(_image_message, image, reports))
     _component_findings(data, findings, results)
     skipped = [f"Image vulnerabilities ({name}) were not checked: {sentence}"
                for name, sentence in data.sentences().items()]
     return ScanResult(findings, results, skipped)
 
 
-def _component_findings(data: VulnerabilityData, findings: list[Finding], results: list[CheckResult]) -> None:
-    """The image rules for each component of the KBOM report: one evaluation per component listed,
-    failed (danger) with a fixable critical, else failed (warning) with a fixable high. Cluster-wide:
-    no namespace."""
-    for component in data.components or []:
-        critical, high = component.fixable("CRITICAL"), component.fixable("HIGH")
-        check_id = COMPONENT_CRITICAL_CHECK if critical else COMPONENT_HIGH_CHECK
-        title, severity, remediation = _CHECKS[check_id]
-        name = f"{component.component} {component.version}"
-        failed = bool(critical or high)
-        results.append(CheckResult(check_id, CATEGORY, severity, COMPONENT_KIND, "", name, not failed, False))
-        if not failed:
-            continue
+def _fixable_phrase(count: int, worst: str) -> str:
+    return (f"has {count} {worst.lower()} {'vulnerability' if count == 1 else 'vulnerabilities'} "
+            "with a fix available")
+
+
+def _first_three(items: Sequence[str], separator: str) -> str:
+    return separator.join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+def _evaluate(findings: list[Finding], results: list[CheckResult], checks: tuple[str, str], kind: str,
+              namespace: str, name: str, critical: int, high: int,
+              message: Callable[[str, int], str]) -> None:
+    """One evaluation of the fixable-vulnerability rule: failed as checks[0] (danger) with fixable
+    criticals, else as checks[1] (warning) with fixable highs, else passed; a failure's message is
+    `message(worst severity, its fixable count)`."""
+    check_id = checks[0] if critical else checks[1]
+    title, severity, remediation = _CHECKS[check_id]
+    failed = bool(critical or high)
+    results.append(CheckResult(check_id, CATEGORY, severity, kind, namespace, name, not failed, False))
+    if failed:
         worst = "CRITICAL" if critical else "HIGH"
-        fixes = [f"{v.id} (fixed in {v.fixed_version})" for v in component.top(len(component.vulnerabilities))
-                 if v.severity == worst and v.fixable]
-        count = critical or high
         findings.append(Finding(
-            id=check_id, title=title, severity=severity, category=CATEGORY, kind=COMPONENT_KIND,
-            namespace="", name=name, container=None,
-            message=f"{component.component} {component.version} has {count} {worst.lower()} "
-                    f"{'vulnerability' if count == 1 else 'vulnerabilities'} with a fix available: "
-                    f"{'; '.join(fixes[:3])}{f' and {len(fixes) - 3} more' if len(fixes) > 3 else ''} "
-                    f"(Trivy Operator's cluster scan, {component.report_name}).",
+            id=check_id, title=title, severity=severity, category=CATEGORY, kind=kind,
+            namespace=namespace, name=name, container=None, message=message(worst, critical or high),
             remediation=remediation, pss=None))
+
+
+def _component_findings(data: VulnerabilityData, findings: list[Finding], results: list[CheckResult]) -> None:
+    """The image rule for each component of the KBOM report: one evaluation per component listed.
+    Cluster-wide: no namespace."""
+    for component in data.components or []:
+        _evaluate(findings, results, (COMPONENT_CRITICAL_CHECK, COMPONENT_HIGH_CHECK), COMPONENT_KIND, "",
+                  f"{component.component} {component.version}", component.fixable("CRITICAL"),
+                  component.fixable("HIGH"), partial(_component_message, component))
+
+
+def _image_message(image: RunningImage, reports: list[ImageReport], worst: str, count: int) -> str:
+    """Named after the source with the most fixable vulnerabilities of the worst severity."""
+    source = max(reports, key=lambda report: report.fixable(worst))
+    ids = [v.id for v in source.top(len(source.vulnerabilities)) if v.severity == worst and v.fixable]
+    where = "; ".join(w.label() for w in image.workloads)
+    return (f"{image.image} {_fixable_phrase(count, worst)} ({_first_three(ids, ', ')}; {source.source}); "
+            f"it runs in {where}.")
+
+
+def _component_message(component: ComponentReport, worst: str, count: int) -> str:
+    fixes = [f"{v.id} (fixed in {v.fixed_version})"
+             for v in component.top(len(component.vulnerabilities)) if v.severity == worst and v.fixable]
+    return (f"{component.component} {component.version} {_fixable_phrase(count, worst)}: "
+            f"{_first_three(fixes, '; ')} (Trivy Operator's cluster scan, {component.report_name}).")
