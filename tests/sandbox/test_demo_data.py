@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from k8sdata.security.predicates import selector_matches
 from sandbox import demo_names, usage
 from sandbox.cluster_loader import (
     CVE_DATE_FIELDS,
@@ -56,23 +57,6 @@ def pod(objects: list[dict[str, Any]], ref: demo_names.DemoPod) -> dict[str, Any
 
 def container_status(pod_obj: dict[str, Any], container: str) -> dict[str, Any]:
     return next(s for s in pod_obj["status"]["containerStatuses"] if s["name"] == container)
-
-
-def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """matchLabels and matchExpressions, as the API server evaluates a LabelSelector."""
-    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and labels.get(key) in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 def parse(value: str) -> datetime:
@@ -298,12 +282,13 @@ def test_workload_selectors_match_their_templates_and_pods(objects: list[dict[st
     for kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
         for workload in by_kind(objects, kind):
             selector = workload["spec"]["selector"]
-            assert matches(selector, workload["spec"]["template"]["metadata"]["labels"]), workload["metadata"]
+            template_labels = workload["spec"]["template"]["metadata"]["labels"]
+            assert selector_matches(selector, template_labels), workload["metadata"]
             if kind == "Deployment":
                 continue
             owned = [p for p in pods if any(o["uid"] == workload["metadata"]["uid"]
                                             for o in p["metadata"].get("ownerReferences", []))]
-            assert all(matches(selector, p["metadata"]["labels"]) for p in owned)
+            assert all(selector_matches(selector, p["metadata"]["labels"]) for p in owned)
             if kind == "ReplicaSet":
                 assert len(owned) == workload["spec"]["replicas"] == workload["status"]["replicas"]
                 template_hash = workload["metadata"]["labels"]["pod-template-hash"]
@@ -347,7 +332,7 @@ def test_services_select_pods_and_endpoints_list_them(objects: list[dict[str, An
         if not selector:  # default/kubernetes: endpoints maintained by the API server itself
             continue
         selected = {p["metadata"]["name"] for p in pods if p["metadata"]["namespace"] == namespace
-                    and matches({"matchLabels": selector}, p["metadata"]["labels"])
+                    and selector_matches({"matchLabels": selector}, p["metadata"]["labels"])
                     and p["status"]["phase"] == "Running"}
         assert selected, f"service {namespace}/{name} selects no pod"
         listed = {address["targetRef"]["name"] for subset in endpoints["subsets"]
@@ -400,7 +385,7 @@ def test_ingresses_and_network_policies_point_at_real_things(objects: list[dict[
     for policy in by_kind(objects, "NetworkPolicy"):
         namespace = policy["metadata"]["namespace"]
         selected = [p for p in pods if p["metadata"]["namespace"] == namespace
-                    and matches(policy["spec"]["podSelector"], p["metadata"]["labels"])]
+                    and selector_matches(policy["spec"]["podSelector"], p["metadata"]["labels"])]
         assert selected, f"NetworkPolicy {namespace}/{policy['metadata']['name']} selects no pod"
 
 
