@@ -55,13 +55,6 @@ class LogsState:
     follow_error: SourceError | None = field(default=None)
 
 
-def pods_view(settings: Settings, context: str | None, namespace: str | None, linked: str = ""
-              ) -> data.PodsView:
-    """The pods the pickers offer (ui.data's shared cache; listed again for a linked pod it lacks).
-    Raises SourceError."""
-    return data.linked_pods_view(settings, context, namespace, linked)
-
-
 def pod_key(pod: dict[str, Any]) -> str:
     metadata = pod.get("metadata") or {}
     return f"{metadata.get('namespace') or ''}/{metadata.get('name') or ''}"

@@ -30,7 +30,7 @@ from k8sdata.events import (
     object_kinds,
 )
 from k8sdata.logs import LogLine, LogRequest, LogTarget
-from ui import logs_data
+from ui import data, logs_data
 from ui.filters import Filters, workload_labels
 from ui.render import escape_markdown, show_source_error
 
@@ -311,7 +311,7 @@ def render_logs_tab(settings: Settings, filters: Filters) -> None:
         st.caption(escape_markdown(f"Showing namespace {namespace}, where the linked pod is."))
     try:
         with st.spinner("Loading pods…"):
-            view = logs_data.pods_view(settings, filters.context, namespace, linked)
+            view = data.linked_pods_view(settings, filters.context, namespace, linked)
     except SourceError as error:
         show_source_error(error, "Pods are unavailable", level="error")
         return
