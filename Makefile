@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: run demo test lint bench clean
+.PHONY: run demo test lint bench clean real-servers
 
 # Debian's own python3 needs the python3-venv package for this; install it when it is missing.
 $(PY):
@@ -38,11 +38,17 @@ demo: $(VENV)/.sandbox
 	@scripts/system-deps.sh prometheus prometheus-alertmanager openssl || echo "Continuing without them: the dashboard says which parts are missing."
 	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev real-servers
 	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+# kube-apiserver, etcd, Prometheus 3 and Alertmanager built from their Go modules, once per machine, into
+# ~/.cache/kams/servers (first build ~N min on 2 cores, then nothing to do). Without Go: a sentence, and the
+# tests that need them skip (CI sets KAMS_REQUIRE_REAL_SERVERS=1, which makes that a failure).
+real-servers:
+	scripts/real-servers.sh
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -18,6 +18,7 @@ import requests  # noqa: E402, F401
 
 pytest_plugins = [
     "tests.plugins.kube_api",
+    "tests.plugins.realcluster",
     "tests.plugins.prometheus",
     "tests.plugins.s3",
     "tests.plugins.app",

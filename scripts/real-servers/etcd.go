@@ -1,0 +1,12 @@
+// The etcd server binary, built from its published module (scripts/real-servers.sh).
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() {
+	etcdmain.Main(os.Args)
+}
