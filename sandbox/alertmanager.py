@@ -1,6 +1,8 @@
-"""Launcher for a real Alertmanager (Debian's prometheus-alertmanager 0.25) on a free loopback port.
+"""Launcher for a real Alertmanager (Debian's prometheus-alertmanager 0.25, or the 0.3x a flavour of
+sandbox.prometheus.flavours names) on a free loopback port.
 
-    with AlertmanagerServer() as alertmanager:
+    flavour = newest(Flavour.has_alertmanager) or DEBIAN
+    with AlertmanagerServer(binary=flavour.alertmanager) as alertmanager:
         prometheus_server.send_alerts_to(alertmanager.url)
         alertmanager.url  # http://127.0.0.1:PORT, API v2 under /api/v2/
 
@@ -27,9 +29,9 @@ from typing import Any
 
 import yaml
 
+from sandbox.prometheus.flavours import DEBIAN, Flavour, newest
 from sandbox.prometheus.server import LoopbackProcess
 
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 HTTP_TIMEOUT_SECONDS = 5.0
 
 #: The demo configuration (also what the tests run against).
@@ -61,7 +63,7 @@ class AlertmanagerServer(LoopbackProcess):
     name = "Alertmanager"
     start_error = AlertmanagerError
 
-    def __init__(self, *, config: dict[str, Any] | None = None, binary: str = ALERTMANAGER,
+    def __init__(self, *, config: dict[str, Any] | None = None, binary: Path = DEBIAN.alertmanager,
                  startup_timeout: float = 20.0) -> None:
         self.config = config if config is not None else DEMO_CONFIG
         self.binary = binary
@@ -88,9 +90,10 @@ class AlertmanagerServer(LoopbackProcess):
         return self._workdir / "alertmanager.log"
 
     def start(self) -> AlertmanagerServer:
-        if not Path(self.binary).exists():
-            raise AlertmanagerError(f"{self.binary} is not installed "
-                                    "(Debian package prometheus-alertmanager)")
+        if not self.binary.exists():
+            hint = ("Debian package prometheus-alertmanager" if self.binary == DEBIAN.alertmanager
+                    else "scripts/real-servers.sh alertmanager builds it")
+            raise AlertmanagerError(f"{self.binary} is not installed ({hint})")
         self._workdir = Path(tempfile.mkdtemp(prefix="kams-alertmanager-"))
         try:
             config_path = self._workdir / "alertmanager.yml"
@@ -119,7 +122,7 @@ class AlertmanagerServer(LoopbackProcess):
         assert self._workdir is not None
         data_dir = self._workdir / "data"
         self._launch_on_free_port(lambda port: [
-            self.binary, f"--config.file={config_path}", f"--storage.path={data_dir}",
+            str(self.binary), f"--config.file={config_path}", f"--storage.path={data_dir}",
             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", "--log.level=warn"])
 
     def _probe(self) -> bool:
@@ -130,7 +133,8 @@ class AlertmanagerServer(LoopbackProcess):
 def main() -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with AlertmanagerServer() as alertmanager:
+    flavour = newest(Flavour.has_alertmanager) or DEBIAN
+    with AlertmanagerServer(binary=flavour.alertmanager) as alertmanager:
         print(f"Alertmanager {alertmanager.url}", flush=True)
         try:
             while not stopped.wait(0.5):

@@ -45,6 +45,7 @@ from sandbox.prometheus.server import LoopbackProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_DIR = ROOT / "deploy" / "k8s"
+CRDS_DIR = Path(__file__).resolve().parent / "crds"
 HTTP_TIMEOUT_SECONDS = 15.0
 #: Kinds of deploy/k8s that `start` applies: what the ServiceAccount's permissions are made of.
 ACCESS_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
@@ -55,6 +56,8 @@ STATUS_KINDS = frozenset({"Pod", "Node", "Namespace", "Deployment", "ReplicaSet"
 #: Fields the server owns: a copied object that still carries them would be refused or misread.
 SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "selfLink", "generation")
 ADMIN_USER = "kams-test-admin"
+#: Labels the Job controller derives from a Job's uid.
+JOB_UID_LABELS = ("controller-uid", "batch.kubernetes.io/controller-uid")
 
 
 class RealClusterError(RuntimeError):
@@ -258,7 +261,10 @@ class ApiClient:
 
     def request(self, method: str, path: str, body: Any = None, **options: Any) -> dict[str, Any]:
         status, payload = self.raw(method, path, body, **options)
-        decoded = json.loads(payload) if payload else {}
+        try:
+            decoded = json.loads(payload) if payload else {}
+        except ValueError:  # e.g. "404 page not found" for a group the server does not serve
+            decoded = {"message": payload.decode(errors="replace").strip()}
         if status >= 400:
             body = decoded if isinstance(decoded, dict) else {"message": payload}
             raise ApiError(status, body, method, path)
@@ -271,7 +277,13 @@ class ApiClient:
         key = (api_version, kind)
         if key not in self._resources:
             base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-            for entry in self.get(base)["resources"]:
+            try:
+                served = self.get(base)["resources"]
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                served = []
+            for entry in served:
                 if "/" not in entry["name"]:
                     found = Resource(api_version, entry["name"], bool(entry["namespaced"]))
                     self._resources.setdefault((api_version, entry["kind"]), found)
@@ -308,13 +320,44 @@ def _without_server_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     metadata = body.setdefault("metadata", {})
     for field in SERVER_FIELDS:
         metadata.pop(field, None)
-    metadata.pop("ownerReferences", None)  # their uids would name objects of another server
+    if body.get("kind") == "Service":
+        # Addresses of another cluster's range: this server allocates its own (headless stays headless).
+        spec = body.get("spec") or {}
+        if spec.get("clusterIP") != "None":
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+    if body.get("kind") == "Job" and not (body.get("spec") or {}).get("manualSelector"):
+        # The selector and its controller-uid labels are made from the Job's uid, which is this server's.
+        body["spec"].pop("selector", None)
+        template_labels = ((body["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+        for label in JOB_UID_LABELS:
+            template_labels.pop(label, None)
     return body
 
 
-def _namespaces_first(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    order = {"Namespace": 0, "ServiceAccount": 1, "ClusterRole": 2, "Role": 2, "Node": 2}
-    return sorted(objects, key=lambda obj: order.get(str(obj.get("kind")), 3))
+#: Creation order: definitions and namespaces, then accounts and roles, then owners before what they own
+#: (so an ownerReference can carry the owner's uid on this server).
+_CREATION_ORDER = {"CustomResourceDefinition": 0, "Namespace": 1, "ServiceAccount": 2, "ClusterRole": 3,
+                   "Role": 3, "Node": 3, "Deployment": 4, "StatefulSet": 4, "DaemonSet": 4, "CronJob": 4,
+                   "ReplicaSet": 5, "Job": 5, "Pod": 7, "Event": 8}
+
+
+def _creation_order(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(objects, key=lambda obj: _CREATION_ORDER.get(str(obj.get("kind")), 6))
+
+
+def _owned_by(obj: Mapping[str, Any], uids: Mapping[tuple[str, str, str], str]) -> dict[str, Any]:
+    """The object with its ownerReferences pointing at the owners' uids on this server, where they exist
+    (a reference to an owner that was not loaded keeps its uid: no garbage collector runs here)."""
+    references = (obj.get("metadata") or {}).get("ownerReferences")
+    if not references:
+        return dict(obj)
+    namespace = str(obj["metadata"].get("namespace") or "")
+    moved = [{**ref, "uid": uids.get((ref["kind"], namespace, ref["name"]), ref["uid"])}
+             for ref in references]
+    return {**obj, "metadata": {**obj["metadata"], "ownerReferences": moved}}
 
 
 # -- the cluster ------------------------------------------------------------------------------------
@@ -449,6 +492,17 @@ class RealCluster:
         self._create_or_keep({"apiVersion": "v1", "kind": "ServiceAccount",
                               "metadata": {"name": "default", "namespace": name}})
 
+    def _wait_until_established(self, definition: Mapping[str, Any], timeout: float = 30.0) -> None:
+        """A new CRD's API is served only once its Established condition is True."""
+        path = self.admin.path_of(definition)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            conditions = self.admin.get(path).get("status", {}).get("conditions") or []
+            if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                return
+            time.sleep(0.1)
+        raise RealClusterError(f"{definition['metadata']['name']} was not established within {timeout:.0f} s")
+
     def _create_or_keep(self, obj: Mapping[str, Any]) -> dict[str, Any] | None:
         try:
             return self.admin.create(obj)
@@ -457,33 +511,35 @@ class RealCluster:
                 raise
             return None
 
-    def load(self, objects: Sequence[Mapping[str, Any]], *,
-             skip_unserved: bool = False) -> list[dict[str, Any]]:
-        """Create every object (namespaces first, with their default ServiceAccounts) and write the status
-        of those that have one, as their kubelet or controller would. Returns the server's objects.
-        `skip_unserved`: leave out kinds this server has no API for (CRDs not installed)."""
+    def load(self, objects: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Create every object (CRDs first, then namespaces with their default ServiceAccounts) and write
+        the status of those that have one, as their kubelet or controller would. Objects that already
+        exist are kept as they are. Returns the objects the server made."""
         created = []
-        for namespace in sorted({str(obj["metadata"]["namespace"]) for obj in objects
-                                 if (obj.get("metadata") or {}).get("namespace")}):
-            labels = next((obj["metadata"].get("labels") for obj in objects
-                           if obj.get("kind") == "Namespace" and obj["metadata"]["name"] == namespace), None)
-            self.ensure_namespace(namespace, labels)
-        for obj in _namespaces_first(objects):
-            if obj.get("kind") == "Namespace":
-                self.ensure_namespace(obj["metadata"]["name"], obj["metadata"].get("labels"))
-                continue
-            try:
-                result = self._create_or_keep(obj)
-            except RealClusterError as error:
-                if skip_unserved and not isinstance(error, ApiError):
-                    continue
-                raise
+        namespace_labels = {obj["metadata"]["name"]: obj["metadata"].get("labels")
+                            for obj in objects if obj.get("kind") == "Namespace"}
+        for namespace in sorted({*namespace_labels, *(str(obj["metadata"]["namespace"]) for obj in objects
+                                                      if (obj.get("metadata") or {}).get("namespace"))}):
+            self.ensure_namespace(namespace, namespace_labels.get(namespace))
+        uids: dict[tuple[str, str, str], str] = {}
+        for obj in _creation_order(obj for obj in objects if obj.get("kind") != "Namespace"):
+            result = self._create_or_keep(_owned_by(obj, uids))
             if result is None:
                 continue
+            metadata = result["metadata"]
+            uids[(result["kind"], str(metadata.get("namespace") or ""), metadata["name"])] = metadata["uid"]
+            if obj.get("kind") == "CustomResourceDefinition":
+                self._wait_until_established(result)
             if obj.get("kind") in STATUS_KINDS and obj.get("status"):
                 result = self.admin.write_status(obj)
             created.append(result)
         return created
+
+
+def demo_definitions() -> list[dict[str, Any]]:
+    """The CustomResourceDefinitions the demo's objects need (Trivy Operator's reports)."""
+    return [document for path in sorted(CRDS_DIR.glob("*.yaml"))
+            for document in yaml.safe_load_all(path.read_text(encoding="utf-8")) if document]
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -509,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.demo:
             from sandbox.cluster_loader import load_demo_objects
 
-            cluster.load(load_demo_objects(), skip_unserved=True)
+            cluster.load([*demo_definitions(), *load_demo_objects()])
         print(f"kube-apiserver {cluster.version} at {cluster.url} "
               f"(started in {cluster.startup_seconds:.1f} s)", file=sys.stderr)
         print(f"KUBECONFIG={cluster.kams_kubeconfig} (ServiceAccount kams/kams), "

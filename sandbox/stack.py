@@ -15,7 +15,6 @@ archive and the Security page's score trend have data. A failed snapshot is logg
 
 from __future__ import annotations
 
-import shutil
 import sys
 import tempfile
 import threading
@@ -147,13 +146,17 @@ class Sandbox:
             self.missing["S3 (SeaweedFS)"] = str(error)
 
     def _start_metrics(self) -> None:
-        if not shutil.which("prometheus") or not shutil.which("promtool"):
-            self.missing["Prometheus"] = "Debian's prometheus package is not installed"
-            return
         from sandbox.prometheus import MetricsSandbox
+        from sandbox.prometheus.flavours import newest
 
+        flavour = newest()
+        if flavour is None:
+            self.missing["Prometheus"] = ("Debian's prometheus package is not installed, and "
+                                          "scripts/real-servers.sh prometheus has not built one")
+            return
         try:
-            self.metrics = MetricsSandbox(self.pods, traffic_scale=self.traffic_scale).start()
+            self.metrics = MetricsSandbox(self.pods, traffic_scale=self.traffic_scale,
+                                          flavour=flavour).start()
         except RuntimeError as error:
             self.missing["Prometheus"] = str(error)
 
@@ -161,9 +164,16 @@ class Sandbox:
         if self.metrics is None:
             return
         from sandbox.alertmanager import AlertmanagerError, AlertmanagerServer
+        from sandbox.prometheus.flavours import Flavour, newest
 
+        # The Prometheus' own flavour's when it has one, since that is the pair tested together.
+        flavour = self.metrics.flavour if self.metrics.flavour.has_alertmanager() else newest(
+            Flavour.has_alertmanager)
+        if flavour is None:
+            self.missing["Alertmanager"] = "Debian's prometheus-alertmanager package is not installed"
+            return
         try:
-            self.alertmanager = AlertmanagerServer().start()
+            self.alertmanager = AlertmanagerServer(binary=flavour.alertmanager).start()
         except AlertmanagerError as error:
             self.missing["Alertmanager"] = str(error)
             return
@@ -228,7 +238,7 @@ class Sandbox:
         lines = [f"Kubernetes API (stand-in): {self.api.url if self.api else 'not running'}",
                  f"  kubectl --kubeconfig {self.admin_kubeconfig} get pods -A"]
         if self.metrics is not None:
-            lines.append(f"Prometheus: {self.metrics.url}")
+            lines.append(f"Prometheus ({self.metrics.flavour.name}): {self.metrics.url}")
         if self.alertmanager is not None:
             lines.append(f"Alertmanager: {self.alertmanager.url}")
         if self.clair is not None:

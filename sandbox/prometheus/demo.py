@@ -21,6 +21,7 @@ from sandbox.exporter import CADVISOR, KUBE_STATE_METRICS, ClusterExporter, Pods
 from sandbox.ingress import TARGET_LABELS as INGRESS_TARGET_LABELS
 from sandbox.ingress import IngressExporter, IngressHistory, IngressTraffic
 from sandbox.prometheus.backfill import BackfillSource, ExporterHistory, SampleAppHistory, SourceGroup
+from sandbox.prometheus.flavours import DEBIAN, Flavour
 from sandbox.prometheus.server import PrometheusServer, ScrapeTarget
 from sandbox.sampleapp import SampleApp
 from sandbox.traffic import TrafficGenerator
@@ -54,7 +55,8 @@ class MetricsSandbox:
 
     def __init__(self, pods: PodsProvider | Sequence[dict[str, Any]], *, traffic_scale: float = 1.0,
                  backfill_hours: float = 26.0, run_traffic: bool = True, rules: bool = True,
-                 ingress: bool = True, clock: Callable[[], float] = time.time) -> None:
+                 ingress: bool = True, clock: Callable[[], float] = time.time,
+                 flavour: Flavour = DEBIAN) -> None:
         self.pods: PodsProvider = pods if callable(pods) else (lambda: list(pods))  # type: ignore[arg-type]
         self.traffic_scale = traffic_scale
         self.backfill_hours = backfill_hours
@@ -62,6 +64,7 @@ class MetricsSandbox:
         self.rules = rules
         self.with_ingress = ingress
         self.clock = clock
+        self.flavour = flavour
         self.api: SampleApp | None = None
         self.web: SampleApp | None = None
         self.exporter: ClusterExporter | None = None
@@ -122,7 +125,7 @@ class MetricsSandbox:
             kube_state = ExporterHistory(pods_now, exporter_labels, now, sections=(KUBE_STATE_METRICS,))
             self.prometheus = PrometheusServer(
                 targets, backfill=[SourceGroup(sources), *edge_history, kube_state],
-                backfill_hours=self.backfill_hours, rules=self.rules).start()
+                backfill_hours=self.backfill_hours, rules=self.rules, flavour=self.flavour).start()
         except BaseException:
             self.stop()
             raise

@@ -1,4 +1,5 @@
-"""Launcher for a real Prometheus (Debian's /usr/bin/prometheus 2.42) on a free loopback port.
+"""Launcher for a real Prometheus (Debian's 2.42 or a built 3.x: sandbox.prometheus.flavours) on a free
+loopback port.
 
 Order matters: the history is backfilled into a fresh data dir *before* the server starts (the server
 loads blocks at start-up), then the server scrapes live, and it is declared ready only once every
@@ -27,8 +28,8 @@ import yaml
 from sandbox.demo_names import CLUSTER_NAME
 from sandbox.prometheus.backfill import BackfillResult, BackfillSource
 from sandbox.prometheus.backfill import backfill as run_backfill
+from sandbox.prometheus.flavours import DEBIAN, Flavour
 
-PROMETHEUS = "/usr/bin/prometheus"
 RULES_FILE = Path(__file__).with_name("rules.yml")
 HTTP_TIMEOUT_SECONDS = 5.0
 
@@ -192,7 +193,7 @@ class PrometheusServer(LoopbackProcess):
     def __init__(self, scrape_targets: Sequence[ScrapeTarget], *, backfill: Sequence[BackfillSource] = (),
                  backfill_hours: float = 26.0, data_dir: Path | None = None, rules: bool | Path = True,
                  scrape_interval: str = "5s", evaluation_interval: str = "5s",
-                 retention: str = "3650d", binary: str = PROMETHEUS, startup_timeout: float = 30.0,
+                 retention: str = "3650d", flavour: Flavour = DEBIAN, startup_timeout: float = 30.0,
                  wait_for_targets: bool = True, web_config: Mapping[str, Any] | None = None,
                  ca_file: Path | None = None, extra_flags: Sequence[str] = ()) -> None:
         """`web_config` is Prometheus' --web.config.file content (e.g. tls_server_config);
@@ -207,7 +208,7 @@ class PrometheusServer(LoopbackProcess):
         self.scrape_interval = scrape_interval
         self.evaluation_interval = evaluation_interval
         self.retention = retention
-        self.binary = binary
+        self.flavour = flavour
         self.startup_timeout = startup_timeout
         self.wait_for_targets = wait_for_targets
         self.web_config = dict(web_config) if web_config else None
@@ -249,7 +250,8 @@ class PrometheusServer(LoopbackProcess):
             data_dir.mkdir(parents=True, exist_ok=True)
             if self.backfill_sources:
                 self.backfill_result = run_backfill(self.backfill_sources, data_dir,
-                                                    hours=self.backfill_hours, scratch_dir=self._workdir)
+                                                    hours=self.backfill_hours, scratch_dir=self._workdir,
+                                                    promtool=str(self.flavour.promtool))
             config_path = self._workdir / "prometheus.yml"
             rule_files = [self.rules_file] if self.rules_file else []
             self.send_alerts_to()  # no Alertmanager yet: an empty target list for file_sd to watch
@@ -319,7 +321,8 @@ class PrometheusServer(LoopbackProcess):
             web_config_path.write_text(yaml.safe_dump(self.web_config), encoding="utf-8")
             web_flags = [f"--web.config.file={web_config_path}"]
         self._launch_on_free_port(lambda port: [
-            self.binary, f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}", *web_flags,
+            str(self.flavour.prometheus), f"--config.file={config_path}", f"--storage.tsdb.path={data_dir}",
+            *web_flags,
             f"--storage.tsdb.retention.time={self.retention}", f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle", "--log.level=warn",
             # Resend firing alerts every 5 s instead of every minute, so an Alertmanager that starts
