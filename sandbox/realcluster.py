@@ -399,6 +399,11 @@ class RealCluster:
         self.stop()
 
     @property
+    def data_dir(self) -> Path:
+        """etcd's data, the certificates and the logs: all removed by stop()."""
+        return self._workdir
+
+    @property
     def url(self) -> str:
         assert self.apiserver is not None, "the cluster is not running"
         return self.apiserver.url
@@ -568,6 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster.load([*demo_definitions(), *load_demo_objects()])
         print(f"kube-apiserver {cluster.version} at {cluster.url} "
               f"(started in {cluster.startup_seconds:.1f} s)", file=sys.stderr)
+        print(f"etcd {cluster.etcd.url}, data in {cluster.data_dir} (deleted on stop)", file=sys.stderr)
         print(f"KUBECONFIG={cluster.kams_kubeconfig} (ServiceAccount kams/kams), "
               f"admin: {cluster.admin_kubeconfig}", file=sys.stderr)
         print("ready", flush=True)
