@@ -53,7 +53,7 @@ class Convention:
     workload_fallback_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # Names are PromQL syntax, not values: they must be valid, since escaping cannot make them safe.
+        # Checked here, so a bad setting is a sentence at start-up rather than a failing query later.
         validate_metric_name(self.requests_metric)
         if self.duration_bucket:
             validate_metric_name(self.duration_bucket)

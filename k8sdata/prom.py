@@ -279,10 +279,10 @@ class PromClient(JsonHttpClient):
     def label_values(self, name: str, match: Sequence[str] = (), start: datetime | None = None,
                      end: datetime | None = None) -> list[str]:
         """Values one label takes (e.g. every namespace with metrics)."""
-        from k8sdata.queries import validate_label_name  # the name goes into the URL path
+        from k8sdata.queries import url_label_name
 
         params = [("match[]", selector) for selector in match] + _window_params(start, end)
-        values = self._get(f"/api/v1/label/{validate_label_name(name)}/values", params) or []
+        values = self._get(f"/api/v1/label/{url_label_name(name)}/values", params) or []
         return sorted(str(value) for value in values)
 
 

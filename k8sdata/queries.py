@@ -50,9 +50,38 @@ def escape_label_value(value: str, *, regex: bool = False) -> str:
 
 
 def validate_label_name(name: str) -> str:
-    if not _LABEL_NAME.match(name):
-        raise ValueError(f"not a Prometheus label name: {name!r}")
+    """Any non-empty UTF-8 text: Prometheus 3 takes such names (OpenTelemetry's `http.route`, a kept
+    `app.kubernetes.io/name`); write one into PromQL with label_name()."""
+    return _validate_name(name, "label")
+
+
+def _validate_name(name: str, kind: str) -> str:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which no Prometheus name can hold
+        raise ValueError(f"not a Prometheus {kind} name: {name!r}") from None
+    if not name:
+        raise ValueError(f"a Prometheus {kind} name cannot be empty")
     return name
+
+
+def label_name(name: str) -> str:
+    """`name` as PromQL writes a label name: bare when it is a classic name, which every Prometheus
+    parses; quoted otherwise, which only Prometheus 3 parses, and only Prometheus 3 stores such a name."""
+    validate_label_name(name)
+    return name if _LABEL_NAME.fullmatch(name) else f'"{escape_label_value(name)}"'
+
+
+def url_label_name(name: str) -> str:
+    """`name` as a URL path segment of the HTTP API (/api/v1/label/NAME/values): a classic name as is,
+    any other in Prometheus 3's `U__` value encoding (`/` could not travel in a path segment otherwise)."""
+    validate_label_name(name)
+    if _LABEL_NAME.fullmatch(name):
+        return name
+    return "U__" + "".join(
+        "__" if char == "_"
+        else char if char.isascii() and (char.isalpha() or char == ":" or (char.isdigit() and index > 0))
+        else f"_{ord(char):x}_" for index, char in enumerate(name))
 
 
 def validate_duration(window: str) -> str:
@@ -105,14 +134,14 @@ class Query:
         """Render with params namespace (""=all), app (""=all), pod (""=all), window ("5m"),
         app_label ("app"), rate_window ("5m"), resolution ("5m") and horizon ("24h").
 
-        Values (namespace, app, pod) go through escape_label_value; durations and app_label are
-        validated (they are syntax, not values, so escaping cannot make them safe).
+        Values (namespace, app, pod) go through escape_label_value; durations are validated (they are
+        syntax, not values, so escaping cannot make them safe); app_label goes through label_name.
         """
         unknown = set(params) - {"namespace", "app", "pod", "window", "app_label", "rate_window",
                                  "resolution", "horizon"}
         if unknown:
             raise TypeError(f"{self.name}.render() got unknown params {sorted(unknown)}")
-        app_label = validate_label_name(params.get("app_label") or "app")
+        app_label = label_name(params.get("app_label") or "app")
         window = validate_duration(params.get("window") or "5m")
         sel = _matchers(params.get("namespace", ""), params.get("app", ""), app_label, params.get("pod", ""))
         return self.template.format(
@@ -332,9 +361,18 @@ class _ConventionNames(Protocol):
 
 
 def validate_metric_name(name: str) -> str:
-    if not _METRIC_NAME.match(name):
-        raise ValueError(f"not a Prometheus metric name: {name!r}")
-    return name
+    """Any non-empty UTF-8 text, as for labels (validate_label_name); written by series_selector()."""
+    return _validate_name(name, "metric")
+
+
+def series_selector(metric: str, matchers: str) -> str:
+    """`metric{matchers}`, or `{__name__="metric", matchers}` for a name that is not a classic one: that
+    form is Prometheus 2's as well as 3's, and only Prometheus 3 stores such names."""
+    validate_metric_name(metric)
+    if _METRIC_NAME.fullmatch(metric):
+        return f"{metric}{{{matchers}}}"
+    name_matcher = f'__name__="{escape_label_value(metric)}"'
+    return f"{{{name_matcher}, {matchers}}}" if matchers else f"{{{name_matcher}}}"
 
 
 def request_selector(convention: _ConventionNames, *, namespace: str = "", workload: str = "",
@@ -351,14 +389,13 @@ def _selector(convention: _ConventionNames, workload_label: str, unset: Sequence
               workload: str, pod: str) -> str:
     """request_selector with the workload read from `workload_label`, and the labels in `unset` required
     to be empty (absent)."""
-    parts = [f'{validate_label_name(name)}="{escape_label_value(value)}"'
-             for name, value in convention.matchers]
+    parts = [f'{label_name(name)}="{escape_label_value(value)}"' for name, value in convention.matchers]
     for label, value in ((convention.namespace_label, namespace), (workload_label, workload)):
-        label = validate_label_name(label)
+        label = label_name(label)
         parts.append(f'{label}="{escape_label_value(value)}"' if value else f'{label}!=""')
-    parts.extend(f'{validate_label_name(label)}=""' for label in unset)
+    parts.extend(f'{label_name(label)}=""' for label in unset)
     if pod and convention.pod_label:
-        parts.append(f'{validate_label_name(convention.pod_label)}="{escape_label_value(pod)}"')
+        parts.append(f'{label_name(convention.pod_label)}="{escape_label_value(pod)}"')
     return ", ".join(parts)
 
 
@@ -374,11 +411,9 @@ def request_series(convention: _ConventionNames, metric: str, *, namespace: str 
     copies label i into workload_label, so `sum by (namespace, <workload_label>, ...)` groups every
     kind of workload alike. A series with none of the labels (a bare pod) is in no branch.
     """
-    metric = validate_metric_name(metric)
-
     def series(selector: str) -> str:
-        return f"rate({metric}{{{selector}}}[{validate_duration(window)}])" if window else \
-            f"{metric}{{{selector}}}"
+        return f"rate({series_selector(metric, selector)}[{validate_duration(window)}])" if window else \
+            series_selector(metric, selector)
 
     labels = [convention.workload_label, *convention.workload_fallback_labels]
     if len(labels) == 1:
@@ -389,8 +424,9 @@ def request_series(convention: _ConventionNames, metric: str, *, namespace: str 
                                   workload=workload, pod=pod))
         if index:
             # "(.*)" always matches and the branch's label is non-empty: the workload is its value.
-            branch = (f'label_replace({branch}, "{validate_label_name(convention.workload_label)}", "$1", '
-                      f'"{validate_label_name(label)}", "(.*)")')
+            target, source = (escape_label_value(validate_label_name(name))
+                              for name in (convention.workload_label, label))
+            branch = f'label_replace({branch}, "{target}", "$1", "{source}", "(.*)")'
         branches.append(branch)
     return " or ".join(branches)
 
@@ -426,7 +462,7 @@ class RequestQuery:
             request_rates=request_series(convention, convention.requests_metric, **selection),
             bucket_rates=request_series(convention, convention.duration_bucket, **selection)
             if convention.duration_bucket else "",
-            by=", ".join(validate_label_name(label) for label in dict.fromkeys(by)),
+            by=", ".join(label_name(label) for label in dict.fromkeys(by)),
             quantile=f"{quantile:g}", to_seconds="" if scale == 1 else f" * {scale!r}")
 
 

@@ -238,7 +238,7 @@ class Sandbox:
         lines = [f"Kubernetes API (stand-in): {self.api.url if self.api else 'not running'}",
                  f"  kubectl --kubeconfig {self.admin_kubeconfig} get pods -A"]
         if self.metrics is not None:
-            lines.append(f"Prometheus ({self.metrics.flavour.name}): {self.metrics.url}")
+            lines.append(f"Prometheus: {self.metrics.url} ({self.metrics.flavour.name})")
         if self.alertmanager is not None:
             lines.append(f"Alertmanager: {self.alertmanager.url}")
         if self.clair is not None:

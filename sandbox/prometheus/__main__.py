@@ -10,6 +10,7 @@ import threading
 
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.prometheus.demo import MetricsSandbox
+from sandbox.prometheus.flavours import newest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     pods = [obj for obj in load_demo_objects() if obj.get("kind") == "Pod"]
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    with MetricsSandbox(pods, traffic_scale=args.traffic_scale, backfill_hours=args.hours) as metrics:
+    flavour = newest()
+    if flavour is None:
+        print("No Prometheus here: install Debian's prometheus package or run scripts/real-servers.sh "
+              "prometheus", file=sys.stderr)
+        return 1
+    with MetricsSandbox(pods, traffic_scale=args.traffic_scale, backfill_hours=args.hours,
+                        flavour=flavour) as metrics:
         assert metrics.prometheus is not None and metrics.exporter is not None
-        print(f"Prometheus  {metrics.url}  (started in {metrics.startup_seconds:.1f}s, "
+        print(f"Prometheus  {metrics.url}  ({flavour.name}, started in {metrics.startup_seconds:.1f}s, "
               f"{metrics.prometheus.backfill_result})", flush=True)
         for name, app in metrics.apps.items():
             print(f"sample app {name:4} {app.url}", flush=True)

@@ -28,6 +28,8 @@ class Flavour:
     prometheus: Path
     promtool: Path
     alertmanager: Path
+    #: Takes label and metric names beyond [a-zA-Z_:][a-zA-Z0-9_:]* (quoted in PromQL): Prometheus 3.
+    utf8_names: bool
     #: Built by scripts/real-servers.sh (so a test that cannot find it skips, or fails in CI), rather
     #: than installed from Debian's packages.
     built: bool
@@ -53,12 +55,14 @@ def _built(program: str) -> Path:
     return realservers.build_dir(realservers.PROGRAMS[program]) / program
 
 
-DEBIAN = Flavour("debian-2.42", "2.42", "0.25.0", Path("/usr/bin/prometheus"), Path("/usr/bin/promtool"),
-                 Path("/usr/bin/prometheus-alertmanager"), built=False)
+DEBIAN = Flavour("debian-2.42", prometheus_release="2.42", alertmanager_release="0.25.0",
+                 prometheus=Path("/usr/bin/prometheus"), promtool=Path("/usr/bin/promtool"),
+                 alertmanager=Path("/usr/bin/prometheus-alertmanager"), utf8_names=False, built=False)
 _BUILT_RELEASE = release(realservers.version("prometheus"))
-BUILT = Flavour(f"built-{_BUILT_RELEASE}", _BUILT_RELEASE,
-                realservers.version("alertmanager").removeprefix("v"), _built("prometheus"), _built("promtool"),
-                _built("alertmanager"), built=True)
+BUILT = Flavour(f"built-{_BUILT_RELEASE}", prometheus_release=_BUILT_RELEASE,
+                alertmanager_release=realservers.version("alertmanager").removeprefix("v"),
+                prometheus=_built("prometheus"), promtool=_built("promtool"),
+                alertmanager=_built("alertmanager"), utf8_names=True, built=True)
 FLAVOURS = (DEBIAN, BUILT)
 
 

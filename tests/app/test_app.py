@@ -38,7 +38,7 @@ def metric(at: AppTest, label: str) -> str:
     raise AssertionError(f"no metric {label!r}; have {[m.label for m in at.metric]}")
 
 
-def test_frame_has_sidebar_filters_status_and_demo_banner() -> None:
+def test_frame_has_sidebar_filters_status_and_demo_banner(prometheus: Any) -> None:
     at = run_app()
     labels = [box.label for box in at.sidebar.selectbox]
     assert labels == ["Cluster context", "Namespace", "Time range", "Auto-refresh"]
@@ -53,7 +53,8 @@ def test_frame_has_sidebar_filters_status_and_demo_banner() -> None:
     status = texts(at.sidebar.markdown)
     ok = ":green[:material/check_circle:]"
     assert any(s.startswith(f"{ok} **Kubernetes**: connected, v") for s in status), status
-    assert any(s.startswith(f"{ok} **Prometheus**: connected, Prometheus 2.") for s in status), status
+    release = prometheus.flavour.prometheus_release
+    assert any(s.startswith(f"{ok} **Prometheus**: connected, Prometheus {release}") for s in status), status
     assert any(s.startswith(f"{ok} **S3**: connected, s3://kams/") for s in status), status
     assert any("Demo cluster" in banner and "KUBECONFIG" in banner for banner in texts(at.info))
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import re
 import runpy
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tests.deploy.manifests import BASE, ROOT, rendered
+from tests.plugins.prometheus import Promtool
 
-PROMTOOL = "/usr/bin/promtool"
 RULES_FILE = ROOT / "sandbox" / "prometheus" / "rules.yml"
 MANIFEST = BASE / "prometheusrule.yaml"
 UNIT_TESTS = Path(__file__).with_name("alert_rules_test.yml")
@@ -37,10 +36,6 @@ def source_groups() -> list[dict[str, Any]]:
 
 def manifest() -> dict[str, Any]:
     return yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
-
-
-def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def without_for(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -89,7 +84,7 @@ def test_prometheus_rule_has_the_crd_shape_and_is_in_the_kustomization() -> None
                 assert rule["annotations"]["summary"] and rule["annotations"]["description"]
 
 
-def test_promtool_accepts_both_files(tmp_path: Path) -> None:
+def test_promtool_accepts_both_files(promtool: Promtool, tmp_path: Path) -> None:
     source = promtool("check", "rules", str(RULES_FILE))
     assert source.returncode == 0 and "SUCCESS" in source.stdout, source.stderr
     extracted = tmp_path / "prometheusrule-groups.yml"
@@ -99,7 +94,7 @@ def test_promtool_accepts_both_files(tmp_path: Path) -> None:
     assert deployed.returncode == 0 and f"SUCCESS: {count} rules found" in deployed.stdout, deployed.stderr
 
 
-def test_promtool_unit_tests_fire_each_required_alert_on_known_input() -> None:
+def test_promtool_unit_tests_fire_each_required_alert_on_known_input(promtool: Promtool) -> None:
     cases = yaml.safe_load(UNIT_TESTS.read_text(encoding="utf-8"))["tests"]
     tested = {case["alertname"] for test in cases for case in test["alert_rule_test"] if case["exp_alerts"]}
     assert tested >= REQUIRED_ALERTS

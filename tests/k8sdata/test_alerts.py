@@ -33,6 +33,7 @@ from k8sdata.errors import NotConfigured, NotInstalled, Unreachable
 from k8sdata.prom import PromClient
 from sandbox import traffic
 from sandbox.demo_names import CRASHLOOP_POD
+from sandbox.prometheus.flavours import Flavour
 from sandbox.prometheus.server import RULES_FILE, PrometheusServer
 
 T = TypeVar("T")
@@ -107,7 +108,8 @@ def test_rule_health_lists_every_shipped_rule_healthy(prom: PromClient) -> None:
     assert crash["state"] == "firing" and crash["alerts_firing"] >= 1 and crash["severity"] == "warning"
 
 
-def test_a_rule_failing_at_evaluation_is_reported_first_with_its_error(tmp_path: Path) -> None:
+def test_a_rule_failing_at_evaluation_is_reported_first_with_its_error(prometheus_flavour: Flavour,
+                                                                      tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump({"groups": [{"name": "broken", "rules": [
         # Valid PromQL that fails when evaluated: two series on the "one" side of a group_left match.
@@ -115,7 +117,7 @@ def test_a_rule_failing_at_evaluation_is_reported_first_with_its_error(tmp_path:
                                         '"", "") or label_replace(vector(1), "a", "y", "", ""))'},
         {"record": "kams:fine", "expr": "vector(1)"},
     ]}]}), encoding="utf-8")
-    with PrometheusServer([], rules=rules, evaluation_interval="1s") as server:
+    with PrometheusServer([], rules=rules, evaluation_interval="1s", flavour=prometheus_flavour) as server:
         client = PromClient(server.url, timeout=5)
         frame = wait_for(lambda: rule_health(client), lambda f: (f["health"] == "err").any(), timeout=15)
     assert frame["rule"].tolist() == ["Duplicates", "kams:fine"]
@@ -124,8 +126,8 @@ def test_a_rule_failing_at_evaluation_is_reported_first_with_its_error(tmp_path:
     assert (fine["health"], fine["kind"], fine["state"], fine["last_error"]) == ("ok", "record", "", "")
 
 
-def test_empty_frames_keep_their_columns(tmp_path: Path) -> None:
-    with PrometheusServer([], rules=False) as server:
+def test_empty_frames_keep_their_columns(prometheus_flavour: Flavour) -> None:
+    with PrometheusServer([], rules=False, flavour=prometheus_flavour) as server:
         client = PromClient(server.url, timeout=5)
         assert list(prometheus_alerts(client).columns) == PROMETHEUS_ALERT_COLUMNS
         assert list(rule_health(client).columns) == RULE_COLUMNS
@@ -133,8 +135,8 @@ def test_empty_frames_keep_their_columns(tmp_path: Path) -> None:
 
 
 # --- Alertmanager --------------------------------------------------------------------------------------
-def test_alertmanager_holds_the_alerts_prometheus_sends(am: AlertmanagerClient) -> None:
-    assert am.version() == "0.25.0"
+def test_alertmanager_holds_the_alerts_prometheus_sends(am: AlertmanagerClient, prometheus: Any) -> None:
+    assert am.version() == prometheus.flavour.alertmanager_release
     frame = wait_for(lambda: alertmanager_alerts(am),
                      lambda f: (f["alertname"] == "KubePodCrashLooping").any())
     assert list(frame.columns) == ALERTMANAGER_COLUMNS

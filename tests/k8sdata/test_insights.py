@@ -41,6 +41,7 @@ from k8sdata.insights import (
 from k8sdata.prom import PromClient
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.backfill import write_series
+from sandbox.prometheus.flavours import Flavour
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -161,9 +162,10 @@ class KnownPrometheus:
 
 
 @pytest.fixture(scope="module")
-def known() -> Iterator[KnownPrometheus]:
+def known(prometheus_flavour: Flavour) -> Iterator[KnownPrometheus]:
     history = KnownHistory()
-    with PrometheusServer([], backfill=[history], backfill_hours=HOURS, rules=False) as server:
+    with PrometheusServer([], backfill=[history], backfill_hours=HOURS, rules=False,
+                          flavour=prometheus_flavour) as server:
         yield KnownPrometheus(PromClient(server.url, timeout=20), history)
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from k8sdata.conventions import PROMETHEUS_CLIENT
 from k8sdata.queries import (
     CATALOGUE,
     CONTAINER_CPU,
@@ -30,9 +29,13 @@ from k8sdata.queries import (
     conventions_present,
     duration_seconds,
     escape_label_value,
+    label_name,
     seconds_duration,
+    url_label_name,
     validate_metric_name,
 )
+from sandbox.prometheus.flavours import Flavour
+from tests.plugins.prometheus import Promtool
 
 NASTY = ['a"} or vector(1) #', "back\\slash", "new\nline", "tab\tcr\r", ".*", "a|b", "(x)[y]{2}^$?+",
          "ünïcødé ✓", "\x00\x07\x1b", '\\"', "}", "${sel}", "{window}"]
@@ -109,7 +112,9 @@ def test_render_validates_syntax_params() -> None:
     with pytest.raises(ValueError):
         REQUEST_RATE.render(window="5m] or vector(1) [5m")
     with pytest.raises(ValueError):
-        REQUEST_RATE.render(app_label='app="x"')
+        REQUEST_RATE.render(app_label="\udcff")
+    # Any other label name is one quoted name (Prometheus 3's syntax), never PromQL of its own.
+    assert 'sum by (namespace, "app=\\"x\\"")' in REQUEST_RATE.render(app_label='app="x"')
     with pytest.raises(TypeError):
         REQUEST_RATE.render(namspace="typo")
 
@@ -122,11 +127,7 @@ def test_catalogue_names_and_labels() -> None:
     assert ERROR_RATIO.unit == "ratio" and LATENCY_P95.unit == "s" and REQUEST_RATE.unit == "req/s"
 
 
-PROMTOOL = shutil.which("promtool")
-
-
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed")
-def test_every_rendering_parses_with_promtool(tmp_path: Path) -> None:
+def test_every_rendering_parses_with_promtool(promtool: Promtool, tmp_path: Path) -> None:
     """Prometheus' own parser accepts every query, including with hostile namespace/app values."""
     rules = []
     for query in CATALOGUE.values():
@@ -135,16 +136,14 @@ def test_every_rendering_parses_with_promtool(tmp_path: Path) -> None:
                 expr = query.render(namespace=value, app=value, pod=value, window="5m", app_label=app_label,
                                     rate_window="2m", resolution="1m", horizon="6h")
                 rules.append({"record": f"kams:{query.name}_{len(rules)}", "expr": expr})
-    assert_promtool_accepts(rules, tmp_path)
+    assert_promtool_accepts(promtool, rules, tmp_path)
 
 
-def assert_promtool_accepts(rules: list[dict[str, str]], tmp_path: Path) -> None:
+def assert_promtool_accepts(promtool: Promtool, rules: list[dict[str, str]], tmp_path: Path) -> None:
     """Prometheus' own parser (promtool check rules) accepts every expression as a recording rule."""
-    assert PROMTOOL is not None
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "kams", "rules": rules}]}), encoding="utf-8")
-    result = subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = promtool("check", "rules", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(rules)} rules found" in result.stdout
 
@@ -203,12 +202,11 @@ def _request_renderings() -> list[str]:
     return rendered
 
 
-@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) is not installed")
-def test_request_queries_parse_with_promtool(tmp_path: Path) -> None:
+def test_request_queries_parse_with_promtool(promtool: Promtool, tmp_path: Path) -> None:
     """Prometheus' parser accepts every request query of every convention, with hostile values."""
     rules = [{"record": f"kams:request_{index}", "expr": expr}
              for index, expr in enumerate(_request_renderings())]
-    assert_promtool_accepts(rules, tmp_path)
+    assert_promtool_accepts(promtool, rules, tmp_path)
 
 
 def test_request_queries_use_the_conventions_names_and_units() -> None:
@@ -230,18 +228,53 @@ def test_request_queries_use_the_conventions_names_and_units() -> None:
     assert 'exported_namespace!="", ingress!=""' in REQUESTS_BY_STATUS.render(INGRESS_NGINX, by=["ingress"])
 
 
-def test_request_query_values_are_escaped_and_names_validated() -> None:
-    from k8sdata.conventions import PROMETHEUS_CLIENT
+#: A convention whose names only Prometheus 3 can hold: OpenTelemetry's dotted ones, and hostile text
+#: that must stay one quoted name.
+UTF8_CONVENTION = dataclasses.replace(
+    PROMETHEUS_CLIENT, name="utf8", requests_metric='http.server.requests{x="1"} or vector(1)',
+    duration_bucket="http.server.request.duration_bucket", namespace_label="k8s.namespace.name",
+    workload_label="app) or vector(1", pod_label="k8s.pod.name", status_label="http.response.status_code",
+    workload_fallback_labels=("app.kubernetes.io/name",))
 
+
+def test_utf8_names_are_quoted_whole() -> None:
+    text = REQUESTS_BY_STATUS.render(UTF8_CONVENTION, by=["k8s.namespace.name", "app) or vector(1"],
+                                     namespace="shop", pod="web-1")
+    assert text.startswith('sum by ("k8s.namespace.name", "app) or vector(1") (rate({__name__='
+                           '"http.server.requests{x=\\"1\\"} or vector(1)", "k8s.namespace.name"="shop", ')
+    assert 'label_replace(' in text and '"app) or vector(1", "$1", "app.kubernetes.io/name"' in text
+    assert url_label_name("app.kubernetes.io/name") == "U__app_2e_kubernetes_2e_io_2f_name"
+    assert url_label_name("9_lives") == "U___39___lives" and url_label_name("app") == "app"
+    assert label_name("app") == "app" and label_name("a\nb") == '"a\\nb"'
+
+
+def test_utf8_names_parse_on_prometheus_3_only(promtool: Promtool, prometheus_flavour: Flavour,
+                                               tmp_path: Path) -> None:
+    """Classic names stay bare, so every query above parses on Prometheus 2 as well; quoted names are
+    Prometheus 3's syntax, and only a Prometheus 3 holds such names."""
+    rendered = [REQUESTS_BY_STATUS.render(UTF8_CONVENTION, by=["k8s.namespace.name", "app) or vector(1"],
+                                          namespace=value, pod=value) for value in ["", *NASTY]]
+    rendered.append(REQUEST_LATENCY_QUANTILE.render(UTF8_CONVENTION, by=["http.response.status_code"]))
+    rendered.append(CONTAINER_CPU.render(app_label="app.kubernetes.io/name", app="web"))
+    rules = [{"record": f"kams:utf8_{index}", "expr": expr} for index, expr in enumerate(rendered)]
+    if prometheus_flavour.utf8_names:
+        assert_promtool_accepts(promtool, rules, tmp_path)
+    else:
+        path = tmp_path / "rules.yml"
+        path.write_text(yaml.safe_dump({"groups": [{"name": "kams", "rules": rules}]}), encoding="utf-8")
+        assert promtool("check", "rules", str(path)).returncode != 0
+
+
+def test_request_query_values_are_escaped_and_names_validated() -> None:
     text = REQUESTS_BY_STATUS.render(PROMETHEUS_CLIENT, by=["namespace"], namespace='x"} or vector(1) #',
                                      pod="p\n")
     assert 'namespace="x\\"} or vector(1) #"' in text and 'pod="p\\n"' in text
-    for bad in ({"by": ["app) or vector(1"]}, {"by": ["namespace"], "window": "5m]"},
+    for bad in ({"by": [""]}, {"by": ["namespace"], "window": "5m]"},
                 {"by": ["namespace"], "quantile": 2.0}):
         query = REQUEST_LATENCY_QUANTILE if "quantile" in bad else REQUESTS_BY_STATUS
         with pytest.raises(ValueError):
             query.render(PROMETHEUS_CLIENT, **bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
-        validate_metric_name("http_requests_total{x=1}")
+        validate_metric_name("")
     assert validate_metric_name("job:http_requests:rate5m") == "job:http_requests:rate5m"
     assert set(REQUEST_CATALOGUE) == {"requests_by_status", "request_latency_quantile"}

@@ -12,6 +12,7 @@ minute apart and rate()'s extrapolation to the window's edges is exact for these
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,7 @@ from k8sdata.conventions import (
 )
 from k8sdata.errors import SourceError
 from k8sdata.prom import PromClient
+from k8sdata.queries import escape_label_value, label_name
 from k8sdata.red import (
     BREAKDOWN_COLUMNS,
     HISTORY_COLUMNS,
@@ -47,8 +49,8 @@ from k8sdata.red import (
     request_volume,
 )
 from sandbox import demo_names, ingress, traffic
-from sandbox.exporter import format_labels
 from sandbox.prometheus import PrometheusServer
+from sandbox.prometheus.flavours import BUILT, Flavour
 
 TOLERANCE = 0.01  # "agree within 1%"
 
@@ -107,9 +109,18 @@ class ConstantRates:
     def write(self, out: TextIO, times: Sequence[int]) -> int:
         origin = times[0] - 3600  # counters were running before the history begins
         for counter in self.counters:
-            prefix = counter.name + format_labels(sorted(counter.labels.items())) + " "
+            prefix = series_text(counter.name, counter.labels) + " "
             out.write("".join(f"{prefix}{counter.per_second * (at - origin)!r} {at}\n" for at in times))
         return len(self.counters) * len(times)
+
+
+def series_text(name: str, labels: dict[str, str]) -> str:
+    """An OpenMetrics series: name{labels}, with names that are not classic ones quoted, as Prometheus 3
+    writes them (`{"http.server.request.count","k8s.pod.name"="web-0"}`)."""
+    pairs = [f'{label_name(key)}="{escape_label_value(value)}"' for key, value in sorted(labels.items())]
+    if label_name(name) == name:
+        return name + "{" + ",".join(pairs) + "}"
+    return "{" + ",".join([f'"{escape_label_value(name)}"', *pairs]) + "}"
 
 
 def histogram(name: str, labels: dict[str, str], rate: float,
@@ -214,16 +225,24 @@ def mesh_counters() -> list[Counter]:
     return counters
 
 
-@pytest.fixture(scope="module")
-def mesh() -> Iterator[tuple[PrometheusServer, datetime]]:
-    """A Prometheus with 40 minutes of mesh and custom history; yields it and the moment to query."""
-    server = PrometheusServer([], backfill=[ConstantRates(mesh_counters())], backfill_hours=40 / 60,
-                              rules=False, wait_for_targets=False).start()
+@contextlib.contextmanager
+def constant_rates_prometheus(counters: Sequence[Counter], flavour: Flavour
+                              ) -> Iterator[tuple[PrometheusServer, datetime]]:
+    """A Prometheus with 40 minutes of `counters`; yields it and the moment to query."""
+    server = PrometheusServer([], backfill=[ConstantRates(counters)], backfill_hours=40 / 60,
+                              rules=False, wait_for_targets=False, flavour=flavour).start()
     try:
         assert server.backfill_result is not None
         yield server, datetime.fromtimestamp(server.backfill_result.end + 30, UTC)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def mesh(prometheus_flavour: Flavour) -> Iterator[tuple[PrometheusServer, datetime]]:
+    """Mesh and custom history."""
+    with constant_rates_prometheus(mesh_counters(), prometheus_flavour) as served:
+        yield served
 
 
 CUSTOM_SETTINGS = {
@@ -628,3 +647,32 @@ def test_history_without_histogram_series_keeps_rates(mesh: tuple[PrometheusServ
     rates = history[(history["workload"] == "web") & (history["metric"] == "rps")]
     assert len(rates) == 6 and all(close(value, 5.0) for value in rates["value"])
     assert not (history["metric"] == "p95_seconds").any()
+
+
+#: OpenTelemetry's HTTP server names as Prometheus 3 keeps them when its OTLP receiver is told not to
+#: translate them (otlp.translation_strategy: NoTranslation): UTF-8 names, which only Prometheus 3 holds.
+OTEL_UTF8 = dataclasses.replace(
+    PROMETHEUS_CLIENT, name="otel-utf8", requests_metric="http.server.request.count",
+    duration_bucket="http.server.request.duration_bucket", namespace_label="k8s.namespace.name",
+    workload_label="k8s.deployment.name", pod_label="k8s.pod.name", status_label="http.response.status_code",
+    method_label="http.request.method", path_label="http.route")
+OTEL_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+@pytest.mark.parametrize("prometheus_flavour", [BUILT], ids=[BUILT.name], indirect=True)
+def test_utf8_names_on_prometheus_3(prometheus_flavour: Flavour) -> None:
+    counters = []
+    for code, rate in (("200", 9.0), ("500", 1.0)):
+        labels = {"k8s.namespace.name": "shop", "k8s.deployment.name": "web", "k8s.pod.name": "web-0",
+                  "http.response.status_code": code, "http.request.method": "GET", "http.route": "/cart"}
+        counters.append(Counter(OTEL_UTF8.requests_metric, labels, rate))
+        counters += histogram(OTEL_UTF8.duration_bucket, labels, rate, uniform(0.5, OTEL_BOUNDS))
+    with constant_rates_prometheus(counters, prometheus_flavour) as (server, at):
+        prom = PromClient(server.url, 10)
+        row = only(red_summary(prom, [OTEL_UTF8], at=at), workload="web")
+        assert (row["namespace"], row["convention"]) == ("shop", "otel-utf8")
+        assert close(row["rps"], 10.0) and close(row["error_ratio"], 0.1)
+        buckets = [(le, 10.0 * uniform(0.5, OTEL_BOUNDS)[le]) for le in (*OTEL_BOUNDS, math.inf)]
+        assert close(row["p50_seconds"], bucket_quantile(0.5, buckets))
+        assert prom.label_values("k8s.deployment.name") == ["web"]
+        assert prom.label_values("http.route") == ["/cart"]

@@ -4,6 +4,7 @@ every process it started."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from sandbox.prometheus.flavours import newest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +101,9 @@ def test_demo_serves_the_dashboard_and_ctrl_c_stops_everything(tmp_path: Path) -
         output = log.read()
         log.close()
     assert "KAMS demo dashboard" in output
-    assert "Prometheus: http://127.0.0.1:" in output
+    preferred = newest()  # the demo runs the built Prometheus 3 where there is one
+    assert preferred is not None
+    assert re.search(rf"Prometheus: http://127\.0\.0\.1:\d+ \({re.escape(preferred.name)}\)", output), output
     assert "S3 (SeaweedFS): http://127.0.0.1:" in output
     assert "Alertmanager: http://127.0.0.1:" in output
     assert "Clair (stand-in): http://127.0.0.1:" in output

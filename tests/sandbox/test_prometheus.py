@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any
 
 import yaml
+from prometheus_client.utils import floatToGoString
 
 from sandbox import demo_names, traffic, usage
 from sandbox.prometheus import MetricsSandbox
@@ -136,7 +137,10 @@ def test_exporter_values_match_the_usage_model(prometheus: MetricsSandbox) -> No
     past = server.backfill_result.end - 12 * 3600
     cpu = float(server.query(f"container_cpu_usage_seconds_total{selector}", at=past)[0]["value"][1])
     assert math.isclose(cpu, usage.cpu_seconds_total(pod, "api", past), rel_tol=1e-9)
-    rate = server.query(f"rate(container_cpu_usage_seconds_total{selector}[5m])", at=past)[0]["value"][1]
+    # The window starts half a step before a sample: Prometheus 3 leaves out a sample exactly on a
+    # range's start and 2.x keeps it, so [5m] at a sample's time would see 5 samples on one and 6 on the
+    # other. Both see the same 6 here, and rate() extrapolates 300 s of increase over 330 s to one slope.
+    rate = server.query(f"rate(container_cpu_usage_seconds_total{selector}[330s])", at=past)[0]["value"][1]
     counter_then = usage.cpu_seconds_total(pod, "api", past - 300)
     expected = (usage.cpu_seconds_total(pod, "api", past) - counter_then) / 300
     assert math.isclose(float(rate), expected, rel_tol=1e-6)
@@ -209,3 +213,15 @@ def test_the_apps_promql_answers_for_both_apps(prometheus: MetricsSandbox) -> No
     assert set(ratios) == {"web", "api"} and all(0 <= ratio <= 1 for ratio in ratios.values())
     p95 = _by_app(server.query(P95))
     assert set(p95) == {"web", "api"} and all(0.005 < seconds < 5 for seconds in p95.values())
+
+
+def test_bucket_bounds_are_one_spelling_from_history_into_live_data(prometheus: MetricsSandbox) -> None:
+    """Prometheus 3 rewrites a scraped `le` to its float spelling ("1" -> "1.0") and 2.x keeps what the
+    app wrote; backfilled history (no TYPE lines) is kept as written by both. The history writes what
+    prometheus_client exposes, so each bound is one series from yesterday into the live data on both."""
+    server = prometheus.prometheus
+    assert server is not None and server.backfill_result is not None
+    spelled = server.get_json("/api/v1/label/le/values", {
+        "match[]": 'http_request_duration_seconds_bucket{job="web"}', "start": server.backfill_result.start})
+    assert sorted(spelled) == sorted(floatToGoString(bound) for bound in (*traffic.LATENCY_BUCKETS, math.inf))
+    assert "1.0" in spelled

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.prometheus import server as launcher
+from sandbox.prometheus.flavours import Flavour
 from sandbox.prometheus.server import PrometheusError, PrometheusServer, ScrapeTarget, render_config
 
 
@@ -38,12 +39,12 @@ def occupied_port() -> Iterator[int]:
         yield holder.getsockname()[1]
 
 
-def test_starts_on_another_port_when_the_first_is_taken(occupied_port: int,
+def test_starts_on_another_port_when_the_first_is_taken(occupied_port: int, prometheus_flavour: Flavour,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     offered = iter([occupied_port])
     real_free_port = launcher.free_port
     monkeypatch.setattr(launcher, "free_port", lambda: next(offered, None) or real_free_port())
-    server = PrometheusServer([])
+    server = PrometheusServer([], flavour=prometheus_flavour)
     with server:
         assert server.port != occupied_port
         assert "version" in server.get_json("/api/v1/status/buildinfo")
