@@ -70,10 +70,16 @@ def build_dir(name: str) -> Path:
     return cache_dir() / f"{name}-{version(name)}"
 
 
+def path(program: str) -> Path:
+    """Where the build puts `program` (kube-apiserver, etcd, prometheus, promtool, alertmanager), built
+    or not."""
+    return build_dir(PROGRAMS[program]) / program
+
+
 def binary(program: str) -> Path | None:
-    """The built program, or None. `program`: kube-apiserver, etcd, prometheus, promtool, alertmanager."""
-    path = build_dir(PROGRAMS[program]) / program
-    return path if path.is_file() and os.access(path, os.X_OK) else None
+    """The built program, or None when it was not built here."""
+    found = path(program)
+    return found if found.is_file() and os.access(found, os.X_OK) else None
 
 
 def missing_reason(program: str) -> str:

@@ -50,19 +50,14 @@ def release(module_version: str) -> str:
     return f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
 
 
-def _built(program: str) -> Path:
-    """Where scripts/real-servers.sh puts `program`, built or not (realservers.binary says None then)."""
-    return realservers.build_dir(realservers.PROGRAMS[program]) / program
-
-
 DEBIAN = Flavour("debian-2.42", prometheus_release="2.42", alertmanager_release="0.25.0",
                  prometheus=Path("/usr/bin/prometheus"), promtool=Path("/usr/bin/promtool"),
                  alertmanager=Path("/usr/bin/prometheus-alertmanager"), utf8_names=False, built=False)
 _BUILT_RELEASE = release(realservers.version("prometheus"))
 BUILT = Flavour(f"built-{_BUILT_RELEASE}", prometheus_release=_BUILT_RELEASE,
                 alertmanager_release=realservers.version("alertmanager").removeprefix("v"),
-                prometheus=_built("prometheus"), promtool=_built("promtool"),
-                alertmanager=_built("alertmanager"), utf8_names=True, built=True)
+                prometheus=realservers.path("prometheus"), promtool=realservers.path("promtool"),
+                alertmanager=realservers.path("alertmanager"), utf8_names=True, built=True)
 FLAVOURS = (DEBIAN, BUILT)
 
 
