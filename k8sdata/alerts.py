@@ -135,7 +135,7 @@ class AlertmanagerClient(JsonHttpClient):
 
     def version(self) -> str:
         status = self._get_v2("/status")
-        return str(((status or {}).get("versionInfo") or {}).get("version", "unknown"))
+        return str(((status or {}).get("versionInfo") or {}).get("version") or "unknown")
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert it holds: active, silenced, inhibited and unprocessed."""

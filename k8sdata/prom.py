@@ -190,7 +190,8 @@ class PromClient(JsonHttpClient):
     def version(self) -> str:
         """Cheap ping: Prometheus' version from buildinfo."""
         data = self._get("/api/v1/status/buildinfo")
-        return str((data or {}).get("version", "unknown"))
+        # A build without the release stamp (plain `go install`) reports an empty version.
+        return str((data or {}).get("version") or "unknown")
 
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
         """One row per series: its label columns (`__name__` dropped) and `value` (float)."""
