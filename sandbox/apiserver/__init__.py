@@ -12,6 +12,9 @@ history, compaction, watchers), `selectors`, `rbac` (tokens, RBAC evaluation, 40
 (printPod & co.), `podlogs`, `metrics` (metrics.k8s.io from sandbox.usage), `protobuf` (the two review
 bodies kubectl sends as protobuf), `tls` (a throw-away certificate), `server` (HTTP, faults, log).
 Run it alone with `python -m sandbox.apiserver --demo --kubeconfig-out /tmp/kams.kubeconfig`.
+
+It is held to a real kube-apiserver by tests/realcluster/test_standin_differential.py; what still differs,
+and why, is in docs/standin-differences.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Authentication (bearer tokens) and RBAC authorization over the Role/ClusterRole objects in the store.
 
 Rule matching follows kubernetes/plugin/pkg/auth/authorizer/rbac (RuleAllows, ResourceMatches,
-NonResourceURLMatches). system:masters may do anything, as in a real cluster. The bootstrap roles every
-cluster has (system:discovery, system:basic-user, system:public-info-viewer) are built in, so any
-authenticated user may read discovery and ask what it is allowed to do.
+NonResourceURLMatches). system:masters may do anything, as in a real cluster. The bootstrap bindings every
+cluster has for ordinary users (system:discovery, system:basic-user, system:public-info-viewer, and for
+ServiceAccounts the issuer and trust-bundle discovery) are built in, so any authenticated user may read
+discovery and ask what it is allowed to do.
 """
 
 from __future__ import annotations
@@ -78,30 +79,31 @@ class Attributes:
         return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
 
 
-# The bootstrap policy every real cluster has, bound to system:authenticated.
-_DISCOVERY_URLS = [
-    "/api",
-    "/api/*",
-    "/apis",
-    "/apis/*",
-    "/healthz",
-    "/livez",
-    "/readyz",
-    "/version",
-    "/version/",
-    "/openapi",
-    "/openapi/*",
-    "/.well-known/openid-configuration",
-    "/openid/v1/jwks",
-]
-BOOTSTRAP_RULES: list[dict[str, Any]] = [
-    {"nonResourceURLs": _DISCOVERY_URLS, "verbs": ["get"]},
-    {
-        "apiGroups": ["authorization.k8s.io"],
-        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-        "verbs": ["create"],
-    },
-    {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]},
+# The bootstrap ClusterRoleBindings of every real cluster that reach ordinary users, with their roles' rules
+# (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, v1.37): (binding = role name, group, rules).
+_HEALTH_URLS = ["/livez", "/readyz", "/healthz", "/version", "/version/"]
+BOOTSTRAP_BINDINGS: list[tuple[str, str, list[dict[str, Any]]]] = [
+    ("system:discovery", "system:authenticated", [
+        {"verbs": ["get"], "nonResourceURLs": [*_HEALTH_URLS, "/openapi", "/openapi/*", "/api", "/api/*",
+                                               "/apis", "/apis/*"]},
+    ]),
+    ("system:basic-user", "system:authenticated", [
+        {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+         "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+        {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
+    ]),
+    ("system:public-info-viewer", "system:authenticated", [
+        {"verbs": ["get"], "nonResourceURLs": _HEALTH_URLS},
+    ]),
+    ("system:service-account-issuer-discovery", "system:serviceaccounts", [
+        {"verbs": ["get"], "nonResourceURLs": ["/.well-known/openid-configuration",
+                                               "/.well-known/openid-configuration/",
+                                               "/openid/v1/jwks", "/openid/v1/jwks/"]},
+    ]),
+    ("system:cluster-trust-bundle-discovery", "system:serviceaccounts", [
+        {"verbs": ["get", "list", "watch"], "apiGroups": ["certificates.k8s.io"],
+         "resources": ["clustertrustbundles"]},
+    ]),
 ]
 
 
@@ -196,12 +198,9 @@ class Authorizer:
                 for r in self._store.objects((RBAC_GROUP, "roles"))
             }
             grants = [
-                _Grant(
-                    "",
-                    ({"kind": "Group", "name": "system:authenticated"},),
-                    tuple(BOOTSTRAP_RULES),
-                    'ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery"',
-                )
+                _Grant("", ({"kind": "Group", "name": group},), tuple(rules),
+                       f'ClusterRoleBinding "{name}" of ClusterRole "{name}"')
+                for name, group, rules in BOOTSTRAP_BINDINGS
             ]
             for binding in self._store.objects((RBAC_GROUP, "clusterrolebindings")):
                 ref = binding.get("roleRef") or {}

@@ -103,17 +103,24 @@ class ApiError(Exception):
         message: str,
         details: dict[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        metadata: dict[str, Any] | None = None,
+        plain_text: bool = False,
     ) -> None:
         super().__init__(message)
         self.code, self.reason, self.message = code, reason, message
         self.details = details
         self.headers = dict(headers or {})
+        self.metadata = metadata or {}
+        #: Answered as Go's http.NotFound does, not as a Status: what a real server says for a path
+        #: outside every API group it serves.
+        self.plain_text = plain_text
 
     def status_object(self) -> dict[str, Any]:
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": self.metadata,
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
@@ -124,22 +131,21 @@ class ApiError(Exception):
         return status
 
 
+def status_details(name: str, group: str, kind: str) -> dict[str, Any]:
+    """Status.details as Go serializes it: empty name and group are left out (omitempty)."""
+    details = {"name": name, "group": group, "kind": kind}
+    return {key: value for key, value in details.items() if value}
+
+
 def not_found(rtype: ResourceType, name: str) -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        f'{rtype.qualified} "{name}" not found',
-        {"name": name, "group": rtype.group, "kind": rtype.plural},
-    )
+    return ApiError(404, "NotFound", f'{rtype.qualified} "{name}" not found',
+                    status_details(name, rtype.group, rtype.plural))
 
 
-def no_such_path() -> ApiError:
-    return ApiError(
-        404,
-        "NotFound",
-        "the server could not find the requested resource",
-        {"causes": [{"reason": "UnexpectedServerResponse", "message": "404 page not found"}]},
-    )
+def no_such_path(served_group: bool = True) -> ApiError:
+    """Inside a served group version a real server answers a Status; elsewhere Go's plain-text 404."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {},
+                    plain_text=not served_group)
 
 
 def bad_request(message: str) -> ApiError:
@@ -235,6 +241,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(code, orjson.dumps(obj))
 
     def _send_error(self, error: ApiError) -> None:
+        if error.plain_text:
+            self._send_bytes(error.code, b"404 page not found\n", "text/plain; charset=utf-8", error.headers)
+            return
         self._send_bytes(error.code, orjson.dumps(error.status_object()), headers=error.headers)
 
     def _start_chunked(self, content_type: str = "application/json") -> None:
@@ -303,7 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         self._request_path = split.path
         path = split.path.rstrip("/") or "/"
-        query = {key: values[-1] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
+        # The first of a repeated parameter counts, as in Go's url.Values.Get and ListOptions decoding.
+        query = {key: values[0] for key, values in parse_qs(split.query, keep_blank_values=True).items()}
         self._query = query
         user: UserInfo | None = None
         body = b""
@@ -358,9 +368,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not allowed:
             details: dict[str, Any] = {}
             if attrs.resource_request:
-                details = {"group": attrs.api_group, "kind": attrs.resource}
-                if attrs.name:
-                    details = {"name": attrs.name, **details}
+                details = status_details(attrs.name, attrs.api_group, attrs.resource)
             raise ApiError(403, "Forbidden", forbidden_message(user, attrs, qualified), details)
 
     # ----------------------------------------------------------------- routing
@@ -392,19 +400,22 @@ class _Handler(BaseHTTPRequestHandler):
             group, version, rest = "", "v1", parts[2:]
         else:
             group, version, rest = parts[1], parts[2], parts[3:]
-        route = self._resolve(group, version, rest)
-        verb = self._verb(route, query)
+        # As upstream's filter chain: the authorizer judges what the URL asks for before anything
+        # looks it up, so a reader is refused (403) a resource that does not exist, not told 404.
+        namespace, resource, name, subresource = _request_info(rest)
+        verb = self._verb(name, query)
         attrs = Attributes(
             verb=verb,
             resource_request=True,
             api_group=group,
-            resource=route.rtype.plural,
-            subresource=route.subresource,
-            namespace=route.namespace,
-            name=route.name,
+            resource=resource,
+            subresource=subresource,
+            namespace=namespace,
+            name=name,
             path=path,
         )
-        self._authorize(user, attrs, route.rtype.qualified)
+        self._authorize(user, attrs, f"{resource}.{group}" if group else resource)
+        route = self._resolve(group, version, rest)
         rtype = route.rtype
         if verb == "create" and rtype.virtual:
             assert user is not None
@@ -428,6 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _resolve(self, group: str, version: str, rest: list[str]) -> _Route:
         registry = self.server.api.store.registry
+        if (group or version != "v1") and version not in registry.group_versions().get(group, []):
+            raise no_such_path(served_group=False)
         namespace = ""
         if rest and rest[0] == "namespaces" and len(rest) > 2 and rest[2] not in ("status", "finalize"):
             namespace = rest[1]
@@ -449,16 +462,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise no_such_path()
         return _Route(rtype, namespace, name, subresource)
 
-    def _verb(self, route: _Route, query: dict[str, str]) -> str:
+    def _verb(self, name: str, query: dict[str, str]) -> str:
         if self.command in ("GET", "HEAD"):
             if is_true(query.get("watch")):
                 return "watch"
-            return "get" if route.name else "list"
+            return "get" if name else "list"
         return {
             "POST": "create",
             "PUT": "update",
             "PATCH": "patch",
-            "DELETE": "delete" if route.name else "deletecollection",
+            "DELETE": "delete" if name else "deletecollection",
         }[self.command]
 
     # ------------------------------------------------------------- responses
@@ -509,11 +522,15 @@ class _Handler(BaseHTTPRequestHandler):
                 limit=limit,
                 continue_token=query.get("continue") or None,
             )
-        except ExpiredError:
-            raise expired(CONTINUE_EXPIRED) from None
+        except ExpiredError as error:
+            # Like etcd3's store: the answer carries a token that goes on from the same key at the
+            # current revision, for clients that accept an inconsistent list.
+            resume = {"continue": error.args[1]} if len(error.args) > 1 else {}
+            raise ApiError(410, "Expired", CONTINUE_EXPIRED, metadata=resume) from None
         except (ValueError, KeyError, TypeError):
             raise bad_request(
-                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+                "invalid continue token: continue key is not valid: incorrect encoded start "
+                "resourceVersion (version meta.k8s.io/v1)"
             ) from None
         if self._wants_table():
             self._send_table(
@@ -789,7 +806,7 @@ class _Handler(BaseHTTPRequestHandler):
                     404,
                     "NotFound",
                     f'{rtype.singular or rtype.kind.lower()}.{rtype.group} "{route.name}" not found',
-                    {"name": route.name, "group": rtype.group, "kind": rtype.plural},
+                    status_details(route.name, rtype.group, rtype.plural),
                 )
             self._send_json(items[0])
             return
@@ -866,6 +883,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "nonResourceRules": non_resource_rules,
                 "incomplete": False,
             }
+            spec = {}  # a real server answers a rules review without echoing its spec
         answer = {
             "kind": rtype.kind,
             "apiVersion": rtype.group_version,
@@ -1142,7 +1160,9 @@ class ApiServer:
                 ],
             }
         if parts == ["api", "v1"]:
-            return self._resource_list("", "v1")
+            listing = self._resource_list("", "v1")
+            del listing["apiVersion"]  # the legacy core group's list has none on a real server
+            return listing
         if parts == ["apis"]:
             return {
                 "kind": "APIGroupList",
@@ -1157,7 +1177,7 @@ class ApiServer:
                 return {"kind": "APIGroup", "apiVersion": "v1", **self._group(parts[1], versions)}
         if len(parts) == 3 and parts[0] == "apis" and parts[2] in registry.group_versions().get(parts[1], []):
             return self._resource_list(parts[1], parts[2])
-        raise no_such_path()
+        raise no_such_path(served_group=parts[:1] == ["api"])
 
     @staticmethod
     def _group(group: str, versions: list[str]) -> dict[str, Any]:
@@ -1174,6 +1194,20 @@ class ApiServer:
             "groupVersion": f"{group}/{version}" if group else version,
             "resources": resources,
         }
+
+
+def _request_info(rest: list[str]) -> tuple[str, str, str, str]:
+    """(namespace, resource, name, subresource) of a resource URL's tail after the group version, as
+    upstream's RequestInfoFactory reads it, whether or not this server serves that resource."""
+    namespace = ""
+    if len(rest) > 1 and rest[0] == "namespaces":
+        namespace = rest[1]
+        if len(rest) > 2 and rest[2] not in ("status", "finalize"):
+            rest = rest[2:]
+    resource = rest[0] if rest else ""
+    name = rest[1] if len(rest) > 1 else ""
+    subresource = rest[2] if len(rest) > 2 else ""
+    return namespace, resource, name, subresource
 
 
 class _PlainOk(Exception):

@@ -29,7 +29,8 @@ Predicate = Callable[["Entry"], bool]
 
 
 class ExpiredError(Exception):
-    """A continue token or watch resourceVersion older than the compaction horizon."""
+    """A continue token or watch resourceVersion older than the compaction horizon. For a continue token,
+    args[1] is the token that goes on from the same key at the current revision."""
 
 
 class NotFoundError(KeyError):
@@ -129,6 +130,10 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: The resourceVersion of a continue token that lists at the current revision (upstream's -1).
+INCONSISTENT_RV = -1
+
+
 def encode_continue(rv: int, last: Key) -> str:
     start = f"{last[0]}/{last[1]}\x00"
     token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start})
@@ -141,7 +146,10 @@ def decode_continue(token: str) -> tuple[int, Key]:
     data = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
     start = str(data["start"]).rstrip("\x00")
     namespace, _, name = start.partition("/")
-    return int(data["rv"]), (namespace, name)
+    rv = int(data["rv"])
+    if rv == 0 or rv < INCONSISTENT_RV:
+        raise ValueError(f"continue token with resourceVersion {rv}")
+    return rv, (namespace, name)
 
 
 class Store:
@@ -219,9 +227,12 @@ class Store:
             list_rv = self._rv
             if continue_token:
                 token_rv, last = decode_continue(continue_token)
-                if token_rv < self._horizon:
-                    raise ExpiredError(token_rv)
-                list_rv = token_rv
+                if token_rv == INCONSISTENT_RV:
+                    pass  # the token a 410 hands out: go on from its key at the current revision
+                elif token_rv < self._horizon:
+                    raise ExpiredError(token_rv, encode_continue(INCONSISTENT_RV, last))
+                else:
+                    list_rv = token_rv
                 start = max(start, bisect.bisect_right(keys, last))
             items: list[Entry] = []
             position = start

@@ -1,8 +1,10 @@
 """Server-side Table output (meta.k8s.io/v1 Table), as kubectl requests it.
 
-The pod, node and event printers follow kubernetes/pkg/printers/internalversion/printers.go (printPod,
-printNode, printEvent) and apimachinery's duration.HumanDuration, re-implemented here. The server always
-generates the wide columns; kubectl hides the priority-1 ones unless asked for `-o wide`.
+The printers follow kubernetes/pkg/printers/internalversion/printers.go (printPod, printNode, printEvent,
+printNamespace, printConfigMap, printSecret, printDeployment, printReplicaSet, printStatefulSet,
+printDaemonSet, printNetworkPolicy; v1.37) and apimachinery's duration.HumanDuration, re-implemented here;
+other kinds get Name and Age (docs/standin-differences.md). The server always generates the wide columns;
+kubectl hides the priority-1 ones unless asked for `-o wide`.
 
 This deliberately shares no code with k8sdata/frames.py, which implements the same printer for KAMS:
 tests compare KAMS's columns with what kubectl prints from this server, and that comparison only means
@@ -296,7 +298,9 @@ def print_node(node: dict[str, Any], now: datetime) -> list[Any]:
         address("InternalIP"),
         address("ExternalIP"),
         info.get("osImage") or "<unknown>",
-        info.get("kernelVersion") or "<unknown>",
+        # Newer printNode appends the architecture, as v1.37 does.
+        (info.get("kernelVersion") or "<unknown>")
+        + (f" ({info['architecture']})" if info.get("architecture") else ""),
         info.get("containerRuntimeVersion") or "<unknown>",
     ]
 
@@ -371,10 +375,169 @@ def print_default(obj: dict[str, Any], now: datetime) -> list[Any]:
     return [obj["metadata"]["name"], since(obj["metadata"].get("creationTimestamp"), now)]
 
 
+# ------------------------------------------- workloads, namespaces, config (printDeployment & co.)
+_NAME = _column("Name", "Name must be unique within a namespace.", fmt="name")
+_AGE = DEFAULT_COLUMNS[1]
+_CONTAINERS = _column("Containers", "Names of each container in the template.", priority=1)
+_IMAGES = _column("Images", "Images referenced by each container in the template.", priority=1)
+_SELECTOR = _column("Selector", "A label query over pods that should match the replica count.", priority=1)
+
+
+def _template_cells(obj: dict[str, Any]) -> list[str]:
+    """layoutContainerCells: the template's container names and images, comma-joined."""
+    containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    return [",".join(c.get("name", "") for c in containers), ",".join(c.get("image", "") for c in containers)]
+
+
+def format_label_selector(selector: dict[str, Any] | None) -> str:
+    """labels.Selector.String() of a LabelSelector: requirements sorted by key, "" when empty."""
+    requirements: list[tuple[str, str]] = [
+        (key, f"{key}={value}") for key, value in ((selector or {}).get("matchLabels") or {}).items()
+    ]
+    for expression in (selector or {}).get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), expression.get("operator", "")
+        values = ",".join(sorted(set(expression.get("values") or [])))
+        text = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key,
+                "DoesNotExist": f"!{key}"}.get(operator, f"{key} {operator}")
+        requirements.append((key, text))
+    return ",".join(text for _, text in sorted(requirements))
+
+
+def _replicas(obj: dict[str, Any]) -> int:
+    """spec.replicas as the API defaults it (1) when the object leaves it out."""
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return 1 if replicas is None else int(replicas)
+
+
+def _count(status: dict[str, Any], field: str) -> int:
+    return int(status.get(field) or 0)
+
+
+DEPLOYMENT_COLUMNS: list[Column] = [
+    _NAME, _column("Ready", "Number of the pod with ready state"),
+    _column("Up-to-date", "Total number of non-terminated pods targeted by this deployment that have the "
+            "desired template spec."),
+    _column("Available", "Total number of available non-terminating pods (ready for at least "
+            "minReadySeconds) targeted by this deployment."),
+    _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
+]
+
+
+def print_deployment(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = obj.get("status") or {}
+    return [obj["metadata"]["name"], f"{_count(status, 'readyReplicas')}/{_replicas(obj)}",
+            _count(status, "updatedReplicas"), _count(status, "availableReplicas"),
+            since(obj["metadata"].get("creationTimestamp"), now), *_template_cells(obj),
+            format_label_selector((obj.get("spec") or {}).get("selector"))]
+
+
+REPLICASET_COLUMNS: list[Column] = [
+    _NAME, _column("Desired", "Replicas is the number of desired pods.", kind="integer"),
+    _column("Current", "Replicas is the most recently observed number of non-terminating pods.",
+            kind="integer"),
+    _column("Ready", "The number of non-terminating pods targeted by this ReplicaSet with a Ready Condition.",
+            kind="integer"),
+    _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
+]
+
+
+def print_replicaset(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = obj.get("status") or {}
+    return [obj["metadata"]["name"], _replicas(obj), _count(status, "replicas"),
+            _count(status, "readyReplicas"), since(obj["metadata"].get("creationTimestamp"), now),
+            *_template_cells(obj),
+            format_label_selector((obj.get("spec") or {}).get("selector")) or "<none>"]
+
+
+STATEFULSET_COLUMNS: list[Column] = [
+    _NAME, _column("Ready", "Number of the pod with ready state"), _AGE, _CONTAINERS, _IMAGES,
+]
+
+
+def print_statefulset(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = obj.get("status") or {}
+    return [obj["metadata"]["name"], f"{_count(status, 'readyReplicas')}/{_replicas(obj)}",
+            since(obj["metadata"].get("creationTimestamp"), now), *_template_cells(obj)]
+
+
+DAEMONSET_COLUMNS: list[Column] = [
+    _NAME,
+    _column("Desired", "The total number of nodes that should be running the daemon pod.", kind="integer"),
+    _column("Current", "The number of nodes that are running at least 1 daemon pod.", kind="integer"),
+    _column("Ready", "The number of nodes that should be running the daemon pod and have one or more of the "
+            "daemon pod running with a Ready Condition.", kind="integer"),
+    _column("Up-to-date", "The total number of nodes that are running updated daemon pod", kind="integer"),
+    _column("Available", "The number of nodes that should be running the daemon pod and have one or more of "
+            "the daemon pod running and available.", kind="integer"),
+    _column("Node Selector", "NodeSelector is a selector which must be true for the pod to fit on a node."),
+    _AGE, _CONTAINERS, _IMAGES, _SELECTOR,
+]
+
+
+def print_daemonset(obj: dict[str, Any], now: datetime) -> list[Any]:
+    status = obj.get("status") or {}
+    pod_spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    counts = ("desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled",
+              "numberAvailable")
+    return [obj["metadata"]["name"], *(_count(status, field) for field in counts),
+            format_label_selector({"matchLabels": pod_spec.get("nodeSelector") or {}}) or "<none>",
+            since(obj["metadata"].get("creationTimestamp"), now), *_template_cells(obj),
+            format_label_selector((obj.get("spec") or {}).get("selector")) or "<none>"]
+
+
+NAMESPACE_COLUMNS: list[Column] = [_NAME, _column("Status", "The status of the namespace"), _AGE]
+
+
+def print_namespace(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", ""),
+            since(obj["metadata"].get("creationTimestamp"), now)]
+
+
+CONFIGMAP_COLUMNS: list[Column] = [
+    _NAME, _column("Data", "Data contains the configuration data."), _AGE,
+]
+
+
+def print_configmap(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], len(obj.get("data") or {}) + len(obj.get("binaryData") or {}),
+            since(obj["metadata"].get("creationTimestamp"), now)]
+
+
+SECRET_COLUMNS: list[Column] = [
+    _NAME, _column("Type", "Used to facilitate programmatic handling of secret data."),
+    _column("Data", "Data contains the secret data."), _AGE,
+]
+
+
+def print_secret(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"], obj.get("type", ""), len(obj.get("data") or {}),
+            since(obj["metadata"].get("creationTimestamp"), now)]
+
+
+NETWORKPOLICY_COLUMNS: list[Column] = [
+    _NAME, _column("Pod-Selector", "Selects the pods to which this NetworkPolicy object applies."), _AGE,
+]
+
+
+def print_networkpolicy(obj: dict[str, Any], now: datetime) -> list[Any]:
+    return [obj["metadata"]["name"],
+            format_label_selector((obj.get("spec") or {}).get("podSelector")) or "<none>",
+            since(obj["metadata"].get("creationTimestamp"), now)]
+
+
 PRINTERS: dict[tuple[str, str], tuple[list[Column], Printer]] = {
     ("", "pods"): (POD_COLUMNS, print_pod),
     ("", "nodes"): (NODE_COLUMNS, print_node),
     ("", "events"): (EVENT_COLUMNS, print_event),
+    ("", "namespaces"): (NAMESPACE_COLUMNS, print_namespace),
+    ("", "configmaps"): (CONFIGMAP_COLUMNS, print_configmap),
+    ("", "secrets"): (SECRET_COLUMNS, print_secret),
+    ("", "serviceaccounts"): (DEFAULT_COLUMNS, print_default),
+    ("apps", "deployments"): (DEPLOYMENT_COLUMNS, print_deployment),
+    ("apps", "replicasets"): (REPLICASET_COLUMNS, print_replicaset),
+    ("apps", "statefulsets"): (STATEFULSET_COLUMNS, print_statefulset),
+    ("apps", "daemonsets"): (DAEMONSET_COLUMNS, print_daemonset),
+    ("networking.k8s.io", "networkpolicies"): (NETWORKPOLICY_COLUMNS, print_networkpolicy),
 }
 
 
