@@ -156,6 +156,11 @@ def test_upstream_testdata_verdicts_match_the_admission(real_cluster: RealCluste
     pods = list(upstream_pods(upstream_testdata(), minor_version(real_cluster)))
     assert len(pods) > 100, f"expected the full upstream table, found {len(pods)} pods"
     assert disagreements(real_cluster, enforcing_namespaces, pods) == []
+    # Each table also says its own verdict (its pass/ or fail/ folder, at its level): KAMS agrees with it
+    # for every pod, including those the API server would refuse outright.
+    mislabelled = [source for source, pod in pods
+                   if kams_violates(pod, source.split()[1].split("/")[0]) != ("/fail/" in source)]
+    assert mislabelled == []
     invalid = {source: reason for source, pod in pods
                if (reason := invalid_reason(real_cluster, enforcing_namespaces["privileged"], pod))}
     print("Left out, invalid for the API server itself:", json.dumps(invalid, indent=1))
