@@ -158,3 +158,18 @@ class LogNotAvailable(SourceError):
         if "previous terminated container" in self.detail:
             return "It has not restarted, so there is no previous log."
         return "Pick another container or pod."
+
+
+class KubeletUnreachable(SourceError):
+    """5xx on a pod's log whose message names the kubelet's containerLogs address: kube-apiserver reads a
+    log from the kubelet of the pod's node, and could not reach it (the node is down, the network between
+    control plane and node is cut, or the cluster has no kubelets). `detail` is where, and the reason."""
+
+    kind = "kubelet_unreachable"
+
+    def _what(self) -> str:
+        return "The API server could not reach the kubelet that keeps this log"
+
+    def _next(self) -> str:
+        return ("The pod's node may be down or cut off from the control plane; the pod's status and its "
+                "events still tell what happened.")

@@ -28,6 +28,7 @@ import urllib3
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
+    KubeletUnreachable,
     LogNotAvailable,
     NotInstalled,
     PodGone,
@@ -120,6 +121,20 @@ def _from_http(status: int, body: bytes | str | None, headers: Any, path: str) -
     if status == 504:
         return Timeout(_SOURCE, message or f"gateway timeout for {path}")
     return SourceError(_SOURCE, f"HTTP {status}" + (f": {message}" if message else ""))
+
+
+#: kube-apiserver's message when it cannot reach the kubelet for a log: `Get "https://NODE:10250/
+#: containerLogs/NS/POD/C?...": dial tcp ...` (the address, then Go's reason).
+_KUBELET_LOG_FAILURE = re.compile(
+    r'"https?://(?P<address>[^/"]+)/containerLogs/[^"]*":\s*(?P<reason>.*)', re.S)
+
+
+def _kubelet_failure(status: int, message: str) -> KubeletUnreachable | None:
+    """The kubelet-unreachable error a 5xx log answer means, or None for any other failure."""
+    match = _KUBELET_LOG_FAILURE.search(message) if status >= 500 else None
+    if match is None:
+        return None
+    return KubeletUnreachable(_SOURCE, f"kubelet {match['address']}: {match['reason'].strip()[:200]}")
 
 
 class _HttpStatus(Exception):
@@ -546,7 +561,8 @@ class KubeClient:
         request has a timeout. kube-apiserver forwards `sinceTime` to the kubelet with whole seconds
         only, so it is sent that way: a follower must drop the lines of that second it already has.
         403 -> Forbidden; 404 -> PodGone; 400 (not started, no previous run...) -> LogNotAvailable
-        with the kubelet's own sentence.
+        with the kubelet's own sentence; 204 (the pod has no node yet) -> LogNotAvailable; a 5xx naming
+        the kubelet's address -> KubeletUnreachable.
         """
         if tail_lines is None and since_seconds is None and since_time is None:
             raise ValueError("a log read needs tail_lines, since_seconds or since_time")
@@ -575,7 +591,17 @@ class KubeClient:
                         raise PodGone(_SOURCE, f"{namespace}/{pod}") from None
                     if error.status == 400:
                         raise LogNotAvailable(_SOURCE, _status_message(error.body) or "no log") from None
+                    kubelet = _kubelet_failure(error.status, _status_message(error.body))
+                    if kubelet is not None:
+                        raise kubelet from None
                     raise
+                if response.status == 204:
+                    # kube-apiserver's answer for a pod no node runs yet (LogLocation has no kubelet to ask):
+                    # an empty body would read as "the container wrote nothing".
+                    unscheduled = f'pod "{pod}" is not scheduled on a node yet, so container "{container}" ' \
+                                  "has not started"
+                    raise LogNotAvailable(_SOURCE, unscheduled,
+                                          hint="Its log appears once the pod is scheduled and has started.")
                 chunks: list[bytes] = []
                 size = 0
                 # Read in pieces and stop at the limit even if a server ignores limitBytes.

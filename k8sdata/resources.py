@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
-from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.errors import NotConfigured, NotInstalled, SourceError
 from k8sdata.gcpause import gc_paused
 from k8sdata.queries import CONTAINER_CPU, CONTAINER_MEMORY
 
@@ -305,9 +305,29 @@ def _usage_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values(["namespace", "pod", "container"], ignore_index=True)
 
 
+class MetricsApiNotInstalled(NotInstalled):
+    """metrics.k8s.io is not served: no metrics-server (or another metrics adapter) is installed."""
+
+    def _what(self) -> str:
+        return "This cluster does not serve metrics.k8s.io: metrics-server is not installed"
+
+    def _next(self) -> str:
+        return ("Install metrics-server (what kubectl top reads), or set PROMETHEUS_URL to a Prometheus "
+                "that scrapes the kubelets' cAdvisor.")
+
+
+def list_metrics_api(kube: KubeClient, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    """PodMetrics or NodeMetrics. Without metrics-server the API server answers 404 with a bare
+    "404 page not found", which alone tells a reader nothing: the error names what is missing."""
+    try:
+        return kube.list_resource("metrics.k8s.io/v1beta1", resource, namespace)
+    except NotInstalled as error:
+        raise MetricsApiNotInstalled(error.source) from None
+
+
 def usage_from_metrics_api(kube: KubeClient, namespace: str | None) -> pd.DataFrame:
     """PodMetrics from metrics.k8s.io (metrics-server): one list, whatever the cluster's size."""
-    items = kube.list_resource("metrics.k8s.io/v1beta1", "pods", namespace)
+    items = list_metrics_api(kube, "pods", namespace)
     rows = []
     for item in items:
         metadata = item.get("metadata") or {}
@@ -408,12 +428,14 @@ def usage_against_resources(resources: pd.DataFrame, usage: pd.DataFrame) -> pd.
     return frame
 
 
-def pod_usage_frame(pods: Iterable[Mapping[str, Any]], usage: pd.DataFrame) -> pd.DataFrame:
+def pod_usage_frame(pods: Iterable[Mapping[str, Any]], usage: pd.DataFrame | None) -> pd.DataFrame:
     """Per pod (POD_USAGE_COLUMNS), for the pods table's progress columns: the summed usage of its
     containers against the summed requests and limits of the containers that run (app containers and
     sidecars; finished init containers use nothing). A request nobody set counts as 0 (as the scheduler
     counts it) but a pod where all are unset has NaN; one container without a limit makes the pod's limit
-    unbounded, so NaN."""
+    unbounded, so NaN. `usage` None (no usage source works): requests and limits with NaN usage."""
+    if usage is None:
+        usage = _usage_frame(pd.DataFrame(columns=USAGE_COLUMNS))
     per_container = usage_against_resources(container_resources_frame(pods), usage)
     grouped = per_container.groupby(["namespace", "pod"], sort=False)
     frame = grouped[["cpu_cores", "memory_bytes", "cpu_request", "memory_request"]].sum(min_count=1)

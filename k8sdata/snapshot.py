@@ -160,10 +160,10 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
     table("events", lambda: frames.events_frame(shared.list_events(), now=moment))
     say("Listing nodes...")
     table("nodes", lambda: frames.nodes_frame(shared.list_resource("v1", "nodes"), now=moment))
-    say("Reading request rates, errors and latency from Prometheus...")
     if prom is None:
         _note(notes, "requests", NotConfigured("prometheus").sentence)
     else:
+        say("Reading request rates, errors and latency from Prometheus...")
         table("requests", lambda: _requests(prom, settings, moment))
     say("Scanning security (workloads, RBAC, network, versions, vulnerabilities)...")
     if shared.down is not None:  # nothing to scan: one note instead of a dozen "not scanned" sentences

@@ -34,6 +34,7 @@ from k8sdata.resources import (
     UsageUnavailable,
     cpu_cores,
     is_terminated,
+    list_metrics_api,
     memory_bytes,
     parse_quantity,
     pod_effective,
@@ -250,7 +251,7 @@ def workloads_frame(deployments: Iterable[Mapping[str, Any]], statefulsets: Iter
 def node_usage_from_metrics_api(kube: KubeClient) -> pd.DataFrame:
     """NodeMetrics (what `kubectl top node` shows: the whole node, system daemons included)."""
     rows = []
-    for item in kube.list_resource("metrics.k8s.io/v1beta1", "nodes"):
+    for item in list_metrics_api(kube, "nodes"):
         usage = item.get("usage") or {}
         rows.append({"node": (item.get("metadata") or {}).get("name", ""),
                      "cpu_used": _float(lambda u=usage: float(parse_quantity(u.get("cpu")))),

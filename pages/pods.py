@@ -71,20 +71,16 @@ USAGE_COLUMNS = ("cpu_cores", "cpu_request_pct", "cpu_limit_pct", "memory_mib", 
                  "memory_limit_pct")
 
 
-def pods_table(pods: pd.DataFrame, usage: pd.DataFrame | None) -> pd.DataFrame:
+def pods_table(pods: pd.DataFrame, usage: pd.DataFrame, *, measured: bool = True) -> pd.DataFrame:
     """The table as shown and downloaded: kubectl's columns, then usage beside requests and limits
-    (percentages 0-100+, NaN where no request/limit is set). Without usage, only requests/limits."""
+    (percentages 0-100+, NaN where no request/limit is set). `measured` False (no usage source works):
+    `usage` holds only requests and limits, and the usage columns are left out."""
     shown = pods.assign(workload_text=workload_labels(pods))
-    if usage is not None:
-        shown = shown.merge(usage.rename(columns={"pod": "name"}), on=["namespace", "name"], how="left")
-    else:
-        shown = shown.assign(**{column: float("nan") for column in (
-            "cpu_cores", "memory_bytes", "cpu_request", "cpu_limit", "memory_request", "memory_limit",
-            "cpu_request_pct", "cpu_limit_pct", "memory_request_pct", "memory_limit_pct")})
+    shown = shown.merge(usage.rename(columns={"pod": "name"}), on=["namespace", "name"], how="left")
     shown = shown.assign(memory_mib=shown["memory_bytes"] / MIB,
                          memory_request_mib=shown["memory_request"] / MIB,
                          memory_limit_mib=shown["memory_limit"] / MIB)
-    columns = [c for c in TABLE_COLUMNS if usage is not None or c not in USAGE_COLUMNS]
+    columns = [c for c in TABLE_COLUMNS if measured or c not in USAGE_COLUMNS]
     return shown[columns].rename(columns=TABLE_COLUMNS)
 
 
@@ -204,16 +200,17 @@ def _page(table: pd.DataFrame) -> pd.DataFrame:
     return page_of(table, number, size)
 
 
-def _usage(settings: Settings, filters: Filters, view: data.PodsView) -> pd.DataFrame | None:
+def _usage(settings: Settings, filters: Filters, view: data.PodsView) -> tuple[pd.DataFrame, bool]:
+    """Per pod requests and limits, and whether current usage is beside them."""
     try:
         usage, source = data.pods_usage(settings, filters.context, filters.namespace, view)
     except SourceError as error:
         show_source_error(error, "Current usage is unavailable", level="info",
                           after="Requests and limits are shown without it.")
-        return None
+        return data.pods_requests(settings, filters.context, filters.namespace, view), False
     if source == SOURCE_METRICS_API:
         st.caption("Usage now comes from metrics.k8s.io (metrics-server), as in kubectl top pod.")
-    return usage
+    return usage, True
 
 
 def render_pods_tab(settings: Settings, filters: Filters) -> None:
@@ -234,9 +231,9 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
     chosen = _pod_filters(view.frame)
     shown = filter_pods(view.frame, chosen)
     with st.spinner("Reading current usage…"):
-        usage = _usage(settings, filters, view)
+        usage, measured = _usage(settings, filters, view)
     st.markdown(escape_markdown(_counts(shown, len(view.frame))))
-    table = _sorted(pods_table(shown, usage))
+    table = _sorted(pods_table(shown, usage, measured=measured))
     page = _page(table)
     st.session_state[SHOWN_KEYS] = _keys(page)
     st.dataframe(page, hide_index=True, width="stretch", height=480, column_config=COLUMN_CONFIG,

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from k8sdata.config import Settings
-from k8sdata.errors import SourceError
+from k8sdata.errors import NotConfigured, SourceError
 from ui import requests_data
 from ui import requests_view as view
 from ui.filters import Filters, current_filters
@@ -59,7 +59,9 @@ def main() -> None:
         with st.spinner("Looking for request metrics in Prometheus…"):
             found = requests_data.detected_conventions(settings)
     except SourceError as error:
-        show_source_error(error, "Request metrics are unavailable", level="error")
+        # An unset PROMETHEUS_URL is a choice, not a failure: a warning, as on the Overview and Alerts.
+        show_source_error(error, "Request metrics are unavailable",
+                          level="warning" if isinstance(error, NotConfigured) else "error")
         return
     if not found:
         view.show_no_metrics("this cluster", requests_data.candidate_conventions(settings))

@@ -12,7 +12,8 @@
   remembered for FAILURE_TTL_SECONDS, so viewers arriving meanwhile get its sentence at once.
 
 Pages call `overview_data(...)`, `connection_statuses(...)`, `contexts(...)`, `namespaces(...)`, and
-for the Pods page `pods_view(...)`, `pods_usage(...)`, `pod_events(...)`, `pod_history(...)`.
+for the Pods page `pods_view(...)`, `pods_usage(...)`, `pods_requests(...)`, `pod_events(...)`,
+`pod_history(...)`.
 """
 
 from __future__ import annotations
@@ -243,7 +244,8 @@ def _watched_frame_entry(kube_key: str, token: str, _items: list[dict[str, Any]]
 
 @st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
 def _pods_usage_frame(kube_key: str, namespace: str | None, label_selector: str, token: str,
-                      usage_bucket: int, _pods: list[dict[str, Any]], _usage: pd.DataFrame) -> pd.DataFrame:
+                      usage_bucket: int, _pods: list[dict[str, Any]], _usage: pd.DataFrame | None
+                      ) -> pd.DataFrame:
     return resources.pod_usage_frame(_pods, _usage)
 
 
@@ -346,6 +348,18 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
     bucket = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS)
     frame = _pods_usage_frame(kube.key, namespace, "", view.token, bucket, view.raw, usage)
     return frame, source
+
+
+#: The usage bucket of a frame built without usage: no real time bucket is negative.
+_NO_USAGE_BUCKET = -1
+
+
+def pods_requests(settings: Settings, context: str | None, namespace: str | None, view: PodsView
+                  ) -> pd.DataFrame:
+    """pods_usage's frame with NaN usage: the requests and limits, which need only the pods, for when no
+    usage source works (a cluster without metrics-server and Prometheus still has them)."""
+    kube = cached_kube(settings, context)
+    return _pods_usage_frame(kube.key, namespace, "", view.token, _NO_USAGE_BUCKET, view.raw, None)
 
 
 def pod_events(settings: Settings, context: str | None, namespace: str, name: str) -> list[dict[str, Any]]:

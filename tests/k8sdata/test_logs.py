@@ -21,7 +21,7 @@ import pytest
 
 from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
-from k8sdata.errors import Forbidden, LogNotAvailable, PodGone, Timeout
+from k8sdata.errors import Forbidden, KubeletUnreachable, LogNotAvailable, PodGone, SourceError, Timeout
 from k8sdata.kube import KubeClient
 from k8sdata.logs import (
     TRUNCATION_MARKER,
@@ -309,6 +309,35 @@ def test_forbidden_fault_on_one_pod_leaves_the_others(logs_api: tuple[ApiServer,
     # following keeps going for the readable pods, and keeps reporting the forbidden one
     later = follow(client, [target("web-1"), target("api-1"), target("oom-1")], batch.cursor)
     assert isinstance(later.errors[target("api-1")], Forbidden)
+
+
+@pytest.mark.parametrize(("message", "detail"), [
+    ('Get "https://10.0.3.7:10250/containerLogs/shop/api-1/main?tailLines=3&timestamps=true": dial tcp '
+     "10.0.3.7:10250: connect: connection refused",
+     "kubelet 10.0.3.7:10250: dial tcp 10.0.3.7:10250: connect: connection refused"),
+    ('Get "https://[fd00::7]:10250/containerLogs/shop/api-1/main": context deadline exceeded',
+     "kubelet [fd00::7]:10250: context deadline exceeded"),
+])
+def test_a_kubelet_the_api_server_cannot_reach_is_named(logs_api: tuple[ApiServer, KubeClient], message: str,
+                                                        detail: str) -> None:
+    """kube-apiserver proxies a log read to the pod's kubelet; when that fails it answers 500 with Go's
+    error (seen against the real server, whose nodes have no kubelet): the sentence says so in words."""
+    server, client = logs_api
+    server.set_fault(r"/pods/api-1/log$", "error", message=message)
+    batch = read_logs(client, [target("web-1"), target("api-1")], LogRequest(tail_lines=3))
+    error = batch.errors[target("api-1")]
+    assert isinstance(error, KubeletUnreachable) and error.detail == detail
+    assert error.sentence.startswith(
+        f"The API server could not reach the kubelet that keeps this log ({detail}). The pod's node may ")
+    assert {line.pod for line in batch.lines} == {"web-1"}
+
+
+def test_another_server_error_on_a_log_stays_a_plain_server_error(
+        logs_api: tuple[ApiServer, KubeClient]) -> None:
+    server, client = logs_api
+    server.set_fault(r"/pods/api-1/log$", "error", message="etcdserver: request timed out")
+    error = read_logs(client, [target("api-1")], LogRequest(tail_lines=3)).errors[target("api-1")]
+    assert type(error) is SourceError and "etcdserver: request timed out" in error.sentence
 
 
 def test_rbac_denies_one_namespaces_logs(make_api_server: Callable[..., ApiServer],

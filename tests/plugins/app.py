@@ -5,7 +5,8 @@
 reset around each test); tests that need fewer sources call `set_app_environment` with the
 `streamlit_caches` fixture instead. `run_app_test` builds and runs an AppTest of a page, app.py or a
 script function the same way in every test. `app_server` starts the app as a subprocess on a free
-loopback port and stops its whole process group at the end of the session.
+loopback port and stops its whole process group at the end of the session; `serving_app` does the same
+for any settings (e.g. a real kube-apiserver's kubeconfig).
 """
 
 from __future__ import annotations
@@ -247,14 +248,20 @@ def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3) -> 
 
 
 @contextlib.contextmanager
-def sandbox_app_server(kube_api: Any, prometheus: Any, s3: Any, workdir: Path) -> Iterator[AppServer]:
-    """A new `streamlit run app.py` wired to the sandbox (its HOME and log in `workdir`), stopped on exit."""
-    server = start_app_server(sandbox_environment(kube_api, prometheus, s3, workdir),
-                              workdir / "streamlit.log")
+def serving_app(env: dict[str, str], workdir: Path) -> Iterator[AppServer]:
+    """A new `streamlit run app.py` with KAMS's settings `env` (its log in `workdir`), stopped on exit."""
+    server = start_app_server(env, workdir / "streamlit.log")
     try:
         yield server
     finally:
         _stop(server.process)
+
+
+@contextlib.contextmanager
+def sandbox_app_server(kube_api: Any, prometheus: Any, s3: Any, workdir: Path) -> Iterator[AppServer]:
+    """A new `streamlit run app.py` wired to the sandbox (its HOME and log in `workdir`), stopped on exit."""
+    with serving_app(sandbox_environment(kube_api, prometheus, s3, workdir), workdir) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
