@@ -115,7 +115,7 @@ def container_status(pod: dict[str, Any], container: str) -> dict[str, Any] | No
 
 
 def check_log_available(pod: dict[str, Any], container: str, previous: bool) -> bool:
-    """False when the pod has no node yet (the real server then answers with an empty body).
+    """False when the pod has no node yet (the real server then answers 204 No Content).
     Raises LogRequestError with the kubelet's message when there is no such log."""
     name = pod["metadata"]["name"]
     if not (pod.get("spec") or {}).get("nodeName"):

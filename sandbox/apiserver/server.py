@@ -228,7 +228,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if code != 204:  # HTTP forbids a Content-Length on 204 (Go's server leaves it out)
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -738,7 +739,7 @@ class _Handler(BaseHTTPRequestHandler):
             container = choose_container(pod, query.get("container"))
             options = LogOptions.from_query(query, now)
             if not check_log_available(pod, container, previous):
-                self._send_bytes(200, b"", "text/plain")
+                self._send_bytes(204, b"", "text/plain")
                 return
             lines = api.log_provider(pod, container, previous, now)
             if lines is None:

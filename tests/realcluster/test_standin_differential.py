@@ -357,6 +357,15 @@ def test_unprinted_kinds_keep_the_real_name_and_age(servers: Servers, path: str)
     assert [row["name"] for row in standin["rows"]] == [row["name"] for row in real["rows"]]
 
 
+# -- pod logs ------------------------------------------------------------------------------------------
+
+def test_a_log_of_a_pod_no_node_runs_is_no_content(servers: Servers) -> None:
+    """kube-apiserver has no kubelet to ask for a pod without a node, and says so with 204, which a
+    client must not read as "the container wrote nothing" (KAMS turns it into a sentence)."""
+    answers = servers.both("GET", "/api/v1/namespaces/{ns}/pods/pending-1/log?container=main&tailLines=10")
+    assert answers["standin"] == answers["real"] == (204, b"")
+
+
 # -- RBAC ------------------------------------------------------------------------------------------------
 
 #: (group, resource, subresource) the reader is asked about, in its namespace and cluster-wide.
