@@ -45,8 +45,9 @@ test: $(VENV)/.dev real-servers
 	$(PY) -m pytest
 
 # kube-apiserver, etcd, Prometheus 3 and Alertmanager built from their Go modules, once per machine, into
-# ~/.cache/kams/servers (first build ~N min on 2 cores, then nothing to do). Without Go: a sentence, and the
-# tests that need them skip (CI sets KAMS_REQUIRE_REAL_SERVERS=1, which makes that a failure).
+# ~/.cache/kams/servers (the first build takes minutes on 2 cores: docs/real-servers.md; then nothing to do).
+# Without Go: a sentence, and the tests that need them skip (CI sets KAMS_REQUIRE_REAL_SERVERS=1, which makes
+# that a failure).
 real-servers:
 	scripts/real-servers.sh
 
