@@ -3,7 +3,8 @@
 
 The pods table prints STATUS, READY, RESTARTS and AGE exactly as `kubectl get pods` does, so a person
 comparing KAMS with their terminal sees the same words. The rules below follow kubectl's printPod
-(kubernetes/pkg/printers/internalversion/printers.go) and apimachinery's duration.HumanDuration,
+(pkg/printers/internalversion/printers.go of k8s.io/kubernetes v1.37.2, whose printers_test.go pod cases
+are tests/k8sdata/fixtures/upstream_printpod.yaml) and apimachinery's duration.HumanDuration,
 re-implemented here from reading them. The printer reads the attributes of slim pods (a dict pod is
 converted to one first), which is what makes a 100,000-pod table take well under a second
 (bench/PROFILE.md, "Round 3, printer").
@@ -208,12 +209,16 @@ def _newer_text(current: str | None, candidate: str | None) -> str | None:
     return current
 
 
-def _sidecar_names(init_containers: tuple[Container, ...]) -> tuple[frozenset[str | None], int]:
+def _sidecar_names(init_containers: tuple[Container, ...]) -> tuple[frozenset[str | None], int, int]:
     """(names of the restartable init containers, i.e. sidecars with restartPolicy Always; how many
-    init container names there are), as printPod's lookups by name see them: a repeated name counts once
-    and its last spec wins."""
+    init container specs are restartable; how many init container specs there are). The names are what
+    printPod's lookup by name sees (a repeated name: its last spec wins), while both counts are of the
+    spec list itself, repeats included, as printPod counts them (upstream's unit tests print pods whose
+    init containers all have the empty name: "Init:0/2")."""
     by_name = {container.name: container for container in init_containers}
-    return frozenset(name for name, spec in by_name.items() if spec.restartPolicy == "Always"), len(by_name)
+    restartable = sum(1 for container in init_containers if container.restartPolicy == "Always")
+    return (frozenset(name for name, spec in by_name.items() if spec.restartPolicy == "Always"), restartable,
+            len(init_containers))
 
 
 class _Shared:
@@ -226,14 +231,15 @@ class _Shared:
 
     def __init__(self) -> None:
         self.init: Any = None
-        self.init_parts: tuple[frozenset[str | None], int] = (_NO_SIDECARS, 0)
+        self.init_parts: tuple[frozenset[str | None], int, int] = (_NO_SIDECARS, 0, 0)
         self.labels: Any = None
         self.owners: Any = None
         self.workload_parts: tuple[str, str, str, str | None, str | None, str] | None = None
 
-    def sidecars(self, init_containers: tuple[Container, ...] | None) -> tuple[frozenset[str | None], int]:
+    def sidecars(self, init_containers: tuple[Container, ...] | None
+                 ) -> tuple[frozenset[str | None], int, int]:
         if not init_containers:
-            return _NO_SIDECARS, 0
+            return _NO_SIDECARS, 0, 0
         if init_containers is not self.init:
             self.init, self.init_parts = init_containers, _sidecar_names(init_containers)
         return self.init_parts
@@ -252,10 +258,10 @@ def _printed(metadata: ObjectMeta, spec: PodSpec, status: PodStatus,
     of the newest counted restart). Attribute reads of the slim parts: an absent field reads None, as
     `dict.get` of a missing key does, and every `or` fallback below is printPod's."""
     conditions = status.conditions or ()
-    sidecars, init_count = shared.sidecars(spec.initContainers)
+    sidecars, sidecar_count, init_count = shared.sidecars(spec.initContainers)
     restarts = 0
     sidecar_restarts = 0
-    total = len(spec.containers or ()) + len(sidecars)
+    total = len(spec.containers or ()) + sidecar_count
     ready = 0
     last_restart: str | None = None
     last_sidecar_restart: str | None = None
@@ -304,6 +310,7 @@ def _printed(metadata: ObjectMeta, spec: PodSpec, status: PodStatus,
         restarts = sidecar_restarts
         last_restart = last_sidecar_restart
         has_running = False
+        error_reason = ""
         for container in reversed(status.containerStatuses or ()):
             restarts += container.restartCount or 0
             last_state = container.lastState  # _finished_text inlined: the hottest loop
@@ -314,19 +321,27 @@ def _printed(metadata: ObjectMeta, spec: PodSpec, status: PodStatus,
             terminated = state.terminated
             if waiting is not None and waiting.reason:
                 reason = waiting.reason
-            elif terminated is not None and terminated.reason:
-                reason = terminated.reason
             elif terminated is not None:
-                if terminated.signal:
+                if terminated.reason:
+                    reason = terminated.reason
+                elif terminated.signal:
                     reason = f"Signal:{terminated.signal}"
                 else:
                     reason = f"ExitCode:{terminated.exitCode or 0}"
+                if terminated.exitCode:
+                    error_reason = reason
             elif container.ready and state.running is not None:
                 has_running = True
                 ready += 1
-        # A pod whose last container completed while another still runs is Running (or NotReady).
-        if reason == "Completed" and has_running:
-            reason = "Running" if _condition_true_any(conditions, "Ready") else "NotReady"
+        # "Completed" from the first container must not hide the others: still Running (or NotReady)
+        # while one runs, unless another container failed, whose reason is then shown (kubernetes #124766).
+        if reason == "Completed":
+            if has_running and _condition_true_any(conditions, "Ready"):
+                reason = "Running"
+            elif error_reason:
+                reason = error_reason
+            elif has_running:
+                reason = "NotReady"
 
     if metadata.deletionTimestamp is not None:
         if status.reason == NODE_UNREACHABLE_REASON:

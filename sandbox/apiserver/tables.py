@@ -113,6 +113,14 @@ def _condition_true(status: dict[str, Any], condition_type: str) -> bool:
     )
 
 
+def _first_condition_true(status: dict[str, Any], condition_type: str) -> bool:
+    """isPodInitializedConditionTrue: the first condition of the type decides, not any of them."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == condition_type:
+            return condition.get("status") == "True"
+    return False
+
+
 def _later(current: datetime | None, candidate: str | None) -> datetime | None:
     moment = parse_time(candidate)
     if moment is None:
@@ -126,8 +134,10 @@ def pod_status_cells(pod: dict[str, Any], now: datetime) -> tuple[str, str, str]
     status = pod.get("status") or {}
     metadata = pod.get("metadata") or {}
     containers = spec.get("containers") or []
-    init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
-    total = len(containers) + sum(1 for c in init_specs.values() if _is_restartable_init(c))
+    init_list = spec.get("initContainers") or []
+    # Looked up by name (a repeated name: the last spec wins) but counted as listed, repeats included.
+    init_specs = {c.get("name"): c for c in init_list}
+    total = len(containers) + sum(1 for c in init_list if _is_restartable_init(c))
     ready = 0
     restarts = 0
     sidecar_restarts = 0
@@ -172,14 +182,15 @@ def pod_status_cells(pod: dict[str, Any], now: datetime) -> tuple[str, str, str]
         elif waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
             reason = "Init:" + waiting["reason"]
         else:
-            reason = f"Init:{index}/{len(init_specs)}"
+            reason = f"Init:{index}/{len(init_list)}"
         initializing = True
         break
 
-    if not initializing or _condition_true(status, "Initialized"):
+    if not initializing or _first_condition_true(status, "Initialized"):
         restarts = sidecar_restarts
         last_restart = last_sidecar_restart
         has_running = False
+        error_reason = ""
         for container in reversed(status.get("containerStatuses") or []):
             state = container.get("state") or {}
             restarts += int(container.get("restartCount") or 0)
@@ -190,18 +201,25 @@ def pod_status_cells(pod: dict[str, Any], now: datetime) -> tuple[str, str, str]
             terminated = state.get("terminated")
             if waiting and waiting.get("reason"):
                 reason = waiting["reason"]
-            elif terminated and terminated.get("reason"):
-                reason = terminated["reason"]
-            elif terminated is not None and not terminated.get("reason"):
-                if terminated.get("signal"):
+            elif terminated is not None:
+                if terminated.get("reason"):
+                    reason = terminated["reason"]
+                elif terminated.get("signal"):
                     reason = f"Signal:{terminated['signal']}"
                 else:
                     reason = f"ExitCode:{terminated.get('exitCode', 0)}"
+                if terminated.get("exitCode"):
+                    error_reason = reason
             elif container.get("ready") and state.get("running") is not None:
                 has_running = True
                 ready += 1
-        if reason == "Completed" and has_running:
-            reason = "Running" if _condition_true(status, "Ready") else "NotReady"
+        if reason == "Completed":
+            if has_running and _condition_true(status, "Ready"):
+                reason = "Running"
+            elif error_reason:
+                reason = error_reason
+            elif has_running:
+                reason = "NotReady"
 
     if metadata.get("deletionTimestamp") and status.get("reason") == "NodeLost":
         reason = "Unknown"

@@ -64,6 +64,15 @@ CASES: list[tuple[str, str, dict[str, Any], str, str, str]] = [
          {**terminated("Completed", name="init-a"), "restartCount": 5},
          terminated("Completed", name="init-b")]),
      "Running", "1/1", "1 (2m ago)"),
+    ("completed-yields-to-a-failed-container",
+     'if reason == "Completed" { ... } else if errorReason != "" (kubernetes #124766)',
+     pod(terminated("Completed", name="a"), terminated("Error", 1, name="b"), phase="Failed"),
+     "Error", "0/2", "0"),
+    ("completed-not-ready-running-beats-error",
+     'hasRunning && hasPodReadyCondition is checked before errorReason; errorReason before NotReady',
+     pod(terminated("Completed", name="a"), terminated(exit_code=2, name="b"), running(name="c"),
+         conditions={"Ready": "False"}),
+     "ExitCode:2", "1/3", "0"),
 ]
 
 

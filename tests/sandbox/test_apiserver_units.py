@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,8 @@ from sandbox.apiserver.rbac import Attributes, rule_allows
 from sandbox.apiserver.selectors import SelectorError, field_predicate, label_predicate
 from sandbox.apiserver.store import ExpiredError, Store
 from sandbox.apiserver.tables import human_duration, pod_status_cells, print_event, print_node
+from tests.k8sdata.test_upstream_printpod import CASES as UPSTREAM_PRINTPOD_CASES
+from tests.k8sdata.test_upstream_printpod import resolved_pod
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -340,3 +343,21 @@ def test_store_restore_undoes_mutations() -> None:
     store.restore(snapshot)
     assert sorted(e.name for e in store.entries(("", "pods"))) == ["a", "b"]
     assert store.get(("", "pods"), "ns", "b")["metadata"]["labels"] == {}
+
+
+@pytest.mark.parametrize("case", UPSTREAM_PRINTPOD_CASES,
+                         ids=[case["id"] for case in UPSTREAM_PRINTPOD_CASES])
+def test_pod_status_cells_print_what_upstream_expects(case: dict[str, Any]) -> None:
+    """The stand-in's printer twin against every pod case of upstream's printer unit tests."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    expect = case["expect"]
+    assert pod_status_cells(resolved_pod(case, now), now) == (
+        expect["ready"], expect["status"], expect["restarts"]), case["comment"]
+
+
+def test_pod_status_cells_completed_yields_to_a_failed_container() -> None:
+    done = {"name": "a", "ready": False, "restartCount": 0, "state": {"terminated": {"exitCode": 0,
+                                                                                     "reason": "Completed"}}}
+    failed = {"name": "b", "ready": False, "restartCount": 0, "state": {"terminated": {"exitCode": 2}}}
+    assert pod_status_cells(_pod([done, failed], containers=2), NOW)[1] == "ExitCode:2"
+    assert pod_status_cells(_pod([done, failed, RUNNING], containers=3), NOW)[1] == "ExitCode:2"
