@@ -7,11 +7,15 @@ Only the standard HTTP API is used (query, query_range, series, labels, alerts, 
 Thanos Query, Mimir / Cortex and VictoriaMetrics work as drop-in backends. Every query also sends
 Prometheus' own `timeout` parameter, so the server stops working on a query the client has given up on.
 A bearer token (literal or a mounted file, re-read so rotated tokens work) and a private CA are supported.
+The `warnings` and `infos` an answer may carry (partial responses, PromQL annotations) are handed to
+whoever asks for them with collecting_warnings(), so the return types stay plain DataFrames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,6 +48,36 @@ ALERT_COLUMNS = [
 #: little before the client does, so the user reads Prometheus' "query timed out" instead of a bare
 #: client timeout, and the server never keeps computing an answer nobody will read.
 SERVER_TIMEOUT_SHARE = 0.9
+
+
+#: The collectors of collecting_warnings() open in this context (innermost last). A context variable, not
+#: a client attribute: one client is shared by every viewer's thread, and each must see only its own.
+_COLLECTORS: ContextVar[tuple[list[str], ...]] = ContextVar("kams_prometheus_warnings", default=())
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """The `warnings` (and Prometheus 3's `infos`) of every successful API answer read in this block, in
+    order, repeats kept. They mean the answer may be incomplete or the query questionable (a partial
+    response from Thanos or a remote-read source, "metric might not be a counter"), so the caller shows
+    them beside the numbers instead of passing them off as the whole truth. Nested blocks each see
+    everything read inside them. Their text is the server's: untrusted."""
+    seen: list[str] = []
+    token = _COLLECTORS.set((*_COLLECTORS.get(), seen))
+    try:
+        yield seen
+    finally:
+        _COLLECTORS.reset(token)
+
+
+def _record_warnings(body: dict[str, Any]) -> None:
+    collectors = _COLLECTORS.get()
+    if not collectors:
+        return
+    notes = [str(note) for key in ("warnings", "infos") if isinstance(body.get(key), list)
+             for note in body[key]]
+    for collector in collectors:
+        collector.extend(notes)
 
 
 def _unix(moment: datetime) -> float:
@@ -183,6 +217,7 @@ class PromClient(JsonHttpClient):
             hint = ("Prometheus rejected the query itself; please report it as a KAMS bug."
                     if error_type == "bad_data" else "")
             raise SourceError(_SOURCE, detail, hint=hint)
+        _record_warnings(body)
         return body.get("data")
 
     # -- the contract ------------------------------------------------------------------------------

@@ -7,6 +7,10 @@ ends are rounded down to the TTL bucket (`TimeWindow.last`), so reruns and viewe
 ask for the same range. Failures are never cached: a SourceError propagates out of the cached function
 (Streamlit does not store exceptions), so the next rerun asks again.
 
+Prometheus' warnings and infos about an answer (a partial response, a questionable query) travel with
+the frame, in `frame.attrs` (read them with prometheus_warnings), so they are cached with the numbers
+they qualify and the return types stay plain DataFrames.
+
 Each function raises SourceError (NotConfigured without PROMETHEUS_URL); the page shows its sentence
 for the panel that failed and draws the others.
 """
@@ -27,7 +31,7 @@ from k8sdata import patterns, red, spikes
 from k8sdata.config import Settings
 from k8sdata.conventions import Convention
 from k8sdata.history import history_step
-from k8sdata.prom import PromClient
+from k8sdata.prom import PromClient, collecting_warnings
 from ui.data import DATA_TTL_SECONDS, prom_client
 
 #: Which conventions have data changes rarely (an app deployed, a mesh installed): ask once a minute.
@@ -43,6 +47,8 @@ MIN_CHART_STEP_SECONDS = 60.0
 MAX_CHART_STEP_SECONDS = 300.0
 #: History read before the charts' span so the first samples have a baseline (spikes' trailing window).
 MOMENT_LOOKBACK = spikes.Tuning().window
+#: The key in DataFrame.attrs of the Prometheus warnings about a frame's numbers.
+WARNINGS_ATTR = "prometheus_warnings"
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,17 @@ def _client(settings: Settings) -> PromClient:
     return prom_client(settings)
 
 
+def _noting(frame: pd.DataFrame, *notes: Sequence[str]) -> pd.DataFrame:
+    """`frame` carrying these warnings (repeats dropped: every query of a panel may warn the same)."""
+    frame.attrs[WARNINGS_ATTR] = list(dict.fromkeys(note for group in notes for note in group))
+    return frame
+
+
+def prometheus_warnings(frame: pd.DataFrame) -> list[str]:
+    """What Prometheus warned about while answering for this frame (server text: untrusted)."""
+    return list(frame.attrs.get(WARNINGS_ATTR) or [])
+
+
 # --- the cached entries ------------------------------------------------------------------------------
 # Leading-underscore parameters are not hashed by Streamlit: the URL and the key strings identify them.
 @st.cache_data(ttl=CONVENTIONS_TTL_SECONDS, show_spinner=False)
@@ -87,27 +104,35 @@ def _detected(url: str, candidates_key: str, _prom: PromClient, _candidates: tup
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _summary(url: str, conventions_key: str, level: Literal["workload", "pod"], namespace: str, window: str,
              _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
-    return red.red_summary(_prom, _conventions, level=level, namespace=namespace, window=window)
+    with collecting_warnings() as seen:
+        frame = red.red_summary(_prom, _conventions, level=level, namespace=namespace, window=window)
+    return _noting(frame, seen)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _history(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
              step: float, _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
-    return red.red_history(_prom, _conventions, namespace=namespace, workload=workload, start=start, end=end,
-                           step=step)
+    with collecting_warnings() as seen:
+        frame = red.red_history(_prom, _conventions, namespace=namespace, workload=workload, start=start,
+                                end=end, step=step)
+    return _noting(frame, seen)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _breakdown(url: str, conventions_key: str, namespace: str, workload: str, window: str,
                _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
-    return red.red_breakdown(_prom, _conventions, namespace=namespace, workload=workload, window=window)
+    with collecting_warnings() as seen:
+        frame = red.red_breakdown(_prom, _conventions, namespace=namespace, workload=workload, window=window)
+    return _noting(frame, seen)
 
 
 @st.cache_data(ttl=WEEKLY_TTL_SECONDS, max_entries=64, show_spinner=False)
 def _volume(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
             step: float, _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
-    return red.request_volume(_prom, _conventions, namespace=namespace, workload=workload, start=start,
-                              end=end, step=step)
+    with collecting_warnings() as seen:
+        frame = red.request_volume(_prom, _conventions, namespace=namespace, workload=workload, start=start,
+                                   end=end, step=step)
+    return _noting(frame, seen)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
@@ -167,6 +192,7 @@ def history_and_moments(settings: Settings, chosen: Sequence[Convention], span: 
     fetched = TimeWindow(span.start - MOMENT_LOOKBACK, span.end, span.step)
     full = history(settings, chosen, fetched, namespace=namespace, workload=workload)
     shown = full[full["time"] >= span.start].reset_index(drop=True) if not full.empty else full
+    shown = _noting(shown, prometheus_warnings(full))
     if full.empty:
         return shown, pd.DataFrame(columns=spikes.MOMENT_COLUMNS)
     prom, chosen = _client(settings), tuple(chosen)
@@ -197,7 +223,8 @@ def weekly_heatmap(settings: Settings, chosen: Sequence[Convention], *, namespac
                    workload: str = "") -> pd.DataFrame:
     """patterns.weekly_heatmap over the last HEATMAP_HISTORY (sampled every HEATMAP_STEP_SECONDS)."""
     span = TimeWindow.last(HEATMAP_HISTORY, bucket_seconds=WEEKLY_TTL_SECONDS, step=HEATMAP_STEP_SECONDS)
-    return patterns.weekly_heatmap(volume(settings, chosen, span, namespace=namespace, workload=workload))
+    weekly = volume(settings, chosen, span, namespace=namespace, workload=workload)
+    return _noting(patterns.weekly_heatmap(weekly), prometheus_warnings(weekly))
 
 
 def period_comparison(settings: Settings, chosen: Sequence[Convention], span: TimeWindow, shift: timedelta,
@@ -205,4 +232,5 @@ def period_comparison(settings: Settings, chosen: Sequence[Convention], span: Ti
     """patterns.period_comparison of `span` against the same span `shift` earlier."""
     current = volume(settings, chosen, span, namespace=namespace, workload=workload)
     previous = volume(settings, chosen, span.shifted(shift), namespace=namespace, workload=workload)
-    return patterns.period_comparison(current, previous, shift=shift)
+    return _noting(patterns.period_comparison(current, previous, shift=shift), prometheus_warnings(current),
+                   prometheus_warnings(previous))

@@ -190,6 +190,58 @@ def moments_table(moments: pd.DataFrame) -> pd.DataFrame:
     return shown[list(MOMENT_TABLE)].rename(columns=MOMENT_TABLE).reset_index(drop=True)
 
 
+#: The breakdown table shows at most this many rows (the busiest): an unbounded `path` label (ids in the
+#: URL) can give tens of thousands, which no one reads and which would make the page crawl.
+MAX_BREAKDOWN_ROWS = 50
+
+
+def cap_breakdown(frame: pd.DataFrame, limit: int = MAX_BREAKDOWN_ROWS) -> tuple[pd.DataFrame, str]:
+    """The `limit` busiest rows of red_breakdown's frame, and, when rows were left out, the sentence
+    saying how many and why (plain text, escaped by the caller); "" when nothing was left out."""
+    ordered = frame.sort_values(["rps", "namespace", "workload", "path", "method", "code"],
+                                ascending=[False, True, True, True, True, True], kind="stable")
+    if len(ordered) <= limit:
+        return ordered, ""
+    rows, paths = len(ordered), ordered["path"].nunique()
+    sentence = f"Showing the {limit} busiest of {rows:,} rows ({rows - limit:,} quieter ones left out). "
+    if paths > limit:
+        sentence += (f"{paths:,} distinct paths usually means the path label holds raw URLs (ids or query "
+                     "strings) rather than route templates: label requests with the route template (such "
+                     "as /users/{id}) instead, which also keeps Prometheus fast. ")
+    else:
+        sentence += "The rest are quieter combinations of application, path, method and status code. "
+    sentence += "The busiest and slowest lists and the status chart above count every row."
+    return ordered.head(limit), sentence
+
+
+#: At most this many of Prometheus' warnings are listed for one panel (the rest are counted).
+MAX_WARNINGS_SHOWN = 5
+#: A longer warning is cut (its server text is untrusted and may be anything).
+MAX_WARNING_CHARS = 300
+
+
+def prometheus_warnings_sentence(notes: Sequence[str]) -> str:
+    """One plain-text sentence listing Prometheus' warnings about a panel's numbers; "" when none."""
+    notes = list(dict.fromkeys(notes))
+    if not notes:
+        return ""
+    shown = [note if len(note) <= MAX_WARNING_CHARS else note[:MAX_WARNING_CHARS] + "…"
+             for note in notes[:MAX_WARNINGS_SHOWN]]
+    more = len(notes) - len(shown)
+    tail = f" (and {more} more)" if more else ""
+    return ("Prometheus warned about these numbers (they may be incomplete, e.g. a partial response): "
+            + " | ".join(shown) + tail + ".")
+
+
+def show_prometheus_warnings(*frames: pd.DataFrame | None) -> None:
+    """Prometheus' warnings about the frames a panel draws, as one escaped warning box."""
+    notes = [note for frame in frames if frame is not None
+             for note in requests_data.prometheus_warnings(frame)]
+    sentence = prometheus_warnings_sentence(notes)
+    if sentence:
+        st.warning(escape_markdown(sentence), icon=":material/warning:")
+
+
 def _download(table: pd.DataFrame, label: str, file_name: str, key: str) -> None:
     st.download_button(label, frame_to_csv(table), file_name=file_name, mime="text/csv", key=key,
                        icon=":material/download:", on_click="ignore",
@@ -440,6 +492,7 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
         show_no_metrics(selection.namespace or "any namespace", chosen)
         _render_uncovered(settings, filters, summary, None, expanded=True)
         return
+    show_prometheus_warnings(summary)
     table = red_table(most_direct(summary, chosen))
     st.caption(escape_markdown(f"{len(table)} applications with request metrics; rates over the last "
                                f"{window}."))
@@ -497,6 +550,7 @@ def render_charts(settings: Settings, chosen: Sequence[Convention], selection: S
     if found is None:
         return
     history, moments = found
+    show_prometheus_warnings(history)
     if history.empty:
         show_no_metrics(f"{selection.label} ({period})", chosen)
         return
@@ -539,6 +593,7 @@ def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection
                                                        workload=selection.workload, window=window))
     if breakdown is None:
         return
+    show_prometheus_warnings(breakdown)
     breakdown = most_direct(breakdown, chosen)
     if breakdown.empty:
         show_no_metrics(selection.label, chosen)
@@ -560,7 +615,10 @@ def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection
                   "kams_requests_slowest_csv")
     st.altair_chart(status_chart(breakdown), width="stretch")
     st.markdown("**Every path, method and status code**")
-    table = endpoints_table(breakdown.sort_values("rps", ascending=False))
+    capped, left_out = cap_breakdown(breakdown)
+    if left_out:
+        st.caption(escape_markdown(left_out))
+    table = endpoints_table(capped)
     st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                  key="kams_requests_breakdown")
     _download(table, "Download breakdown (CSV)", f"kams-breakdown-{selection.file_stem}.csv",
@@ -582,6 +640,8 @@ def render_patterns(settings: Settings, chosen: Sequence[Convention], selection:
     heatmap = _fetch("the weekly heatmap", "Reading a week of request volume…",
                      lambda: requests_data.weekly_heatmap(settings, chosen, namespace=selection.namespace,
                                                           workload=selection.workload))
+    if heatmap is not None:
+        show_prometheus_warnings(heatmap)
     if heatmap is not None and heatmap.empty:
         show_no_metrics(f"{selection.label} (last 7 days)", chosen)
     elif heatmap is not None:
@@ -600,6 +660,7 @@ def render_patterns(settings: Settings, chosen: Sequence[Convention], selection:
                                                                 workload=selection.workload))
     if comparison is None:
         return
+    show_prometheus_warnings(comparison)
     if comparison.empty or comparison["current"].dropna().empty:
         show_no_metrics(f"{selection.label} ({filters.time_range_label.lower()})", chosen)
         return

@@ -208,3 +208,161 @@ def test_comparison_sentence_and_selection() -> None:
     everything = parse_selection("", "batch")
     assert (everything.namespace, everything.workload) == ("batch", "")
     assert parse_selection("a b/c:d", None).file_stem == "a_b-c_d"
+
+
+# --- bad input: hostile label values, a high-cardinality path, Prometheus warnings ------------------------
+HOSTILE_NAMESPACE = 'ns"} or vector(1) #\\ <b>*x*<br>\n# heading'  # no "/": the picker's key splits there
+HOSTILE_WORKLOAD = 'web\'"\\{}[link](http://evil.example) <script>alert(1)</script>\n- item'
+HOSTILE_POD = 'pod"\\}{{\n:red[red] $x$'
+HOSTILE_WARNING = "**partial** response <img src=x onerror=alert(1)> [click](http://evil.example)\n# big"
+#: More distinct paths than the breakdown shows (ui.requests_view.MAX_BREAKDOWN_ROWS).
+MANY_PATHS = 120
+
+
+class _HostilePrometheus:
+    """A stand-in Prometheus (stdlib HTTP server, free port) with one application whose namespace,
+    workload and pod names are hostile and whose requests carry MANY_PATHS distinct paths (/item/1 ...,
+    the busiest one hostile too). Each query is answered with those series summed by its `by (...)`
+    labels (enough for KAMS' RED queries), the detection query with the first built-in convention, and
+    every answer carries a hostile warning and info. It records every query it is sent."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler
+        from urllib.parse import parse_qs, urlsplit
+
+        from sandbox._http import ThreadedHTTPService
+
+        fake = self
+        self.queries: list[str] = []
+        self.series = [({"namespace": HOSTILE_NAMESPACE, "app": HOSTILE_WORKLOAD, "pod": HOSTILE_POD,
+                         "method": "GET", "code": "200",
+                         "path": HOSTILE_WORKLOAD if index == 0 else f"/item/{index}"}, 1000.0 - index)
+                       for index in range(MANY_PATHS)]
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                params = {name: values[0] for name, values in parse_qs(url.query).items()}
+                fake.queries.append(params.get("query", ""))
+                body = json.dumps(fake.answer(params, ranged=url.path.endswith("query_range"))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.service = ThreadedHTTPService(Handler, thread_name="hostile-prometheus")
+
+    def answer(self, params: dict[str, str], *, ranged: bool) -> dict[str, Any]:
+        query = params.get("query", "")
+        grouped: dict[tuple[tuple[str, str], ...], float] = {}
+        if "label_replace(count(" in query:
+            grouped[(("convention", "0"),)] = float(len(self.series))
+        else:
+            by = re.search(r"by \(([^)]*)\)", query)
+            names = {name.strip() for name in by.group(1).split(",")} - {"le"} if by else set()
+            for labels, value in self.series:
+                key = tuple(sorted((name, text) for name, text in labels.items() if name in names))
+                grouped[key] = grouped.get(key, 0.0) + value
+        if ranged:
+            start, end, step = (float(params[name]) for name in ("start", "end", "step"))
+            stamps = [start + step * index for index in range(int((end - start) // step) + 1)]
+            result: list[dict[str, Any]] = [
+                {"metric": dict(key), "values": [[stamp, str(value)] for stamp in stamps]}
+                for key, value in grouped.items()]
+        else:
+            result = [{"metric": dict(key), "value": [1700000000.0, str(value)]}
+                      for key, value in grouped.items()]
+        data = {"resultType": "matrix" if ranged else "vector", "result": result}
+        return {"status": "success", "data": data,
+                "warnings": [HOSTILE_WARNING], "infos": ["PromQL info: <i>note</i>"]}
+
+
+@pytest.fixture
+def hostile_prometheus(monkeypatch: pytest.MonkeyPatch) -> Any:
+    fake = _HostilePrometheus()
+    fake.service.start()
+    monkeypatch.setenv("PROMETHEUS_URL", fake.service.url)
+    yield fake
+    fake.service.stop()
+
+
+def _all_markdown(at: AppTest) -> list[str]:
+    """The raw (still escaped) body of every element that renders Markdown."""
+    elements = [*at.markdown, *at.caption, *at.warning, *at.info, *at.error, *at.subheader]
+    return [str(element.value) for element in elements]
+
+
+def _assert_markdown_is_inert(at: AppTest) -> None:
+    for raw in _all_markdown(at):
+        # escaped: no live HTML, link, emphasis, directive or math, never a line break (block syntax)
+        assert not re.search(r"(?<!\\)<", raw), raw
+        for live in ("[link]", "[click]", ":red[", "*x*", "$x$", "**partial**", "\n"):
+            assert live not in raw, raw
+
+
+def test_hostile_label_values_render_as_plain_text_and_are_escaped_in_promql(hostile_prometheus: Any) -> None:
+    from k8sdata.queries import escape_label_value
+
+    key = f"{HOSTILE_NAMESPACE}/{HOSTILE_WORKLOAD}"
+    at = run_page(app=key)
+    assert at.selectbox(key="app").value == key
+    apps = table_with(at, "Namespace", "Application", "Requests/s")
+    assert apps["Namespace"].tolist() == [HOSTILE_NAMESPACE]
+    assert apps["Application"].tolist() == [HOSTILE_WORKLOAD]  # exactly the value: a cell is plain text
+    assert table_with(at, "Pod", "Requests/s")["Pod"].tolist() == [HOSTILE_POD]
+    assert any(f"Pods of {HOSTILE_NAMESPACE}/{HOSTILE_WORKLOAD}".replace("\n", " ") in text
+               for text in texts(at.subheader))
+    _assert_markdown_is_inert(at)
+    # the endpoints tab asks for this one application: its names reach PromQL escaped, never raw
+    hostile_prometheus.queries.clear()
+    endpoints = run_page(app=key, tab="Endpoints")
+    _assert_markdown_is_inert(endpoints)
+    selected = [query for query in hostile_prometheus.queries if "namespace=" in query]
+    assert selected, hostile_prometheus.queries
+    for query in selected:
+        assert f'"{escape_label_value(HOSTILE_NAMESPACE)}"' in query, query
+        assert f'"{escape_label_value(HOSTILE_WORKLOAD)}"' in query, query
+        assert HOSTILE_NAMESPACE not in query and HOSTILE_WORKLOAD not in query
+
+
+def test_prometheus_warnings_are_shown_escaped_on_every_tab(hostile_prometheus: Any) -> None:
+    for tab in ("Applications", "Endpoints", "Charts"):
+        at = run_page(tab=tab, app=f"{HOSTILE_NAMESPACE}/{HOSTILE_WORKLOAD}")
+        warnings = [text for text in texts(at.warning) if text.startswith("Prometheus warned")]
+        assert warnings, (tab, texts(at.warning), texts(at.error))
+        assert " ".join(HOSTILE_WARNING.split()) in warnings[0]
+        assert "PromQL info: <i>note</i>" in warnings[0]
+        _assert_markdown_is_inert(at)
+
+
+def test_a_high_cardinality_path_breakdown_is_capped_with_a_sentence(hostile_prometheus: Any) -> None:
+    from ui.requests_view import MAX_BREAKDOWN_ROWS
+
+    at = run_page(tab="Endpoints", app=f"{HOSTILE_NAMESPACE}/{HOSTILE_WORKLOAD}")
+    every = table_with(at, "Status", "Metrics from")
+    assert len(every) == MAX_BREAKDOWN_ROWS
+    assert every["Requests/s"].is_monotonic_decreasing
+    assert every["Path"].iloc[0] == HOSTILE_WORKLOAD  # the busiest, exactly as Prometheus sent it
+    captions = texts(at.caption)
+    assert any(f"Showing the {MAX_BREAKDOWN_ROWS} busiest of {MANY_PATHS} rows "
+               f"({MANY_PATHS - MAX_BREAKDOWN_ROWS} quieter ones left out)" in text
+               and "route template" in text for text in captions), captions
+
+
+def test_cap_breakdown_keeps_the_busiest_rows() -> None:
+    from ui.requests_view import cap_breakdown
+
+    frame = pd.DataFrame({"namespace": "shop", "workload": "web", "path": [f"/p{i}" for i in range(5)],
+                          "method": "GET", "code": "200", "rps": [1.0, 5.0, 3.0, float("nan"), 4.0]})
+    kept, sentence = cap_breakdown(frame, limit=3)
+    assert kept["path"].tolist() == ["/p1", "/p4", "/p2"]
+    assert sentence.startswith("Showing the 3 busiest of 5 rows (2 quieter ones left out).")
+    assert "route template" in sentence  # 5 distinct paths for 3 rows: the path label is the cause
+    same_path = frame.assign(path="/", code=["200", "500", "404", "503", "302"])
+    assert "route template" not in cap_breakdown(same_path, limit=3)[1]
+    everything, nothing = cap_breakdown(frame, limit=5)
+    assert len(everything) == 5 and nothing == ""

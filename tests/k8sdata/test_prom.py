@@ -324,3 +324,77 @@ def test_custom_ca_verifies_a_tls_prometheus(tls_prometheus: tuple[str, str], tm
     assert "certificate" in caught.value.sentence and "PROMETHEUS_CA_FILE" in caught.value.sentence
     with pytest.raises(NotConfigured):
         PromClient(url, timeout=5, ca_file=str(tmp_path / "missing.pem"))
+
+
+# --- warnings and infos (partial responses, PromQL annotations) ----------------------------------------
+SERVER_WARNINGS = ["partial response: store 10.0.0.7:10901 unreachable"]
+SERVER_INFOS = ['PromQL info: metric might not be a counter: "up"']
+
+
+class _WarningServer:
+    """A tiny stand-in for a Prometheus-compatible API (Thanos with a partial response, say) that answers
+    every GET with one series, plus `warnings` and `infos`."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler
+
+        from sandbox._http import ThreadedHTTPService
+
+        body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": {"__name__": "up", "job": "x"}, "value": [1700000000.0, "1"]}]},
+            "warnings": SERVER_WARNINGS, "infos": SERVER_INFOS}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.service = ThreadedHTTPService(Handler, thread_name="warning-server")
+
+
+@pytest.fixture
+def warning_server() -> Iterator[str]:
+    server = _WarningServer()
+    server.service.start()
+    yield server.service.url
+    server.service.stop()
+
+
+def test_warnings_and_infos_are_collected_without_changing_the_answer(warning_server: str) -> None:
+    from k8sdata.prom import collecting_warnings
+
+    client = PromClient(warning_server, timeout=5)
+    plain = client.instant("up")  # no collector open: answered as always
+    with collecting_warnings() as outer:
+        with collecting_warnings() as inner:
+            frame = client.instant("rate(up[5m])")
+        end = datetime.now(UTC)
+        client.range("up", end - timedelta(minutes=1), end, 60)
+    assert isinstance(frame, pd.DataFrame) and frame.equals(plain)
+    assert frame["value"].tolist() == [1.0]
+    expected = [*SERVER_WARNINGS, *SERVER_INFOS]
+    assert inner == expected
+    assert outer == expected * 2  # the block around sees the inner block's queries and its own
+    with collecting_warnings() as later:
+        pass
+    assert later == []
+
+
+def test_real_prometheus_3_annotations_are_collected(prom: PromClient, prometheus: Any) -> None:
+    """rate() of a metric whose name says it is not a counter: Prometheus 3 answers with an info
+    annotation (2.42 has no such annotations, and says nothing)."""
+    from k8sdata.prom import collecting_warnings
+
+    with collecting_warnings() as seen:
+        prom.instant("rate(container_memory_working_set_bytes[1h])")  # a gauge, with history
+    if prometheus.flavour.prometheus_release.startswith("2."):
+        assert seen == []
+    else:
+        assert any("might not be a counter" in note for note in seen), seen
