@@ -312,7 +312,10 @@ def test_prometheus_and_metrics_api_agree_for_the_demo_pods(prometheus: Any, kub
         pod = pods[row.pod]
         minute_mean = (usage.cpu_seconds_total(pod, row.container, asked)
                        - usage.cpu_seconds_total(pod, row.container, asked - 60)) / 60
-        assert row.cpu_cores_prom == pytest.approx(minute_mean, rel=0.1, abs=0.002), row
+        # 15 %: on a busy 2-core machine a scrape at the window's edge can be late or missed, and rate()
+        # then extrapolates only part of the way to the edge (seen reading 10-13 % low in full runs). A
+        # wrong unit, container or source is still off by far more.
+        assert row.cpu_cores_prom == pytest.approx(minute_mean, rel=0.15, abs=0.002), row
         assert row.cpu_cores_api == pytest.approx(usage.cpu_rate(pod, row.container, asked), rel=0.05,
                                                   abs=0.002), row
         assert row.memory_bytes_prom == pytest.approx(row.memory_bytes_api, rel=0.02), row
