@@ -50,7 +50,7 @@ HTTP_TIMEOUT_SECONDS = 15.0
 #: Kinds of deploy/k8s that `start` applies: what the ServiceAccount's permissions are made of.
 ACCESS_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 #: Status written through the `status` subresource after create (the API ignores `status` on create).
-STATUS_KINDS = frozenset({"Pod", "Node", "Namespace", "Deployment", "ReplicaSet", "StatefulSet",
+STATUS_KINDS = frozenset({"Pod", "Node", "Deployment", "ReplicaSet", "StatefulSet",
                           "DaemonSet", "Job", "CronJob", "Service", "PersistentVolumeClaim",
                           "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress"})
 #: Fields the server owns: a copied object that still carries them would be refused or misread.
@@ -337,9 +337,9 @@ def _without_server_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
     return body
 
 
-#: Creation order: definitions and namespaces, then accounts and roles, then owners before what they own
-#: (so an ownerReference can carry the owner's uid on this server).
-_CREATION_ORDER = {"CustomResourceDefinition": 0, "Namespace": 1, "ServiceAccount": 2, "ClusterRole": 3,
+#: Creation order after the namespaces (load makes those first): definitions, then accounts and roles,
+#: then owners before what they own (so an ownerReference can carry the owner's uid on this server).
+_CREATION_ORDER = {"CustomResourceDefinition": 0, "ServiceAccount": 2, "ClusterRole": 3,
                    "Role": 3, "Node": 3, "Deployment": 4, "StatefulSet": 4, "DaemonSet": 4, "CronJob": 4,
                    "ReplicaSet": 5, "Job": 5, "Pod": 7, "Event": 8}
 
