@@ -27,7 +27,13 @@ from datetime import datetime
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured
 from k8sdata.prom import PromClient
-from k8sdata.queries import conventions_present, validate_label_name, validate_metric_name
+from k8sdata.queries import (
+    OWNERS_RULE_METRIC,
+    OWNERS_SERIES_METRIC,
+    conventions_present,
+    validate_label_name,
+    validate_metric_name,
+)
 
 #: Units a custom latency histogram may use, as seconds per unit.
 DURATION_UNITS: dict[str, float] = {"seconds": 1.0, "s": 1.0, "milliseconds": 0.001, "ms": 0.001}
@@ -51,6 +57,17 @@ class Convention:
     #: (Linkerd: statefulset, daemonset, ...). Queries copy the first one set into workload_label, in
     #: the same single query (k8sdata.queries.request_series).
     workload_fallback_labels: tuple[str, ...] = ()
+    #: The workload label is the scrape's application label, KAMS_APP_LABEL (conventions_from_settings
+    #: puts the configured name in workload_label).
+    workload_from_app_label: bool = False
+    #: Series whose workload labels are all empty still name their pod: their workload comes from
+    #: kube-state-metrics' ownership, then the Kubernetes API, then the pod's name (k8sdata.red).
+    #: Meshes name the workload themselves, so theirs is off.
+    workload_from_owners: bool = False
+    #: Which kube-state-metrics ownership series Prometheus has (queries.OWNERS_RULE_METRIC, kubernetes-
+    #: mixin's recording rule; else queries.OWNERS_SERIES_METRIC; "" for none), as k8sdata.queries.pod_owners
+    #: joins them; set by detect_conventions, so every query of a view joins the same way.
+    owners: str = ""
 
     def __post_init__(self) -> None:
         # Checked here, so a bad setting is a sentence at start-up rather than a failing query later.
@@ -80,11 +97,52 @@ class Convention:
         return labels
 
 
-PROMETHEUS_CLIENT = Convention(
-    name="prometheus_client", requests_metric="http_requests_total",
-    duration_bucket="http_request_duration_seconds_bucket", seconds_per_unit=1.0,
-    namespace_label="namespace", workload_label="app", pod_label="pod", status_label="code",
+#: The label the community Prometheus chart's pod scrape makes of app.kubernetes.io/name (labelmap of
+#: __meta_kubernetes_pod_label_*): the second workload source of application conventions.
+APP_NAME_LABEL = "app_kubernetes_io_name"
+
+
+def _application(name: str, requests_metric: str, duration_bucket: str, *, status_label: str,
+                 method_label: str, path_label: str) -> Convention:
+    """A convention of an instrumentation library inside the application: the scrape adds namespace and
+    pod (and, in some setups, the app label); the library adds the rest."""
+    return Convention(
+        name=name, requests_metric=requests_metric, duration_bucket=duration_bucket, seconds_per_unit=1.0,
+        namespace_label="namespace", workload_label="app", pod_label="pod", status_label=status_label,
+        method_label=method_label, path_label=path_label, workload_fallback_labels=(APP_NAME_LABEL,),
+        workload_from_app_label=True, workload_from_owners=True)
+
+
+PROMETHEUS_CLIENT = _application(
+    "prometheus_client", "http_requests_total", "http_request_duration_seconds_bucket", status_label="code",
     method_label="method", path_label="path")
+#: prometheus-fastapi-instrumentator: status grouped as 2xx/4xx/5xx by default; the histogram has no status.
+FASTAPI_INSTRUMENTATOR = _application(
+    "fastapi-instrumentator", "http_requests_total", "http_request_duration_seconds_bucket",
+    status_label="status", method_label="method", path_label="handler")
+STARLETTE_EXPORTER = _application(
+    "starlette-exporter", "starlette_requests_total", "starlette_request_duration_seconds_bucket",
+    status_label="status_code", method_label="method", path_label="path")
+#: django-prometheus counts responses by status, view and method; its latency histogram is by view and
+#: method.
+DJANGO_PROMETHEUS = _application(
+    "django-prometheus", "django_http_responses_total_by_status_view_method_total",
+    "django_http_requests_latency_seconds_by_view_method_bucket", status_label="status",
+    method_label="method", path_label="view")
+#: OpenTelemetry's HTTP semantic conventions (stable since 1.23) through the Prometheus exporter: the
+#: duration histogram's _count is the request counter.
+OPENTELEMETRY = _application(
+    "opentelemetry", "http_server_request_duration_seconds_count",
+    "http_server_request_duration_seconds_bucket", status_label="http_response_status_code",
+    method_label="http_request_method", path_label="http_route")
+#: Node's express-prom-bundle (on prom-client): one histogram; its _count is the request counter.
+EXPRESS_PROM_BUNDLE = _application(
+    "express-prom-bundle", "http_request_duration_seconds_count", "http_request_duration_seconds_bucket",
+    status_label="status_code", method_label="method", path_label="path")
+#: Spring Boot's Micrometer timer http.server.requests (its histogram when percentiles-histogram is on).
+MICROMETER = _application(
+    "micrometer", "http_server_requests_seconds_count", "http_server_requests_seconds_bucket",
+    status_label="status", method_label="method", path_label="uri")
 
 INGRESS_NGINX = Convention(
     name="ingress-nginx", requests_metric="nginx_ingress_controller_requests",
@@ -119,7 +177,9 @@ LINKERD = Convention(
 
 #: In order of preference: where one application shows up in several, the first is the most direct
 #: (its own metrics, then its sidecar's, then the ingress, which sees only traffic from outside).
-BUILTIN_CONVENTIONS: tuple[Convention, ...] = (PROMETHEUS_CLIENT, ISTIO, LINKERD, INGRESS_NGINX)
+BUILTIN_CONVENTIONS: tuple[Convention, ...] = (
+    PROMETHEUS_CLIENT, FASTAPI_INSTRUMENTATOR, STARLETTE_EXPORTER, DJANGO_PROMETHEUS, OPENTELEMETRY,
+    EXPRESS_PROM_BUNDLE, MICROMETER, ISTIO, LINKERD, INGRESS_NGINX)
 
 
 def _custom_convention(settings: Settings) -> Convention | None:
@@ -138,10 +198,19 @@ def _custom_convention(settings: Settings) -> Convention | None:
             seconds_per_unit=DURATION_UNITS[unit], namespace_label=settings.request_namespace_label,
             workload_label=settings.request_workload_label or settings.app_label,
             pod_label=settings.request_pod_label, status_label=settings.request_status_label,
-            method_label=settings.request_method_label, path_label=settings.request_path_label)
+            method_label=settings.request_method_label, path_label=settings.request_path_label,
+            workload_from_owners=True)
     except ValueError as error:
         raise NotConfigured("prometheus", f"custom request metrics: {error}",
                             hint="Fix the KAMS_REQUEST* settings (see docs/requests.md).") from None
+
+
+def _with_app_label(convention: Convention, app_label: str) -> Convention:
+    """The convention reading the workload from `app_label` first (app.kubernetes.io/name's scrape label
+    stays the fallback, unless it is the app label itself)."""
+    fallbacks = tuple(label for label in convention.workload_fallback_labels if label != app_label)
+    return replace(convention, workload_label=validate_label_name(app_label),
+                   workload_fallback_labels=fallbacks)
 
 
 def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
@@ -153,8 +222,8 @@ def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
     other label names (a pod label other than `pod`, for instance; docs/requests.md).
     Raises NotConfigured (with a sentence) when the custom settings are not valid names.
     """
-    builtins = [replace(PROMETHEUS_CLIENT, workload_label=validate_label_name(settings.app_label))
-                if convention is PROMETHEUS_CLIENT else convention for convention in BUILTIN_CONVENTIONS]
+    builtins = [_with_app_label(convention, settings.app_label) if convention.workload_from_app_label
+                else convention for convention in BUILTIN_CONVENTIONS]
     custom = _custom_convention(settings)
     if custom is None:
         return tuple(builtins)
@@ -166,7 +235,9 @@ def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
 
 def detect_conventions(prom: PromClient, candidates: Sequence[Convention] = BUILTIN_CONVENTIONS,
                        *, at: datetime | None = None) -> list[Convention]:
-    """The candidates that have request series at `at` (default now), in the candidates' order.
+    """The candidates that have request series at `at` (default now), in the candidates' order, each
+    knowing which kube-state-metrics ownership series Prometheus has (Convention.owners: the recording
+    rule when present, as it is cheaper to join, else kube_pod_owner).
 
     ONE instant query, whatever the number of candidates: a count per candidate, tagged with its
     position, so two candidates on the same metric with different labels are told apart.
@@ -177,8 +248,10 @@ def detect_conventions(prom: PromClient, candidates: Sequence[Convention] = BUIL
     frame = prom.instant(query, at)
     if frame.empty or "convention" not in frame.columns:
         return []
-    present = {int(tag) for tag, count in zip(frame["convention"], frame["value"], strict=True) if count > 0}
-    return [convention for index, convention in enumerate(candidates) if index in present]
+    present = {str(tag) for tag, count in zip(frame["convention"], frame["value"], strict=True) if count > 0}
+    owners = next((metric for metric in (OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC) if metric in present), "")
+    return [replace(convention, owners=owners) if convention.workload_from_owners else convention
+            for index, convention in enumerate(candidates) if str(index) in present]
 
 
 def how_to_expose_metrics() -> str:

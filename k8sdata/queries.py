@@ -358,6 +358,10 @@ class _ConventionNames(Protocol):
     def status_label(self) -> str: ...
     @property
     def matchers(self) -> tuple[tuple[str, str], ...]: ...
+    @property
+    def workload_from_owners(self) -> bool: ...
+    @property
+    def owners(self) -> str: ...
 
 
 def validate_metric_name(name: str) -> str:
@@ -375,6 +379,28 @@ def series_selector(metric: str, matchers: str) -> str:
     return f"{{{name_matcher}, {matchers}}}" if matchers else f"{{{name_matcher}}}"
 
 
+#: The label request queries add to say where each series' workload came from (k8sdata.red reads it).
+WORKLOAD_SOURCE_LABEL = "kams_workload_source"
+#: Its value when kube-state-metrics' ownership named the workload (a label's is "label <name>").
+SOURCE_OWNERS = "kube-state-metrics"
+#: kube-state-metrics' ownership, as kubernetes-mixin records it and as it is exported.
+OWNERS_RULE_METRIC = "namespace_workload_pod:kube_pod_owner:relabel"
+OWNERS_SERIES_METRIC = "kube_pod_owner"
+#: Owner kinds whose name is the workload's (a ReplicaSet's is its Deployment's, joined apart).
+_DIRECT_OWNER_KINDS = "StatefulSet|DaemonSet|Job|ReplicationController"
+
+#: The parts of a convention's request series (request_series): those whose workload PromQL can name
+#: (by a label or kube-state-metrics), and those it cannot, kept per pod for k8sdata.red to name.
+Part = str
+RESOLVED: Part = "resolved"
+UNRESOLVED: Part = "unresolved"
+
+
+def label_source(label: str) -> str:
+    """The workload source of series that name it in `label`."""
+    return f"label {label}"
+
+
 def request_selector(convention: _ConventionNames, *, namespace: str = "", workload: str = "",
                      pod: str = "") -> str:
     """Label matchers (without braces) for a convention's request series: its fixed matchers (Istio's
@@ -386,48 +412,131 @@ def request_selector(convention: _ConventionNames, *, namespace: str = "", workl
 
 
 def _selector(convention: _ConventionNames, workload_label: str, unset: Sequence[str], *, namespace: str,
-              workload: str, pod: str) -> str:
-    """request_selector with the workload read from `workload_label`, and the labels in `unset` required
-    to be empty (absent)."""
+              workload: str, pod: str, extra: Sequence[str] = ()) -> str:
+    """request_selector with the workload read from `workload_label` ("" = no workload matcher), the
+    labels in `unset` required to be empty (absent), and `extra` matchers appended."""
     parts = [f'{label_name(name)}="{escape_label_value(value)}"' for name, value in convention.matchers]
-    for label, value in ((convention.namespace_label, namespace), (workload_label, workload)):
+    selection = [(convention.namespace_label, namespace)]
+    if workload_label:
+        selection.append((workload_label, workload))
+    for label, value in selection:
         label = label_name(label)
         parts.append(f'{label}="{escape_label_value(value)}"' if value else f'{label}!=""')
     parts.extend(f'{label_name(label)}=""' for label in unset)
     if pod and convention.pod_label:
         parts.append(f'{label_name(convention.pod_label)}="{escape_label_value(pod)}"')
+    parts.extend(extra)
     return ", ".join(parts)
 
 
-def request_series(convention: _ConventionNames, metric: str, *, namespace: str = "", workload: str = "",
-                   pod: str = "", window: str = "") -> str:
-    """The convention's `metric` series for the selection, as `rate(...[window])` (or the bare series
-    when window is ""), each naming its workload in the convention's workload_label.
+def _tag(expr: str, label: str, value: str) -> str:
+    """`expr` with `label` set to the literal `value` on every series."""
+    return f'label_replace({expr}, "{escape_label_value(validate_label_name(label))}", ' \
+           f'"{escape_label_value(value.replace("$", "$$"))}", "", "")'
 
-    Without fallback labels this is one selector. With them (Linkerd names the workload `deployment`,
-    `statefulset`, `daemonset`, ... by its kind) it is ONE expression too: a branch per label, joined
-    with `or`. Branch i takes the series whose label i is set and every earlier label empty, so the
-    branches never share a series (nothing is counted twice) and the first label set wins; label_replace
-    copies label i into workload_label, so `sum by (namespace, <workload_label>, ...)` groups every
-    kind of workload alike. A series with none of the labels (a bare pod) is in no branch.
+
+def _copy_label(expr: str, target: str, source: str) -> str:
+    """`expr` with label `target` set to label `source`'s value (where that is set)."""
+    target, source = (escape_label_value(validate_label_name(name)) for name in (target, source))
+    return f'label_replace({expr}, "{target}", "$1", "{source}", "(.+)")'
+
+
+def pod_owners(convention: _ConventionNames, *, namespace: str = "", workload: str = "",
+               window: str = "5m") -> str:
+    """One series per (namespace, pod) naming the pod's workload in the convention's workload label,
+    from kube-state-metrics as kubernetes-mixin joins it: its recording rule when the convention's
+    `owners` says Prometheus has it, else kube_pod_owner (a ReplicaSet's pod belongs to the ReplicaSet's
+    Deployment, by kube_replicaset_owner; StatefulSet, DaemonSet, Job and ReplicationController pods to
+    their owner). Over the window, so a pod replaced during it still maps to its workload. The value is
+    always 1, and topk keeps one owner per pod, so a join on it can neither scale nor fail.
+    Labels are renamed to the convention's namespace, pod and workload labels."""
+    ns = f'namespace="{escape_label_value(namespace)}"' if namespace else 'namespace!=""'
+    window = validate_duration(window)
+    if convention.owners == OWNERS_RULE_METRIC:
+        owners = _copy_label(f"max_over_time({OWNERS_RULE_METRIC}{{{ns}, pod!=\"\"}}[{window}])",
+                             "kams_owner", "workload")
+    elif convention.owners == OWNERS_SERIES_METRIC:
+        replica_sets = _copy_label(
+            f'max_over_time(kube_pod_owner{{{ns}, owner_kind="ReplicaSet"}}[{window}])', "replicaset",
+            "owner_name")
+        deployments = ("topk by (namespace, replicaset) (1, max by (namespace, replicaset, owner_name) "
+                       f'(max_over_time(kube_replicaset_owner{{{ns}, owner_kind="Deployment"}}[{window}])))')
+        direct = f'max_over_time(kube_pod_owner{{{ns}, owner_kind=~"{_DIRECT_OWNER_KINDS}"}}[{window}])'
+        of_deployments = f"{replica_sets} * on (namespace, replicaset) group_left(owner_name) {deployments}"
+        owners = (f"{_copy_label(of_deployments, 'kams_owner', 'owner_name')}"
+                  f" or {_copy_label(direct, 'kams_owner', 'owner_name')}")
+    else:
+        raise ValueError(f"no kube-state-metrics ownership series named {convention.owners!r}")
+    owners = f"topk by (namespace, pod) (1, group by (namespace, pod, kams_owner) ({owners}))"
+    if workload:
+        # The owner is a computed label: `and` with a one-series vector carrying the wanted value keeps
+        # exactly the pods of that workload.
+        owners = f"({owners} and on (kams_owner) {_tag('vector(1)', 'kams_owner', workload)})"
+    renames = ((convention.workload_label, "kams_owner"), (convention.namespace_label, "namespace"),
+               (convention.pod_label, "pod"))
+    for target, source in renames:
+        if target != source:
+            owners = _copy_label(owners, target, source)
+    return owners
+
+
+def request_series(convention: _ConventionNames, metric: str, *, namespace: str = "", workload: str = "",
+                   pod: str = "", window: str = "", part: Part = RESOLVED, with_source: bool = False) -> str:
+    """The convention's `metric` series for the selection, as `rate(...[window])` (or the bare series
+    when window is ""); "" when the part is empty for this convention.
+
+    The RESOLVED part names each series' workload in the convention's workload_label. Without fallback
+    labels or ownership this is one selector. Otherwise it is ONE expression too: a branch per workload
+    label, joined with `or`. Branch i takes the series whose label i is set and every earlier label empty,
+    so the branches never share a series (nothing is counted twice) and the first label set wins;
+    label_replace copies label i into workload_label, so `sum by (namespace, <workload_label>, ...)`
+    groups every kind of workload alike. With kube-state-metrics ownership (convention.owners), a last
+    branch joins the series that have no workload label but a pod to pod_owners().
+
+    The UNRESOLVED part (conventions with workload_from_owners) is the series with no workload label but
+    a pod that kube-state-metrics does not know either; k8sdata.red names their workload per pod. With a
+    workload selected, only pods whose names start with `<workload>-` can belong to it (every built-in
+    controller names its pods so), and red keeps those it confirms.
+
+    A counter's series must carry the status label: another library's counter of the same name with
+    other labels is not this convention's. with_source tags each series with WORKLOAD_SOURCE_LABEL.
     """
     def series(selector: str) -> str:
         return f"rate({series_selector(metric, selector)}[{validate_duration(window)}])" if window else \
             series_selector(metric, selector)
 
+    extra = [f'{label_name(convention.status_label)}!=""'] if metric == convention.requests_metric else []
     labels = [convention.workload_label, *convention.workload_fallback_labels]
-    if len(labels) == 1:
-        return series(request_selector(convention, namespace=namespace, workload=workload, pod=pod))
+    pod_label = label_name(convention.pod_label) if convention.pod_label else ""
+    if part == UNRESOLVED:
+        if not (convention.workload_from_owners and pod_label):
+            return ""
+        if workload:
+            extra.append(f'{pod_label}=~"{escape_label_value(workload, regex=True)}-.+"')
+        unresolved = series(_selector(convention, "", labels, namespace=namespace, workload="", pod=pod,
+                                      extra=[*extra, f'{pod_label}!=""']))
+        if convention.owners:
+            on = f"{label_name(convention.namespace_label)}, {pod_label}"
+            owners = pod_owners(convention, namespace=namespace, window=window or "5m")
+            unresolved = f"({unresolved} unless on ({on}) {owners})"
+        return unresolved  # no source: k8sdata.red names these pods' workloads
+    if part != RESOLVED:
+        raise ValueError(f"unknown part {part!r}")
     branches = []
     for index, label in enumerate(labels):
-        branch = series(_selector(convention, label, labels[:index], namespace=namespace,
-                                  workload=workload, pod=pod))
+        branch = series(_selector(convention, label, labels[:index], namespace=namespace, workload=workload,
+                                  pod=pod, extra=extra))
         if index:
-            # "(.*)" always matches and the branch's label is non-empty: the workload is its value.
-            target, source = (escape_label_value(validate_label_name(name))
-                              for name in (convention.workload_label, label))
-            branch = f'label_replace({branch}, "{target}", "$1", "{source}", "(.*)")'
-        branches.append(branch)
+            # "(.+)" matches, as the branch's label is non-empty: the workload is its value.
+            branch = _copy_label(branch, convention.workload_label, label)
+        branches.append(_tag(branch, WORKLOAD_SOURCE_LABEL, label_source(label)) if with_source else branch)
+    if convention.workload_from_owners and pod_label and convention.owners:
+        on = f"{label_name(convention.namespace_label)}, {pod_label}"
+        owned = series(_selector(convention, "", labels, namespace=namespace, workload="", pod=pod,
+                                 extra=[*extra, f'{pod_label}!=""']))
+        owners = pod_owners(convention, namespace=namespace, workload=workload, window=window or "5m")
+        branch = f"({owned} * on ({on}) group_left({label_name(convention.workload_label)}) {owners})"
+        branches.append(_tag(branch, WORKLOAD_SOURCE_LABEL, SOURCE_OWNERS) if with_source else branch)
     return " or ".join(branches)
 
 
@@ -439,7 +548,11 @@ class RequestQuery:
     the convention's counter and histogram buckets over the window, for the selection, the workload in
     the convention's workload_label), {by} (validated label names, comma-separated), {quantile} (0..1)
     and {to_seconds} (" * 0.001" for milliseconds, else ""). Results are always in seconds and requests
-    per second, whatever unit the convention uses.
+    per second, whatever unit the convention uses, except REQUEST_BUCKETS' `le`, which stays in the
+    convention's unit.
+
+    render(part=UNRESOLVED) renders the query over the series whose workload PromQL cannot name ("" when
+    the convention has none): `by` should then name the pod instead of the workload.
     """
 
     name: str
@@ -448,7 +561,8 @@ class RequestQuery:
     unit: str
 
     def render(self, convention: _ConventionNames, *, by: Sequence[str], namespace: str = "",
-               workload: str = "", pod: str = "", window: str = "5m", quantile: float = 0.95) -> str:
+               workload: str = "", pod: str = "", window: str = "5m", quantile: float = 0.95,
+               part: Part = RESOLVED, with_source: bool = False) -> str:
         if "{bucket_rates}" in self.template and not convention.duration_bucket:
             raise ValueError(f"{self.name} needs a duration histogram; this convention has none")
         if not 0 <= quantile <= 1:
@@ -456,12 +570,16 @@ class RequestQuery:
         scale = float(convention.seconds_per_unit)
         if not (math.isfinite(scale) and scale > 0):
             raise ValueError(f"seconds_per_unit must be a positive number, not {scale!r}")
-        selection = {"namespace": namespace, "workload": workload, "pod": pod,
-                     "window": validate_duration(window)}
+        def series(metric: str) -> str:
+            return request_series(convention, metric, namespace=namespace, workload=workload, pod=pod,
+                                  window=validate_duration(window), part=part, with_source=with_source)
+
+        request_rates = series(convention.requests_metric)
+        bucket_rates = series(convention.duration_bucket) if convention.duration_bucket else ""
+        if not (bucket_rates if "{bucket_rates}" in self.template else request_rates):
+            return ""
         return self.template.format(
-            request_rates=request_series(convention, convention.requests_metric, **selection),
-            bucket_rates=request_series(convention, convention.duration_bucket, **selection)
-            if convention.duration_bucket else "",
+            request_rates=request_rates, bucket_rates=bucket_rates,
             by=", ".join(label_name(label) for label in dict.fromkeys(by)),
             quantile=f"{quantile:g}", to_seconds="" if scale == 1 else f" * {scale!r}")
 
@@ -483,19 +601,34 @@ REQUEST_LATENCY_QUANTILE = RequestQuery(
     unit="s",
 )
 
+REQUEST_BUCKETS = RequestQuery(
+    name="request_buckets",
+    # For workloads named outside PromQL (k8sdata.red): their pods' buckets are added up there, and the
+    # quantile taken as histogram_quantile takes it (k8sdata.histogram).
+    template="sum by ({by}, le) ({bucket_rates})",
+    description="Observations per second in each cumulative latency bucket (le in the convention's unit).",
+    unit="1/s",
+)
+
 REQUEST_CATALOGUE: dict[str, RequestQuery] = {
-    q.name: q for q in (REQUESTS_BY_STATUS, REQUEST_LATENCY_QUANTILE)}
+    q.name: q for q in (REQUESTS_BY_STATUS, REQUEST_LATENCY_QUANTILE, REQUEST_BUCKETS)}
 
 
 def conventions_present(candidates: Sequence[tuple[str, _ConventionNames]]) -> str:
-    """ONE query telling which conventions have request series: a `count` per candidate, tagged with a
-    `convention` label (candidate names are values, so they are escaped like any value)."""
+    """ONE query telling which conventions have request series, and which kube-state-metrics ownership
+    series exist: a `count` per candidate, tagged with a `convention` label (candidate names are values,
+    so they are escaped like any value), and per ownership metric, tagged with its name."""
     if not candidates:
         raise ValueError("no conventions to look for")
     parts = []
     for name, convention in candidates:
         series = request_series(convention, convention.requests_metric)
-        parts.append(f'label_replace(count({series}), "convention", "{escape_label_value(name)}", "", "")')
+        unresolved = request_series(convention, convention.requests_metric, part=UNRESOLVED)
+        if unresolved:
+            series = f"{series} or {unresolved}"
+        parts.append(_tag(f"count({series})", "convention", name))
+    for metric in (OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC):
+        parts.append(_tag(f"count({metric})", "convention", metric))
     return " or ".join(parts)
 
 

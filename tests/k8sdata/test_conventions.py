@@ -46,7 +46,9 @@ def settings(tmp_path: Path, **env: str) -> Settings:
 
 
 def test_builtins_name_what_the_exporters_publish() -> None:
-    assert [c.name for c in BUILTIN_CONVENTIONS] == ["prometheus_client", "istio", "linkerd", "ingress-nginx"]
+    assert [c.name for c in BUILTIN_CONVENTIONS] == [
+        "prometheus_client", "fastapi-instrumentator", "starlette-exporter", "django-prometheus",
+        "opentelemetry", "express-prom-bundle", "micrometer", "istio", "linkerd", "ingress-nginx"]
     assert (PROMETHEUS_CLIENT.requests_metric, PROMETHEUS_CLIENT.duration_bucket) == (
         "http_requests_total", "http_request_duration_seconds_bucket")
     assert (INGRESS_NGINX.requests_metric, INGRESS_NGINX.duration_bucket, INGRESS_NGINX.namespace_label,
@@ -65,7 +67,15 @@ def test_builtins_name_what_the_exporters_publish() -> None:
     # since `job` is Prometheus' own label.
     assert LINKERD.workload_fallback_labels == (
         "statefulset", "daemonset", "cronjob", "k8s_job", "replicaset", "replicationcontroller")
-    assert all(not c.workload_fallback_labels for c in BUILTIN_CONVENTIONS if c is not LINKERD)
+    # The libraries inside applications (tests/k8sdata/test_instrumented_libraries.py serves the real
+    # ones): the scrape's app label, then app.kubernetes.io/name's, then the pods' owners.
+    applications = [c for c in BUILTIN_CONVENTIONS if c.workload_from_app_label]
+    assert [c.name for c in applications] == [c.name for c in BUILTIN_CONVENTIONS[:7]]
+    assert all(c.workload_fallback_labels == ("app_kubernetes_io_name",) and c.workload_from_owners
+               and (c.namespace_label, c.pod_label) == ("namespace", "pod") for c in applications)
+    meshes = [c for c in BUILTIN_CONVENTIONS if not c.workload_from_app_label]
+    assert not any(c.workload_from_owners for c in meshes)
+    assert all(not c.workload_fallback_labels for c in meshes if c is not LINKERD)
 
 
 # Any other text is a name Prometheus 3 may hold; test_queries proves such names stay quoted in PromQL.
@@ -81,10 +91,17 @@ def test_names_are_validated(field: str, value: Any) -> None:
 
 
 def test_settings_give_builtins_with_the_app_label(tmp_path: Path) -> None:
-    conventions = conventions_from_settings(settings(tmp_path, KAMS_APP_LABEL="app_kubernetes_io_name"))
+    conventions = conventions_from_settings(settings(tmp_path, KAMS_APP_LABEL="team"))
     assert [c.name for c in conventions] == [c.name for c in BUILTIN_CONVENTIONS]
-    assert conventions[0].workload_label == "app_kubernetes_io_name"
-    assert conventions[1:] == BUILTIN_CONVENTIONS[1:]
+    for convention, builtin in zip(conventions, BUILTIN_CONVENTIONS, strict=True):
+        if builtin.workload_from_app_label:  # the libraries inside applications: the scrape's label
+            assert (convention.workload_label, convention.workload_fallback_labels) == (
+                "team", ("app_kubernetes_io_name",))
+        else:  # meshes and ingresses name the workload in labels of their own
+            assert convention == builtin
+    # app.kubernetes.io/name's scrape label as the app label: no fallback repeating it.
+    named = conventions_from_settings(settings(tmp_path, KAMS_APP_LABEL="app_kubernetes_io_name"))[0]
+    assert (named.workload_label, named.workload_fallback_labels) == ("app_kubernetes_io_name", ())
 
 
 def test_custom_convention_comes_first_with_its_names(tmp_path: Path) -> None:
@@ -97,14 +114,16 @@ def test_custom_convention_comes_first_with_its_names(tmp_path: Path) -> None:
     assert custom == Convention(
         name="custom", requests_metric="myapp_requests_total", duration_bucket="myapp_latency_ms_bucket",
         seconds_per_unit=0.001, namespace_label="namespace", workload_label="service", pod_label="pod",
-        status_label="status", method_label="method", path_label="handler")
+        status_label="status", method_label="method", path_label="handler", workload_from_owners=True)
     assert len(conventions) == 1 + len(BUILTIN_CONVENTIONS)
 
 
 def test_custom_convention_on_a_builtin_metric_replaces_it(tmp_path: Path) -> None:
     conventions = conventions_from_settings(settings(tmp_path, KAMS_REQUESTS_METRIC="http_requests_total",
                                                      KAMS_REQUEST_WORKLOAD_LABEL="container"))
-    assert [c.name for c in conventions] == ["custom", "istio", "linkerd", "ingress-nginx"]
+    # Both libraries counting in http_requests_total (prometheus_client, fastapi-instrumentator) give way.
+    assert [c.name for c in conventions] == ["custom", *(c.name for c in BUILTIN_CONVENTIONS
+                                                         if c.requests_metric != "http_requests_total")]
     assert conventions[0].workload_label == "container" and conventions[0].duration_bucket == ""
 
 
@@ -147,9 +166,18 @@ def test_detection_finds_the_demo_conventions_in_one_query(prometheus: Any) -> N
     assert [c.name for c in found] == ["prometheus_client", "ingress-nginx"]
     assert len(prom.queries) == 1
     assert detect_conventions(prom, []) == [] and len(prom.queries) == 1  # nothing to ask, nothing sent
-    # Same metric, two label schemes: each candidate is judged on its own matchers.
-    without_app = dataclasses.replace(PROMETHEUS_CLIENT, name="by-team", workload_label="team")
-    assert detect_conventions(prom, [without_app, PROMETHEUS_CLIENT]) == [PROMETHEUS_CLIENT]
+    # The demo's exporter publishes kube-state-metrics' kube_pod_owner (no mixin rule): the application
+    # conventions learn so in the same query, for the pods whose series name no workload.
+    assert found[0].owners == "kube_pod_owner" and found[1].owners == ""
+    # Same metric, three label schemes: each candidate is judged on its own matchers. A status label the
+    # series lack is another library's; a workload label they lack is no obstacle when the pods' owners
+    # can name the workload, and one without that fallback is not found.
+    by_status = dataclasses.replace(PROMETHEUS_CLIENT, name="by-status", status_label="status")
+    by_team = dataclasses.replace(PROMETHEUS_CLIENT, name="by-team", workload_label="team")
+    only_team = dataclasses.replace(by_team, name="only-team", workload_from_owners=False,
+                                    workload_fallback_labels=())
+    assert [c.name for c in detect_conventions(prom, [by_status, only_team, by_team, PROMETHEUS_CLIENT])] == [
+        "by-team", "prometheus_client"]
     assert len(prom.queries) == 2
 
 

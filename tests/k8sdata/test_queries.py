@@ -20,11 +20,16 @@ from k8sdata.queries import (
     ERROR_RATIO,
     LATENCY_P95,
     MEMORY_PREDICTED,
+    OWNERS_RULE_METRIC,
+    OWNERS_SERIES_METRIC,
+    REQUEST_BUCKETS,
     REQUEST_CATALOGUE,
     REQUEST_LATENCY_QUANTILE,
     REQUEST_RATE,
     REQUESTS_BY_STATUS,
+    RESOLVED,
     RESTARTS_1H,
+    UNRESOLVED,
     Query,
     conventions_present,
     duration_seconds,
@@ -199,6 +204,16 @@ def _request_renderings() -> list[str]:
                                                             workload=value, window="1h", quantile=0.99))
     rendered.append(conventions_present([(value, c) for value, c in zip(NASTY, BUILTIN_CONVENTIONS,
                                                                         strict=False)]))
+    # The workload named by kube-state-metrics (either form) and the pods left to k8sdata.red.
+    for owners in (OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC):
+        owned = dataclasses.replace(BUILTIN_CONVENTIONS[0], owners=owners)
+        for value in ["", *NASTY]:
+            for part in (RESOLVED, UNRESOLVED):
+                rendered.append(REQUESTS_BY_STATUS.render(
+                    owned, by=["namespace", "app", "pod", "code"], namespace=value, workload=value, part=part,
+                    with_source=True))
+                rendered.append(REQUEST_BUCKETS.render(owned, by=["namespace", "pod"], namespace=value,
+                                                       workload=value, part=part))
     return rendered
 
 
@@ -216,7 +231,7 @@ def test_request_queries_use_the_conventions_names_and_units() -> None:
                                                 "response_code"], namespace="shop", workload="web")
     assert rate == ('sum by (destination_workload_namespace, destination_workload, response_code) (rate('
                     'istio_requests_total{reporter="destination", destination_workload_namespace="shop", '
-                    'destination_workload="web"}[5m]))')
+                    'destination_workload="web", response_code!=""}[5m]))')
     # Linkerd's workload fallbacks (statefulset, daemonset, ...) have their own tests in test_red.py.
     deployments_only = dataclasses.replace(LINKERD, workload_fallback_labels=())
     latency = REQUEST_LATENCY_QUANTILE.render(deployments_only, by=["namespace", "deployment"], quantile=0.5)
@@ -277,4 +292,4 @@ def test_request_query_values_are_escaped_and_names_validated() -> None:
     with pytest.raises(ValueError):
         validate_metric_name("")
     assert validate_metric_name("job:http_requests:rate5m") == "job:http_requests:rate5m"
-    assert set(REQUEST_CATALOGUE) == {"requests_by_status", "request_latency_quantile"}
+    assert set(REQUEST_CATALOGUE) == {"requests_by_status", "request_latency_quantile", "request_buckets"}
