@@ -25,6 +25,14 @@ $(VENV)/.dev: requirements-dev.txt requirements-sandbox.txt $(VENV)/.runtime
 	$(PIP) -r requirements-dev.txt
 	touch $@ $(VENV)/.sandbox
 
+# The Express app the tests serve to prove the express-prom-bundle convention (tests/k8sdata/
+# test_instrumented_libraries.py): exactly the packages of its lock file, into a gitignored node_modules.
+NODE_APP := sandbox/instrumented/node
+$(NODE_APP)/node_modules/.installed: $(NODE_APP)/package.json $(NODE_APP)/package-lock.json
+	scripts/system-deps.sh nodejs npm
+	cd $(NODE_APP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # With a kubeconfig (KUBECONFIG or ~/.kube/config) or inside a cluster: monitor that cluster.
 # Otherwise: start the sandbox demo (stand-in API, real Prometheus and S3) and serve it.
 run: $(VENV)/.runtime
@@ -38,7 +46,7 @@ demo: $(VENV)/.sandbox
 	@scripts/system-deps.sh prometheus prometheus-alertmanager openssl || echo "Continuing without them: the dashboard says which parts are missing."
 	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
 
-test: $(VENV)/.dev real-servers
+test: $(VENV)/.dev $(NODE_APP)/node_modules/.installed real-servers
 	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl
 	$(PY) -m ruff check .
 	$(PY) -m mypy

@@ -44,4 +44,6 @@ def bucket_quantile(q: float, buckets: Iterable[tuple[float, float]]) -> float:
         return bounds[0]
     start, below = (0.0, 0.0) if index == 0 else (bounds[index - 1], counts[index - 1])
     end, count = bounds[index], counts[index] - below
+    if count == 0:  # q = 0 over an empty first bucket: Go's 0/0, which is NaN
+        return math.nan
     return start + (end - start) * ((rank - below) / count)

@@ -35,8 +35,9 @@ from k8sdata.queries import (
     seconds_duration,
 )
 
-RED_COLUMNS = ["namespace", "workload", "workload_source", "pod", "convention", "rps", "error_ratio",
-               "error_ratio_5xx", "error_ratio_4xx", "p50_seconds", "p95_seconds", "p99_seconds"]
+#: workload_source last, so the columns before it keep their places in CSV files made before it was added.
+RED_COLUMNS = ["namespace", "workload", "pod", "convention", "rps", "error_ratio", "error_ratio_5xx",
+               "error_ratio_4xx", "p50_seconds", "p95_seconds", "p99_seconds", "workload_source"]
 HISTORY_COLUMNS = ["time", "namespace", "workload", "metric", "value", "convention"]
 HISTORY_METRICS = ("rps", "error_ratio", "error_ratio_5xx", "error_ratio_4xx", "p50_seconds", "p95_seconds",
                    "p99_seconds")
@@ -125,8 +126,8 @@ def _fetch(prom: PromClient, query: RequestQuery, convention: Convention, keys: 
                                 with_source=part == RESOLVED, **common)  # type: ignore[arg-type]
                    for part in parts]
     expressions = [f"({expression})" for expression in expressions if expression]
-    columns = list(dict.fromkeys([*keys, "workload_source", "pod", *(["le"] if query is REQUEST_BUCKETS else []),
-                                  *(["time"] if when.is_range else []), "value"]))
+    extra = [*(["le"] if query is REQUEST_BUCKETS else []), *(["time"] if when.is_range else [])]
+    columns = list(dict.fromkeys([*keys, "workload_source", "pod", *extra, "value"]))
     if not expressions:
         return pd.DataFrame(columns=columns)
     expression = " or ".join(expressions)

@@ -2,10 +2,11 @@
 # Installs the Debian packages KAMS's sandbox and tests need, when we are root; otherwise prints the
 # exact command. Usage: scripts/system-deps.sh prometheus [prometheus-alertmanager] [chromium] [openssl]
 # openssl: the stand-in API server makes its TLS certificate with it (kubectl sends tokens only over TLS).
+# nodejs npm: the Express app of the instrumented-library tests (Makefile's npm ci).
 set -euo pipefail
 
 declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium" [openssl]="openssl"
-                  [prometheus-alertmanager]="prometheus-alertmanager")
+                  [prometheus-alertmanager]="prometheus-alertmanager" [nodejs]="node" [npm]="npm")
 # Installed alongside: Chromium renders text with these fonts (it only recommends them).
 declare -A companions=([chromium]="fonts-liberation")
 missing=()

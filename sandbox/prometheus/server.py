@@ -147,6 +147,15 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def scrape_timeout(scrape_interval: str) -> str:
+    """4 s, or the interval when shorter: Prometheus refuses a timeout longer than the interval (the
+    instrumented-library tests scrape every second)."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    number = scrape_interval.rstrip("smh")
+    seconds = float(number) * units[scrape_interval[len(number):]]
+    return scrape_interval if seconds < 4 else "4s"
+
+
 def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, evaluation_interval: str,
                   rule_files: Sequence[Path], alertmanagers_file: Path | None = None) -> dict[str, Any]:
     """prometheus.yml as a dict: one scrape config per (job, path, honor_labels), static targets, and,
@@ -162,7 +171,8 @@ def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, eval
         # Prometheus wants unique job_name values; the `job` label itself is what users see.
         job_name = job if names.count(job) == 1 else f"{job}{path.replace('/', '-')}"
         config: dict[str, Any] = {"job_name": job_name, "metrics_path": path, "honor_labels": honor,
-                                  "scrape_interval": scrape_interval, "scrape_timeout": "4s",
+                                  "scrape_interval": scrape_interval,
+                                  "scrape_timeout": scrape_timeout(scrape_interval),
                                   "static_configs": statics}
         if job_name != job:
             config["relabel_configs"] = [{"target_label": "job", "replacement": job}]

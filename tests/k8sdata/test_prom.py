@@ -160,6 +160,7 @@ def test_cli_requests_per_app(prometheus: Any) -> None:
         ("shop", "api", "", "ingress-nginx"), ("shop", "api", demo_names.API.pod, "prometheus_client"),
         ("shop", "web", "", "ingress-nginx"), ("shop", "web", demo_names.WEB.pod, "prometheus_client")]
     assert list(records[0])[:3] == ["namespace", "workload", "pod"]
+    assert [r["workload_source"] for r in records] == ["label ingress", "label app"] * 2
     assert {"rps", "error_ratio", "p50_seconds", "p95_seconds", "p99_seconds"} <= set(records[0])
     assert all(r["rps"] > 0 and 0 <= r["error_ratio"] <= 1 for r in records)
     assert all(0 < r["p50_seconds"] <= r["p95_seconds"] <= r["p99_seconds"] < 5 for r in records)
@@ -168,7 +169,9 @@ def test_cli_requests_per_app(prometheus: Any) -> None:
     code, out, _ = run("--namespace", "shop")
     lines = out.strip().splitlines()
     assert lines[0].split() == ["NAMESPACE", "WORKLOAD", "POD", "SOURCE", "REQ/S", "5XX", "4XX", "P50", "P95",
-                                "P99"] and len(lines) == 5
+                                "P99", "NAMED", "BY"] and len(lines) == 5
+    # The demo's scrape adds the app label; the ingress names its own.
+    assert all(line.endswith(("label app", "label ingress")) for line in lines[1:])
     code, out, _ = run("--namespace", "no-such-namespace")
     assert code == 0 and "no request metrics" in out  # a sentence on how to expose them, not an empty table
     code, _, err = run("--window", "5m]")
