@@ -5,15 +5,18 @@ SourceError that prevented it. One failing source therefore never blanks the pag
 the lights still come from pods; without Kubernetes they still come from request metrics.
 
 A page view sends a fixed number of requests whatever the cluster's size: 2 to Kubernetes (pods,
-events) and 6 to Prometheus (request rate, error ratio, p95, restarts, the request-rate chart, alerts),
-every PromQL query aggregating by (namespace, app). After a source times out or is unreachable, its
-remaining calls are skipped with the same error, so a dead server costs one timeout, not six.
+events) and to Prometheus one to find the request-metric conventions, then per convention found 4 or 5
+(k8sdata.red: rates by status, three quantiles, buckets of pods named outside PromQL) and 1 for the
+request-rate chart, and restarts and alerts; every query aggregates by namespace and workload (or pod).
+Applications are named as the Requests page names them: the app label, app.kubernetes.io/name,
+kube-state-metrics' ownership, the listed pods' owners, the pod's name. After a source times out or is
+unreachable, its remaining calls are skipped with the same error, so a dead server costs one timeout.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -21,9 +24,12 @@ from typing import Any, Generic, Protocol, TypeVar
 import pandas as pd
 
 from k8sdata import frames, health
+from k8sdata.conventions import BUILTIN_CONVENTIONS, Convention, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
 from k8sdata.health import AppHealth, KeyNumbers
-from k8sdata.queries import ERROR_RATIO, LATENCY_P95, REQUEST_RATE, RESTARTS_1H
+from k8sdata.owners import lookup_from_pods
+from k8sdata.queries import RESTARTS_1H
+from k8sdata.red import one_convention_per_workload, red_summary, workload_rates
 
 T = TypeVar("T")
 
@@ -109,25 +115,19 @@ def _keep_namespaces(frame: pd.DataFrame, hide: frozenset[str]) -> pd.DataFrame:
     return frame[~frame["namespace"].isin(hide)].reset_index(drop=True)
 
 
-def _per_app(frame: pd.DataFrame, app_label: str, value_name: str) -> pd.DataFrame:
-    """A Prometheus result by (namespace, app_label) -> columns namespace, app, <value_name>."""
-    if frame.empty or "namespace" not in frame.columns or app_label not in frame.columns:
-        return pd.DataFrame(columns=["namespace", "app", value_name])
-    out = frame[["namespace", app_label, "value"]].rename(columns={app_label: "app", "value": value_name})
-    return out[out["app"] != ""]
-
-
-def app_metrics(prom: PromSource, namespace: str | None, window: str, app_label: str,
-                at: datetime | None = None) -> pd.DataFrame:
-    """Request rate, error ratio and p95 per (namespace, app): three queries, outer-joined."""
-    params = {"namespace": namespace or "", "window": window, "app_label": app_label}
-    merged: pd.DataFrame | None = None
-    for query, name in ((REQUEST_RATE, "request_rate"), (ERROR_RATIO, "error_ratio"),
-                        (LATENCY_P95, "latency_p95")):
-        part = _per_app(prom.instant(query.render(**params), at), app_label, name)
-        merged = part if merged is None else merged.merge(part, on=["namespace", "app"], how="outer")
-    assert merged is not None
-    return merged.reset_index(drop=True)
+def app_metrics(prom: PromSource, namespace: str | None, window: str, conventions: Sequence[Convention],
+                at: datetime | None = None, pods: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Request rate, error ratio and p95 per (namespace, app) from the request-metric conventions
+    Prometheus has (detect_conventions' answer; each application from its most direct one); `pods`
+    names the workloads of pods nothing else names."""
+    found = conventions
+    owners = lookup_from_pods(pods) if pods is not None else None
+    summary = red_summary(prom, found, namespace=namespace or "", window=window, at=at,  # type: ignore[arg-type]
+                          owners=owners)
+    summary = one_convention_per_workload(summary, found)
+    summary = summary[summary["workload"] != ""]
+    return summary.rename(columns={"workload": "app", "rps": "request_rate", "p95_seconds": "latency_p95"})[
+        list(health.METRICS_COLUMNS)].reset_index(drop=True)
 
 
 def restarts_last_hour(prom: PromSource, namespace: str | None, at: datetime | None = None
@@ -144,9 +144,11 @@ def chart_step(time_range: timedelta) -> int:
     return max(15, int(time_range.total_seconds()) // CHART_POINTS)
 
 
-def request_rate_series(prom: PromSource, namespace: str | None, app_label: str, now: datetime,
-                        time_range: timedelta) -> pd.DataFrame:
-    """Requests per second per application over time_range, CHART_POINTS points, one query.
+def request_rate_series(prom: PromSource, namespace: str | None, conventions: Sequence[Convention],
+                        now: datetime, time_range: timedelta, pods: pd.DataFrame | None = None
+                        ) -> pd.DataFrame:
+    """Requests per second per application over time_range, CHART_POINTS points, one query per
+    convention (detect_conventions' answer).
 
     The rate window is at least one step (so no requests fall between points) and at least 5 minutes
     (so a single scrape gap does not draw a hole). Start and end sit on multiples of the step, so the
@@ -157,12 +159,11 @@ def request_rate_series(prom: PromSource, namespace: str | None, app_label: str,
     end_ts = math.floor(now.timestamp() / step) * step
     end = datetime.fromtimestamp(end_ts, UTC)
     start = end - time_range
-    query = REQUEST_RATE.render(namespace=namespace or "", window=f"{window_minutes}m", app_label=app_label)
-    frame = prom.range(query, start, end, float(step))
-    if frame.empty or app_label not in frame.columns:
-        return pd.DataFrame(columns=["namespace", "app", "timestamp", "value"])
-    out = frame.rename(columns={app_label: "app"})[["namespace", "app", "timestamp", "value"]]
-    return out[out["app"] != ""].reset_index(drop=True)
+    rates = workload_rates(prom, conventions, namespace=namespace or "", start=start, end=end,  # type: ignore[arg-type]
+                           step=float(step), window=f"{window_minutes}m",
+                           owners=lookup_from_pods(pods) if pods is not None else None)
+    out = rates.rename(columns={"workload": "app", "time": "timestamp", "rps": "value"})
+    return out[out["app"] != ""][["namespace", "app", "timestamp", "value"]].reset_index(drop=True)
 
 
 def _active_alerts(prom: PromSource, namespace: str | None) -> pd.DataFrame:
@@ -201,7 +202,7 @@ def collect_overview(
     now: datetime | None = None,
     *,
     time_range: timedelta = timedelta(hours=1),
-    app_label: str = "app",
+    conventions: Sequence[Convention] = BUILTIN_CONVENTIONS,
     hide_namespaces: frozenset[str] = frozenset(),
 ) -> OverviewData:
     """Assemble the Overview. kube/prom may be a client, the SourceError met while creating it, or None
@@ -219,11 +220,14 @@ def collect_overview(
     pods = kube_source.call(lambda: _keep_namespaces(
         frames.pods_frame(kube_client.list_pods(namespace), now=now), hide))
     events = kube_source.call(lambda: _keep_namespaces(_warning_events(kube_client, namespace, now), hide))
+    listed = pods.value
+    found = prom_source.call(lambda: detect_conventions(prom_client, conventions, at=now))
+    present = found.value or []
     metrics = prom_source.call(lambda: _keep_namespaces(
-        app_metrics(prom_client, namespace, window, app_label, now), hide))
+        app_metrics(prom_client, namespace, window, present, now, listed), hide))
     restarts = prom_source.call(lambda: restarts_last_hour(prom_client, namespace, now))
     series = prom_source.call(lambda: _keep_namespaces(
-        request_rate_series(prom_client, namespace, app_label, now, time_range), hide))
+        request_rate_series(prom_client, namespace, present, now, time_range, listed), hide))
     alerts = prom_source.call(lambda: _active_alerts(prom_client, namespace))
 
     if alerts.value is not None and pods.value is not None:

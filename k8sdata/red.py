@@ -374,10 +374,10 @@ def red_breakdown(prom: PromClient, conventions: Sequence[Convention], *, namesp
                    ["namespace", "workload", "path", "method", "code", "convention"])
 
 
-def request_volume(prom: PromClient, conventions: Sequence[Convention], *, namespace: str = "",
-                   workload: str = "", start: datetime, end: datetime, step: float,
-                   window: str | None = None, owners: OwnerLookup | None = None) -> pd.DataFrame:
-    """time, rps: the selection's total requests per second. Each workload counts once, from the first
+def workload_rates(prom: PromClient, conventions: Sequence[Convention], *, namespace: str = "",
+                   workload: str = "", start: datetime, end: datetime, step: float, window: str | None = None,
+                   owners: OwnerLookup | None = None) -> pd.DataFrame:
+    """time, namespace, workload, convention, rps: each workload's requests per second, from the first
     convention that has it (as in red_history). 1 range query per convention."""
     when = _When(start=start, end=end, step=step)
     window = _range_window(step, window)
@@ -390,10 +390,30 @@ def request_volume(prom: PromClient, conventions: Sequence[Convention], *, names
         frames.append(rates[["time", "namespace", "workload", "value"]].assign(convention=convention.name))
     frames = [frame for frame in frames if not frame.empty]
     if not frames:
-        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"),
+        labels = {column: pd.Series(dtype=str) for column in ("namespace", "workload", "convention")}
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), **labels,
                              "rps": pd.Series(dtype="float64")})
     kept = _one_convention_per_workload(pd.concat(frames, ignore_index=True), conventions)
-    volume = kept.groupby("time", sort=True)["value"].sum().rename("rps").reset_index()
+    rates = (kept.groupby(["time", "namespace", "workload", "convention"], sort=True)["value"].sum()
+             .rename("rps").reset_index())
+    rates["time"] = pd.to_datetime(rates["time"], utc=True)
+    rates["rps"] = rates["rps"].astype("float64")
+    return rates
+
+
+def request_volume(prom: PromClient, conventions: Sequence[Convention], *, namespace: str = "",
+                   workload: str = "", start: datetime, end: datetime, step: float,
+                   window: str | None = None, owners: OwnerLookup | None = None) -> pd.DataFrame:
+    """time, rps: the selection's total requests per second. Each workload counts once, from the first
+    convention that has it (as in red_history). 1 range query per convention."""
+    rates = workload_rates(prom, conventions, namespace=namespace, workload=workload, start=start, end=end,
+                           step=step, window=window, owners=owners)
+    volume = rates.groupby("time", sort=True)["rps"].sum().reset_index()
     volume["time"] = pd.to_datetime(volume["time"], utc=True)
     volume["rps"] = volume["rps"].astype("float64")
     return volume[VOLUME_COLUMNS]
+
+
+def one_convention_per_workload(summary: pd.DataFrame, conventions: Sequence[Convention]) -> pd.DataFrame:
+    """red_summary's rows of each workload's most direct convention (the first in `conventions`)."""
+    return _one_convention_per_workload(summary, conventions).reset_index(drop=True)

@@ -36,7 +36,8 @@ def _application_picker(summary: pd.DataFrame | SourceError, filters: Filters) -
     the table could not be read, unless the sidebar's namespace is another)."""
     options = [view.ALL_APPLICATIONS]
     if isinstance(summary, pd.DataFrame) and not summary.empty:
-        pairs = summary[["namespace", "workload"]].drop_duplicates().sort_values(["namespace", "workload"])
+        named = summary[summary["workload"] != ""]  # pods nothing names are in the tables, not pickable
+        pairs = named[["namespace", "workload"]].drop_duplicates().sort_values(["namespace", "workload"])
         options += [view.selection_key(ns, wl) for ns, wl in pairs.itertuples(index=False)]
     linked = str(st.query_params.get(APP_PARAM) or "")
     in_namespace = not filters.namespace or linked.partition("/")[0] == filters.namespace

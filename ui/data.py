@@ -32,6 +32,7 @@ import streamlit as st
 from k8sdata import health, history, resources
 from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
 from k8sdata.config import Settings
+from k8sdata.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.kube import KubeClient, list_contexts
@@ -481,14 +482,18 @@ def namespaces(settings: Settings, context: str | None) -> list[str] | SourceErr
 def overview_data(settings: Settings, context: str | None, namespace: str | None, window: str,
                   time_range: timedelta, include_system: bool) -> OverviewData:
     """Everything the Overview shows. Never raises a SourceError: each section carries its own."""
+    conventions = or_error(lambda: conventions_from_settings(settings))
+    prom = or_error(lambda: cached_prom(settings))
+    if isinstance(conventions, SourceError):  # custom request settings that are no names: say so there
+        prom, conventions = conventions, BUILTIN_CONVENTIONS
     return collect_overview(
         or_error(lambda: cached_kube(settings, context)),
-        or_error(lambda: cached_prom(settings)),
+        prom,
         namespace,
         window,
         datetime.now(UTC),
         time_range=time_range,
-        app_label=settings.app_label,
+        conventions=conventions,
         hide_namespaces=frozenset() if include_system else health.SYSTEM_NAMESPACES,
     )
 

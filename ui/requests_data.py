@@ -18,7 +18,7 @@ for the panel that failed and draws the others.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -30,9 +30,12 @@ from k8sdata import conventions as conventions_module
 from k8sdata import patterns, red, spikes
 from k8sdata.config import Settings
 from k8sdata.conventions import Convention
+from k8sdata.errors import SourceError
 from k8sdata.history import history_step
+from k8sdata.owners import OwnerLookup, lookup_from_pods
 from k8sdata.prom import PromClient, collecting_warnings
-from ui.data import DATA_TTL_SECONDS, prom_client
+from ui.data import DATA_TTL_SECONDS, pods_view, prom_client
+from ui.filters import current_filters
 
 #: Which conventions have data changes rarely (an app deployed, a mesh installed): ask once a minute.
 CONVENTIONS_TTL_SECONDS = 60
@@ -103,35 +106,39 @@ def _detected(url: str, candidates_key: str, _prom: PromClient, _candidates: tup
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _summary(url: str, conventions_key: str, level: Literal["workload", "pod"], namespace: str, window: str,
-             _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
+             _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup) -> pd.DataFrame:
     with collecting_warnings() as seen:
-        frame = red.red_summary(_prom, _conventions, level=level, namespace=namespace, window=window)
+        frame = red.red_summary(_prom, _conventions, level=level, namespace=namespace, window=window,
+                                owners=_owners)
     return _noting(frame, seen)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _history(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
-             step: float, _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
+             step: float, _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup
+             ) -> pd.DataFrame:
     with collecting_warnings() as seen:
         frame = red.red_history(_prom, _conventions, namespace=namespace, workload=workload, start=start,
-                                end=end, step=step)
+                                end=end, step=step, owners=_owners)
     return _noting(frame, seen)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
 def _breakdown(url: str, conventions_key: str, namespace: str, workload: str, window: str,
-               _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
+               _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup) -> pd.DataFrame:
     with collecting_warnings() as seen:
-        frame = red.red_breakdown(_prom, _conventions, namespace=namespace, workload=workload, window=window)
+        frame = red.red_breakdown(_prom, _conventions, namespace=namespace, workload=workload, window=window,
+                                  owners=_owners)
     return _noting(frame, seen)
 
 
 @st.cache_data(ttl=WEEKLY_TTL_SECONDS, max_entries=64, show_spinner=False)
 def _volume(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
-            step: float, _prom: PromClient, _conventions: tuple[Convention, ...]) -> pd.DataFrame:
+            step: float, _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup
+            ) -> pd.DataFrame:
     with collecting_warnings() as seen:
         frame = red.request_volume(_prom, _conventions, namespace=namespace, workload=workload, start=start,
-                                   end=end, step=step)
+                                   end=end, step=step, owners=_owners)
     return _noting(frame, seen)
 
 
@@ -141,6 +148,21 @@ def _moments(url: str, conventions_key: str, namespace: str, workload: str, star
     # Keyed like the history it is computed from (hashing a long frame on every rerun would cost more
     # than the detection itself).
     return spikes.notable_moments(_history_frame)
+
+
+def owner_lookup(settings: Settings) -> OwnerLookup:
+    """Names from the pods' owner references, for pods whose series and kube-state-metrics name no
+    workload: the cached pods list of the sidebar's cluster, read only when such pods exist. Without a
+    readable cluster, no names (the pods' own names are the fallback)."""
+    context = current_filters().context
+
+    def lookup(keys: Sequence[tuple[str, str]]) -> Mapping[tuple[str, str], str]:
+        try:
+            pods = pods_view(settings, context, None).frame
+        except SourceError:
+            return {}
+        return lookup_from_pods(pods)(keys)
+    return lookup
 
 
 # --- what the page calls -----------------------------------------------------------------------------
@@ -161,7 +183,8 @@ def summary(settings: Settings, chosen: Sequence[Convention], *,
             ) -> pd.DataFrame:
     """red.red_summary (RED_COLUMNS) for a namespace (None = all) over the last `window`."""
     prom, chosen = _client(settings), tuple(chosen)
-    return _summary(prom.url, _conventions_key(chosen), level, namespace or "", window, prom, chosen)
+    return _summary(prom.url, _conventions_key(chosen), level, namespace or "", window, prom, chosen,
+                    owner_lookup(settings))
 
 
 def history(settings: Settings, chosen: Sequence[Convention], span: TimeWindow, *,
@@ -169,7 +192,7 @@ def history(settings: Settings, chosen: Sequence[Convention], span: TimeWindow, 
     """red.red_history's long frame (time, namespace, workload, metric, value) over `span`."""
     prom, chosen = _client(settings), tuple(chosen)
     return _history(prom.url, _conventions_key(chosen), namespace or "", workload, span.start, span.end,
-                    span.step, prom, chosen)
+                    span.step, prom, chosen, owner_lookup(settings))
 
 
 def chart_window(time_range: timedelta, *, now: datetime | None = None) -> TimeWindow:
@@ -208,7 +231,8 @@ def breakdown(settings: Settings, chosen: Sequence[Convention], *, namespace: st
               workload: str = "", window: str = "5m") -> pd.DataFrame:
     """red.red_breakdown: one row per namespace, workload, path, method and status code."""
     prom, chosen = _client(settings), tuple(chosen)
-    return _breakdown(prom.url, _conventions_key(chosen), namespace or "", workload, window, prom, chosen)
+    return _breakdown(prom.url, _conventions_key(chosen), namespace or "", workload, window, prom, chosen,
+                      owner_lookup(settings))
 
 
 def volume(settings: Settings, chosen: Sequence[Convention], span: TimeWindow, *,
@@ -216,7 +240,7 @@ def volume(settings: Settings, chosen: Sequence[Convention], span: TimeWindow, *
     """red.request_volume: the selection's total requests per second (time, rps) over `span`."""
     prom, chosen = _client(settings), tuple(chosen)
     return _volume(prom.url, _conventions_key(chosen), namespace or "", workload, span.start, span.end,
-                   span.step, prom, chosen)
+                   span.step, prom, chosen, owner_lookup(settings))
 
 
 def weekly_heatmap(settings: Settings, chosen: Sequence[Convention], *, namespace: str | None = None,

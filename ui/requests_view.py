@@ -72,7 +72,7 @@ def parse_selection(key: str, sidebar_namespace: str | None) -> Selection:
 
 # --- tables ------------------------------------------------------------------------------------------
 APPLICATION_COLUMNS = {
-    "namespace": "Namespace", "workload": "Application", "pod": "Pod",
+    "namespace": "Namespace", "workload": "Application", "workload_source": "Named by", "pod": "Pod",
     "rps": "Requests/s", "error_5xx_pct": "5xx errors", "error_4xx_pct": "4xx errors",
     "p50_ms": "p50 (ms)", "p95_ms": "p95 (ms)", "p99_ms": "p99 (ms)",
     "convention": "Metrics from", "also_from": "Also counted by",
@@ -99,6 +99,10 @@ RED_COLUMN_CONFIG: dict[str, Any] = {
     "p95 (ms)": _ms_column("95th percentile latency: 1 request in 20 is slower."),
     "p99 (ms)": _ms_column("99th percentile latency: 1 request in 100 is slower."),
     "Time": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", help="UTC."),
+    "Named by": st.column_config.TextColumn(
+        help="Where the application's name comes from: a label on the request series (the app label, "
+             "app.kubernetes.io/name), kube-state-metrics' ownership, the pod's owner references, or its "
+             "name (a guess). Empty when nothing names it; the pod's own row still shows its numbers."),
 }
 
 
@@ -508,8 +512,30 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
         _render_pods(settings, chosen, selection, filters, pod_summary, window)
     else:
         st.caption("Choose an application above to see its pods, and its own charts in the other tabs.")
+        if pod_summary is not None:
+            _render_unnamed_pods(pod_summary, chosen, selection)
     if pod_summary is not None:
         _render_uncovered(settings, filters, summary, pod_summary, expanded=False)
+
+
+def _render_unnamed_pods(pod_summary: pd.DataFrame, chosen: Sequence[Convention],
+                         selection: Selection) -> None:
+    """The pods whose request series nothing names an application for: counted in the table above under
+    an empty application, and listed here with their own numbers."""
+    unnamed = pod_summary[(pod_summary["workload"] == "") & (pod_summary["pod"] != "")]
+    if selection.namespace:
+        unnamed = unnamed[unnamed["namespace"] == selection.namespace]
+    if unnamed.empty:
+        return
+    with st.expander(f"Pods without an application name ({len(unnamed)})", icon=":material/help:"):
+        st.caption("Their request series carry no app or app.kubernetes.io/name label, kube-state-metrics "
+                   "and the cluster's pod list name no owner for them, and their names end in no "
+                   "controller's suffix. Label their pods with app.kubernetes.io/name to group them.")
+        table = red_table(most_direct(unnamed, chosen), level="pod")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                     key="kams_requests_unnamed_pods")
+        _download(table, "Download pods without an application name (CSV)",
+                  f"kams-requests-unnamed-pods-{selection.file_stem}.csv", "kams_requests_unnamed_pods_csv")
 
 
 def _render_pods(settings: Settings, chosen: Sequence[Convention], selection: Selection, filters: Filters,

@@ -44,8 +44,9 @@ def test_a_page_view_sends_a_fixed_number_of_requests(kube_api: Any, prometheus:
         kube_requests = len(kube_api.server.request_log) - before
         counts.append((len(prom.calls), kube_requests))
         assert data.pods.ok and data.metrics.ok and data.alerts.ok and data.request_rate_series.ok
-    # 3 instant numbers + restarts + the chart + alerts; pods + events.
-    assert counts == [(6, 2), (6, 2)]
+    # Which request metrics there are (one query), then per convention found (the apps' own and the
+    # ingress') rates by status and three quantiles, and its chart; restarts, alerts; pods + events.
+    assert counts == [(1 + 2 * 4 + 2 + 2, 2), (1 + 2 * 4 + 2 + 2, 2)]
 
 
 def test_overview_data_has_both_demo_apps_with_live_numbers(kube_api: Any, prometheus: Any) -> None:

@@ -265,7 +265,9 @@ class _HostilePrometheus:
             by = re.search(r"by \(([^)]*)\)", query)
             names = {name.strip() for name in by.group(1).split(",")} - {"le"} if by else set()
             for labels, value in self.series:
-                key = tuple(sorted((name, text) for name, text in labels.items() if name in names))
+                # KAMS tags where each series' workload name comes from: here, the app label.
+                tagged = {**labels, "kams_workload_source": "label app"}
+                key = tuple(sorted((name, text) for name, text in tagged.items() if name in names))
                 grouped[key] = grouped.get(key, 0.0) + value
         if ranged:
             start, end, step = (float(params[name]) for name in ("start", "end", "step"))

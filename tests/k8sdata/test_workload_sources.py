@@ -41,6 +41,7 @@ from tests.k8sdata.test_red import (
     series_text,
     uniform,
 )
+from tests.plugins.app import page_script, run_app_test, set_app_environment, table_with
 
 NAMESPACE = "shop"
 BOUNDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -311,3 +312,27 @@ def test_bucket_quantile_is_prometheus_own(served: tuple[PrometheusServer, datet
         actual = bucket_quantile(q, pairs)
         both_nan = math.isnan(actual) and math.isnan(expected)
         assert both_nan or math.isclose(actual, expected, rel_tol=1e-9), (q, pairs, actual, expected)
+
+
+def test_the_requests_page_says_how_each_application_is_named(
+        served: tuple[PrometheusServer, datetime], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        streamlit_caches: None) -> None:
+    """The Requests page on the same Prometheus, without a cluster: every application with its source,
+    and the pod nothing names still in the per-pod table (the data ends a second before the fixture
+    started, well inside the page's 5-minute window)."""
+    server, _ = served
+    set_app_environment(monkeypatch, {"PROMETHEUS_URL": server.url, "HOME": str(tmp_path),
+                                      "KUBECONFIG": str(tmp_path / "none")})
+    at = run_app_test(page_script("requests"))
+    apps = table_with(at, "Namespace", "Application", "Named by", "Requests/s")
+    named = dict(zip(apps["Application"], apps["Named by"], strict=True))
+    assert named["checkout"] == named["ledger"] == SOURCE_OWNERS
+    assert (named["cart"], named["search"]) == ("label app_kubernetes_io_name", "label app")
+    assert named["mailer"] == named["nightly-batch-28903210"] == SOURCE_GUESS
+    assert named[""] == ""  # debug-shell: counted, nothing names it
+    assert "shop/" not in at.selectbox(key="app").options  # and it is not an application to pick
+    unnamed = table_with(at, "Pod", "Requests/s")  # listed apart, with the pod's own numbers
+    assert unnamed["Pod"].tolist() == ["debug-shell"] and close(unnamed["Requests/s"].iloc[0], 0.25)
+    mailer = run_app_test(page_script("requests"), app=f"{NAMESPACE}/mailer")
+    pods = table_with(mailer, "Pod", "Named by", "Requests/s")
+    assert sorted(pods["Pod"]) == pods_of("mailer") and set(pods["Named by"]) == {SOURCE_GUESS}
