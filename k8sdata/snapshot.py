@@ -29,6 +29,7 @@ from k8sdata.config import Settings
 from k8sdata.conventions import conventions_from_settings, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
 from k8sdata.kubeconfig import kubeconfig_paths, load_kubeconfig
+from k8sdata.owners import lookup_from_pods
 from k8sdata.red import red_summary
 from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans, security_scan
 from k8sdata.security.engine import Finding, ScanResult
@@ -126,9 +127,11 @@ def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[d
     return merged
 
 
-def _requests(prom: Any, settings: Settings, at: dt.datetime) -> pd.DataFrame:
+def _requests(prom: Any, settings: Settings, at: dt.datetime, pods: pd.DataFrame | None) -> pd.DataFrame:
+    """Per workload; pods nothing else names are named from the snapshot's own pods table."""
     conventions = detect_conventions(prom, conventions_from_settings(settings), at=at)
-    return red_summary(prom, conventions, level="workload", at=at)
+    owners = lookup_from_pods(pods) if pods is not None else None
+    return red_summary(prom, conventions, level="workload", at=at, owners=owners)
 
 
 def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.datetime | None = None,
@@ -164,7 +167,7 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
         _note(notes, "requests", NotConfigured("prometheus").sentence)
     else:
         say("Reading request rates, errors and latency from Prometheus...")
-        table("requests", lambda: _requests(prom, settings, moment))
+        table("requests", lambda: _requests(prom, settings, moment, tables.get("pods")))
     say("Scanning security (workloads, RBAC, network, versions, vulnerabilities)...")
     if shared.down is not None:  # nothing to scan: one note instead of a dozen "not scanned" sentences
         _note(notes, "security_findings", shared.down.sentence)
