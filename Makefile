@@ -33,11 +33,21 @@ $(NODE_APP)/node_modules/.installed: $(NODE_APP)/package.json $(NODE_APP)/packag
 	cd $(NODE_APP) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# With a kubeconfig (KUBECONFIG or ~/.kube/config) or inside a cluster: monitor that cluster.
+# The OpenID Provider the sign-in tests log in through (oidc-provider, sandbox/oidc/provider.js, started by
+# sandbox/identity.py): exactly the packages of its lock file, into a gitignored node_modules.
+OIDC_APP := sandbox/oidc
+$(OIDC_APP)/node_modules/.installed: $(OIDC_APP)/package.json $(OIDC_APP)/package-lock.json
+	scripts/system-deps.sh nodejs npm
+	cd $(OIDC_APP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# With a kubeconfig (KUBECONFIG or ~/.kube/config) or inside a cluster: monitor that cluster, on 127.0.0.1
+# unless KAMS_ADDRESS says otherwise (Streamlit's default is every interface; without sign-in KAMS then
+# shows nothing: README, "Sign-in and roles").
 # Otherwise: start the sandbox demo (stand-in API, real Prometheus and S3) and serve it.
 run: $(VENV)/.runtime
 	@if [ -n "$$KUBERNETES_SERVICE_HOST" ] || [ -n "$$KUBECONFIG" ] || [ -f "$$HOME/.kube/config" ]; then \
-		exec $(PY) -m streamlit run app.py --server.port $${KAMS_PORT:-8501}; \
+		exec $(PY) -m streamlit run app.py --server.port $${KAMS_PORT:-8501} --server.address $${KAMS_ADDRESS:-127.0.0.1}; \
 	else \
 		$(MAKE) --no-print-directory demo; \
 	fi
@@ -46,8 +56,8 @@ demo: $(VENV)/.sandbox
 	@scripts/system-deps.sh prometheus prometheus-alertmanager openssl || echo "Continuing without them: the dashboard says which parts are missing."
 	exec $(PY) -m sandbox demo --port $${KAMS_PORT:-8501}
 
-test: $(VENV)/.dev $(NODE_APP)/node_modules/.installed real-servers
-	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl
+test: $(VENV)/.dev $(NODE_APP)/node_modules/.installed $(OIDC_APP)/node_modules/.installed real-servers
+	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl nginx
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest

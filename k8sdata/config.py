@@ -102,6 +102,12 @@ class Settings:
     clair_psk: str | None = field(default=None, repr=False)  # $CLAIR_PSK: base64, as in auth.psk.key
     clair_psk_file: str | None = None  # $CLAIR_PSK_FILE: a mounted file holding that base64; re-read
     clair_psk_issuer: str = "clairctl"  # $CLAIR_PSK_ISSUER: one of auth.psk.iss (clairctl's default)
+    # Sign-in (README "Sign-in and roles"): oidc (st.login, an [auth] section in .streamlit/secrets.toml),
+    # proxy (a trusted proxy's headers), none (loopback only); "" = oidc when [auth] exists, else none.
+    auth_mode: str = ""  # $KAMS_AUTH
+    auth_user_header: str = "X-Auth-Request-Email"  # $KAMS_AUTH_USER_HEADER (proxy mode only)
+    auth_groups_header: str = "X-Auth-Request-Groups"  # $KAMS_AUTH_GROUPS_HEADER (proxy mode only)
+    access_policy: str | None = None  # $KAMS_ACCESS_POLICY: the YAML file of k8sdata.access
 
     @classmethod
     def from_env(
@@ -145,6 +151,10 @@ class Settings:
             clair_psk=_blank_to_none(env.get("CLAIR_PSK")),
             clair_psk_file=_blank_to_none(env.get("CLAIR_PSK_FILE")),
             clair_psk_issuer=_blank_to_none(env.get("CLAIR_PSK_ISSUER")) or "clairctl",
+            auth_mode=(env.get("KAMS_AUTH") or "").strip().lower(),
+            auth_user_header=_blank_to_none(env.get("KAMS_AUTH_USER_HEADER")) or "X-Auth-Request-Email",
+            auth_groups_header=_blank_to_none(env.get("KAMS_AUTH_GROUPS_HEADER")) or "X-Auth-Request-Groups",
+            access_policy=_blank_to_none(env.get("KAMS_ACCESS_POLICY")),
         )
 
     @property

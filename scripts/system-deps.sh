@@ -2,11 +2,13 @@
 # Installs the Debian packages KAMS's sandbox and tests need, when we are root; otherwise prints the
 # exact command. Usage: scripts/system-deps.sh prometheus [prometheus-alertmanager] [chromium] [openssl]
 # openssl: the stand-in API server makes its TLS certificate with it (kubectl sends tokens only over TLS).
-# nodejs npm: the Express app of the instrumented-library tests (Makefile's npm ci).
+# nodejs npm: the Express app of the instrumented-library tests and the OpenID Provider (Makefile's npm ci).
+# nginx: the trusted proxy of the sign-in tests (sandbox/authproxy.py runs it as the user, never the service).
 set -euo pipefail
 
 declare -A provides=([prometheus]="prometheus promtool" [chromium]="chromium" [openssl]="openssl"
-                  [prometheus-alertmanager]="prometheus-alertmanager" [nodejs]="node" [npm]="npm")
+                  [prometheus-alertmanager]="prometheus-alertmanager" [nodejs]="node" [npm]="npm"
+                  [nginx]="nginx")
 # Installed alongside: Chromium renders text with these fonts (it only recommends them).
 declare -A companions=([chromium]="fonts-liberation")
 missing=()
@@ -16,7 +18,8 @@ for package in "$@"; do
         continue
     fi
     for binary in ${provides[$package]}; do
-        if ! command -v "$binary" >/dev/null 2>&1; then
+        # /usr/sbin (nginx) is not on every user's PATH.
+        if ! command -v "$binary" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$binary" ]; then
             missing+=("$package" ${companions[$package]:-})
             break
         fi

@@ -24,4 +24,5 @@ pytest_plugins = [
     "tests.plugins.app",
     "tests.plugins.alertmanager",
     "tests.plugins.browser",
+    "tests.plugins.auth",
 ]

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,9 +117,21 @@ def app_env(kube_api: Any, prometheus: Any, s3: Any, tmp_path: Path, monkeypatch
     return env
 
 
+def listen_on(address: str | None) -> None:
+    """The address the in-process app believes it listens on (Streamlit's server.address option), which
+    decides whether it may run without sign-in (ui.auth)."""
+    from streamlit import config
+
+    config.set_option("server.address", address)
+
+
 def app_test(source: str | Path | Callable[[], None], timeout: float = APPTEST_TIMEOUT) -> AppTest:
-    """An AppTest (not run yet) of a script file (app.py, a page) or of a script function."""
+    """An AppTest (not run yet) of a script file (app.py, a page) or of a script function. The app
+    listens on loopback, as under `make run` and the tests' own servers (a test of another address
+    calls listen_on after this)."""
     from streamlit.testing.v1 import AppTest
+
+    listen_on("127.0.0.1")
 
     if callable(source):
         return AppTest.from_function(source, default_timeout=timeout)
@@ -220,21 +232,28 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3) -> AppServer:
-    """`streamlit run app.py` on a free port; retried on another port if that one was taken meanwhile."""
+#: Extra `streamlit run` options for the port a server is about to get (e.g. a secrets file whose
+#: redirect_uri names that port: tests/plugins/auth.py's sign_in_options).
+PortOptions = Callable[[int], Sequence[str]]
+
+
+def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3, *, script: Path | None = None,
+                     cwd: Path = ROOT, port_options: PortOptions | None = None) -> AppServer:
+    """`streamlit run app.py` (or `script`) on a free port; retried on another port if that one was taken
+    meanwhile. `port_options(port)` is called before each start and its options are added."""
     last_log = ""
     for _ in range(attempts):
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        command = [sys.executable, "-m", "streamlit", "run", str(script or ROOT / "app.py"),
                    "--server.port", str(port), "--server.address", "127.0.0.1",
                    "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                   "--server.fileWatcherType", "none"]
+                   "--server.fileWatcherType", "none", *(port_options(port) if port_options else ())]
         ours = set(app_env_names(os.environ))
         full_env = {key: value for key, value in os.environ.items() if key not in ours}
         full_env.update(env)
         with log_path.open("wb") as log:
-            process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log,
+            process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
         server = AppServer(url=url, process=process, log_path=log_path)
         deadline = time.monotonic() + STARTUP_TIMEOUT
@@ -248,9 +267,12 @@ def start_app_server(env: dict[str, str], log_path: Path, attempts: int = 3) -> 
 
 
 @contextlib.contextmanager
-def serving_app(env: dict[str, str], workdir: Path) -> Iterator[AppServer]:
-    """A new `streamlit run app.py` with KAMS's settings `env` (its log in `workdir`), stopped on exit."""
-    server = start_app_server(env, workdir / "streamlit.log")
+def serving_app(env: dict[str, str], workdir: Path, *, script: Path | None = None, cwd: Path = ROOT,
+                port_options: PortOptions | None = None) -> Iterator[AppServer]:
+    """A new `streamlit run app.py` (or `script`) with KAMS's settings `env` (its log in `workdir`),
+    stopped on exit; see start_app_server for the options."""
+    server = start_app_server(env, workdir / "streamlit.log", script=script, cwd=cwd,
+                              port_options=port_options)
     try:
         yield server
     finally:

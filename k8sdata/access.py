@@ -1,0 +1,204 @@
+"""Who may see what: the access policy (a YAML file, KAMS_ACCESS_POLICY) and the decision it gives.
+
+    # Rules are tried in order; the first whose emails, domains or groups match decides.
+    rules:
+      - emails: [ada@example.com]
+        role: engineer                 # every page
+      - groups: [payments-team]
+        role: engineer
+        namespaces: [payments, shop]   # only these namespaces' data
+      - domains: [example.com]
+        role: viewer                   # the health page only
+
+Anyone no rule matches is refused. Emails and domains are compared without regard to case; groups
+exactly (identity providers and proxies spell them as they were created). A malformed file, a key this
+format does not know, or an unknown role stops start-up with a sentence naming the file and the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Role = Literal["viewer", "engineer"]
+ROLES: tuple[Role, ...] = ("viewer", "engineer")
+_RULE_KEYS = frozenset({"emails", "domains", "groups", "role", "namespaces"})
+_MATCHERS = ("emails", "domains", "groups")
+
+
+class PolicyError(ValueError):
+    """The access policy cannot be used; str() is the sentence to show, naming the file and line."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The signed-in person, as the identity provider or the trusted proxy names them."""
+
+    email: str
+    groups: tuple[str, ...] = ()
+    name: str = ""
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2].lower() if "@" in self.email else ""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one person may see. namespaces None = every namespace."""
+
+    role: Role
+    namespaces: frozenset[str] | None = None
+
+    @property
+    def engineer(self) -> bool:
+        return self.role == "engineer"
+
+    def allows_namespace(self, namespace: str) -> bool:
+        return self.namespaces is None or namespace in self.namespaces
+
+    def narrow(self, namespace: str | None) -> tuple[str, ...] | None:
+        """The namespaces a view of `namespace` (None = all) may read: None for every namespace, else
+        the allowed ones among those asked for (empty when the one asked for is not allowed)."""
+        if self.namespaces is None:
+            return None if namespace is None else (namespace,)
+        if namespace is None:
+            return tuple(sorted(self.namespaces))
+        return (namespace,) if namespace in self.namespaces else ()
+
+
+#: Everything, for a deployment with no sign-in on loopback (the demo, `make run` on a laptop).
+LOCAL_ACCESS = Access("engineer")
+
+
+@dataclass(frozen=True)
+class Rule:
+    emails: frozenset[str]
+    domains: frozenset[str]
+    groups: frozenset[str]
+    access: Access
+    line: int  # where the rule starts in its file, 1-based
+
+    def matches(self, identity: Identity) -> bool:
+        return (identity.email.lower() in self.emails or identity.domain in self.domains
+                or not self.groups.isdisjoint(identity.groups))
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: tuple[Rule, ...]
+    source: str = ""
+
+    def decide(self, identity: Identity) -> Access | None:
+        """The first matching rule's access; None (refused) when no rule matches or the person has no
+        email and no group to match."""
+        if not identity.email and not identity.groups:
+            return None
+        return next((rule.access for rule in self.rules if rule.matches(identity)), None)
+
+
+def _where(source: str, node: yaml.Node) -> str:
+    return f"{source}, line {node.start_mark.line + 1}"
+
+
+def _strings(source: str, key: str, node: yaml.Node) -> list[str]:
+    if not isinstance(node, yaml.SequenceNode) or not all(
+            isinstance(item, yaml.ScalarNode) and item.tag == "tag:yaml.org,2002:str" and item.value.strip()
+            for item in node.value):
+        raise PolicyError(f"{_where(source, node)}: `{key}` must be a list of names, like [a, b].")
+    return [item.value.strip() for item in node.value]
+
+
+def _rule(source: str, node: yaml.Node) -> Rule:
+    if not isinstance(node, yaml.MappingNode):
+        raise PolicyError(f"{_where(source, node)}: each rule is a mapping (emails, domains, groups, role, "
+                          "namespaces).")
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else ""
+        if key not in _RULE_KEYS:
+            raise PolicyError(f"{_where(source, key_node)}: unknown key {key!r} in a rule; the keys are "
+                              f"{', '.join(sorted(_RULE_KEYS))}.")
+        if key in fields:
+            raise PolicyError(f"{_where(source, key_node)}: {key!r} is given twice in one rule.")
+        fields[key] = value_node
+    role_node = fields.get("role")
+    if role_node is None:
+        raise PolicyError(f"{_where(source, node)}: the rule has no role (viewer or engineer).")
+    role = role_node.value if isinstance(role_node, yaml.ScalarNode) else None
+    if role not in ROLES:
+        raise PolicyError(f"{_where(source, role_node)}: unknown role {role!r}; the roles are viewer and "
+                          "engineer.")
+    matchers = {key: _strings(source, key, fields[key]) for key in _MATCHERS if key in fields}
+    if not any(matchers.values()):
+        raise PolicyError(f"{_where(source, node)}: the rule matches nobody; give emails, domains or "
+                          "groups.")
+    namespaces = _strings(source, "namespaces", fields["namespaces"]) if "namespaces" in fields else None
+    if namespaces == []:
+        raise PolicyError(f"{_where(source, fields['namespaces'])}: an empty namespaces list would show "
+                          "nothing; leave it out for every namespace.")
+    return Rule(emails=frozenset(email.lower() for email in matchers.get("emails", [])),
+                domains=frozenset(domain.lower().lstrip("@") for domain in matchers.get("domains", [])),
+                groups=frozenset(matchers.get("groups", [])),
+                access=Access(role, frozenset(namespaces) if namespaces is not None else None),
+                line=node.start_mark.line + 1)
+
+
+def parse_policy(text: str, source: str = "the access policy") -> Policy:
+    """The policy in `text`. Raises PolicyError with the file (`source`) and line of the first problem."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not YAML"
+        raise PolicyError(f"{source}{line}: {problem}.") from None
+    if root is None:
+        raise PolicyError(f"{source}: the file is empty; it needs a `rules:` list.")
+    rules_node = None
+    if isinstance(root, yaml.MappingNode):
+        for key_node, value_node in root.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "rules":
+                rules_node = value_node
+            else:
+                key = getattr(key_node, "value", "")
+                raise PolicyError(f"{_where(source, key_node)}: unknown key {key!r}; the policy has one key, "
+                                  "rules.")
+    if not isinstance(rules_node, yaml.SequenceNode):
+        where = _where(source, rules_node) if rules_node is not None else _where(source, root)
+        raise PolicyError(f"{where}: the policy needs a `rules:` list.")
+    return Policy(tuple(_rule(source, node) for node in rules_node.value), source)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """The policy file at `path`. Raises PolicyError (a missing or unreadable file too)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(f"{path}: cannot read the access policy ({error.__class__.__name__}: "
+                          f"{getattr(error, 'strerror', None) or error}).") from None
+    return parse_policy(text, str(path))
+
+
+def groups_from_header(value: str | None) -> tuple[str, ...]:
+    """oauth2-proxy's X-Auth-Request-Groups: comma-separated group names."""
+    return tuple(group.strip() for group in (value or "").split(",") if group.strip())
+
+
+def groups_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """The `groups` claim of an ID token: a list of names, or one comma-separated string."""
+    raw = claims.get("groups")
+    if isinstance(raw, str):
+        return groups_from_header(raw)
+    if isinstance(raw, Iterable):
+        return tuple(str(group) for group in raw if str(group).strip())
+    return ()
+
+
+def allowed_namespaces(access: Access, namespaces: Sequence[str]) -> list[str]:
+    """The namespaces (of a list the API returned) this person may see."""
+    return [namespace for namespace in namespaces if access.allows_namespace(namespace)]
