@@ -1,31 +1,73 @@
-"""KAMS: the Streamlit entry point and the frame every page shares (page config, banner, sidebar,
-navigation). Run with `streamlit run app.py` (`make run` does)."""
+"""KAMS: the Streamlit entry point and the frame every page shares (sign-in, page config, banner,
+sidebar, navigation). Run with `streamlit run app.py` (`make run` does)."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import streamlit as st
 
+from k8sdata.access import Role, set_scope
 from k8sdata.config import Settings
+from ui import auth
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="KAMS", page_icon="🚦", layout="wide")
 
-settings = Settings.from_env()
 
-# Only pages that exist are listed; later pages (pods, requests, logs, ...) are added here.
+@dataclass(frozen=True)
+class PageSpec:
+    script: str
+    title: str
+    icon: str
+    roles: tuple[Role, ...] = ("engineer",)
+
+    @property
+    def url_path(self) -> str:
+        return self.script.removeprefix("pages/").removesuffix(".py")
+
+
+#: Every page, and the roles that open it. The first a role opens is its home page.
+PAGES = (
+    PageSpec("pages/overview.py", "Overview", ":material/traffic:"),
+    PageSpec("pages/health.py", "Health", ":material/monitor_heart:", ("engineer", "viewer")),
+    PageSpec("pages/pods.py", "Pods", ":material/deployed_code:"),
+    PageSpec("pages/alerts.py", "Alerts", ":material/notifications:"),
+    PageSpec("pages/requests.py", "Requests", ":material/monitoring:"),
+    PageSpec("pages/logs.py", "Logs", ":material/article:"),
+    PageSpec("pages/security.py", "Security", ":material/shield:"),
+)
+
+settings = Settings.from_env()
+admission = auth.admit(settings)
+
 # st.navigation must come before any widget: a `pages/` folder makes Streamlit start the server's first
 # run in its legacy multipage mode, and widgets drawn before this call would get other ids in that run
 # than in every later one, so the first click of the first visitor would be lost.
-navigation = st.navigation([
-    st.Page("pages/overview.py", title="Overview", icon=":material/traffic:", default=True),
-    st.Page("pages/pods.py", title="Pods", icon=":material/deployed_code:"),
-    st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
-    st.Page("pages/requests.py", title="Requests", icon=":material/monitoring:"),
-    st.Page("pages/logs.py", title="Logs", icon=":material/article:"),
-    st.Page("pages/security.py", title="Security", icon=":material/shield:"),
-])
+if admission.access is None:
+    # Refused (or not signed in yet): one page at every address, and no page script runs, so nothing is
+    # read from the cluster, Prometheus or S3 for this session.
+    refusal = functools.partial(auth.render_refusal, admission)
+    st.navigation([st.Page(refusal, title="KAMS", url_path="welcome", default=True)], position="hidden").run()
+    st.stop()
 
-render_sidebar(settings)
+auth.remember(admission)
+# Every request this run sends (pages, cached reads that miss) is held to the person's namespaces.
+set_scope(admission.access.namespaces)
+role = admission.access.role
+opened = [page for page in PAGES if role in page.roles]
+navigation = st.navigation([
+    st.Page(page.script, title=page.title, icon=page.icon, default=page is opened[0]) if page in opened
+    # The address of a page this role does not open shows a refusal, not the page.
+    else st.Page(functools.partial(auth.render_refused_page, page.title), title=page.title,
+                 url_path=page.url_path, visibility="hidden")
+    for page in PAGES])
+
+with st.sidebar:
+    auth.render_signed_in(admission)
+if admission.access.engineer:
+    render_sidebar(settings)
 
 if settings.demo:
     st.info(

@@ -17,7 +17,10 @@ format does not know, or an unknown role stops start-up with a sentence naming t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -202,3 +205,93 @@ def groups_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
 def allowed_namespaces(access: Access, namespaces: Sequence[str]) -> list[str]:
     """The namespaces (of a list the API returned) this person may see."""
     return [namespace for namespace in namespaces if access.allows_namespace(namespace)]
+
+
+# -- the namespaces this thread may read: enforced where data is fetched --------------------------------
+#: Set by the website for each run of a scoped person's session (ui/auth.py); read by k8sdata.kube and
+#: k8sdata.prom before every request. A ContextVar: each session's script runs in its own thread, and
+#: a worker thread inherits it only when started with the caller's context (k8sdata.logs does).
+_SCOPE: ContextVar[frozenset[str] | None] = ContextVar("kams_access_scope", default=None)
+
+#: Paths that describe the API, not the cluster's objects: open to everyone signed in.
+_DISCOVERY_PATH = re.compile(r"^/(?:version|api|apis|api/v1|apis/[^/]+|apis/[^/]+/[^/]+)/?$")
+_NAMESPACED_PATH = re.compile(r"^/(?:api/v1|apis/[^/]+/[^/]+)/namespaces/([^/?]+)(?:/|$)")
+#: A label matcher on a namespace label (`namespace`, `exported_namespace`,
+#: `destination_workload_namespace`, ...), bare or quoted, and its value.
+_NAMESPACE_MATCHER = re.compile(
+    r'(?:^|[{,\s])(?:"[^"]*namespace"|(?:[A-Za-z_][A-Za-z0-9_]*)?namespace)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def set_scope(namespaces: frozenset[str] | None) -> None:
+    """The namespaces this thread's requests may read from now on (None = every namespace)."""
+    _SCOPE.set(namespaces)
+
+
+def current_scope() -> frozenset[str] | None:
+    return _SCOPE.get()
+
+
+@contextlib.contextmanager
+def scoped(namespaces: frozenset[str] | None) -> Iterator[None]:
+    token = _SCOPE.set(namespaces)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def _scope_words(scope: frozenset[str]) -> str:
+    return ", ".join(sorted(scope)) or "none"
+
+
+def api_path_refusal(path: str) -> str | None:
+    """Why this thread may not GET `path` from the Kubernetes API (None: it may)."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return None
+    bare = path.split("?", 1)[0]
+    if _DISCOVERY_PATH.match(bare):
+        return None
+    namespaced = _NAMESPACED_PATH.match(bare)
+    if namespaced and namespaced.group(1) in scope:
+        return None
+    return (f"Your access is limited to the namespaces {_scope_words(scope)}, so KAMS does not read "
+            f"{'another namespace' if namespaced else 'cluster-wide objects'} for you.")
+
+
+def _selectors(query: str) -> Iterator[str]:
+    """The bodies of the label-matcher braces of a PromQL query (braces inside strings are text)."""
+    depth, start, quote, escaped = 0, 0, "", False
+    for index, char in enumerate(query):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'`":
+            quote = char
+        elif char == "{":
+            depth, start = depth + 1, index + 1
+        elif char == "}" and depth:
+            depth -= 1
+            yield query[start:index]
+
+
+def promql_refusal(query: str) -> str | None:
+    """Why this thread may not send `query` (None: it may). Scoped, every series selector must hold a
+    namespace label equal to an allowed namespace, and none may match namespaces any other way."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return None
+    refusal = (f"Your access is limited to the namespaces {_scope_words(scope)}, so KAMS does not ask "
+               "Prometheus about other namespaces for you.")
+    selectors = list(_selectors(query))
+    if not selectors:
+        return refusal
+    for selector in selectors:
+        matchers = _NAMESPACE_MATCHER.findall(selector)
+        if not matchers or any(op != "=" or value not in scope for op, value in matchers):
+            return refusal
+    return None

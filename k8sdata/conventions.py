@@ -234,17 +234,19 @@ def conventions_from_settings(settings: Settings) -> tuple[Convention, ...]:
 
 
 def detect_conventions(prom: PromClient, candidates: Sequence[Convention] = BUILTIN_CONVENTIONS,
-                       *, at: datetime | None = None) -> list[Convention]:
+                       *, at: datetime | None = None, namespace: str = "") -> list[Convention]:
     """The candidates that have request series at `at` (default now), in the candidates' order, each
     knowing which kube-state-metrics ownership series Prometheus has (Convention.owners: the recording
-    rule when present, as it is cheaper to join, else kube_pod_owner).
+    rule when present, as it is cheaper to join, else kube_pod_owner). With `namespace`, only that
+    namespace's series count (a person limited to some namespaces asks about nothing else).
 
     ONE instant query, whatever the number of candidates: a count per candidate, tagged with its
     position, so two candidates on the same metric with different labels are told apart.
     """
     if not candidates:
         return []
-    query = conventions_present([(str(index), convention) for index, convention in enumerate(candidates)])
+    query = conventions_present([(str(index), convention) for index, convention in enumerate(candidates)],
+                                namespace)
     frame = prom.instant(query, at)
     if frame.empty or "convention" not in frame.columns:
         return []

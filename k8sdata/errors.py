@@ -61,6 +61,22 @@ class Forbidden(SourceError):
         return "Check the credentials KAMS uses for it."
 
 
+class OutOfScope(SourceError):
+    """The signed-in person's access policy does not open this data (k8sdata.access); nothing was sent."""
+
+    kind = "out_of_scope"
+
+    def _what(self) -> str:
+        return self.detail or "Your access does not cover this"
+
+    @property
+    def sentence(self) -> str:
+        return f"{self._what()} {self.hint or self._next()}"
+
+    def _next(self) -> str:
+        return "Choose one of your namespaces in the sidebar, or ask for access to more."
+
+
 class Unreachable(SourceError):
     kind = "unreachable"
 

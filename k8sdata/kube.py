@@ -25,12 +25,14 @@ from urllib.parse import urlencode
 import orjson
 import urllib3
 
+from k8sdata.access import api_path_refusal
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
     KubeletUnreachable,
     LogNotAvailable,
     NotInstalled,
+    OutOfScope,
     PodGone,
     RateLimited,
     Source,
@@ -335,6 +337,9 @@ class KubeClient:
         credential once (an exec plugin runs again) and repeats the request once."""
         if _FORBIDDEN_PATH.search(path):
             raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+        refusal = api_path_refusal(path)
+        if refusal is not None:
+            raise OutOfScope(_SOURCE, refusal)
         url = self.host + path + (f"?{urlencode(query)}" if query else "")
         connect, read = timeout or self._timeout
         headers = {"Accept": accept, "User-Agent": _USER_AGENT}
@@ -475,6 +480,9 @@ class KubeClient:
         """
         if _FORBIDDEN_PATH.search(path):
             raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+        refusal = api_path_refusal(path)
+        if refusal is not None:
+            raise OutOfScope(_SOURCE, refusal)
         query: list[tuple[str, str | int]] = [(k, v) for k, v in params.items() if v]
         query += [("watch", "true"), ("allowWatchBookmarks", "true"),
                   ("resourceVersion", resource_version), ("timeoutSeconds", int(timeout_seconds))]

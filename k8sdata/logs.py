@@ -17,6 +17,7 @@ at most `max_lines`, and the cursor holds two numbers per target.
 
 from __future__ import annotations
 
+import contextvars
 import heapq
 import re
 from collections import Counter
@@ -346,7 +347,10 @@ def _run_all(kube: KubeClient, targets: Sequence[LogTarget], work: Any, max_work
         return [guarded(target) for target in targets]
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(targets))),
                             thread_name_prefix="kams-logs") as pool:
-        return list(pool.map(guarded, targets))
+        # Each worker runs in a copy of the caller's context, so the caller's access scope
+        # (k8sdata.access) holds for its requests too.
+        futures = [pool.submit(contextvars.copy_context().run, guarded, target) for target in targets]
+        return [future.result() for future in futures]
 
 
 def _check(request: LogRequest) -> None:

@@ -221,7 +221,8 @@ def collect_overview(
         frames.pods_frame(kube_client.list_pods(namespace), now=now), hide))
     events = kube_source.call(lambda: _keep_namespaces(_warning_events(kube_client, namespace, now), hide))
     listed = pods.value
-    found = prom_source.call(lambda: detect_conventions(prom_client, conventions, at=now))
+    found = prom_source.call(lambda: detect_conventions(prom_client, conventions, at=now,
+                                                        namespace=namespace or ""))
     present = found.value or []
     metrics = prom_source.call(lambda: _keep_namespaces(
         app_metrics(prom_client, namespace, window, present, now, listed), hide))

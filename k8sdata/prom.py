@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 import requests
 
+from k8sdata.access import current_scope, promql_refusal
 from k8sdata.errors import (
     Forbidden,
     NotConfigured,
     NotInstalled,
+    OutOfScope,
     RateLimited,
     Source,
     SourceError,
@@ -196,7 +198,11 @@ class PromClient(JsonHttpClient):
     # -- HTTP ----------------------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
-        """GET /api/v1/<path> and return `data`; every failure becomes a SourceError kind."""
+        """GET /api/v1/<path> and return `data`; every failure becomes a SourceError kind. A scoped
+        person's queries must name only their namespaces (k8sdata.access), checked before sending."""
+        refusal = _scope_refusal(path, params)
+        if refusal is not None:
+            raise OutOfScope(_SOURCE, refusal)
         return self._data(self._response(path, params), path)
 
     def _data(self, response: requests.Response, path: str) -> Any:
@@ -320,6 +326,21 @@ class PromClient(JsonHttpClient):
         params = [("match[]", selector) for selector in match] + _window_params(start, end)
         values = self._get(f"/api/v1/label/{url_label_name(name)}/values", params) or []
         return sorted(str(value) for value in values)
+
+
+#: Endpoints that answer about Prometheus itself or its rules and alerts (filtered by namespace after they
+#: are read), not about series; every other endpoint's selectors are checked.
+_UNSCOPED_ENDPOINTS = frozenset({"/api/v1/status/buildinfo", "/api/v1/alerts", "/api/v1/rules"})
+
+
+def _scope_refusal(path: str, params: dict[str, Any] | list[tuple[str, Any]] | None) -> str | None:
+    if current_scope() is None or path in _UNSCOPED_ENDPOINTS:
+        return None
+    pairs = list(params.items()) if isinstance(params, dict) else list(params or [])
+    selectors = [str(value) for key, value in pairs if key in ("query", "match[]")]
+    if not selectors:
+        return promql_refusal("")
+    return next((refusal for refusal in map(promql_refusal, selectors) if refusal), None)
 
 
 def client_from_settings(settings: Settings, *, timeout: float | None = None) -> PromClient:

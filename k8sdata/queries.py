@@ -614,27 +614,60 @@ REQUEST_CATALOGUE: dict[str, RequestQuery] = {
     q.name: q for q in (REQUESTS_BY_STATUS, REQUEST_LATENCY_QUANTILE, REQUEST_BUCKETS)}
 
 
-def conventions_present(candidates: Sequence[tuple[str, _ConventionNames]]) -> str:
-    """ONE query telling which conventions have request series, and which kube-state-metrics ownership
-    series exist: a `count` per candidate, tagged with a `convention` label (candidate names are values,
-    so they are escaped like any value), and per ownership metric, tagged with its name."""
+def conventions_present(candidates: Sequence[tuple[str, _ConventionNames]], namespace: str = "") -> str:
+    """ONE query telling which conventions have request series (in `namespace`; "" = any), and which
+    kube-state-metrics ownership series exist: a `count` per candidate, tagged with a `convention` label
+    (candidate names are values, so they are escaped like any value), and per ownership metric, tagged
+    with its name."""
     if not candidates:
         raise ValueError("no conventions to look for")
     parts = []
     for name, convention in candidates:
-        series = request_series(convention, convention.requests_metric)
-        unresolved = request_series(convention, convention.requests_metric, part=UNRESOLVED)
+        series = request_series(convention, convention.requests_metric, namespace=namespace)
+        unresolved = request_series(convention, convention.requests_metric, namespace=namespace,
+                                    part=UNRESOLVED)
         if unresolved:
             series = f"{series} or {unresolved}"
         parts.append(_tag(f"count({series})", "convention", name))
+    ns = f'namespace="{escape_label_value(namespace)}"' if namespace else 'namespace!=""'
     for metric in (OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC):
-        parts.append(_tag(f"count({metric})", "convention", metric))
+        parts.append(_tag(f"count({metric}{{{ns}}})", "convention", metric))
     return " or ".join(parts)
+
+
+def requests_first_seen(convention: _ConventionNames, *, namespace: str = "", window: str = "30d",
+                        resolution: str = "1h") -> str:
+    """Unix time at which the convention's request counter first has a sample within the last `window`
+    (to `resolution`): when its history begins, so a 30-day figure over 26 hours of data can say so.
+    ONE series: `count` first, so the subquery walks one series, not every (pod, path, code) series;
+    the subquery's steps are then the times, so timestamp() gives the first step that saw data."""
+    selector = series_selector(convention.requests_metric, _selector(
+        convention, "", (), namespace=namespace, workload="", pod="",
+        extra=[f'{label_name(convention.status_label)}!=""']))
+    return (f"min_over_time(timestamp(count({selector}))"
+            f"[{validate_duration(window)}:{validate_duration(resolution)}])")
+
+
+#: What FIRING_ALERTS groups by: the app under either name prometheus.PromClient.alerts reads, and the
+#: pod (an alert about a pod names its application only through the pod).
+FIRING_ALERT_BY = ("namespace", "alertname", "severity", "app", "app_kubernetes_io_name", "pod")
+
+FIRING_ALERTS = Query(
+    name="firing_alerts",
+    # ALERTS holds 1 per evaluation while an alert is pending or firing and ends with a staleness marker
+    # when it resolves, so a range query of it draws each incident's start and end. `max by` keeps only
+    # the labels shown (an alert's other labels, e.g. instance, would split one incident in several).
+    template=("max by (" + ", ".join(FIRING_ALERT_BY) + ") "
+              '(ALERTS{{alertstate="firing", {sel}}})'),
+    description="1 while each alert fires, per alert name, severity, namespace, app and pod.",
+    unit="",
+    labels=("namespace", "alertname"),  # the others only when the alert has them
+)
 
 
 CATALOGUE: dict[str, Query] = {q.name: q for q in (
     REQUEST_RATE, ERROR_RATIO, LATENCY_P95, RESTARTS_1H,
     CONTAINER_CPU, CONTAINER_MEMORY, CONTAINER_RESOURCES, POD_NETWORK, CONTAINER_RESTARTS,
     CONTAINER_RESTARTS_INCREASE, CPU_P95_OVER_WINDOW, MEMORY_PEAK_OVER_WINDOW, USAGE_FIRST_SEEN, POD_OWNERS,
-    RUNNING_CONTAINERS,    MEMORY_PREDICTED, MEMORY_SLOPE,
+    RUNNING_CONTAINERS,    MEMORY_PREDICTED, MEMORY_SLOPE, FIRING_ALERTS,
 )}

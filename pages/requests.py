@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from k8sdata.access import current_scope
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from ui import requests_data
@@ -58,14 +59,21 @@ def main() -> None:
                "ingress or a service mesh already expose.")
     try:
         with st.spinner("Looking for request metrics in Prometheus…"):
-            found = requests_data.detected_conventions(settings)
+            # A person limited to some namespaces asks about theirs only; others, about the cluster, so
+            # an application linked from another namespace keeps its picker.
+            found = requests_data.detected_conventions(
+                settings, filters.namespace if current_scope() is not None else None)
     except SourceError as error:
         # An unset PROMETHEUS_URL is a choice, not a failure: a warning, as on the Overview and Alerts.
         show_source_error(error, "Request metrics are unavailable",
                           level="warning" if isinstance(error, NotConfigured) else "error")
         return
     if not found:
-        view.show_no_metrics("this cluster", requests_data.candidate_conventions(settings))
+        view.show_no_metrics(filters.namespace or "this cluster",
+                             requests_data.candidate_conventions(settings))
+        if filters.namespace:  # which of its workloads lack metrics, and how to add them
+            view.render_uncovered(settings, filters, pd.DataFrame(columns=["namespace", "workload"]), None,
+                                  expanded=True)
         return
     st.caption(escape_markdown("Metrics found: " + ", ".join(c.name for c in found) + "."))
 

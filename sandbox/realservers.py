@@ -38,11 +38,12 @@ SERVERS = {
         RealServer("etcd", "ETCD_VERSION", "go.etcd.io/etcd/server/v3"),
         RealServer("prometheus", "PROMETHEUS_VERSION", "github.com/prometheus/prometheus"),
         RealServer("alertmanager", "ALERTMANAGER_VERSION", "github.com/prometheus/alertmanager"),
+        RealServer("oauth2-proxy", "OAUTH2_PROXY_VERSION", "github.com/oauth2-proxy/oauth2-proxy/v7"),
     )
 }
 #: Which build folder holds a program (promtool comes with prometheus).
 PROGRAMS = {"kube-apiserver": "kube-apiserver", "etcd": "etcd", "prometheus": "prometheus",
-            "promtool": "prometheus", "alertmanager": "alertmanager"}
+            "promtool": "prometheus", "alertmanager": "alertmanager", "oauth2-proxy": "oauth2-proxy"}
 
 
 def versions() -> dict[str, str]:

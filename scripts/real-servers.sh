@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the real servers the tests run against, from their Go modules, once per machine:
 #   kube-apiserver (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3),
-#   prometheus + promtool (github.com/prometheus/prometheus), alertmanager (github.com/prometheus/alertmanager)
+#   prometheus + promtool (github.com/prometheus/prometheus), alertmanager (github.com/prometheus/alertmanager),
+#   oauth2-proxy (github.com/oauth2-proxy/oauth2-proxy/v7; the deploy overlay's proxy, run by a test)
 # Each lands in $KAMS_SERVERS_CACHE/<name>-<version>/ (default ~/.cache/kams/servers), with build.txt saying
 # how long it took; a binary already there is reused. Without Go it prints why and exits 0, so the tests
 # that need a server skip with that sentence (CI turns such a skip into a failure: KAMS_REQUIRE_REAL_SERVERS).
-# Usage: scripts/real-servers.sh [NAME ...]   (no NAME: all four)   scripts/real-servers.sh --dir
+# Usage: scripts/real-servers.sh [NAME ...]   (no NAME: all five)   scripts/real-servers.sh --dir
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -133,8 +134,13 @@ alertmanager_recipe() {
         -o "$out/alertmanager" ./cmd/alertmanager)
 }
 
+oauth2_proxy_recipe() {
+    local version=$1 out=$2
+    GOBIN="$out" go install "github.com/oauth2-proxy/oauth2-proxy/v7@$version"
+}
+
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(etcd kube-apiserver prometheus alertmanager)
+[ ${#wanted[@]} -eq 0 ] && wanted=(etcd kube-apiserver prometheus alertmanager oauth2-proxy)
 status=0
 for name in "${wanted[@]}"; do
     case $name in
@@ -142,7 +148,9 @@ for name in "${wanted[@]}"; do
         kube-apiserver) build kube-apiserver "$KUBERNETES_VERSION" kube-apiserver -- kubernetes_recipe || status=1 ;;
         prometheus) build prometheus "$PROMETHEUS_VERSION" prometheus promtool -- prometheus_recipe || status=1 ;;
         alertmanager) build alertmanager "$ALERTMANAGER_VERSION" alertmanager -- alertmanager_recipe || status=1 ;;
-        *) echo "unknown server: $name (etcd, kube-apiserver, prometheus, alertmanager)" >&2; exit 2 ;;
+        oauth2-proxy) build oauth2-proxy "$OAUTH2_PROXY_VERSION" oauth2-proxy -- oauth2_proxy_recipe || status=1 ;;
+        *) echo "unknown server: $name (etcd, kube-apiserver, prometheus, alertmanager, oauth2-proxy)" >&2
+           exit 2 ;;
     esac
 done
 exit $status

@@ -15,6 +15,8 @@ TIME_RANGE_KEY = "kams_time_range"
 AUTO_REFRESH_KEY = "kams_auto_refresh"
 
 ALL_NAMESPACES = "All namespaces"
+#: The namespaces the access policy opens to this session (None = every one); set by ui.auth.
+ACCESS_NAMESPACES_KEY = "kams_access_namespaces"
 
 TIME_RANGES: dict[str, timedelta] = {
     "15m": timedelta(minutes=15),
@@ -58,10 +60,17 @@ def current_filters() -> Filters:
     """What the sidebar selected (defaults before the sidebar has been drawn, e.g. in page tests)."""
     state = st.session_state
     namespace = state.get(NAMESPACE_KEY)
+    namespace = None if not namespace or namespace == ALL_NAMESPACES else str(namespace)
+    allowed = state.get(ACCESS_NAMESPACES_KEY)
+    if allowed is not None and namespace not in allowed:
+        # A person scoped to some namespaces never looks at all of them, nor at another one, whatever
+        # the widget's state says: every page reads its namespace from here.
+        # ("_" is no namespace's name: an empty scope, which the policy cannot give, shows nothing.)
+        namespace = min(allowed) if allowed else "_"
     time_range = state.get(TIME_RANGE_KEY)
     return Filters(
         context=state.get(CONTEXT_KEY),
-        namespace=None if not namespace or namespace == ALL_NAMESPACES else str(namespace),
+        namespace=namespace,
         time_range_key=time_range if time_range in TIME_RANGES else DEFAULT_TIME_RANGE,
         auto_refresh_seconds=AUTO_REFRESH.get(state.get(AUTO_REFRESH_KEY) or "Off"),
     )

@@ -99,9 +99,9 @@ def prometheus_warnings(frame: pd.DataFrame) -> list[str]:
 # --- the cached entries ------------------------------------------------------------------------------
 # Leading-underscore parameters are not hashed by Streamlit: the URL and the key strings identify them.
 @st.cache_data(ttl=CONVENTIONS_TTL_SECONDS, show_spinner=False)
-def _detected(url: str, candidates_key: str, _prom: PromClient, _candidates: tuple[Convention, ...]
-              ) -> list[Convention]:
-    return conventions_module.detect_conventions(_prom, _candidates)
+def _detected(url: str, candidates_key: str, namespace: str, _prom: PromClient,
+              _candidates: tuple[Convention, ...]) -> list[Convention]:
+    return conventions_module.detect_conventions(_prom, _candidates, namespace=namespace)
 
 
 @st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
@@ -171,11 +171,12 @@ def candidate_conventions(settings: Settings) -> tuple[Convention, ...]:
     return tuple(conventions_module.conventions_from_settings(settings))
 
 
-def detected_conventions(settings: Settings) -> tuple[Convention, ...]:
-    """The conventions with request metrics in Prometheus right now (one query, cached a minute)."""
+def detected_conventions(settings: Settings, namespace: str | None = None) -> tuple[Convention, ...]:
+    """The conventions with request metrics in Prometheus right now, in `namespace` (None = any; one
+    query, cached a minute)."""
     prom = _client(settings)
     candidates = candidate_conventions(settings)
-    return tuple(_detected(prom.url, _conventions_key(candidates), prom, candidates))
+    return tuple(_detected(prom.url, _conventions_key(candidates), namespace or "", prom, candidates))
 
 
 def summary(settings: Settings, chosen: Sequence[Convention], *,

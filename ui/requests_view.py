@@ -463,7 +463,7 @@ def without_metrics(summary: pd.DataFrame | SourceError, selection: Selection) -
     return rows.empty
 
 
-def _render_uncovered(settings: Settings, filters: Filters, summary: pd.DataFrame,
+def render_uncovered(settings: Settings, filters: Filters, summary: pd.DataFrame,
                       pod_summary: pd.DataFrame | None, *, expanded: bool) -> None:
     """The running workloads of the sidebar's namespace that no request metric counts, and how to fix
     that (kube-system and friends are left out when every namespace is shown)."""
@@ -494,7 +494,7 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
         return
     if summary.empty:
         show_no_metrics(selection.namespace or "any namespace", chosen)
-        _render_uncovered(settings, filters, summary, None, expanded=True)
+        render_uncovered(settings, filters, summary, None, expanded=True)
         return
     show_prometheus_warnings(summary)
     table = red_table(most_direct(summary, chosen))
@@ -515,7 +515,7 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
         if pod_summary is not None:
             _render_unnamed_pods(pod_summary, chosen, selection)
     if pod_summary is not None:
-        _render_uncovered(settings, filters, summary, pod_summary, expanded=False)
+        render_uncovered(settings, filters, summary, pod_summary, expanded=False)
 
 
 def _render_unnamed_pods(pod_summary: pd.DataFrame, chosen: Sequence[Convention],

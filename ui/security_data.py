@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from k8sdata.access import current_scope
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.security import (
@@ -150,7 +151,12 @@ def vulnerability_findings(settings: Settings, data: VulnerabilityData) -> ScanR
 
 
 def score_trend(settings: Settings) -> ScoreTrend:
-    """Scores over time from the archive, or a sentence saying why there is no trend yet."""
+    """Scores over time from the archive, or a sentence saying why there is no trend yet. The archived
+    scores are the whole cluster's, so a person limited to some namespaces is not shown them."""
+    scope = current_scope()
+    if scope is not None:
+        return ScoreTrend(sentence="The score trend is the whole cluster's, and your access is limited to "
+                                   f"the namespaces {', '.join(sorted(scope))}.")
     return _score_trend(settings)
 
 

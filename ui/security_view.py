@@ -340,7 +340,8 @@ def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | 
     cves = top_vulnerabilities_frame(data)
     if chosen:
         table = table[table["namespaces"].str.split(", ").apply(lambda names: chosen in names)]
-        cves = cves[cves["image"].isin(set(table["image"]))]
+        if "image" in cves.columns and "image" in table.columns:  # an empty frame may have no columns
+            cves = cves[cves["image"].isin(set(table["image"]))]
     st.subheader("Running images")
     chart = vulnerable_images_chart(table) if not table.empty else None
     if chart is not None:

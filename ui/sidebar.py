@@ -11,6 +11,7 @@ import streamlit as st
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from ui import data
+from ui.auth import NAMESPACES_KEY
 from ui.filters import (
     ALL_NAMESPACES,
     AUTO_REFRESH,
@@ -48,6 +49,15 @@ def _context_selector(settings: Settings) -> str | None:
 
 
 def _namespace_selector(settings: Settings, context: str | None) -> None:
+    allowed = st.session_state.get(NAMESPACES_KEY)
+    if allowed is not None:
+        # Scoped by the access policy: only its namespaces, one at a time (never "All namespaces", so
+        # every page asks for one allowed namespace). Listing namespaces is not needed for that.
+        options = sorted(allowed)
+        _keep_valid(NAMESPACE_KEY, options, options[0])
+        st.selectbox("Namespace", options, key=NAMESPACE_KEY,
+                     help="The namespaces the access policy opens to you.")
+        return
     found = data.namespaces(settings, context) if context or settings.in_cluster else []
     options = [ALL_NAMESPACES, *([] if isinstance(found, SourceError) else found)]
     _keep_valid(NAMESPACE_KEY, options, ALL_NAMESPACES)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     prom = client_from_settings(settings)
     kube = _kube_or_none(args, settings)
     try:
-        conventions = detect_conventions(prom, candidates, at=args.at)
+        conventions = detect_conventions(prom, candidates, at=args.at, namespace=args.namespace or "")
         owners = _owners_or_nothing(lookup_from_kube(kube, args.namespace or "")) if kube else None
         frame = red_summary(prom, conventions, level="pod", namespace=args.namespace or "", window=window,
                             at=args.at, owners=owners)

@@ -157,7 +157,8 @@ def scrape_timeout(scrape_interval: str) -> str:
 
 
 def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, evaluation_interval: str,
-                  rule_files: Sequence[Path], alertmanagers_file: Path | None = None) -> dict[str, Any]:
+                  rule_files: Sequence[Path], alertmanagers_file: Path | None = None,
+                  query_log_file: Path | None = None) -> dict[str, Any]:
     """prometheus.yml as a dict: one scrape config per (job, path, honor_labels), static targets, and,
     with `alertmanagers_file`, Alertmanagers discovered from that file (file_sd: Prometheus watches it,
     so an Alertmanager started later is picked up without a reload)."""
@@ -179,7 +180,9 @@ def render_config(targets: Sequence[ScrapeTarget], *, scrape_interval: str, eval
         scrape_configs.append(config)
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval,
-                   "external_labels": {"cluster": CLUSTER_NAME}},
+                   "external_labels": {"cluster": CLUSTER_NAME},
+                   # Every query the HTTP API answers, one JSON line each: tests read what KAMS asked.
+                   **({"query_log_file": str(query_log_file)} if query_log_file else {})},
         "rule_files": [str(path) for path in rule_files],
         "scrape_configs": scrape_configs,
     }
@@ -267,7 +270,8 @@ class PrometheusServer(LoopbackProcess):
             self.send_alerts_to()  # no Alertmanager yet: an empty target list for file_sd to watch
             config = render_config(self.scrape_targets, scrape_interval=self.scrape_interval,
                                    evaluation_interval=self.evaluation_interval, rule_files=rule_files,
-                                   alertmanagers_file=self.alertmanagers_file)
+                                   alertmanagers_file=self.alertmanagers_file,
+                                   query_log_file=self.query_log_path)
             config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
             self._launch(config_path, data_dir)
             if self.wait_for_targets:
@@ -277,6 +281,29 @@ class PrometheusServer(LoopbackProcess):
             raise
         self.startup_seconds = time.monotonic() - began
         return self
+
+    @property
+    def query_log_path(self) -> Path:
+        """Prometheus' query log: one JSON object per line, the query under params.query."""
+        assert self._workdir is not None
+        return self._workdir / "queries.log"
+
+    def query_log_lines(self) -> int:
+        """How many lines the query log has: a mark for logged_queries(since=...)."""
+        try:
+            return len(self.query_log_path.read_text(encoding="utf-8").splitlines())
+        except FileNotFoundError:
+            return 0
+
+    def logged_queries(self, since: int = 0) -> list[str]:
+        """The queries clients sent through the HTTP API, logged after the first `since` lines."""
+        try:
+            lines = self.query_log_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        entries = [json.loads(line) for line in lines[since:] if line]
+        # Rule evaluations are logged too (with ruleGroup); only the HTTP API's come from a client.
+        return [str(entry.get("params", {}).get("query", "")) for entry in entries if "httpRequest" in entry]
 
     @property
     def alertmanagers_file(self) -> Path:

