@@ -30,7 +30,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "PROMETHEUS_TOKEN": "secret", "PROMETHEUS_TOKEN_FILE": "/var/run/prom/token",
         "PROMETHEUS_CA_FILE": "/etc/prom/ca.pem", "ALERTMANAGER_URL": "http://alertmanager:9093",
         "CLAIR_URL": "http://clair:6060", "CLAIR_PSK": "c2VjcmV0", "CLAIR_PSK_FILE": "/var/run/clair/psk",
-        "CLAIR_PSK_ISSUER": "kams",
+        "CLAIR_PSK_ISSUER": "kams", "KAMS_AUTH": " Proxy ", "KAMS_AUTH_USER_HEADER": "X-Forwarded-Email",
+        "KAMS_AUTH_GROUPS_HEADER": "X-Forwarded-Groups", "KAMS_ACCESS_POLICY": "/etc/kams/access/policy.yaml",
     }
     settings = Settings.from_env(env, home=tmp_path, service_account_token=token)
     assert dataclasses.asdict(settings) == {
@@ -42,7 +43,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
         **REQUEST_DEFAULTS, "security_severity": (), "security_allowed_host_ports": (),
         "clair_url": "http://clair:6060", "clair_psk": "c2VjcmV0", "clair_psk_file": "/var/run/clair/psk",
-        "clair_psk_issuer": "kams",
+        "clair_psk_issuer": "kams", "auth_mode": "proxy", "auth_user_header": "X-Forwarded-Email",
+        "auth_groups_header": "X-Forwarded-Groups", "access_policy": "/etc/kams/access/policy.yaml",
     }
     assert settings.kubernetes_configured
 
