@@ -13,7 +13,6 @@ from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.health import (
     LIGHT_WORD,
-    AppHealth,
     applications_csv,
     applications_frame,
     format_percent,
@@ -25,15 +24,13 @@ from k8sdata.overview import OverviewData
 from ui import data
 from ui.filters import current_filters
 from ui.frame_guard import ensure_app_frame
-from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_badge, show_source_error
+from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_cards, show_source_error
 
 ensure_app_frame()
 
 #: PromQL window of the headline numbers ("... in the last 5 minutes").
 WINDOW = "5m"
 #: Cards drawn for the worst applications; the table below always lists all of them.
-MAX_CARDS = 24
-CARD_COLUMNS = 3
 
 
 def _unavailable(error: SourceError, overview: OverviewData, what: str) -> None:
@@ -74,14 +71,6 @@ def _key_numbers(overview: OverviewData) -> None:
                       help="For the slowest application, 95% of requests were faster than this.")
 
 
-def _card(app: AppHealth) -> None:
-    with st.container(border=True):
-        st.markdown(f"**{escape_markdown(app.app)}** · {escape_markdown(app.namespace)}  \n"
-                    f"{light_badge(app.light)}")
-        for reason in app.reasons[:3]:
-            st.caption(escape_markdown(reason))
-
-
 def _lights(overview: OverviewData) -> None:
     apps = overview.apps
     if not apps:
@@ -89,13 +78,7 @@ def _lights(overview: OverviewData) -> None:
             return  # both sources failed; the sentences at the top say why
         st.info("No applications found in " + escape_markdown(current_filters().namespace_label) + ".")
         return
-    for start in range(0, min(len(apps), MAX_CARDS), CARD_COLUMNS):
-        row = st.columns(CARD_COLUMNS)
-        for column, app in zip(row, apps[start:start + CARD_COLUMNS], strict=False):
-            with column:
-                _card(app)
-    if len(apps) > MAX_CARDS:
-        st.caption(f"{len(apps) - MAX_CARDS} more applications are listed in the table below.")
+    light_cards(apps)
 
 
 def _applications_table(overview: OverviewData) -> None:

@@ -20,11 +20,9 @@ from k8sdata.health_page import HealthPageData
 from k8sdata.incidents import INCIDENT_HISTORY, INCIDENT_STEP_SECONDS, STATE_FIRING
 from k8sdata.slo import VERDICT_WORDS, duration_words, since_words
 from ui.alerts_view import SEVERITY_COLOURS
-from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_badge, show_source_error
+from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_cards, show_source_error
 
 #: Cards for the worst applications; the table lists all of them.
-MAX_CARDS = 24
-CARD_COLUMNS = 3
 
 LIGHTS_TABLE = {"status": "Status", "application": "Application", "namespace": "Namespace", "why": "Why"}
 SLO_TABLE = {
@@ -83,14 +81,6 @@ def _counts(apps: list[AppHealth]) -> None:
         column.metric(LIGHT_WORD[light], sum(1 for app in apps if app.light == light), border=True)
 
 
-def _card(app: AppHealth) -> None:
-    with st.container(border=True):
-        st.markdown(f"**{escape_markdown(app.app)}** · {escape_markdown(app.namespace)}  \n"
-                    f"{light_badge(app.light)}")
-        for reason in app.reasons[:3]:
-            st.caption(escape_markdown(reason))
-
-
 def render_lights(data: HealthPageData) -> None:
     st.subheader("Right now")
     apps = data.apps
@@ -100,13 +90,7 @@ def render_lights(data: HealthPageData) -> None:
         st.info("No applications found.")
         return
     _counts(apps)
-    for start in range(0, min(len(apps), MAX_CARDS), CARD_COLUMNS):
-        row = st.columns(CARD_COLUMNS)
-        for column, app in zip(row, apps[start:start + CARD_COLUMNS], strict=False):
-            with column:
-                _card(app)
-    if len(apps) > MAX_CARDS:
-        st.caption(f"{len(apps) - MAX_CARDS} more applications are listed in the table below.")
+    light_cards(apps)
     table = lights_table(apps)
     colours = {LIGHT_WORD[light]: LIGHT_TEXT_COLOUR[light] for light in WORST_FIRST}
     styled = table.style.apply(

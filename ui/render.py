@@ -4,12 +4,13 @@ shown through st.dataframe / st.text, or escaped here before it reaches any Mark
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 import streamlit as st
 
 from k8sdata.errors import SourceError
-from k8sdata.health import LIGHT_WORD, Light
+from k8sdata.health import LIGHT_WORD, AppHealth, Light
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, which turns it into a
 # literal: no links, emphasis, HTML, headings, tables, LaTeX ($) or Streamlit directives (:red[...]).
@@ -62,3 +63,23 @@ def status_icon(state: str) -> str:
 #: Text colours for the light column of tables: mid-tones readable on light and dark backgrounds.
 LIGHT_TEXT_COLOUR: dict[str, str] = {"red": "#e0403a", "amber": "#e08a00", "green": "#21a366",
                                      "grey": "#8a8f98"}
+
+
+#: Cards of application lights drawn on a page; the rest are in the page's table.
+MAX_LIGHT_CARDS = 24
+LIGHT_CARD_COLUMNS = 3
+
+
+def light_cards(apps: Sequence[AppHealth]) -> None:
+    """A bordered card per application (name, namespace, light and its first reasons, all escaped), the
+    worst first as `apps` come, LIGHT_CARD_COLUMNS a row; past MAX_LIGHT_CARDS, a caption."""
+    for start in range(0, min(len(apps), MAX_LIGHT_CARDS), LIGHT_CARD_COLUMNS):
+        row = st.columns(LIGHT_CARD_COLUMNS)
+        for column, app in zip(row, apps[start:start + LIGHT_CARD_COLUMNS], strict=False):
+            with column, st.container(border=True):
+                st.markdown(f"**{escape_markdown(app.app)}** · {escape_markdown(app.namespace)}  \n"
+                            f"{light_badge(app.light)}")
+                for reason in app.reasons[:3]:
+                    st.caption(escape_markdown(reason))
+    if len(apps) > MAX_LIGHT_CARDS:
+        st.caption(f"{len(apps) - MAX_LIGHT_CARDS} more applications are listed in the table below.")
