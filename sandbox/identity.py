@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import selectors
 import shutil
 import subprocess
 import time
@@ -31,6 +30,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
+
+from sandbox._process import ready_line
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "sandbox" / "oidc"
@@ -145,15 +146,8 @@ class OidcProvider:
         return self
 
     def _first_line(self, deadline: float) -> str:
-        assert self.process is not None and self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError(f"oidc-provider said nothing in time: {self.log_tail()}")
-        line = self.process.stdout.readline().decode("utf-8", "replace").strip()
-        if not line:
-            raise RuntimeError(f"oidc-provider exited: {self.log_tail()}")
-        return line
+        assert self.process is not None
+        return ready_line(self.process, deadline, "oidc-provider", self.log_tail)
 
     def _check_discovery(self, deadline: float) -> None:
         """The port is ours: the discovery document names our issuer."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from sandbox._process import ready_line
 from sandbox.prometheus.server import ScrapeTarget
 
 HERE = Path(__file__).resolve().parent
@@ -111,15 +111,8 @@ class InstrumentedApp:
         return self
 
     def _first_line(self, deadline: float) -> str:
-        assert self.process is not None and self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(max(0.0, deadline - time.monotonic())):
-                raise RuntimeError(f"{self.library.convention} app said nothing in time: {self.log_tail()}")
-        line = self.process.stdout.readline().decode("utf-8", "replace").strip()
-        if not line:
-            raise RuntimeError(f"{self.library.convention} app exited: {self.log_tail()}")
-        return line
+        assert self.process is not None
+        return ready_line(self.process, deadline, f"{self.library.convention} app", self.log_tail)
 
     def _wait_for_metrics(self, deadline: float) -> None:
         last = ""
