@@ -1,14 +1,20 @@
 """Snapshots -> CSV -> S3 (boto3) or a local folder.
 
 A snapshot is a set of tables (pods, events, requests, ...) taken at one moment. Each table becomes
-one CSV object under a key laid out like Popeye's bucket/cluster/context/file reports:
+one CSV object, and a JSON manifest (written last) lists them with rows, bytes and SHA-256:
 
-    <prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/<table>.csv
+    <prefix>/cluster=<cluster>/dt=<YYYY-MM-DD>/<HHMMSSZ>-<table>.csv
+    <prefix>/cluster=<cluster>/dt=<YYYY-MM-DD>/<HHMMSSZ>-manifest.json
 
-so the objects of a cluster sort by time, a day is one "folder", and a lifecycle rule can expire old
-days by prefix. The kubeconfig context is not a path segment (several contexts usually name the same
-cluster); it is kept in the object's metadata (x-amz-meta-kams-context) and used as the cluster
-segment only when no cluster name is known.
+Hive partitions (cluster=, dt=) let Athena and DuckDB prune by cluster and day, a lifecycle rule can
+expire old days by prefix, and a day's objects sort by time. A second snapshot in the same second is
+`<HHMMSSZ>.2-<table>.csv` (then .3, ...): nothing is ever overwritten. A snapshot without its manifest
+is incomplete (the run died half-way) and readers skip it. The kubeconfig context is not a path
+segment (several contexts usually name the same cluster); it is in the manifest and the objects'
+metadata (x-amz-meta-kams-context) and names the cluster only when no cluster name is known.
+
+The layout before (`<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/<table>.csv`, "legacy") is still listed and
+read; `migrate` (python -m k8sdata archive migrate) rewrites it into the layout above.
 
 Only the S3 part does I/O over the network; `frame_to_csv` and `snapshot_key` are pure. Every failure
 becomes a k8sdata.errors.SourceError kind with a sentence a person can act on. No streamlit here.
@@ -16,22 +22,26 @@ becomes a k8sdata.errors.SourceError kind with a sentence a person can act on. N
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import io
 import json
 import math
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from urllib.parse import quote, unquote
 
 import pandas as pd
 
+from k8sdata import __version__
 from k8sdata.errors import (
     Forbidden,
     NotConfigured,
@@ -148,15 +158,30 @@ def frame_to_csv(frame: pd.DataFrame) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 _UNSAFE_SEGMENT = re.compile(r"[^A-Za-z0-9._-]+")
-_KEY = re.compile(
-    r"^(?:(?P<prefix>.+)/)?(?P<cluster>[^/]+)/(?P<day>\d{4}-\d\d-\d\d)/(?P<time>\d{6}Z)/"
-    r"(?P<table>[^/]+)\.csv$"
+#: Today's layout, Hive-partitioned so Athena and DuckDB prune by cluster and day:
+#: <prefix>/cluster=<name>/dt=<YYYY-MM-DD>/<HHMMSSZ>[.<n>]-<table>.csv (and ...-manifest.json).
+_HIVE_KEY = re.compile(
+    r"^(?:(?P<prefix>.+)/)?cluster=(?P<cluster>[^/]+)/dt=(?P<day>\d{4}-\d\d-\d\d)/"
+    r"(?P<time>\d{6}Z)(?:\.(?P<seq>[1-9]\d*))?-(?P<name>[^/]+)\.(?P<ext>csv|json)$"
 )
+#: The layout before issue 13 (<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/<table>.csv): still read,
+#: never written; `migrate` rewrites it into the Hive layout.
+_LEGACY_KEY = re.compile(
+    r"^(?:(?P<prefix>.+)/)?(?P<cluster>[^/=]+)/(?P<day>\d{4}-\d\d-\d\d)/(?P<time>\d{6}Z)/"
+    r"(?P<name>[^/]+)\.csv$"
+)
+#: The manifest's name in a key; no table may take it.
+MANIFEST = "manifest"
+MANIFEST_CONTENT_TYPE = "application/json"
+#: Bumped when the manifest's fields change meaning.
+MANIFEST_FORMAT = 1
+Layout = Literal["hive", "legacy"]
 
 
 def safe_segment(value: str, fallback: str = "unknown") -> str:
     """One key/path segment: letters, digits, . _ - only (EKS context names contain ':' and '/'),
-    never '.' or '..', so a key can never climb out of its folder."""
+    never '.' or '..', so a key can never climb out of its folder. '=' is unsafe too, which keeps a
+    cluster named like a Hive partition ("cluster=x") from confusing the two layouts."""
     cleaned = _UNSAFE_SEGMENT.sub("_", value.strip()).strip("_")
     if cleaned in {"", ".", ".."}:
         return fallback
@@ -174,80 +199,223 @@ def _utc(at: datetime) -> datetime:
 
 
 def snapshot_folder(prefix: str, cluster: str, at: datetime) -> str:
-    """`<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/`, the common part of one snapshot's keys."""
+    """`<prefix>/cluster=<cluster>/dt=<YYYY-MM-DD>/`: the day partition that holds the snapshot."""
     moment = _utc(at)
-    parts = [_clean_prefix(prefix), safe_segment(cluster), moment.strftime("%Y-%m-%d"),
-             moment.strftime("%H%M%SZ")]
+    parts = [_clean_prefix(prefix), f"cluster={safe_segment(cluster)}", f"dt={moment:%Y-%m-%d}"]
     return "/".join(part for part in parts if part) + "/"
 
 
-def snapshot_key(prefix: str, cluster: str | None, context: str | None, table: str, at: datetime) -> str:
-    """`<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/<table>.csv` (time in UTC; unsafe characters
-    become '_'; the context names the cluster only when the cluster name is unknown)."""
-    cluster_name = cluster or context or "unknown"
-    return snapshot_folder(prefix, cluster_name, at) + safe_segment(table, "table") + ".csv"
+def snapshot_stamp(at: datetime, seq: int = 1) -> str:
+    """`HHMMSSZ` for the first snapshot of a second, `HHMMSSZ.<seq>` for a later one in the same second
+    (so two snapshots never share a key, and the first keeps the plain, documented name)."""
+    stamp = _utc(at).strftime("%H%M%SZ")
+    return stamp if seq <= 1 else f"{stamp}.{seq}"
+
+
+def snapshot_base(prefix: str, cluster: str | None, context: str | None, at: datetime, seq: int = 1) -> str:
+    """The common start of one snapshot's keys: `<prefix>/cluster=<c>/dt=<day>/<stamp>-`."""
+    name = cluster or context or "unknown"
+    return snapshot_folder(prefix, name, at) + snapshot_stamp(at, seq) + "-"
+
+
+def snapshot_key(prefix: str, cluster: str | None, context: str | None, table: str, at: datetime,
+                 seq: int = 1) -> str:
+    """`<prefix>/cluster=<c>/dt=<YYYY-MM-DD>/<HHMMSSZ>[.<seq>]-<table>.csv` (time in UTC; unsafe
+    characters become '_'; the context names the cluster only when the cluster name is unknown)."""
+    return snapshot_base(prefix, cluster, context, at, seq) + safe_segment(table, "table") + ".csv"
+
+
+def manifest_key(prefix: str, cluster: str | None, context: str | None, at: datetime, seq: int = 1) -> str:
+    """`<prefix>/cluster=<c>/dt=<YYYY-MM-DD>/<HHMMSSZ>[.<seq>]-manifest.json`."""
+    return snapshot_base(prefix, cluster, context, at, seq) + MANIFEST + ".json"
 
 
 @dataclass(frozen=True)
-class SnapshotInfo:
-    """One archived snapshot: the tables stored under one folder."""
+class ParsedKey:
+    """What a snapshot key says about itself."""
 
+    base: str  # the common start of the snapshot's keys (see SnapshotInfo.folder)
     cluster: str
     taken_at: datetime  # UTC, to the second
-    folder: str  # "<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/"
-    tables: tuple[str, ...]
-    keys: tuple[str, ...]
-    size_bytes: int
+    seq: int  # 1, or n for the n-th snapshot of the same second
+    name: str  # a table's name, or MANIFEST
+    layout: Layout
 
-    def key(self, table: str) -> str:
-        return self.folder + table + ".csv"
+    @property
+    def is_manifest(self) -> bool:
+        return self.layout == "hive" and self.name == MANIFEST
 
 
-def parse_key(key: str) -> tuple[str, str, datetime, str] | None:
-    """(folder, cluster, taken_at, table) of a snapshot key, or None for anything else."""
-    match = _KEY.match(key)
-    if not match:
+def parse_key(key: str) -> ParsedKey | None:
+    """A snapshot key of either layout, or None for anything else (a stray file, a .json that is not a
+    manifest, a half-written temporary)."""
+    layout: Layout = "hive"
+    match = _HIVE_KEY.match(key)
+    if match is None:
+        match, layout = _LEGACY_KEY.match(key), "legacy"
+    if match is None:
+        return None
+    if layout == "hive" and (match["ext"] == "json") != (match["name"] == MANIFEST):
         return None
     try:
         taken_at = datetime.strptime(f"{match['day']} {match['time']}", "%Y-%m-%d %H%M%SZ")
     except ValueError:
         return None
-    folder = key[: -len(match["table"]) - len(".csv")]
-    return folder, match["cluster"], taken_at.replace(tzinfo=UTC), match["table"]
+    suffix = len(match["name"]) + len(".csv" if layout == "legacy" else f".{match['ext']}")
+    seq = int(match["seq"]) if layout == "hive" and match["seq"] else 1
+    return ParsedKey(base=key[:-suffix], cluster=match["cluster"], taken_at=taken_at.replace(tzinfo=UTC),
+                     seq=seq, name=match["name"], layout=layout)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One archived snapshot: its tables' keys, and its manifest's key when it has one."""
+
+    cluster: str
+    taken_at: datetime  # UTC, to the second
+    #: The common start of its keys: "<prefix>/cluster=<c>/dt=<day>/<stamp>-" (Hive layout) or
+    #: "<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/" (legacy layout); a table's key is this + "<table>.csv".
+    folder: str
+    tables: tuple[str, ...]
+    keys: tuple[str, ...]
+    size_bytes: int
+    seq: int = 1
+    layout: Layout = "hive"
+    manifest_key: str | None = None
+
+    def key(self, table: str) -> str:
+        return self.folder + table + ".csv"
+
+    @property
+    def complete(self) -> bool:
+        """A Hive-layout snapshot is complete only once its manifest (written last) exists. The legacy
+        layout never had manifests; those snapshots count as complete, as they always have."""
+        return self.layout == "legacy" or self.manifest_key is not None
 
 
 def group_snapshots(objects: Iterable[tuple[str, int]]) -> list[SnapshotInfo]:
     """Group (key, size) pairs into snapshots, newest first."""
-    folders: dict[str, dict[str, Any]] = {}
+    bases: dict[str, dict[str, Any]] = {}
     for key, size in objects:
         parsed = parse_key(key)
         if parsed is None:
             continue
-        folder, cluster, taken_at, table = parsed
-        entry = folders.setdefault(folder, {"cluster": cluster, "taken_at": taken_at, "tables": {},
-                                            "size": 0})
-        entry["tables"][table] = folder + table + ".csv"
-        entry["size"] += size
-    snapshots = [
-        SnapshotInfo(cluster=entry["cluster"], taken_at=entry["taken_at"], folder=folder,
-                     tables=tuple(sorted(entry["tables"])),
-                     keys=tuple(entry["tables"][name] for name in sorted(entry["tables"])),
-                     size_bytes=entry["size"])
-        for folder, entry in folders.items()
-    ]
-    snapshots.sort(key=lambda snap: (snap.taken_at, snap.folder), reverse=True)
+        entry = bases.setdefault(parsed.base, {"parsed": parsed, "tables": {}, "size": 0, "manifest": None})
+        if parsed.is_manifest:
+            entry["manifest"] = key
+        else:
+            entry["tables"][parsed.name] = key
+            entry["size"] += size
+    snapshots = []
+    for base, entry in bases.items():
+        parsed = entry["parsed"]
+        names = sorted(entry["tables"])
+        snapshots.append(SnapshotInfo(
+            cluster=parsed.cluster, taken_at=parsed.taken_at, folder=base, tables=tuple(names),
+            keys=tuple(entry["tables"][name] for name in names), size_bytes=entry["size"], seq=parsed.seq,
+            layout=parsed.layout, manifest_key=entry["manifest"]))
+    snapshots.sort(key=lambda snap: (snap.taken_at, snap.seq, snap.folder), reverse=True)
     return snapshots
 
 
-def _encode_tables(tables: Mapping[str, pd.DataFrame], prefix: str, cluster: str | None,
-                   context: str | None, at: datetime) -> list[tuple[str, bytes]]:
-    encoded: dict[str, bytes] = {}
+def _encode_tables(tables: Mapping[str, pd.DataFrame]) -> list[tuple[str, bytes, int]]:
+    """(safe table name, CSV bytes, rows) for each table, in the given order."""
+    encoded: dict[str, tuple[bytes, int]] = {}
     for table, frame in tables.items():
-        key = snapshot_key(prefix, cluster, context, table, at)
-        if key in encoded:
-            raise ValueError(f"two tables map to the same key {key!r}; give them distinct names")
-        encoded[key] = frame_to_csv(frame)
-    return list(encoded.items())
+        name = safe_segment(table, "table")
+        if name == MANIFEST:
+            raise ValueError(f"a table may not be named {MANIFEST!r}: that name is the snapshot's manifest")
+        if name in encoded:
+            raise ValueError(f"two tables map to the same name {name!r}; give them distinct names")
+        encoded[name] = (frame_to_csv(frame), len(frame))
+    return [(name, body, rows) for name, (body, rows) in encoded.items()]
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def build_manifest(*, cluster: str, context: str | None, at: datetime,
+                   tables: Iterable[tuple[str, str, int, bytes]], notes: list[dict[str, str]],
+                   migrated_from: str | None = None) -> bytes:
+    """The manifest: who, when, which KAMS, and each table's key, rows, bytes and SHA-256 (hex), plus
+    the notes (what was left out and why). `tables`: (name, key, rows, body). Deterministic for the same
+    input (a migration that is run again writes the same bytes, so it is recognised as already done)."""
+    document: dict[str, Any] = {
+        "format": MANIFEST_FORMAT,
+        "cluster": cluster,
+        "context": context,
+        "time": _iso(_utc(at)),
+        "kams_version": __version__,
+        "tables": {name: {"key": key, "rows": rows, "bytes": len(body), "sha256": sha256_hex(body)}
+                   for name, key, rows, body in tables},
+        "notes": notes,
+    }
+    if migrated_from is not None:
+        document["migrated_from"] = migrated_from
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _notes_of(body: bytes | None) -> list[dict[str, str]]:
+    """The notes table's rows as the manifest lists them."""
+    if not body:
+        return []
+    try:
+        frame = pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        return []
+    return [{str(column): str(value) for column, value in row.items()} for row in frame.to_dict("records")]
+
+
+def _rows_of(body: bytes) -> int:
+    """Data rows of a KAMS CSV (only for migrated tables, whose row counts were never recorded)."""
+    try:
+        return len(pd.read_csv(io.BytesIO(body), dtype=str, keep_default_na=False))
+    except pd.errors.EmptyDataError:
+        return 0
+
+
+def _object_metadata(cluster: str | None, context: str | None, at: datetime,
+                     migrated_from: str | None = None) -> dict[str, str]:
+    """x-amz-meta-* of every object of a snapshot (percent-encoded: S3 metadata is ASCII)."""
+    metadata = {"kams-cluster": quote(cluster or "", safe=""), "kams-context": quote(context or "", safe=""),
+                "kams-taken-at": _iso(at)}
+    if migrated_from is not None:
+        metadata["kams-migrated-from"] = quote(migrated_from, safe="")
+    return metadata
+
+
+class Corrupt(SourceError):
+    """Stored bytes do not match the checksum KAMS computed (or the manifest records)."""
+
+    kind = "corrupt"
+
+    def _what(self) -> str:
+        return f"a file in {self.source_name} is not what KAMS wrote"
+
+    def _next(self) -> str:
+        return "Do not trust this snapshot; take a new one and check the store's health."
+
+
+class KeyExists(SourceError):
+    """A key KAMS was about to write already holds different bytes; nothing was overwritten."""
+
+    kind = "exists"
+
+    def _what(self) -> str:
+        return f"{self.source_name} already holds a different file under that name"
+
+    def _next(self) -> str:
+        return "KAMS never overwrites an archived file; the next snapshot uses a new name."
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """One legacy snapshot rewritten into the Hive layout."""
+
+    old_folder: str
+    manifest_key: str
+    keys: tuple[str, ...]
 
 
 class Archive(Protocol):
@@ -260,6 +428,232 @@ class Archive(Protocol):
     def list_snapshots(self, limit: int = DEFAULT_LIST_LIMIT, cluster: str | None = None
                        ) -> list[SnapshotInfo]: ...
     def download(self, key: str) -> bytes: ...
+    def read_manifest(self, snapshot: SnapshotInfo) -> dict[str, Any] | None: ...
+    def verify_snapshot(self, snapshot: SnapshotInfo) -> list[str]: ...
+
+
+#: A snapshot whose keys were taken by a concurrent writer moves on to the next free sequence number;
+#: after this many, something is wrong and the run fails.
+_MAX_SEQ_ATTEMPTS = 5
+
+
+class _SnapshotStore:
+    """The snapshot logic shared by S3 and the folder, over five storage primitives each implements:
+    `_list` (keys under a key prefix, recursive), `_children` (sub-"folders" of a folder), `_put_new`
+    (write a key that must not exist yet, verified after writing), `_get`, `_delete`."""
+
+    prefix: str
+    _source: Source
+
+    def _list(self, prefix: str) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
+    def _children(self, folder: str) -> list[str]:
+        raise NotImplementedError
+
+    def _put_new(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str],
+                 *, accept_identical: bool = False) -> None:
+        raise NotImplementedError
+
+    def _get(self, key: str) -> bytes:
+        raise NotImplementedError
+
+    def _delete(self, keys: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def _metadata(self, key: str) -> dict[str, str]:
+        return {}
+
+    def ping(self) -> None:
+        raise NotImplementedError
+
+    def download(self, key: str) -> bytes:
+        return self._get(key)
+
+    def _root(self) -> str:
+        return f"{self.prefix}/" if self.prefix else ""
+
+    # -- writing --
+
+    def upload_snapshot(self, tables: Mapping[str, pd.DataFrame], cluster: str | None,
+                        context: str | None, at: datetime | None = None) -> list[str]:
+        """Write each table as CSV, then the manifest; return the keys in the order written (the
+        manifest's last). Nothing is ever overwritten: a second snapshot in the same second takes the
+        next sequence number (HHMMSSZ.2-...)."""
+        self.ping()
+        moment = _utc(at or datetime.now(UTC))
+        encoded = _encode_tables(tables)
+        name = cluster or context or "unknown"
+        metadata = _object_metadata(cluster, context, moment)
+        notes = _notes_of(next((body for table, body, _ in encoded if table == "notes"), None))
+        seq = self._free_seq(self.prefix, name, moment)
+        for _attempt in range(_MAX_SEQ_ATTEMPTS):
+            base = snapshot_base(self.prefix, name, None, moment, seq)
+            try:
+                return self._write_snapshot(base, encoded, metadata, name, context, moment, notes)
+            except KeyExists:
+                # A concurrent writer took this name between our listing and our write (the conditional
+                # write caught it). Its objects and ours stay as they are; ours, without a manifest, are
+                # an incomplete snapshot that readers skip.
+                seq += 1
+        raise KeyExists(self._source,
+                        f"{_MAX_SEQ_ATTEMPTS} names for the snapshot at {_iso(moment)} were taken")
+
+    def _free_seq(self, prefix: str, cluster: str, moment: datetime) -> int:
+        """One more than the highest sequence number already used in that second (one listing: the
+        check-first that also protects stores which ignore conditional writes)."""
+        stem = snapshot_folder(prefix, cluster, moment) + snapshot_stamp(moment)
+        used = [parsed.seq for key, _size in self._list(stem) if (parsed := parse_key(key)) is not None]
+        return max(used, default=0) + 1
+
+    def _write_snapshot(self, base: str, encoded: list[tuple[str, bytes, int]], metadata: Mapping[str, str],
+                        cluster: str, context: str | None, moment: datetime, notes: list[dict[str, str]],
+                        *, migrated_from: str | None = None) -> list[str]:
+        accept = migrated_from is not None  # a migration run again finds its own identical copies
+        keys = []
+        for table, body, _rows in encoded:
+            key = base + table + ".csv"
+            self._put_new(key, body, CSV_CONTENT_TYPE, metadata, accept_identical=accept)
+            keys.append(key)
+        manifest = build_manifest(
+            cluster=cluster, context=context, at=moment, notes=notes, migrated_from=migrated_from,
+            tables=[(table, key, rows, body) for (table, body, rows), key in zip(encoded, keys, strict=True)])
+        # Last, so a snapshot without its manifest is known to be incomplete.
+        key = base + MANIFEST + ".json"
+        self._put_new(key, manifest, MANIFEST_CONTENT_TYPE, metadata, accept_identical=accept)
+        return [*keys, key]
+
+    # -- reading --
+
+    def _cluster_folders(self, cluster: str | None) -> list[str]:
+        root = self._root()
+        if cluster:
+            segment = safe_segment(cluster)
+            return [f"{root}cluster={segment}/", f"{root}{segment}/"]
+        return self._children(root)
+
+    def _snapshots_in(self, cluster_folder: str, limit: int | None) -> list[SnapshotInfo]:
+        def day_of(folder: str) -> str:
+            return folder.rstrip("/").rsplit("/", 1)[-1].removeprefix("dt=")
+
+        found: list[SnapshotInfo] = []
+        for day in sorted(self._children(cluster_folder), key=day_of, reverse=True):
+            if limit is not None and len(found) >= limit:
+                break
+            found += group_snapshots(self._list(day))
+        return found if limit is None else found[:limit]
+
+    def list_snapshots(self, limit: int = DEFAULT_LIST_LIMIT, cluster: str | None = None
+                       ) -> list[SnapshotInfo]:
+        """The newest `limit` snapshots (all clusters, or one), newest first, of both layouts.
+
+        Walks cluster and day "folders" and reads only the newest days, so the cost follows `limit`,
+        not the size of the archive. Incomplete snapshots (no manifest) are listed too, marked so
+        (`complete`), since a person may want to see them; readers of the data skip them.
+        """
+        found: list[SnapshotInfo] = []
+        for folder in self._cluster_folders(cluster):
+            found += self._snapshots_in(folder, limit)
+        found.sort(key=lambda snap: (snap.taken_at, snap.seq, snap.folder), reverse=True)
+        return found[:limit]
+
+    def read_manifest(self, snapshot: SnapshotInfo) -> dict[str, Any] | None:
+        """The snapshot's manifest, or None when it has none (legacy, or incomplete)."""
+        if snapshot.manifest_key is None:
+            return None
+        try:
+            return cast(dict[str, Any], json.loads(self._get(snapshot.manifest_key)))
+        except ValueError as error:
+            raise Corrupt(self._source, f"{snapshot.manifest_key!r} is not valid JSON") from error
+
+    def verify_snapshot(self, snapshot: SnapshotInfo) -> list[str]:
+        """Re-read every table the manifest lists and compare size and SHA-256. Returns one sentence per
+        problem, naming the key (empty: the snapshot is whole)."""
+        if snapshot.layout == "legacy":
+            return [f"{snapshot.folder} is in the legacy layout and has no manifest to check against "
+                    "(run `python -m k8sdata archive migrate`)"]
+        manifest = self.read_manifest(snapshot)
+        if manifest is None:
+            return [f"{snapshot.folder}{MANIFEST}.json is missing: the snapshot is incomplete"]
+        problems = []
+        for table, entry in manifest.get("tables", {}).items():
+            key = str(entry.get("key", ""))
+            try:
+                body = self._get(key)
+            except SourceError as error:
+                problems.append(f"{key} ({table}) cannot be read: {error.sentence}")
+                continue
+            digest = sha256_hex(body)
+            if len(body) != entry.get("bytes") or digest != entry.get("sha256"):
+                problems.append(f"{key} ({table}) is corrupt: {len(body)} bytes with SHA-256 {digest}, "
+                                f"the manifest says {entry.get('bytes')} bytes with {entry.get('sha256')}")
+        return problems
+
+    def read_table(self, snapshot: SnapshotInfo, table: str) -> bytes:
+        """A table's bytes, checked against the manifest when the snapshot has one; raises Corrupt
+        naming the key when they differ."""
+        key = snapshot.key(table)
+        body = self._get(key)
+        manifest = self.read_manifest(snapshot)
+        entry = (manifest or {}).get("tables", {}).get(table)
+        if entry is not None and sha256_hex(body) != entry.get("sha256"):
+            raise Corrupt(self._source, f"{key!r} does not match the SHA-256 in its manifest")
+        return body
+
+    # -- migration --
+
+    def legacy_snapshots(self) -> list[SnapshotInfo]:
+        """Every snapshot still in the legacy layout, oldest first."""
+        found = [snap for folder in self._cluster_folders(None) if "cluster=" not in folder
+                 for snap in self._snapshots_in(folder, None) if snap.layout == "legacy"]
+        return sorted(found, key=lambda snap: (snap.taken_at, snap.folder))
+
+    def _earlier_copy(self, snapshot: SnapshotInfo) -> SnapshotInfo | None:
+        """The Hive-layout copy an interrupted migration of `snapshot` left behind: complete (its manifest
+        says migrated_from this folder) or partial (no manifest, only tables of this snapshot; their bytes
+        are checked when the copy is finished). None: start afresh under a free name."""
+        moment = snapshot.taken_at
+        stem = snapshot_folder(self.prefix, snapshot.cluster, moment) + snapshot_stamp(moment)
+        for candidate in sorted(group_snapshots(self._list(stem)), key=lambda snap: snap.seq):
+            if candidate.manifest_key is not None:
+                if (self.read_manifest(candidate) or {}).get("migrated_from") == snapshot.folder:
+                    return candidate
+            elif set(candidate.tables) <= set(snapshot.tables):
+                return candidate
+        return None
+
+    def migrate(self, progress: Callable[[str], None] | None = None) -> list[Migrated]:
+        """Rewrite every legacy-layout snapshot into the Hive layout: copy (with a manifest), verify the
+        copy, and only then delete the old keys. Idempotent: a run that stopped half-way is finished by
+        the next one (copies already made are recognised byte for byte, never duplicated or
+        overwritten), and a finished archive has nothing left to migrate."""
+        done = []
+        for snapshot in self.legacy_snapshots():
+            bodies = [(table, self._get(key))
+                      for table, key in zip(snapshot.tables, snapshot.keys, strict=True)]
+            encoded = [(table, body, _rows_of(body)) for table, body in bodies]
+            metadata = self._metadata(snapshot.keys[0]) if snapshot.keys else {}
+            context = unquote(metadata.get("kams-context", "")) or None
+            notes = _notes_of(dict(bodies).get("notes"))
+            meta = _object_metadata(snapshot.cluster, context, snapshot.taken_at, snapshot.folder)
+            copy = self._earlier_copy(snapshot)
+            if copy is None or copy.manifest_key is None:
+                seq = copy.seq if copy is not None else self._free_seq(self.prefix, snapshot.cluster,
+                                                                        snapshot.taken_at)
+                base = snapshot_base(self.prefix, snapshot.cluster, None, snapshot.taken_at, seq)
+                keys = self._write_snapshot(base, encoded, meta, snapshot.cluster, context, snapshot.taken_at,
+                                            notes, migrated_from=snapshot.folder)
+                [copy] = [snap for snap in group_snapshots(self._list(base)) if snap.manifest_key == keys[-1]]
+            problems = self.verify_snapshot(copy)
+            if problems:
+                raise Corrupt(self._source, f"the copy of {snapshot.folder} does not verify: {problems[0]}")
+            self._delete(snapshot.keys)
+            assert copy.manifest_key is not None  # written above, or found with one
+            done.append(Migrated(old_folder=snapshot.folder, manifest_key=copy.manifest_key,
+                                 keys=(*copy.keys, copy.manifest_key)))
+            if progress is not None:
+                progress(f"{snapshot.folder} -> {copy.manifest_key}")
+        return done
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,13 +669,15 @@ _MISSING_KEY_CODES = {"NoSuchKey", "404", "NotFound"}
 _SLOW_DOWN_CODES = {"429", "SlowDown", "TooManyRequests", "RequestLimitExceeded", "Throttling"}
 
 
-class S3Archive:
+class S3Archive(_SnapshotStore):
     """Snapshots in an S3 bucket (AWS or any S3-compatible store via AWS_ENDPOINT_URL_S3).
 
     Credentials come from boto3's own chain (env, shared files, web identity / IRSA, instance role);
     KAMS never handles keys itself. The boto3 client is thread-safe and created once, lazily, so one
     instance can be shared by every viewer (st.cache_resource).
     """
+
+    _source: Source = "s3"
 
     def __init__(self, bucket: str | None, *, prefix: str = DEFAULT_PREFIX, endpoint_url: str | None = None,
                  timeout: float = 10.0, region: str | None = None, max_attempts: int = 2,
@@ -294,6 +690,8 @@ class S3Archive:
         self.max_attempts = max_attempts
         self._session = session
         self._client: Any = None
+        #: Whether the store honours If-None-Match on PUT: None until the first write tells.
+        self._conditional_writes: bool | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -414,37 +812,9 @@ class S3Archive:
             raise self._translate(error, f"open bucket {bucket!r}") from error
         raise self._translate(first, f"open bucket {bucket!r}") from first
 
-    def upload_snapshot(self, tables: Mapping[str, pd.DataFrame], cluster: str | None,
-                        context: str | None, at: datetime | None = None) -> list[str]:
-        """Write each table as CSV; return the keys in the order written."""
-        bucket = self._bucket()
-        moment = _utc(at or datetime.now(UTC))
-        metadata = {
-            "kams-cluster": quote(cluster or "", safe=""),
-            "kams-context": quote(context or "", safe=""),
-            "kams-taken-at": _iso(moment),
-        }
-        keys = []
-        for key, body in _encode_tables(tables, self.prefix, cluster, context, moment):
-            self._call(f"write {key!r}", "put_object", Bucket=bucket, Key=key, Body=body,
-                       ContentType=CSV_CONTENT_TYPE, Metadata=metadata)
-            keys.append(key)
-        return keys
+    # -- storage primitives (see _SnapshotStore) --
 
-    def _common_prefixes(self, prefix: str) -> list[str]:
-        found: list[str] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"Bucket": self._bucket(), "Prefix": prefix, "Delimiter": "/"}
-            if token:
-                params["ContinuationToken"] = token
-            page = self._call("list snapshots", "list_objects_v2", **params)
-            found += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
-            if not page.get("IsTruncated"):
-                return found
-            token = page.get("NextContinuationToken")
-
-    def _objects(self, prefix: str) -> list[tuple[str, int]]:
+    def _list(self, prefix: str) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
         token: str | None = None
         while True:
@@ -457,34 +827,111 @@ class S3Archive:
                 return found
             token = page.get("NextContinuationToken")
 
-    def list_snapshots(self, limit: int = DEFAULT_LIST_LIMIT, cluster: str | None = None
-                       ) -> list[SnapshotInfo]:
-        """The newest `limit` snapshots (all clusters, or one), newest first.
+    def _children(self, folder: str) -> list[str]:
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"Bucket": self._bucket(), "Prefix": folder, "Delimiter": "/"}
+            if token:
+                params["ContinuationToken"] = token
+            page = self._call("list snapshots", "list_objects_v2", **params)
+            found += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
+            if not page.get("IsTruncated"):
+                return found
+            token = page.get("NextContinuationToken")
 
-        Walks cluster and day "folders" with Delimiter='/' and reads only the newest days, so the
-        cost follows `limit`, not the size of the archive.
-        """
-        root = f"{self.prefix}/" if self.prefix else ""
-        clusters = ([f"{root}{safe_segment(cluster)}/"] if cluster else self._common_prefixes(root))
-        found: list[SnapshotInfo] = []
-        for cluster_prefix in clusters:
-            days = sorted(self._common_prefixes(cluster_prefix), reverse=True)
-            from_cluster: list[SnapshotInfo] = []
-            for day in days:
-                if len(from_cluster) >= limit:
-                    break
-                from_cluster += group_snapshots(self._objects(day))
-            found += from_cluster[:limit]
-        found.sort(key=lambda snap: (snap.taken_at, snap.folder), reverse=True)
-        return found[:limit]
-
-    def download(self, key: str) -> bytes:
+    def _get(self, key: str) -> bytes:
         response = self._call(f"read {key!r}", "get_object", key=key, Bucket=self._bucket(), Key=key)
         body = response["Body"]
         try:
             return cast(bytes, body.read())
         finally:
             body.close()
+
+    def _metadata(self, key: str) -> dict[str, str]:
+        head = self._call(f"read {key!r}", "head_object", key=key, Bucket=self._bucket(), Key=key)
+        return dict(head.get("Metadata", {}))
+
+    def _delete(self, keys: Iterable[str]) -> None:
+        pending = list(keys)
+        for start in range(0, len(pending), 1000):  # DeleteObjects takes at most 1000 keys
+            batch = pending[start:start + 1000]
+            answer = self._call("delete old snapshot files", "delete_objects", Bucket=self._bucket(),
+                                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True})
+            errors = answer.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise SourceError("s3", f"{first.get('Code')} while deleting {first.get('Key')!r}")
+
+    def _exists(self, key: str) -> bool:
+        import botocore.exceptions as bce
+
+        try:
+            self._s3().head_object(Bucket=self._bucket(), Key=key)
+            return True
+        except bce.ClientError as error:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 404 or str(error.response.get("Error", {}).get("Code")) in _MISSING_KEY_CODES:
+                return False
+            raise self._translate(error, f"check {key!r}") from error
+        except bce.BotoCoreError as error:
+            raise self._translate(error, f"check {key!r}") from error
+
+    def _put_new(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str],
+                 *, accept_identical: bool = False) -> None:
+        """Write `key` only if it does not exist, with a SHA-256 the server checks on arrival, then prove
+        what is stored (see `_verify_stored`).
+
+        No overwrite: a conditional write (If-None-Match: *), which AWS S3 and SeaweedFS (4.48: 412
+        PreconditionFailed) honour. A store that rejects the header (501 NotImplemented) is remembered
+        and asked with a HEAD first instead; a store that silently ignores it is still covered by the
+        listing upload_snapshot does before choosing the snapshot's name. An existing key with the same
+        bytes is accepted when `accept_identical` (a migration resumed), else KeyExists.
+        """
+        import botocore.exceptions as bce
+
+        digest = hashlib.sha256(body).digest()
+        checksum = base64.b64encode(digest).decode("ascii")
+        params: dict[str, Any] = {
+            "Bucket": self._bucket(), "Key": key, "Body": body, "ContentType": content_type,
+            "Metadata": dict(metadata), "ChecksumAlgorithm": "SHA256", "ChecksumSHA256": checksum,
+        }
+        exists = False
+        if self._conditional_writes is not False:
+            try:
+                self._s3().put_object(**params, IfNoneMatch="*")
+                self._conditional_writes = True
+            except bce.ClientError as error:
+                code = str(error.response.get("Error", {}).get("Code", ""))
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                if code in {"PreconditionFailed", "ConditionalRequestConflict"} or status in (409, 412):
+                    exists = True
+                elif code == "NotImplemented" or status == 501:
+                    self._conditional_writes = False
+                else:
+                    raise self._translate(error, f"write {key!r}") from error
+            except bce.BotoCoreError as error:
+                raise self._translate(error, f"write {key!r}") from error
+        if self._conditional_writes is False:
+            exists = self._exists(key)
+            if not exists:
+                self._call(f"write {key!r}", "put_object", **params)
+        if exists:
+            if accept_identical and hashlib.sha256(self._get(key)).digest() == digest:
+                return
+            raise KeyExists("s3", f"{key!r} exists in bucket {self._bucket()!r}")
+        self._verify_stored(key, body, checksum)
+
+    def _verify_stored(self, key: str, body: bytes, checksum: str) -> None:
+        """Ask the store for the object's SHA-256 (HEAD with ChecksumMode=ENABLED; SeaweedFS 4.48 and AWS
+        return the ChecksumSHA256 sent with the PUT); a store that returns none is re-read and hashed."""
+        head = self._call(f"check {key!r}", "head_object", key=key, Bucket=self._bucket(), Key=key,
+                          ChecksumMode="ENABLED")
+        stored = head.get("ChecksumSHA256")
+        if stored is None:
+            stored = base64.b64encode(hashlib.sha256(self._get(key)).digest()).decode("ascii")
+        if stored != checksum or int(head.get("ContentLength", len(body))) != len(body):
+            raise Corrupt("s3", f"{key!r} was stored with SHA-256 {stored}, KAMS sent {checksum}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -495,8 +942,11 @@ class S3Archive:
 _FOLDER: Source = "archive"
 
 
-class FolderArchive:
-    """Snapshots in a local folder (KAMS_ARCHIVE_DIR): the same keys, as relative paths."""
+class FolderArchive(_SnapshotStore):
+    """Snapshots in a local folder (KAMS_ARCHIVE_DIR): the same keys, as relative paths, with the same
+    manifest and the same never-overwrite rule."""
+
+    _source: Source = _FOLDER
 
     def __init__(self, path: str | os.PathLike[str], *, prefix: str = DEFAULT_PREFIX) -> None:
         self.root = Path(path).expanduser()
@@ -531,56 +981,34 @@ class FolderArchive:
                               hint="Pick a snapshot from the list.")
         return path
 
-    def upload_snapshot(self, tables: Mapping[str, pd.DataFrame], cluster: str | None,
-                        context: str | None, at: datetime | None = None) -> list[str]:
-        self.ping()
-        moment = _utc(at or datetime.now(UTC))
-        keys = []
-        for key, body in _encode_tables(tables, self.prefix, cluster, context, moment):
-            path = self._path(key)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                # Write then rename, so a reader never sees half a file.
-                handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
-                try:
-                    with os.fdopen(handle, "wb") as out:
-                        out.write(body)
-                    os.replace(temporary, path)
-                except BaseException:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(temporary)
-                    raise
-            except PermissionError as error:
-                raise Forbidden(_FOLDER, f"cannot write {path}",
-                                hint="Give the user KAMS runs as write access to the folder.") from error
-            except OSError as error:
-                raise SourceError(_FOLDER, f"cannot write {path}: {error.strerror}") from error
-            keys.append(key)
-        return keys
+    # -- storage primitives (see _SnapshotStore) --
 
-    def list_snapshots(self, limit: int = DEFAULT_LIST_LIMIT, cluster: str | None = None
-                       ) -> list[SnapshotInfo]:
-        self.ping()
-        base = self.root.joinpath(*self.prefix.split("/")) if self.prefix else self.root
-        if not base.is_dir():
+    def _key_of(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def _list(self, prefix: str) -> list[tuple[str, int]]:
+        folder, _, _ = prefix.rpartition("/")
+        start = self.root.joinpath(*folder.split("/")) if folder else self.root
+        if not start.is_dir():
             return []
-        clusters = [base / safe_segment(cluster)] if cluster else [p for p in base.iterdir() if p.is_dir()]
-        found: list[SnapshotInfo] = []
-        for cluster_dir in clusters:
-            if not cluster_dir.is_dir():
+        found = []
+        for path in start.rglob("*"):
+            # Dot-files are half-written temporaries (see _put_new), never part of the archive.
+            if path.name.startswith(".") or not path.is_file():
                 continue
-            from_cluster: list[SnapshotInfo] = []
-            for day in sorted((p for p in cluster_dir.iterdir() if p.is_dir()), reverse=True):
-                if len(from_cluster) >= limit:
-                    break
-                objects = [(path.relative_to(self.root).as_posix(), path.stat().st_size)
-                           for path in day.glob("*/*.csv") if path.is_file()]
-                from_cluster += group_snapshots(objects)
-            found += from_cluster[:limit]
-        found.sort(key=lambda snap: (snap.taken_at, snap.folder), reverse=True)
-        return found[:limit]
+            key = self._key_of(path)
+            if key.startswith(prefix):
+                found.append((key, path.stat().st_size))
+        return sorted(found)
 
-    def download(self, key: str) -> bytes:
+    def _children(self, folder: str) -> list[str]:
+        start = self.root.joinpath(*folder.strip("/").split("/")) if folder.strip("/") else self.root
+        if not start.is_dir():
+            return []
+        return sorted(self._key_of(path) + "/" for path in start.iterdir()
+                      if path.is_dir() and not path.name.startswith("."))
+
+    def _get(self, key: str) -> bytes:
         path = self._path(key)
         try:
             return path.read_bytes()
@@ -589,6 +1017,55 @@ class FolderArchive:
                               hint="It may have been deleted; refresh the list.") from error
         except PermissionError as error:
             raise Forbidden(_FOLDER, f"cannot read {path}") from error
+
+    def _delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            path = self._path(key)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                raise SourceError(_FOLDER, f"cannot delete {path}: {error.strerror}") from error
+            # Drop the folders the legacy layout leaves empty (…/<HHMMSSZ>/, then the day, the cluster).
+            parent = path.parent
+            while parent != self.root and parent.is_relative_to(self.root):
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break  # not empty: other snapshots live there
+                parent = parent.parent
+
+    def _put_new(self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str],
+                 *, accept_identical: bool = False) -> None:
+        """Write a file that must not exist yet: the bytes go to a hidden temporary first (a reader never
+        sees half a file), are flushed to disk, and are then hard-linked under their name, which fails if
+        the name exists (the folder's If-None-Match). The written file is re-read and hashed."""
+        path = self._path(key)
+        digest = hashlib.sha256(body).digest()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(body)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.link(temporary, path)
+            except FileExistsError:
+                if accept_identical and hashlib.sha256(path.read_bytes()).digest() == digest:
+                    return
+                raise KeyExists(_FOLDER, f"{path} exists") from None
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
+        except PermissionError as error:
+            raise Forbidden(_FOLDER, f"cannot write {path}",
+                            hint="Give the user KAMS runs as write access to the folder.") from error
+        except OSError as error:
+            raise SourceError(_FOLDER, f"cannot write {path}: {error.strerror}") from error
+        stored = hashlib.sha256(path.read_bytes()).digest()
+        if stored != digest:
+            raise Corrupt(_FOLDER,
+                          f"{path} was stored with SHA-256 {stored.hex()}, KAMS wrote {digest.hex()}")
 
 
 # ---------------------------------------------------------------------------------------------

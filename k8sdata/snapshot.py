@@ -183,8 +183,9 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
 
 def archive_snapshot(archive: Archive, tables: Mapping[str, pd.DataFrame], cluster: str | None,
                      context: str | None, at: dt.datetime | None) -> list[str]:
-    """Write the tables as one snapshot (k8sdata.archive keys); return the keys written.
-    Raises the archive's SourceError (forbidden, unreachable, no bucket...)."""
+    """Write the tables as one snapshot (k8sdata.archive keys), each upload verified, then its manifest;
+    return the keys written, the manifest's last. Raises the archive's SourceError (forbidden,
+    unreachable, no bucket, Corrupt, ...)."""
     return archive.upload_snapshot(tables, cluster, context, at)
 
 

@@ -217,8 +217,8 @@ class Sandbox:
                 prom.close()
         keys = archive_snapshot(archive, tables, cluster_name(settings, None), kube.context, at)
         notes = len(tables[NOTES_TABLE]) if NOTES_TABLE in tables else 0
-        folder = keys[0].rsplit("/", 1)[0] + "/" if keys else "-"
-        return (f"snapshot archived: {len(keys)} tables to s3://{store.bucket}/{folder}"
+        manifest = keys[-1] if keys else "-"  # written last: the snapshot is complete
+        return (f"snapshot archived: {len(keys) - 1} tables, manifest s3://{store.bucket}/{manifest}"
                 + (f" ({notes} note(s))" if notes else ""))
 
     def env(self) -> dict[str, str]:

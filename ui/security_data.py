@@ -134,7 +134,8 @@ def _score_trend(settings: Settings) -> ScoreTrend:
         snapshots = store.list_snapshots(limit=TREND_SNAPSHOTS)
         parts = [_scores_from_csv(store.download(snapshot.key(SECURITY_SCORES_TABLE)))
                  .assign(taken_at=snapshot.taken_at)
-                 for snapshot in snapshots if SECURITY_SCORES_TABLE in snapshot.tables]
+                 # A snapshot without its manifest is incomplete (its run died half-way): skipped.
+                 for snapshot in snapshots if SECURITY_SCORES_TABLE in snapshot.tables and snapshot.complete]
     except SourceError as error:
         return ScoreTrend(sentence=f"The score trend is unavailable: {error.sentence}")
     if not parts:

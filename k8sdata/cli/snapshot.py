@@ -57,9 +57,11 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     context = getattr(kube, "context", None) or args.context or settings.context
     cluster = args.cluster or cluster_name(settings, context)
     keys = archive_snapshot(archive, tables, cluster, context, at)
-    out.write(f"Wrote {len(keys)} tables to {archive.describe()}:\n")
-    for (name, frame), key in zip(tables.items(), keys, strict=True):
+    *table_keys, manifest = keys  # the manifest is written, and listed, last
+    out.write(f"Wrote {len(table_keys)} tables to {archive.describe()}, each verified:\n")
+    for (name, frame), key in zip(tables.items(), table_keys, strict=True):
         out.write(f"  {key}  {len(frame)} rows ({name})\n")
+    out.write(f"  {manifest}  (manifest: rows, bytes and SHA-256 of each table)\n")
     return 0
 
 

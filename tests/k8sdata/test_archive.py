@@ -22,10 +22,12 @@ from hypothesis import strategies as st
 
 from k8sdata.archive import (
     FolderArchive,
+    ParsedKey,
     S3Archive,
     archive_from_settings,
     archive_from_target,
     frame_to_csv,
+    manifest_key,
     neutralize_formula,
     parse_key,
     snapshot_key,
@@ -108,25 +110,38 @@ def test_no_cell_can_start_a_formula(text: str) -> None:
 
 def test_key_layout() -> None:
     assert snapshot_key("kams", "kams-demo", "kams-demo", "pods", AT) == \
-        "kams/kams-demo/2026-01-01/120005Z/pods.csv"
+        "kams/cluster=kams-demo/dt=2026-01-01/120005Z-pods.csv"
+    assert snapshot_key("kams", "kams-demo", None, "pods", AT, seq=2) == \
+        "kams/cluster=kams-demo/dt=2026-01-01/120005Z.2-pods.csv"
+    assert manifest_key("kams", "kams-demo", None, AT) == \
+        "kams/cluster=kams-demo/dt=2026-01-01/120005Z-manifest.json"
 
 
 def test_key_uses_utc_and_sanitizes_segments() -> None:
     local = AT.astimezone(pd.Timestamp("2026-01-01", tz="Asia/Tokyo").tzinfo)
     key = snapshot_key("team/a/", "arn:aws:eks:eu-west-1:1:cluster/prod", None, "../../etc/passwd", local)
-    assert key == "team/a/arn_aws_eks_eu-west-1_1_cluster_prod/2026-01-01/120005Z/.._.._etc_passwd.csv"
+    assert key == \
+        "team/a/cluster=arn_aws_eks_eu-west-1_1_cluster_prod/dt=2026-01-01/120005Z-.._.._etc_passwd.csv"
     assert ".." not in key.split("/")
 
 
 def test_context_names_the_cluster_only_when_the_cluster_is_unknown() -> None:
-    assert snapshot_key("kams", None, "my-context", "pods", AT).startswith("kams/my-context/")
-    assert snapshot_key("kams", "prod", "other-context", "pods", AT).startswith("kams/prod/")
+    assert snapshot_key("kams", None, "my-context", "pods", AT).startswith("kams/cluster=my-context/")
+    assert snapshot_key("kams", "prod", "other-context", "pods", AT).startswith("kams/cluster=prod/")
 
 
 def test_parse_key_round_trip() -> None:
     key = snapshot_key("kams", "prod", None, "events", AT)
-    assert parse_key(key) == ("kams/prod/2026-01-01/120005Z/", "prod", AT, "events")
+    assert parse_key(key) == \
+        ParsedKey("kams/cluster=prod/dt=2026-01-01/120005Z-", "prod", AT, 1, "events", "hive")
+    later = parse_key(snapshot_key("kams", "prod", None, "security_scores", AT, seq=3))
+    assert later is not None and (later.seq, later.name) == (3, "security_scores")
+    manifest = parse_key(manifest_key("kams", "prod", None, AT))
+    assert manifest is not None and manifest.is_manifest
+    assert parse_key("kams/prod/2026-01-01/120005Z/events.csv") == \
+        ParsedKey("kams/prod/2026-01-01/120005Z/", "prod", AT, 1, "events", "legacy")
     assert parse_key("kams/prod/readme.txt") is None
+    assert parse_key("kams/cluster=prod/dt=2026-01-01/120005Z-notes.json") is None
 
 
 # ---- S3 against real SeaweedFS -----------------------------------------------------------------
@@ -165,8 +180,8 @@ def test_upload_list_download_round_trip(s3: SeaweedS3, aws_env: pytest.MonkeyPa
     archive.ping()
     tables = {"pods": pods_table(), "events": events_table()}
     keys = archive.upload_snapshot(tables, cluster="kams-demo", context="kams-demo", at=AT)
-    folder = f"{archive.prefix}/kams-demo/2026-01-01/120005Z/"
-    assert keys == [folder + "pods.csv", folder + "events.csv"]
+    folder = f"{archive.prefix}/cluster=kams-demo/dt=2026-01-01/120005Z-"
+    assert keys == [folder + "pods.csv", folder + "events.csv", folder + "manifest.json"]
 
     [snapshot] = archive.list_snapshots()
     assert snapshot.folder == folder
@@ -239,7 +254,7 @@ def test_missing_object_is_a_sentence(s3: SeaweedS3, aws_env: pytest.MonkeyPatch
     archive = archive_from_settings(s3_settings(aws_env, s3))
     assert archive is not None
     with pytest.raises(SourceError) as caught:
-        archive.download("kams/prod/2020-01-01/000000Z/pods.csv")
+        archive.download("kams/cluster=prod/dt=2020-01-01/000000Z-pods.csv")
     assert "no snapshot file" in caught.value.sentence
 
 
@@ -304,7 +319,7 @@ def test_folder_archive_round_trip(tmp_path: Path) -> None:
                                    cluster="kams-demo", context=None, at=AT)
     archive.upload_snapshot({"pods": pods_table()}, cluster="kams-demo", context=None,
                             at=AT - timedelta(days=2))
-    assert keys[0] == "kams/kams-demo/2026-01-01/120005Z/pods.csv"
+    assert keys[0] == "kams/cluster=kams-demo/dt=2026-01-01/120005Z-pods.csv"
     assert (tmp_path / keys[0]).read_bytes() == frame_to_csv(pods_table())
     assert not list(tmp_path.rglob("*.part"))
 

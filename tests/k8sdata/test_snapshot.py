@@ -141,7 +141,9 @@ def test_a_forbidden_source_is_a_note_and_the_other_tables_are_written(kube_faul
     archive = FolderArchive(tmp_path)
     keys = archive_snapshot(archive, tables, "kams-demo", "kams-demo", AT)
     [snapshot] = archive.list_snapshots()
-    assert snapshot.keys == tuple(sorted(keys)) and NOTES_TABLE in snapshot.tables
+    *table_keys, manifest = keys  # the manifest is written last
+    assert snapshot.keys == tuple(sorted(table_keys)) and NOTES_TABLE in snapshot.tables
+    assert snapshot.manifest_key == manifest and archive.verify_snapshot(snapshot) == []
     notes = pd.read_csv(io.BytesIO(archive.download(snapshot.key(NOTES_TABLE))))
     assert "events" in set(notes["table"])
 

@@ -125,11 +125,12 @@ def test_scan_of_the_cluster_finds_problems_and_is_refused_nothing(real_demo_env
 def test_snapshot_writes_its_tables_to_a_folder(real_demo_env: dict[str, str], tmp_path: Path,
                                                 real_demo_objects: list[dict[str, Any]]) -> None:
     done = run_cli(real_demo_env, "snapshot", "--to", str(tmp_path / "archive"))
-    files = {path.name: path for path in (tmp_path / "archive").rglob("*.csv")}
+    # <prefix>/cluster=<c>/dt=<day>/<HHMMSSZ>-<table>.csv, then the manifest (k8sdata.archive).
+    files = {path.name.split("-", 1)[1]: path for path in (tmp_path / "archive").rglob("*Z-*.*")}
     assert set(files) == {"pods.csv", "events.csv", "nodes.csv", "security_findings.csv",
-                          "security_scores.csv", "notes.csv"}, done.stdout
+                          "security_scores.csv", "notes.csv", "manifest.json"}, done.stdout
     for name in files:
-        assert re.search(rf"kams-real/\d{{4}}-\d\d-\d\d/\d{{6}}Z/{name}", done.stdout), done.stdout
+        assert re.search(rf"cluster=kams-real/dt=\d{{4}}-\d\d-\d\d/\d{{6}}Z-{name}", done.stdout), done.stdout
     with files["pods.csv"].open(encoding="utf-8") as handle:
         pods = {f"{row['namespace']}/{row['name']}": row for row in csv.DictReader(handle)}
     assert demo_pods(real_demo_objects) <= set(pods)
