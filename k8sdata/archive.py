@@ -14,7 +14,8 @@ segment (several contexts usually name the same cluster); it is in the manifest 
 metadata (x-amz-meta-kams-context) and names the cluster only when no cluster name is known.
 
 The layout before (`<prefix>/<cluster>/<YYYY-MM-DD>/<HHMMSSZ>/<table>.csv`, "legacy") is still listed and
-read; `migrate` (python -m k8sdata archive migrate) rewrites it into the layout above.
+read; `migrate` (python -m k8sdata archive migrate) rewrites it into the layout above. `prune` deletes one
+cluster's snapshots older than a cutoff (both layouts), manifest first.
 
 Only the S3 part does I/O over the network; `frame_to_csv` and `snapshot_key` are pure. Every failure
 becomes a k8sdata.errors.SourceError kind with a sentence a person can act on. No streamlit here.
@@ -385,6 +386,25 @@ def _object_metadata(cluster: str | None, context: str | None, at: datetime,
     return metadata
 
 
+def retention_days(text: str | int, option: str = "--prune-older-than") -> int:
+    """DAYS of a retention option: a whole number, 1 or more; a ValueError with a sentence otherwise
+    (the command line exits 2 with it)."""
+    value = str(text).strip()
+    if not re.fullmatch(r"\+?\d+", value) or int(value) < 1:
+        raise ValueError(f"{option} takes a whole number of days, 1 or more (for example 30), "
+                         f"not {str(text)!r}")
+    return int(value)
+
+
+def prune_cutoff(days: int, now: datetime | None = None) -> datetime:
+    """The moment `days` days before `now` (UTC): snapshots taken before it are pruned."""
+    moment = _utc(now or datetime.now(UTC))
+    try:
+        return moment - timedelta(days=days)
+    except OverflowError:  # more days than the calendar has: nothing is that old
+        return datetime.min.replace(tzinfo=UTC)
+
+
 class Corrupt(SourceError):
     """Stored bytes do not match the checksum KAMS computed (or the manifest records)."""
 
@@ -599,6 +619,44 @@ class _SnapshotStore:
         if entry is not None and sha256_hex(body) != entry.get("sha256"):
             raise Corrupt(self._source, f"{key!r} does not match the SHA-256 in its manifest")
         return body
+
+    # -- retention --
+
+    def prune(self, cluster: str, before: datetime,
+              progress: Callable[[str], None] | None = None) -> list[SnapshotInfo]:
+        """Delete every snapshot of `cluster` (both layouts, complete or not) taken before `before`;
+        return them, oldest first. Other clusters' snapshots are never touched.
+
+        Only day partitions up to `before`'s day are listed. In each day the manifests go first, in one
+        request, and only then the tables: a run that stops half-way leaves snapshots without a
+        manifest, which every reader treats as incomplete (never a "complete" snapshot missing files),
+        and the next run deletes what is left. Legacy snapshots have no manifest; their tables go.
+        """
+        cutoff = _utc(before)
+        segment = safe_segment(cluster)
+        pruned: list[SnapshotInfo] = []
+        for cluster_folder in self._cluster_folders(cluster):
+            for day_folder in sorted(self._children(cluster_folder)):
+                name = day_folder.rstrip("/").rsplit("/", 1)[-1].removeprefix("dt=")
+                try:
+                    day = date.fromisoformat(name)
+                except ValueError:
+                    continue  # not a day partition: not KAMS's, left alone
+                if day > cutoff.date():
+                    continue  # everything in a later day is newer than the cutoff
+                old = [snap for snap in group_snapshots(self._list(day_folder))
+                       if snap.taken_at < cutoff and snap.cluster == segment
+                       and snap.folder.startswith(cluster_folder)]
+                if not old:
+                    continue
+                # Manifests first (see above), then the tables.
+                self._delete([snap.manifest_key for snap in old if snap.manifest_key is not None])
+                self._delete([key for snap in old for key in snap.keys])
+                old.sort(key=lambda snap: (snap.taken_at, snap.seq, snap.folder))
+                pruned += old
+                if progress is not None:
+                    progress(f"pruned {len(old)} snapshot(s) in {day_folder}")
+        return sorted(pruned, key=lambda snap: (snap.taken_at, snap.seq, snap.folder))
 
     # -- migration --
 

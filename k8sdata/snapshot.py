@@ -3,10 +3,13 @@
     tables = take_snapshot(kube, prom, settings)          # {"pods": DataFrame, "events": ..., ...}
     keys = archive_snapshot(archive, tables, cluster, context, at)
 
-Tables (see docs/archive.md): pods, events, nodes (k8sdata.frames), requests (red_summary per workload;
-left out with a note when Prometheus is absent), security_findings (every finding, exempt ones marked with
-their reason), security_scores (category, value, grade, passed, warnings, dangers; one row per category and
-"Overall", what the Security page's trend reads), and notes (table, sentence) when something was left out.
+Tables (see docs/archive.md): pods, events, nodes (k8sdata.frames), workloads (Deployments, StatefulSets
+and DaemonSets with their rollout status, k8sdata.workloads; from the lists the security scan reads anyway,
+so no extra request), requests (red_summary per workload; left out with a note when Prometheus is absent),
+alerts (Prometheus' pending and firing alerts at that moment; likewise), security_findings (every
+finding, exempt ones marked with their reason), security_scores (category, value, grade, passed,
+warnings, dangers; one row per category and "Overall", what the Security page's trend reads), and
+notes (table, sentence) when something was left out.
 
 The Kubernetes API sees a FIXED number of list requests whatever the cluster's size (SNAPSHOT_REQUESTS,
 plus one per extra page of 500 items): each resource is listed once and shared by the tables that need it
@@ -24,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from k8sdata import frames
+from k8sdata.alerts import prometheus_alerts
 from k8sdata.archive import Archive
 from k8sdata.config import Settings
 from k8sdata.conventions import conventions_from_settings, detect_conventions
@@ -37,9 +41,11 @@ from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects, skipped_sentences
 from k8sdata.security.vulns import TRIVY_LIST_REQUESTS, collect_vulnerabilities, vulnerability_scan
+from k8sdata.workloads import workloads_frame
 
 #: The tables a complete snapshot holds, in the order they are written.
-TABLES = ("pods", "events", "nodes", "requests", "security_findings", "security_scores")
+TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", "security_findings",
+          "security_scores")
 NOTES_TABLE = "notes"
 NOTE_COLUMNS = ["table", "sentence"]
 FINDING_COLUMNS = [*Finding.KEYS, "exempt", "exempt_reason"]
@@ -134,6 +140,11 @@ def _requests(prom: Any, settings: Settings, at: dt.datetime, pods: pd.DataFrame
     return red_summary(prom, conventions, level="workload", at=at, owners=owners)
 
 
+def _alerts(prom: Any) -> pd.DataFrame:
+    """Pending and firing alerts, their labels as one text column (a CSV cell cannot hold a mapping)."""
+    return prometheus_alerts(prom).drop(columns=["labels"], errors="ignore")
+
+
 def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.datetime | None = None,
                   progress: Progress | None = None) -> dict[str, pd.DataFrame]:
     """The snapshot's tables (TABLES, plus NOTES_TABLE when something was left out).
@@ -163,11 +174,19 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
     table("events", lambda: frames.events_frame(shared.list_events(), now=moment))
     say("Listing nodes...")
     table("nodes", lambda: frames.nodes_frame(shared.list_resource("v1", "nodes"), now=moment))
+    say("Listing workloads...")
+    table("workloads", lambda: workloads_frame(
+        shared.list_resource("apps/v1", "deployments"), shared.list_resource("apps/v1", "statefulsets"),
+        shared.list_resource("apps/v1", "daemonsets"), shared.list_resource("apps/v1", "replicasets"),
+        now=moment))
     if prom is None:
-        _note(notes, "requests", NotConfigured("prometheus").sentence)
+        for name in ("requests", "alerts"):
+            _note(notes, name, NotConfigured("prometheus").sentence)
     else:
         say("Reading request rates, errors and latency from Prometheus...")
         table("requests", lambda: _requests(prom, settings, moment, tables.get("pods")))
+        say("Reading active alerts from Prometheus...")
+        table("alerts", lambda: _alerts(prom))
     say("Scanning security (workloads, RBAC, network, versions, vulnerabilities)...")
     if shared.down is not None:  # nothing to scan: one note instead of a dozen "not scanned" sentences
         _note(notes, "security_findings", shared.down.sentence)

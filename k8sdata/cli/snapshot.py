@@ -1,8 +1,12 @@
-"""`python -m k8sdata snapshot --to s3://BUCKET/PREFIX | --to DIR [--context C] [--cluster NAME]`
+"""`python -m k8sdata snapshot --to s3://BUCKET/PREFIX | --to DIR [--context C] [--cluster NAME]
+[--prune-older-than DAYS]`
 
 Takes one snapshot (k8sdata.snapshot: pods, events, nodes, requests, security findings and scores) and
 writes it to the archive as CSV, then prints the keys and the rows of each table. This is what the
-`kams-snapshot` CronJob runs. Exit status 1 with a sentence when the archive cannot be written or the
+`kams-snapshot` CronJob runs. With --prune-older-than, once the snapshot is written, the same cluster's
+snapshots in the same archive older than DAYS days are deleted (manifest first) and counted; a snapshot
+that fails prunes nothing, so an outage never eats the history. DAYS that is not a whole number >= 1
+exits 2 before anything is read. Exit status 1 with a sentence when the archive cannot be written or the
 cluster cannot be read at all; a single source that fails (e.g. no Prometheus) is a note in the
 snapshot and a line on stderr, and the rest is still written.
 """
@@ -15,7 +19,7 @@ import datetime as dt
 import sys
 from typing import Any, TextIO
 
-from k8sdata.archive import FolderArchive, archive_from_target
+from k8sdata.archive import FolderArchive, archive_from_target, prune_cutoff, retention_days
 from k8sdata.cli.output import add_context_option, kube_from_args
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
@@ -31,6 +35,7 @@ class ClusterUnreadable(SourceError):
 
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    days = retention_days(args.prune_older_than) if args.prune_older_than is not None else None
     if args.prometheus_url:
         settings = dataclasses.replace(settings, prometheus_url=args.prometheus_url)
     archive = archive_from_target(args.to, settings)
@@ -62,6 +67,12 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     for (name, frame), key in zip(tables.items(), table_keys, strict=True):
         out.write(f"  {key}  {len(frame)} rows ({name})\n")
     out.write(f"  {manifest}  (manifest: rows, bytes and SHA-256 of each table)\n")
+    if days is not None:
+        cutoff = prune_cutoff(days, at)
+        name = cluster or context or "unknown"  # the name the snapshot's keys were written under
+        pruned = archive.prune(name, cutoff)
+        out.write(f"Pruned {len(pruned)} snapshot(s) of cluster {name!r} older than {days} day(s) "
+                  f"(taken before {cutoff.isoformat().replace('+00:00', 'Z')}).\n")
     return 0
 
 
@@ -75,5 +86,9 @@ def register(commands: Any) -> None:
     add_context_option(parser)
     parser.add_argument("--cluster", help="cluster name in the archive's keys (default: the kubeconfig "
                                           "context's cluster, else the context)")
+    parser.add_argument("--prune-older-than", metavar="DAYS",
+                        help="after writing the snapshot, delete this cluster's snapshots in the same "
+                             "archive taken more than DAYS days ago (manifest first); other clusters' "
+                             "are kept")
     parser.add_argument("--prometheus-url", help="default: $PROMETHEUS_URL (unset: no requests table)")
     parser.set_defaults(handler=run)

@@ -246,8 +246,11 @@ def test_cli_to_s3_writes_every_table_and_a_bad_bucket_exits_1(kube_api: Any, s3
     assert isinstance(archive, S3Archive)
     [snapshot] = archive.list_snapshots()
     assert snapshot.cluster == "prod-eu"
-    assert {"pods", "events", "nodes", "security_findings", "security_scores", NOTES_TABLE} == \
+    # No Prometheus here: requests and alerts are notes; the workloads come from the scan's own lists.
+    assert {"pods", "events", "nodes", "workloads", "security_findings", "security_scores", NOTES_TABLE} == \
         set(snapshot.tables)
+    workloads = pd.read_csv(io.BytesIO(archive.download(snapshot.key("workloads"))))
+    assert {"Deployment"} <= set(workloads["kind"]) and "rollout" in workloads.columns
     for key in snapshot.keys:
         assert key in out.getvalue()
     pods = pd.read_csv(io.BytesIO(archive.download(snapshot.key("pods"))))

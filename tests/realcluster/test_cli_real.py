@@ -127,7 +127,7 @@ def test_snapshot_writes_its_tables_to_a_folder(real_demo_env: dict[str, str], t
     done = run_cli(real_demo_env, "snapshot", "--to", str(tmp_path / "archive"))
     # <prefix>/cluster=<c>/dt=<day>/<HHMMSSZ>-<table>.csv, then the manifest (k8sdata.archive).
     files = {path.name.split("-", 1)[1]: path for path in (tmp_path / "archive").rglob("*Z-*.*")}
-    assert set(files) == {"pods.csv", "events.csv", "nodes.csv", "security_findings.csv",
+    assert set(files) == {"pods.csv", "events.csv", "nodes.csv", "workloads.csv", "security_findings.csv",
                           "security_scores.csv", "notes.csv", "manifest.json"}, done.stdout
     for name in files:
         assert re.search(rf"cluster=kams-real/dt=\d{{4}}-\d\d-\d\d/\d{{6}}Z-{name}", done.stdout), done.stdout
@@ -137,9 +137,9 @@ def test_snapshot_writes_its_tables_to_a_folder(real_demo_env: dict[str, str], t
     assert pods[f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}"]["status"] == "CrashLoopBackOff"
     with files["notes.csv"].open(encoding="utf-8") as handle:
         notes = list(csv.DictReader(handle))
-    # The only note is the one source deliberately absent; nothing was refused.
-    assert notes == [{"table": "requests", "sentence": "Prometheus is not configured. Set PROMETHEUS_URL to "
-                                                         "your Prometheus server's address."}]
+    # The only notes are of the one source deliberately absent; nothing was refused.
+    absent = "Prometheus is not configured. Set PROMETHEUS_URL to your Prometheus server's address."
+    assert notes == [{"table": "requests", "sentence": absent}, {"table": "alerts", "sentence": absent}]
     assert "note (requests): Prometheus is not configured" in done.stderr
     assert "from Prometheus" not in done.stderr  # it did not claim to read a Prometheus it has not got
     assert not REFUSED.search(done.stderr + "".join(path.read_text() for path in files.values()))
