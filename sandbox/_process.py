@@ -22,3 +22,18 @@ def ready_line(process: subprocess.Popen[bytes], deadline: float, name: str,
     if not line:
         raise RuntimeError(f"{name} exited: {log_tail()}")
     return line
+
+
+def end_process(process: subprocess.Popen[bytes], grace: float = 5.0,
+                kill: Callable[[], None] | None = None) -> None:
+    """Stop a child: SIGTERM, `grace` seconds to exit, then `kill` (default SIGKILL to it alone; nginx's
+    launcher kills its process group) and 5 more; its stdout pipe, if any, is closed."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            (kill or process.kill)()
+            process.wait(5)
+    if process.stdout is not None:
+        process.stdout.close()

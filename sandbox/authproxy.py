@@ -18,6 +18,7 @@ proxy's identity is checked before use: /__kams_proxy answers this instance's ra
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -32,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Self
 from urllib.parse import urlsplit
+
+from sandbox._process import end_process
 
 START_TIMEOUT_SECONDS = 15.0
 ATTEMPTS = 3
@@ -188,18 +191,17 @@ http {{
 
     def stop(self) -> None:
         if self.process is not None:
-            if self.process.poll() is None:
-                self.process.terminate()  # nginx: SIGTERM is a fast shutdown of master and workers
-                try:
-                    self.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):  # the master and its workers
-                        os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(5)
+            # nginx: SIGTERM is a fast shutdown of master and workers; SIGKILL must reach them all.
+            end_process(self.process, grace=10, kill=functools.partial(self._kill_group, self.process.pid))
             self.process = None
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    @staticmethod
+    def _kill_group(pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
     def __enter__(self) -> Self:
         return self

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Self
 
-from sandbox._process import ready_line
+from sandbox._process import end_process, ready_line
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_DIR = ROOT / "sandbox" / "oidc"
@@ -227,15 +227,7 @@ class OidcProvider:
 
     def stop(self) -> None:
         if self.process is not None:
-            if self.process.poll() is None:
-                self.process.terminate()
-                try:
-                    self.process.wait(5)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(5)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            end_process(self.process)
             self.process = None
         if self._log is not None:
             self._log.close()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sandbox._process import ready_line
+from sandbox._process import end_process, ready_line
 from sandbox.prometheus.server import ScrapeTarget
 
 HERE = Path(__file__).resolve().parent
@@ -150,14 +150,7 @@ class InstrumentedApp:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            end_process(self.process)
             self.process = None
         if self._log is not None:
             self._log.close()

@@ -25,6 +25,7 @@ from typing import Any, Self
 
 import yaml
 
+from sandbox._process import end_process
 from sandbox.demo_names import CLUSTER_NAME
 from sandbox.prometheus.backfill import BackfillResult, BackfillSource
 from sandbox.prometheus.backfill import backfill as run_backfill
@@ -121,12 +122,7 @@ class LoopbackProcess:
 
     def _stop_process(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+            end_process(self.process, grace=10)
             self.process = None
         if self._log_handle is not None:
             self._log_handle.close()
