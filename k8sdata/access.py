@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,18 +60,6 @@ class Access:
     @property
     def engineer(self) -> bool:
         return self.role == "engineer"
-
-    def allows_namespace(self, namespace: str) -> bool:
-        return self.namespaces is None or namespace in self.namespaces
-
-    def narrow(self, namespace: str | None) -> tuple[str, ...] | None:
-        """The namespaces a view of `namespace` (None = all) may read: None for every namespace, else
-        the allowed ones among those asked for (empty when the one asked for is not allowed)."""
-        if self.namespaces is None:
-            return None if namespace is None else (namespace,)
-        if namespace is None:
-            return tuple(sorted(self.namespaces))
-        return (namespace,) if namespace in self.namespaces else ()
 
 
 #: Everything, for a deployment with no sign-in on loopback (the demo, `make run` on a laptop).
@@ -200,11 +188,6 @@ def groups_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
     if isinstance(raw, Iterable):
         return tuple(str(group) for group in raw if str(group).strip())
     return ()
-
-
-def allowed_namespaces(access: Access, namespaces: Sequence[str]) -> list[str]:
-    """The namespaces (of a list the API returned) this person may see."""
-    return [namespace for namespace in namespaces if access.allows_namespace(namespace)]
 
 
 # -- the namespaces this thread may read: enforced where data is fetched --------------------------------

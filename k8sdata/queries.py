@@ -401,20 +401,12 @@ def label_source(label: str) -> str:
     return f"label {label}"
 
 
-def request_selector(convention: _ConventionNames, *, namespace: str = "", workload: str = "",
-                     pod: str = "") -> str:
-    """Label matchers (without braces) for a convention's request series: its fixed matchers (Istio's
-    reporter, Linkerd's direction), then the namespace, workload and pod (empty = any non-empty value
-    for namespace and workload, so series without them are not counted as a nameless application).
-    Only the convention's own workload label is matched here; request_series adds its fallbacks."""
-    return _selector(convention, convention.workload_label, (), namespace=namespace, workload=workload,
-                     pod=pod)
-
-
 def _selector(convention: _ConventionNames, workload_label: str, unset: Sequence[str], *, namespace: str,
               workload: str, pod: str, extra: Sequence[str] = ()) -> str:
-    """request_selector with the workload read from `workload_label` ("" = no workload matcher), the
-    labels in `unset` required to be empty (absent), and `extra` matchers appended."""
+    """Label matchers (without braces) for a convention's request series: its fixed matchers (Istio's
+    reporter, Linkerd's direction), then the namespace and the workload read from `workload_label` ("" =
+    no workload matcher; empty value = any non-empty one, so series without them are not counted as a
+    nameless application), the labels in `unset` required to be empty (absent), the pod, and `extra`."""
     parts = [f'{label_name(name)}="{escape_label_value(value)}"' for name, value in convention.matchers]
     selection = [(convention.namespace_label, namespace)]
     if workload_label:

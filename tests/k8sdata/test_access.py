@@ -45,13 +45,6 @@ def test_first_matching_rule_decides(identity: Identity, expected: Access | None
     assert parse_policy(POLICY).decide(identity) == expected
 
 
-def test_scoped_access_narrows_namespaces() -> None:
-    scoped = Access("engineer", frozenset({"payments", "shop"}))
-    assert scoped.narrow(None) == ("payments", "shop") and scoped.narrow("shop") == ("shop",)
-    assert scoped.narrow("kube-system") == () and not scoped.allows_namespace("kube-system")
-    assert Access("viewer").narrow(None) is None and Access("viewer").narrow("x") == ("x",)
-
-
 @pytest.mark.parametrize("text, line, words", [
     ("rules:\n  - emails: [a@b.c]\n    role: admin\n", 3, "unknown role 'admin'"),
     ("rules:\n  - emails: [a@b.c]\n", 2, "has no role"),
