@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -42,12 +43,27 @@ def prometheus_value(prometheus: Any, query: str) -> float:
     return float(result[0]["value"][1]) if result else float("nan")
 
 
+def page_query_moment(prometheus: Any, since: int, fragment: str) -> float:
+    """When Prometheus evaluated the page's query containing `fragment` (its query log's params.start):
+    the traffic is live, so the page's figure is compared with Prometheus' at that same moment."""
+    lines = prometheus.prometheus.query_log_path.read_text(encoding="utf-8").splitlines()[since:]
+    moments = [datetime.fromisoformat(entry["params"]["start"].replace("Z", "+00:00")).timestamp()
+               for entry in map(json.loads, lines)
+               if "httpRequest" in entry and fragment in entry["params"].get("query", "")]
+    assert moments, f"the page sent no query with {fragment!r}"
+    return moments[-1]
+
+
 def test_applications_table_has_the_sample_apps_with_red_numbers(prometheus: Any) -> None:
+    mark = prometheus.prometheus.query_log_lines()
     at = run_page()
     table = table_with(at, "Namespace", "Application", "Requests/s", "5xx errors", "p95 (ms)")
     assert set(zip(table["Namespace"], table["Application"], strict=True)) >= SHOP_APPS
     web = table[(table["Namespace"] == "shop") & (table["Application"] == "web")].iloc[0]
-    expected = prometheus_value(prometheus, 'sum(rate(http_requests_total{namespace="shop",app="web"}[5m]))')
+    moment = page_query_moment(prometheus, mark, "sum by (namespace, app, code, kams_workload_source)")
+    [answer] = prometheus.prometheus.query('sum(rate(http_requests_total{namespace="shop",app="web"}[5m]))',
+                                           moment)
+    expected = float(answer["value"][1])
     assert web["Requests/s"] == pytest.approx(expected, rel=0.15)
     # one row per application: its own metrics first; an ingress in front of it is named beside them
     assert web["Metrics from"] == "prometheus_client"
