@@ -38,11 +38,6 @@ def download_labels(at: AppTest) -> list[str]:
     return [button.label for button in at.get("download_button")]
 
 
-def prometheus_value(prometheus: Any, query: str) -> float:
-    result = prometheus.prometheus.query(query)
-    return float(result[0]["value"][1]) if result else float("nan")
-
-
 def page_query_moment(prometheus: Any, since: int, fragment: str) -> float:
     """When Prometheus evaluated the page's query containing `fragment` (its query log's params.start):
     the traffic is live, so the page's figure is compared with Prometheus' at that same moment."""
@@ -124,6 +119,7 @@ def test_a_namespace_without_request_metrics_explains_how_to_expose_them() -> No
 
 
 def test_endpoints_tab_breaks_down_by_path_method_and_status(prometheus: Any) -> None:
+    mark = prometheus.prometheus.query_log_lines()
     at = run_page(tab="Endpoints", app="shop/web")
     busiest = table_with(at, "Application", "Method", "Path", "Requests/s", "p95 (ms)")
     assert len(busiest) >= 2 and set(busiest["Application"]) == {"shop/web"}
@@ -131,8 +127,11 @@ def test_endpoints_tab_breaks_down_by_path_method_and_status(prometheus: Any) ->
     assert all(path.startswith("/") for path in busiest["Path"])
     # counted once: the web's own metrics, not added to the ingress' count of the same requests
     home = busiest[(busiest["Method"] == "GET") & (busiest["Path"] == "/")].iloc[0]
-    expected = prometheus_value(
-        prometheus, 'sum(rate(http_requests_total{namespace="shop",app="web",method="GET",path="/"}[5m]))')
+    moment = page_query_moment(prometheus, mark,
+                               "sum by (namespace, app, path, method, code, kams_workload_source)")
+    [answer] = prometheus.prometheus.query(
+        'sum(rate(http_requests_total{namespace="shop",app="web",method="GET",path="/"}[5m]))', moment)
+    expected = float(answer["value"][1])
     assert home["Requests/s"] == pytest.approx(expected, rel=0.15)
     every = table_with(at, "Status", "Metrics from")
     assert set(every["Metrics from"]) == {"prometheus_client"}
