@@ -319,8 +319,13 @@ def group_snapshots(objects: Iterable[tuple[str, int]]) -> list[SnapshotInfo]:
     return snapshots
 
 
-def _encode_tables(tables: Mapping[str, pd.DataFrame]) -> list[tuple[str, bytes, int]]:
-    """(safe table name, CSV bytes, rows) for each table, in the given order."""
+#: One table of a snapshot as it is stored: (safe table name, CSV bytes, rows).
+EncodedTable = tuple[str, bytes, int]
+
+
+def encode_tables(tables: Mapping[str, pd.DataFrame]) -> list[EncodedTable]:
+    """(safe table name, CSV bytes, rows) for each table, in the given order: the exact bytes that are
+    uploaded, or kept in the spool (k8sdata.spool) until they can be."""
     encoded: dict[str, tuple[bytes, int]] = {}
     for table, frame in tables.items():
         name = safe_segment(table, "table")
@@ -445,6 +450,9 @@ class Archive(Protocol):
     def ping(self) -> None: ...
     def upload_snapshot(self, tables: Mapping[str, pd.DataFrame], cluster: str | None,
                         context: str | None, at: datetime | None = None) -> list[str]: ...
+    def upload_encoded(self, encoded: list[EncodedTable], cluster: str | None, context: str | None,
+                       at: datetime | None = None, *, reuse_identical: bool = False) -> list[str]: ...
+    def written_snapshot(self, manifest_key: str) -> SnapshotInfo: ...
     def list_snapshots(self, limit: int = DEFAULT_LIST_LIMIT, cluster: str | None = None
                        ) -> list[SnapshotInfo]: ...
     def download(self, key: str) -> bytes: ...
@@ -500,10 +508,22 @@ class _SnapshotStore:
         """Write each table as CSV, then the manifest; return the keys in the order written (the
         manifest's last). Nothing is ever overwritten: a second snapshot in the same second takes the
         next sequence number (HHMMSSZ.2-...)."""
+        return self.upload_encoded(encode_tables(tables), cluster, context, at)
+
+    def upload_encoded(self, encoded: list[EncodedTable], cluster: str | None, context: str | None,
+                       at: datetime | None = None, *, reuse_identical: bool = False) -> list[str]:
+        """`upload_snapshot` for tables already encoded (see `encode_tables`). With `reuse_identical`, a
+        complete snapshot of the same cluster and second whose manifest lists exactly these tables with
+        these SHA-256 sums counts as this one, and its keys are returned without writing anything: a
+        spooled snapshot whose upload finished but whose local copy was not yet deleted (the run died in
+        between) is not archived twice."""
         self.ping()
         moment = _utc(at or datetime.now(UTC))
-        encoded = _encode_tables(tables)
         name = cluster or context or "unknown"
+        if reuse_identical:
+            earlier = self._identical_snapshot(name, moment, encoded)
+            if earlier is not None:
+                return earlier
         metadata = _object_metadata(cluster, context, moment)
         notes = _notes_of(next((body for table, body, _ in encoded if table == "notes"), None))
         seq = self._free_seq(self.prefix, name, moment)
@@ -518,6 +538,30 @@ class _SnapshotStore:
                 seq += 1
         raise KeyExists(self._source,
                         f"{_MAX_SEQ_ATTEMPTS} names for the snapshot at {_iso(moment)} were taken")
+
+    def _identical_snapshot(self, cluster: str, moment: datetime, encoded: list[EncodedTable]
+                            ) -> list[str] | None:
+        """The keys (manifest last) of a complete snapshot in that second holding exactly `encoded`."""
+        stem = snapshot_folder(self.prefix, cluster, moment) + snapshot_stamp(moment)
+        wanted = {table: sha256_hex(body) for table, body, _rows in encoded}
+        for candidate in group_snapshots(self._list(stem)):
+            if candidate.manifest_key is None or set(candidate.tables) != set(wanted):
+                continue
+            listed = (self.read_manifest(candidate) or {}).get("tables", {})
+            if {table: entry.get("sha256") for table, entry in listed.items()} == wanted:
+                return [*(listed[table]["key"] for table, _body, _rows in encoded), candidate.manifest_key]
+        return None
+
+    def written_snapshot(self, manifest_key: str) -> SnapshotInfo:
+        """The snapshot whose manifest is `manifest_key`, as listed now (to verify what was written)."""
+        parsed = parse_key(manifest_key)
+        if parsed is None or not parsed.is_manifest:
+            raise SourceError(self._source, f"{manifest_key!r} is not a snapshot manifest's key")
+        for snapshot in group_snapshots(self._list(parsed.base)):
+            if snapshot.manifest_key == manifest_key:
+                return snapshot
+        raise SourceError(self._source, f"{manifest_key!r} is missing right after it was written",
+                          hint="Check the store's health: it lost a file it had confirmed.")
 
     def _free_seq(self, prefix: str, cluster: str, moment: datetime) -> int:
         """One more than the highest sequence number already used in that second (one listing: the
@@ -701,7 +745,7 @@ class _SnapshotStore:
                 base = snapshot_base(self.prefix, snapshot.cluster, None, snapshot.taken_at, seq)
                 keys = self._write_snapshot(base, encoded, meta, snapshot.cluster, context, snapshot.taken_at,
                                             notes, migrated_from=snapshot.folder)
-                [copy] = [snap for snap in group_snapshots(self._list(base)) if snap.manifest_key == keys[-1]]
+                copy = self.written_snapshot(keys[-1])
             problems = self.verify_snapshot(copy)
             if problems:
                 raise Corrupt(self._source, f"the copy of {snapshot.folder} does not verify: {problems[0]}")

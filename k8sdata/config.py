@@ -56,6 +56,11 @@ def _ports(raw: str | None) -> tuple[int, ...]:
     return tuple(sorted(port for port in ports if 0 < port < 65536))
 
 
+def _cache_dir(environ: Mapping[str, str], home: Path) -> Path:
+    """KAMS's folder for data that outlives a run but can be rebuilt or re-sent (XDG base directories)."""
+    return Path(_blank_to_none(environ.get("XDG_CACHE_HOME")) or home / ".cache") / "kams"
+
+
 def _blank_to_none(value: str | None) -> str | None:
     if value is None:
         return None
@@ -75,6 +80,8 @@ class Settings:
     s3_prefix: str = "kams"  # $KAMS_S3_PREFIX
     s3_endpoint_url: str | None = None  # $AWS_ENDPOINT_URL_S3; credentials via boto3's own chain
     archive_dir: str | None = None  # $KAMS_ARCHIVE_DIR (local folder alternative to S3)
+    # Where snapshots wait while the archive cannot take them (k8sdata.spool); it must outlive the run.
+    spool_dir: str | None = None  # $KAMS_SPOOL_DIR, else $XDG_CACHE_HOME/kams/spool or ~/.cache/kams/spool
     demo: bool = False  # $KAMS_DEMO == "1": show the "demo cluster" banner
     # Prometheus behind authentication or a private CA (Thanos, Mimir, a gateway in front of Prometheus).
     prometheus_token: str | None = None  # $PROMETHEUS_TOKEN: sent as "Authorization: Bearer ..."
@@ -131,6 +138,7 @@ class Settings:
             s3_prefix=(env.get("KAMS_S3_PREFIX") or "kams").strip("/ ") or "kams",
             s3_endpoint_url=_blank_to_none(env.get("AWS_ENDPOINT_URL_S3")),
             archive_dir=_blank_to_none(env.get("KAMS_ARCHIVE_DIR")),
+            spool_dir=_blank_to_none(env.get("KAMS_SPOOL_DIR")) or str(_cache_dir(env, home) / "spool"),
             demo=env.get("KAMS_DEMO", "").strip() == "1",
             prometheus_token=_blank_to_none(env.get("PROMETHEUS_TOKEN")),
             prometheus_token_file=_blank_to_none(env.get("PROMETHEUS_TOKEN_FILE")),

@@ -1,7 +1,8 @@
 """One archived snapshot: the cluster's tables at one moment, for the archive (k8sdata.archive).
 
     tables = take_snapshot(kube, prom, settings)          # {"pods": DataFrame, "events": ..., ...}
-    keys = archive_snapshot(archive, tables, cluster, context, at)
+    delivery = deliver_snapshot(archive, Spool.from_settings(settings), tables, cluster, context, at)
+    # (k8sdata.spool: the backlog first; on failure the snapshot is spooled and Spooled raised)
 
 Tables (see docs/archive.md): pods, events, nodes (k8sdata.frames), workloads (Deployments, StatefulSets
 and DaemonSets with their rollout status, k8sdata.workloads; from the lists the security scan reads anyway,
@@ -21,14 +22,13 @@ A source that fails becomes a note; the other tables are still taken.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from k8sdata import frames
 from k8sdata.alerts import prometheus_alerts
-from k8sdata.archive import Archive
 from k8sdata.config import Settings
 from k8sdata.conventions import conventions_from_settings, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
@@ -198,14 +198,6 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
         tables[NOTES_TABLE] = pd.DataFrame(notes, columns=NOTE_COLUMNS)
     say("Snapshot taken.")
     return tables
-
-
-def archive_snapshot(archive: Archive, tables: Mapping[str, pd.DataFrame], cluster: str | None,
-                     context: str | None, at: dt.datetime | None) -> list[str]:
-    """Write the tables as one snapshot (k8sdata.archive keys), each upload verified, then its manifest;
-    return the keys written, the manifest's last. Raises the archive's SourceError (forbidden,
-    unreachable, no bucket, Corrupt, ...)."""
-    return archive.upload_snapshot(tables, cluster, context, at)
 
 
 def cluster_name(settings: Settings, context: str | None) -> str | None:

@@ -195,7 +195,8 @@ class Sandbox:
         from k8sdata.config import Settings
         from k8sdata.kube import KubeClient
         from k8sdata.prom import client_from_settings
-        from k8sdata.snapshot import NOTES_TABLE, archive_snapshot, cluster_name, take_snapshot
+        from k8sdata.snapshot import NOTES_TABLE, cluster_name, take_snapshot
+        from k8sdata.spool import Spool, deliver_snapshot
 
         store = self.s3
         if store is None:
@@ -215,15 +216,21 @@ class Sandbox:
             kube.close()
             if prom is not None:
                 prom.close()
-        keys = archive_snapshot(archive, tables, cluster_name(settings, None), kube.context, at)
+        # Spooled (S3 down) raises with its sentence, which the Snapshotter logs; the next one uploads it.
+        delivery = deliver_snapshot(archive, Spool.from_settings(settings), tables,
+                                    cluster_name(settings, None), kube.context, at)
+        keys = delivery.keys
         notes = len(tables[NOTES_TABLE]) if NOTES_TABLE in tables else 0
-        manifest = keys[-1] if keys else "-"  # written last: the snapshot is complete
-        return (f"snapshot archived: {len(keys) - 1} tables, manifest s3://{store.bucket}/{manifest}"
-                + (f" ({notes} note(s))" if notes else ""))
+        backlog = len(delivery.drained.uploaded)
+        return (f"snapshot archived: {len(keys) - 1} tables, manifest s3://{store.bucket}/{keys[-1]}"
+                + (f" ({notes} note(s))" if notes else "")
+                + (f"; {backlog} spooled snapshot(s) uploaded first" if backlog else ""))
 
     def env(self) -> dict[str, str]:
         """Environment for KAMS (website or CLI) to monitor this sandbox."""
-        environment = {"KUBECONFIG": str(self.kubeconfig), "KAMS_DEMO": "1"}
+        # One spool for the demo's snapshotter and its website, so the Connections panel counts its backlog.
+        environment = {"KUBECONFIG": str(self.kubeconfig), "KAMS_DEMO": "1",
+                       "KAMS_SPOOL_DIR": str(self.workdir / "spool")}
         if self.metrics is not None:
             environment["PROMETHEUS_URL"] = self.metrics.url
         if self.alertmanager is not None:

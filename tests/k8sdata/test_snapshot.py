@@ -34,10 +34,10 @@ from k8sdata.snapshot import (
     SCORE_COLUMNS,
     SNAPSHOT_REQUESTS,
     TABLES,
-    archive_snapshot,
     cluster_name,
     take_snapshot,
 )
+from k8sdata.spool import Spool
 from sandbox import demo_names
 from sandbox.seaweed import SeaweedS3
 
@@ -139,7 +139,7 @@ def test_a_forbidden_source_is_a_note_and_the_other_tables_are_written(kube_faul
     assert notes_for(tables, "requests")  # no Prometheus given: said, not fatal
 
     archive = FolderArchive(tmp_path)
-    keys = archive_snapshot(archive, tables, "kams-demo", "kams-demo", AT)
+    keys = archive.upload_snapshot(tables, "kams-demo", "kams-demo", AT)
     [snapshot] = archive.list_snapshots()
     *table_keys, manifest = keys  # the manifest is written last
     assert snapshot.keys == tuple(sorted(table_keys)) and NOTES_TABLE in snapshot.tables
@@ -234,10 +234,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3: SeaweedS3) -> I
 
 
 def test_cli_to_s3_writes_every_table_and_a_bad_bucket_exits_1(kube_api: Any, s3: SeaweedS3,
-                                                               aws_env: pytest.MonkeyPatch) -> None:
+                                                               aws_env: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
     prefix = f"snap-{uuid.uuid4().hex[:8]}"
     environ = {"KUBECONFIG": str(kube_api.reader_kubeconfig), "KAMS_REQUEST_TIMEOUT": TIMEOUT,
-               "AWS_ENDPOINT_URL_S3": s3.endpoint_url, "HOME": "/nonexistent"}
+               "AWS_ENDPOINT_URL_S3": s3.endpoint_url, "HOME": "/nonexistent",
+               "KAMS_SPOOL_DIR": str(tmp_path / "spool")}
     out, err = io.StringIO(), io.StringIO()
     code = cli_main(["snapshot", "--to", f"s3://{s3.bucket}/{prefix}", "--cluster", "prod-eu"], out=out,
                     err=err, environ=environ)
@@ -261,6 +263,9 @@ def test_cli_to_s3_writes_every_table_and_a_bad_bucket_exits_1(kube_api: Any, s3
                     environ=environ)
     assert code == 1
     assert "no-such-bucket-kams" in err.getvalue()
+    # Not lost: kept for that bucket, which the next run tries first (k8sdata.spool; test_archive_spool.py).
+    assert "The snapshot was kept in the spool" in err.getvalue()
+    assert Spool(tmp_path / "spool").count() == 1
 
 
 def test_demo_snapshotter_logs_a_failure_and_keeps_going(capsys: pytest.CaptureFixture[str]) -> None:
