@@ -447,6 +447,7 @@ class Archive(Protocol):
     """What pages and the CLI need from an archive, wherever it stores things."""
 
     def describe(self) -> str: ...
+    def destination(self) -> str: ...
     def ping(self) -> None: ...
     def upload_snapshot(self, tables: Mapping[str, pd.DataFrame], cluster: str | None,
                         context: str | None, at: datetime | None = None) -> list[str]: ...
@@ -802,8 +803,13 @@ class S3Archive(_SnapshotStore):
                    timeout=settings.request_timeout)
 
     def describe(self) -> str:
-        where = f"s3://{self.bucket or '?'}/{self.prefix}".rstrip("/")
+        where = self.destination()
         return f"{where} at {self.endpoint_url}" if self.endpoint_url else where
+
+    def destination(self) -> str:
+        """Which archive this is, whatever the endpoint it is reached through (a spooled snapshot is
+        meant for the bucket and prefix, and still goes there after AWS_ENDPOINT_URL_S3 is corrected)."""
+        return f"s3://{self.bucket or '?'}/{self.prefix}".rstrip("/")
 
     # -- plumbing --
 
@@ -1062,6 +1068,9 @@ class FolderArchive(_SnapshotStore):
 
     def describe(self) -> str:
         return str(self.root)
+
+    def destination(self) -> str:
+        return str(self.root.absolute())
 
     def ping(self) -> None:
         if not self.root.is_dir():

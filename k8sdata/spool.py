@@ -13,7 +13,7 @@ On disk, one folder per snapshot, named so that names sort by time:
 
 A snapshot is written into a hidden folder and renamed into place once every file is flushed to disk,
 so a run that dies half-way leaves a hidden folder that is never uploaded (and is tidied after a day),
-never half a snapshot. A spooled snapshot remembers its destination (`archive.describe()`): it is only
+never half a snapshot. A spooled snapshot remembers its destination (`archive.destination()`): it is only
 ever uploaded there, never to another archive a later command happens to name. Uploads hold an
 exclusive lock on `<spool>/.lock`, so the CronJob, the CLI and every viewer of the website never
 upload the same snapshot twice; whoever finds the lock taken leaves the work to its holder.
@@ -70,7 +70,7 @@ class SpooledSnapshot:
     """One snapshot waiting in the spool."""
 
     path: Path
-    destination: str  # archive.describe() of the archive it is meant for
+    destination: str  # archive.destination() of the archive it is meant for
     cluster: str | None
     context: str | None
     taken_at: datetime  # UTC
@@ -180,7 +180,7 @@ class Spool:
         against its spooled SHA-256 sums before its local copy is deleted. Stops at the first failure of
         the archive (the rest wait for the next run); a snapshot damaged on disk is skipped and named."""
         result = DrainResult()
-        destination = archive.describe()
+        destination = archive.destination()
         if not self.pending(destination):
             return result
         with self._locked() as held:
@@ -316,5 +316,9 @@ def deliver_snapshot(archive: Archive, spool: Spool, tables: Mapping[str, pd.Dat
             return Delivery(keys=archive.upload_encoded(encoded, cluster, context, at), drained=drained)
         except SourceError as error:
             failure = error
-    kept = spool.put(encoded, destination=archive.describe(), cluster=cluster, context=context, at=at)
+    try:
+        kept = spool.put(encoded, destination=archive.destination(), cluster=cluster, context=context, at=at)
+    except SpoolBroken as broken:
+        raise SpoolBroken("archive", f"{broken.detail}; it was needed because the archive failed: "
+                                     f"{failure.sentence}") from failure
     raise Spooled(failure, kept.path) from failure

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     notes = tables.get(NOTES_TABLE)
     if not any(name in tables for name in KUBERNETES_TABLES):
         with contextlib.suppress(SourceError):  # nothing new to archive, but the backlog still goes first
-            _report_backlog(spool, archive.describe(), spool.drain(archive))
+            _report_backlog(spool, archive.destination(), spool.drain(archive))
         first = notes["sentence"].iloc[0] if notes is not None and len(notes) else "no table was taken"
         raise ClusterUnreadable("kubernetes", f"the snapshot was not written: {first}")
     if notes is not None:
@@ -74,9 +74,9 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         delivery = deliver_snapshot(archive, spool, tables, cluster, context, at,
                                     progress=lambda line: print(line, file=sys.stderr))
     except Spooled:
-        _report_backlog(spool, archive.describe(), None)
+        _report_backlog(spool, archive.destination(), None)
         raise
-    _report_backlog(spool, archive.describe(), delivery.drained)
+    _report_backlog(spool, archive.destination(), delivery.drained)
     *table_keys, manifest = delivery.keys  # the manifest is written, and listed, last
     out.write(f"Wrote {len(table_keys)} tables to {archive.describe()}, each verified:\n")
     for (name, frame), key in zip(tables.items(), table_keys, strict=True):
