@@ -38,6 +38,7 @@ from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
 from k8sdata.prom import PromClient, client_from_settings
+from k8sdata.spool import Spool
 from k8sdata.watchcache import SingleFlight, WatchedList, slim_pod
 
 T = TypeVar("T")
@@ -501,8 +502,8 @@ def overview_data(settings: Settings, context: str | None, namespace: str | None
 # --- connection status -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ConnectionStatus:
-    source: str  # "Kubernetes", "Prometheus", "S3"
-    state: Literal["ok", "not configured", "error"]
+    source: str  # "Kubernetes", "Prometheus", "S3", "Spool"
+    state: Literal["ok", "not configured", "error", "waiting"]
     text: str  # "connected, v1.31.0" / "not configured" / the error's sentence
 
 
@@ -539,10 +540,46 @@ def _s3_status(settings: Settings) -> str:
     return f"connected, {chosen.describe()}"
 
 
+@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+def _spool_status(settings: Settings, archive_works: bool) -> ConnectionStatus:
+    """How many snapshots wait in the spool for this archive. While the archive works the website uploads
+    them first (k8sdata.spool: oldest first, verified; one uploader at a time across processes), as the
+    CLI and the CronJob do, so a backlog left by an outage goes without anyone running a command."""
+    chosen = _archive(settings)
+    spool = Spool.from_settings(settings)
+    if chosen is None:
+        return ConnectionStatus("Spool", "not configured", "not configured")
+    destination = chosen.destination()
+    drained = spool.drain(chosen) if archive_works else None
+    waiting = spool.count(destination)
+    uploaded = len(drained.uploaded) if drained is not None else 0
+    done = f"; {uploaded} spooled snapshot(s) uploaded just now" if uploaded else ""
+    if not waiting:
+        return ConnectionStatus("Spool", "ok", f"empty{done}")
+    why = drained.error.sentence if drained is not None and drained.error is not None else (
+        "they are uploaded once the archive works again" if not archive_works
+        else "another KAMS process is uploading them" if drained is not None and drained.busy
+        else "some cannot be read; see the snapshot command's output")
+    return ConnectionStatus("Spool", "waiting", f"{waiting} snapshot(s) wait in {spool.root}{done}: {why}")
+
+
 def connection_statuses(settings: Settings, context: str | None) -> list[ConnectionStatus]:
-    """Kubernetes, Prometheus and S3: ok (with version) / not configured / the failure's sentence."""
-    return [
+    """Kubernetes, Prometheus and S3: ok (with version) / not configured / the failure's sentence; then
+    the spool: how many snapshots wait for the archive (uploaded here first when the archive works)."""
+    statuses = [
         _status("Kubernetes", lambda: f"connected, {cached_kube(settings, context).version()}"),
         _status("Prometheus", lambda: f"connected, Prometheus {cached_prom(settings).version()}"),
         _status("S3", lambda: _s3_status(settings)),
     ]
+    if statuses[-1].state != "not configured":  # no archive: no spool worth a line
+        archive_works = statuses[-1].state == "ok"
+        statuses.append(_status_of("Spool", lambda: _spool_status(settings, archive_works)))
+    return statuses
+
+
+def _status_of(source: str, check: Callable[[], ConnectionStatus]) -> ConnectionStatus:
+    """A check that decides its own state; its failure is shown as any other source's."""
+    try:
+        return check()
+    except SourceError as error:
+        return ConnectionStatus(source, "error", error.sentence)

@@ -46,6 +46,7 @@ _STATUS_ICON: dict[str, str] = {
     "ok": ":green[:material/check_circle:]",
     "not configured": ":gray[:material/radio_button_unchecked:]",
     "error": ":red[:material/error:]",
+    "waiting": ":orange[:material/schedule:]",
 }
 
 
