@@ -28,6 +28,7 @@ def test_base_renders_the_expected_objects() -> None:
         ("ClusterRoleBinding", "kams-reader"), ("ConfigMap", "kams-config"), ("Deployment", "kams"),
         ("Service", "kams"), ("NetworkPolicy", "kams"), ("PrometheusRule", "kams-alerts"),
         ("CronJob", "kams-snapshot"), ("NetworkPolicy", "kams-snapshot"),
+        ("PersistentVolumeClaim", "kams-snapshot-spool"),
     ])
     for obj in rendered():
         if obj["kind"] not in {"Namespace", "ClusterRole", "ClusterRoleBinding"}:
@@ -38,7 +39,7 @@ def test_base_renders_the_expected_objects() -> None:
 CUSTOM_KINDS = {"PrometheusRule"}
 
 
-@pytest.mark.parametrize("index", range(10))
+@pytest.mark.parametrize("index", range(11))
 def test_every_object_validates_against_the_kubernetes_schema(index: int) -> None:
     obj = [obj for obj in rendered() if obj["kind"] not in CUSTOM_KINDS][index]
     kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
@@ -46,7 +47,7 @@ def test_every_object_validates_against_the_kubernetes_schema(index: int) -> Non
 
 def test_every_built_in_object_is_validated() -> None:
     # The parametrised range above must grow with the base, or new objects go unchecked.
-    assert len([obj for obj in rendered() if obj["kind"] not in CUSTOM_KINDS]) == 10
+    assert len([obj for obj in rendered() if obj["kind"] not in CUSTOM_KINDS]) == 11
 
 
 def test_cluster_role_is_read_only_exact_and_never_secrets() -> None:

@@ -78,3 +78,15 @@ def test_network_policy_selects_the_job_pods_and_admits_nothing() -> None:
     # The website's Service and policy must not pick up the job's pods.
     assert not the("Service", "kams")["spec"]["selector"].items() <= labels.items()
     assert not web_policy["podSelector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_spool_is_a_claim_that_outlives_the_job_pod() -> None:
+    [container] = job_pod_spec()["containers"]
+    assert {"name": "KAMS_SPOOL_DIR", "value": "/var/spool/kams"} in container["env"]
+    assert {"name": "spool", "mountPath": "/var/spool/kams"} in container["volumeMounts"]
+    [volume] = [volume for volume in job_pod_spec()["volumes"] if volume["name"] == "spool"]
+    claim = the("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["metadata"]["namespace"] == cronjob()["metadata"]["namespace"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
+    # The job's user owns what it writes there (fsGroup), under the restricted Pod Security profile.
+    assert job_pod_spec()["securityContext"]["fsGroup"] == 10001
