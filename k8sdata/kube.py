@@ -26,6 +26,7 @@ import orjson
 import urllib3
 
 from k8sdata.access import api_path_refusal
+from k8sdata.breaker import CircuitBreaker
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
@@ -279,6 +280,8 @@ class KubeClient:
             settings, wanted, service_account_dir=service_account_dir, environ=environ)
         self.context: str = self._connection.context
         self.host: str = self._connection.server
+        #: Set by whoever shares this client (the website): one timeout, not one per request.
+        self.breaker: CircuitBreaker | None = None
         self._pool_lock = threading.Lock()
         # Built now, so a bad CA or client certificate file is reported by the constructor.
         self._pool_certificate: ClientCertificate | None = self._connection.certificate
@@ -369,6 +372,23 @@ class KubeClient:
             raise _HttpStatus(response.status, error_body, response.headers)
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def _request_errors(self, path: str, *, ask: bool = True, record: bool = True) -> Iterator[None]:
+        """`_source_errors`, through the client's circuit breaker (k8sdata.breaker) when it has one: while
+        the server is known to be gone a request fails at once (`ask`: this is a new request), and a
+        timeout or a refused connection tells the breaker (`record`: unless the wait was someone else's,
+        such as a kubelet behind the API server)."""
+        breaker = self.breaker
+        if breaker is not None and ask:
+            breaker.check()
+        try:
+            with _source_errors(path):
+                yield
+        except SourceError as error:
+            if breaker is not None and record:
+                breaker.record(error)
+            raise
+
     def _get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> bytes:
         """GET path and return the body; every failure becomes a SourceError kind."""
         return self._read(self._open(path, query), path)
@@ -376,14 +396,13 @@ class KubeClient:
     def _open(self, path: str, query: list[tuple[str, str | int]] | None = None) -> Any:
         """Send GET path and return the response once its status and headers are in; the body is left
         to `_read` (meanwhile the server goes on writing it into the socket's buffers)."""
-        with _source_errors(path):
+        with self._request_errors(path):
             return self._send("GET", path, query)
 
-    @staticmethod
-    def _read(response: Any, path: str) -> bytes:
+    def _read(self, response: Any, path: str) -> bytes:
         """The whole body of a response from `_open`; its connection goes back to the pool."""
         try:
-            with _source_errors(path):
+            with self._request_errors(path, ask=False):
                 return response.read()
         finally:
             with contextlib.suppress(Exception):
@@ -633,7 +652,7 @@ class KubeClient:
                 "spec": {"namespace": _check_segment(namespace)}}
         response = None
         try:
-            with _source_errors(path):
+            with self._request_errors(path):
                 response = self._send("POST", path, None, body=orjson.dumps(body))
                 raw = response.read()
         finally:

@@ -24,6 +24,7 @@ import pandas as pd
 import requests
 
 from k8sdata.access import current_scope, promql_refusal
+from k8sdata.breaker import CircuitBreaker
 from k8sdata.errors import (
     Forbidden,
     NotConfigured,
@@ -116,6 +117,8 @@ class JsonHttpClient:
         self._session.headers["Accept"] = "application/json"
         # Passed on every request: a Session's own `verify` loses to $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE.
         self._verify: str | bool = ca_file if ca_file is not None else True
+        #: Set by whoever shares this client (the website): one timeout, not one per request.
+        self.breaker: CircuitBreaker | None = None
 
     def close(self) -> None:
         self._session.close()
@@ -134,7 +137,20 @@ class JsonHttpClient:
 
     def _response(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None
                   ) -> requests.Response:
-        """GET `path`; transport failures become SourceError kinds, HTTP statuses are left to callers."""
+        """GET `path`; transport failures become SourceError kinds, HTTP statuses are left to callers.
+        Through the client's circuit breaker when it has one (k8sdata.breaker): while the server is
+        known to be gone this fails at once, and a timeout or refused connection opens it."""
+        breaker = self.breaker
+        if breaker is None:
+            return self._send(path, params)
+        breaker.check()
+        try:
+            return self._send(path, params)
+        except SourceError as error:
+            breaker.record(error)
+            raise
+
+    def _send(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None) -> requests.Response:
         try:
             return self._session.get(f"{self.url}{path}", params=params, headers=self._auth_headers(),
                                      timeout=(self.timeout, self.timeout), verify=self._verify)

@@ -16,12 +16,14 @@ import streamlit as st
 from k8sdata import alerts
 from k8sdata.config import Settings
 from k8sdata.prom import PromClient
-from ui.data import DATA_TTL_SECONDS, prom_client
+from ui.data import DATA_TTL_SECONDS, prom_client, shared_breaker
 
 
 @st.cache_resource(show_spinner=False)
 def _alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
-    return alerts.alertmanager_from_settings(settings)
+    client = alerts.alertmanager_from_settings(settings)
+    client.breaker = shared_breaker("alertmanager", client.url, settings)
+    return client
 
 
 

@@ -31,6 +31,7 @@ import streamlit as st
 
 from k8sdata import health, history, resources
 from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
+from k8sdata.breaker import CircuitBreaker, backoff_for
 from k8sdata.config import Settings
 from k8sdata.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
 from k8sdata.errors import NotConfigured, SourceError
@@ -98,15 +99,47 @@ def _guarded(key: Hashable, read: Callable[[], T]) -> T:
 
 
 # --- clients -----------------------------------------------------------------------------------------
+class _Breakers:
+    """One circuit breaker per source and cluster (k8sdata.breaker), shared by every viewer, so that one
+    timeout marks the source down for everyone for a short back-off; the Refresh button closes them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._breakers: dict[Hashable, CircuitBreaker] = {}
+
+    def get(self, key: Hashable, request_timeout: float) -> CircuitBreaker:
+        with self._lock:
+            return self._breakers.setdefault(key, CircuitBreaker(backoff_for(request_timeout)))
+
+    def reset(self) -> None:
+        with self._lock:
+            for breaker in self._breakers.values():
+                breaker.reset()
+
+
+@st.cache_resource(show_spinner=False)
+def _breakers() -> _Breakers:
+    return _Breakers()
+
+
+def shared_breaker(source: str, key: Hashable, settings: Settings) -> CircuitBreaker:
+    """The breaker of one source (kubernetes, prometheus, alertmanager, clair) at one address."""
+    return _breakers().get((source, key), settings.request_timeout)
+
+
 @st.cache_resource(show_spinner=False)
 def _kube_client(settings: Settings, context: str | None) -> KubeClient:
-    return KubeClient(settings, context)
+    client = KubeClient(settings, context)
+    client.breaker = shared_breaker("kubernetes", (client.host, client.context), settings)
+    return client
 
 
 @st.cache_resource(show_spinner=False)
 def _prom_client(settings: Settings) -> PromClient:
     # From the settings as a whole, so the bearer token (or its file) and the CA reach every page.
-    return client_from_settings(settings)
+    client = client_from_settings(settings)
+    client.breaker = shared_breaker("prometheus", client.url, settings)
+    return client
 
 
 def kube_client(settings: Settings, context: str | None) -> KubeClient:
@@ -391,6 +424,7 @@ def clear_data_caches() -> None:
     for function in _DATA_FUNCTIONS:
         function.clear()
     _failure_guard().forget()
+    _breakers().reset()
     _s3_status.clear()
 
 
