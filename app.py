@@ -37,6 +37,8 @@ PAGES = (
     PageSpec("pages/requests.py", "Requests", ":material/monitoring:"),
     PageSpec("pages/logs.py", "Logs", ":material/article:"),
     PageSpec("pages/security.py", "Security", ":material/shield:"),
+    # The archive's trends and tables: as sensitive as the Security page, so the same roles.
+    PageSpec("pages/history.py", "History", ":material/history:"),
 )
 
 settings = Settings.from_env()
@@ -66,8 +68,7 @@ navigation = st.navigation([
 
 with st.sidebar:
     auth.render_signed_in(admission)
-if admission.access.engineer:
-    render_sidebar(settings)
+draw_connections = render_sidebar(settings) if admission.access.engineer else None
 
 if settings.demo:
     st.info(
@@ -79,3 +80,5 @@ if settings.demo:
     )
 
 navigation.run()
+if draw_connections is not None:  # after the page body, in its place in the sidebar
+    draw_connections()

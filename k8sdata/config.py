@@ -80,6 +80,9 @@ class Settings:
     s3_prefix: str = "kams"  # $KAMS_S3_PREFIX
     s3_endpoint_url: str | None = None  # $AWS_ENDPOINT_URL_S3; credentials via boto3's own chain
     archive_dir: str | None = None  # $KAMS_ARCHIVE_DIR (local folder alternative to S3)
+    # $KAMS_ARCHIVE_MIRROR: where the History page mirrors S3 snapshots for DuckDB (a subfolder per
+    # bucket); default $XDG_CACHE_HOME/kams/mirror, else ~/.cache/kams/mirror.
+    archive_mirror: str | None = None
     # Where snapshots wait while the archive cannot take them (k8sdata.spool); it must outlive the run.
     spool_dir: str | None = None  # $KAMS_SPOOL_DIR, else $XDG_CACHE_HOME/kams/spool or ~/.cache/kams/spool
     demo: bool = False  # $KAMS_DEMO == "1": show the "demo cluster" banner
@@ -138,6 +141,8 @@ class Settings:
             s3_prefix=(env.get("KAMS_S3_PREFIX") or "kams").strip("/ ") or "kams",
             s3_endpoint_url=_blank_to_none(env.get("AWS_ENDPOINT_URL_S3")),
             archive_dir=_blank_to_none(env.get("KAMS_ARCHIVE_DIR")),
+            archive_mirror=(_blank_to_none(env.get("KAMS_ARCHIVE_MIRROR"))
+                            or str(_cache_dir(env, home) / "mirror")),
             spool_dir=_blank_to_none(env.get("KAMS_SPOOL_DIR")) or str(_cache_dir(env, home) / "spool"),
             demo=env.get("KAMS_DEMO", "").strip() == "1",
             prometheus_token=_blank_to_none(env.get("PROMETHEUS_TOKEN")),

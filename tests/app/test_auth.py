@@ -147,6 +147,7 @@ def test_a_scoped_engineer_picks_only_their_namespaces() -> None:
 #: Every page and tab a scoped engineer can open, and deep links into a namespace they may not see.
 SWEEP: list[tuple[str, dict[str, str]]] = [
     ("pages/overview.py", {}), ("pages/health.py", {}), ("pages/alerts.py", {}), ("pages/security.py", {}),
+    ("pages/history.py", {}),
     *[("pages/pods.py", {"tab": tab}) for tab in ("Pods", "Workloads", "Nodes", "Right-sizing")],
     *[("pages/requests.py", {"tab": tab}) for tab in ("Applications", "Charts", "Endpoints",
                                                        "Traffic patterns")],

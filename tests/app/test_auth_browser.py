@@ -28,7 +28,7 @@ rules:
   - groups: [founders]
     role: viewer
 """
-ENGINEER_PAGES = ["Overview", "Health", "Pods", "Alerts", "Requests", "Logs", "Security"]
+ENGINEER_PAGES = ["Overview", "Health", "Pods", "Alerts", "Requests", "Logs", "Security", "History"]
 
 
 def kams_env(kube_api: Any, prometheus: Any, s3: Any, workdir: Path, **extra: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ def test_defaults_with_empty_environment(tmp_path: Path) -> None:
     assert settings == Settings(kubeconfig=None, context=None, in_cluster=False, prometheus_url=None,
                                 request_timeout=10.0, app_label="app", s3_bucket=None, s3_prefix="kams",
                                 s3_endpoint_url=None, archive_dir=None, demo=False,
+                                archive_mirror=str(tmp_path / ".cache" / "kams" / "mirror"),
                                 spool_dir=str(tmp_path / ".cache" / "kams" / "spool"))
     assert settings.kubernetes_configured is False
 
@@ -24,6 +25,7 @@ def test_the_spool_follows_xdg_cache_home_unless_kams_spool_dir_is_set(tmp_path:
     assert xdg.spool_dir == "/var/cache/me/kams/spool"
     chosen = Settings.from_env({"XDG_CACHE_HOME": "/var/cache/me", "KAMS_SPOOL_DIR": "/spool"}, home=tmp_path)
     assert chosen.spool_dir == "/spool"
+    assert xdg.archive_mirror == "/var/cache/me/kams/mirror"
 
 
 def test_every_variable_is_read(tmp_path: Path) -> None:
@@ -35,6 +37,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "PROMETHEUS_URL": "http://prom:9090", "KAMS_REQUEST_TIMEOUT": "2.5", "KAMS_APP_LABEL": "service",
         "KAMS_S3_BUCKET": "bucket", "KAMS_S3_PREFIX": "/team/kams/", "AWS_ENDPOINT_URL_S3": "http://s3:8333",
         "KAMS_ARCHIVE_DIR": "/tmp/archive", "KAMS_SPOOL_DIR": "/var/spool/kams", "KAMS_DEMO": "1",
+        "KAMS_ARCHIVE_MIRROR": "/var/cache/kams-mirror",
         "PROMETHEUS_TOKEN": "secret", "PROMETHEUS_TOKEN_FILE": "/var/run/prom/token",
         "PROMETHEUS_CA_FILE": "/etc/prom/ca.pem", "ALERTMANAGER_URL": "http://alertmanager:9093",
         "CLAIR_URL": "http://clair:6060", "CLAIR_PSK": "c2VjcmV0", "CLAIR_PSK_FILE": "/var/run/clair/psk",
@@ -46,7 +49,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "kubeconfig": "/a/one.yaml:/b/two.yaml", "context": "prod", "in_cluster": True,
         "prometheus_url": "http://prom:9090", "request_timeout": 2.5, "app_label": "service",
         "s3_bucket": "bucket", "s3_prefix": "team/kams", "s3_endpoint_url": "http://s3:8333",
-        "archive_dir": "/tmp/archive", "spool_dir": "/var/spool/kams", "demo": True,
+        "archive_dir": "/tmp/archive", "archive_mirror": "/var/cache/kams-mirror",
+        "spool_dir": "/var/spool/kams", "demo": True,
         "prometheus_token": "secret", "prometheus_token_file": "/var/run/prom/token",
         "prometheus_ca_file": "/etc/prom/ca.pem", "alertmanager_url": "http://alertmanager:9093",
         **REQUEST_DEFAULTS, "security_severity": (), "security_allowed_host_ports": (),
