@@ -22,12 +22,15 @@ import math
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from k8sdata import health, history, resources
 from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
@@ -425,6 +428,7 @@ def clear_data_caches() -> None:
         function.clear()
     _failure_guard().forget()
     _breakers().reset()
+    _prefetch().forget()
     _s3_status.clear()
 
 
@@ -507,11 +511,68 @@ def contexts(settings: Settings) -> tuple[list[str], str | None]:
         return [], None
 
 
-def namespaces(settings: Settings, context: str | None) -> list[str] | SourceError:
+#: How long the sidebar waits for the namespace list before drawing without it (the page must not wait).
+NAMESPACES_WAIT_SECONDS = 0.5
+
+
+class Prefetch:
+    """Reads that must never hold up a page (the sidebar's): started in a worker thread, waited for a
+    moment, and remembered. A read that is not back in time returns the last answer (or None); it goes on
+    in the background and its answer serves the next run. One read in flight per key. Thread-safe, and
+    shared by every viewer; the workers call k8sdata only (no Streamlit)."""
+
+    def __init__(self, workers: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="kams-prefetch")
+        self._lock = threading.Lock()
+        self._running: dict[Hashable, Future[Any]] = {}
+        self._answers: dict[Hashable, tuple[Any, float]] = {}  # key -> (value or SourceError, when)
+
+    def get(self, key: Hashable, read: Callable[[], T], *, wait: float, ttl: float) -> T | SourceError | None:
+        now = time.monotonic()
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None and now - answer[1] < ttl:
+                return cast("T | SourceError", answer[0])
+            future = self._running.get(key)
+            if future is None:
+                future = self._pool.submit(self._settle, key, read)
+                self._running[key] = future
+        try:
+            return cast("T | SourceError", future.result(timeout=wait))
+        except FutureTimeout:
+            return cast("T | SourceError | None", answer[0] if answer is not None else None)
+
+    def _settle(self, key: Hashable, read: Callable[[], Any]) -> Any:
+        try:
+            value: Any = read()
+        except SourceError as error:
+            value = error
+        with self._lock:
+            # Failures are kept briefly (FAILURE_TTL_SECONDS apart), answers for the caller's ttl.
+            self._answers[key] = (value, time.monotonic() - (STATUS_TTL_SECONDS - FAILURE_TTL_SECONDS
+                                                             if isinstance(value, SourceError) else 0.0))
+            self._running.pop(key, None)
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def _prefetch() -> Prefetch:
+    return Prefetch()
+
+
+def namespaces(settings: Settings, context: str | None) -> list[str] | SourceError | None:
+    """The cluster's namespaces; None while the list has not come back within NAMESPACES_WAIT_SECONDS (a
+    hanging API server): the sidebar then draws without it and the page goes on."""
     try:
-        return cached_kube(settings, context).list_namespaces()
+        client = kube_client(settings, context)
     except SourceError as error:
         return error
+    return _prefetch().get(("namespaces", kube_key(settings, context)), client.list_namespaces,
+                           wait=NAMESPACES_WAIT_SECONDS, ttl=STATUS_TTL_SECONDS)
 
 
 def overview_data(settings: Settings, context: str | None, namespace: str | None, window: str,
@@ -600,11 +661,22 @@ def _spool_status(settings: Settings, archive_works: bool) -> ConnectionStatus:
 def connection_statuses(settings: Settings, context: str | None) -> list[ConnectionStatus]:
     """Kubernetes, Prometheus and S3: ok (with version) / not configured / the failure's sentence; then
     the spool: how many snapshots wait for the archive (uploaded here first when the archive works)."""
-    statuses = [
-        _status("Kubernetes", lambda: f"connected, {cached_kube(settings, context).version()}"),
-        _status("Prometheus", lambda: f"connected, Prometheus {cached_prom(settings).version()}"),
-        _status("S3", lambda: _s3_status(settings)),
+    checks: list[tuple[str, Callable[[], str]]] = [
+        ("Kubernetes", lambda: f"connected, {cached_kube(settings, context).version()}"),
+        ("Prometheus", lambda: f"connected, Prometheus {cached_prom(settings).version()}"),
+        ("S3", lambda: _s3_status(settings)),
     ]
+    # Side by side: three hanging sources cost one timeout, not three. The workers carry this run's
+    # Streamlit context, so the cached functions they call behave as in the script's own thread.
+    run_context = get_script_run_ctx()
+
+    def check(source: str, ping: Callable[[], str]) -> ConnectionStatus:
+        if run_context is not None:
+            add_script_run_ctx(threading.current_thread(), run_context)
+        return _status(source, ping)
+
+    with ThreadPoolExecutor(len(checks), thread_name_prefix="kams-status") as pool:
+        statuses = list(pool.map(lambda pair: check(*pair), checks))
     if statuses[-1].state != "not configured":  # no archive: no spool worth a line
         archive_works = statuses[-1].state == "ok"
         statuses.append(_status_of("Spool", lambda: _spool_status(settings, archive_works)))

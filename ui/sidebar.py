@@ -5,11 +5,11 @@ keys in ui.filters, so pages read them with `ui.filters.current_filters()`."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
 from k8sdata.config import Settings
-from k8sdata.errors import SourceError
 from ui import data
 from ui.auth import NAMESPACES_KEY
 from ui.filters import (
@@ -21,7 +21,6 @@ from ui.filters import (
     NAMESPACE_KEY,
     TIME_RANGE_KEY,
     TIME_RANGE_LABELS,
-    Filters,
     current_filters,
 )
 from ui.render import escape_markdown, status_icon
@@ -59,8 +58,13 @@ def _namespace_selector(settings: Settings, context: str | None) -> None:
                      help="The namespaces the access policy opens to you.")
         return
     found = data.namespaces(settings, context) if context or settings.in_cluster else []
-    options = [ALL_NAMESPACES, *([] if isinstance(found, SourceError) else found)]
-    _keep_valid(NAMESPACE_KEY, options, ALL_NAMESPACES)
+    options = [ALL_NAMESPACES, *(found if isinstance(found, list) else [])]
+    if found is None:
+        # The list is late (a slow API server): keep the person's choice, never hold up the page for it.
+        chosen = st.session_state.get(NAMESPACE_KEY)
+        options += [chosen] if chosen and chosen != ALL_NAMESPACES else []
+    else:
+        _keep_valid(NAMESPACE_KEY, options, ALL_NAMESPACES)
     st.selectbox("Namespace", options, key=NAMESPACE_KEY)
 
 
@@ -98,8 +102,9 @@ def _connection_status(settings: Settings, context: str | None) -> None:
         st.markdown(f"{status_icon(status.state)} **{status.source}**: {escape_markdown(status.text)}")
 
 
-def render_sidebar(settings: Settings) -> Filters:
-    """Draw the sidebar and return the chosen filters."""
+def render_sidebar(settings: Settings) -> Callable[[], None]:
+    """Draw the sidebar's choices; return the function that draws its Connections panel, in its place,
+    once the page body is drawn (pinging every source must never hold up the page)."""
     with st.sidebar:
         context = _context_selector(settings)
         _namespace_selector(settings, context)
@@ -107,7 +112,11 @@ def render_sidebar(settings: Settings) -> Filters:
                      index=list(TIME_RANGE_LABELS).index(DEFAULT_TIME_RANGE),
                      format_func=TIME_RANGE_LABELS.__getitem__)
         _refresh_controls()
-        _connection_status(settings, context)
-    filters = current_filters()
-    _auto_refresh(filters.auto_refresh_seconds)
-    return filters
+        connections = st.container()
+    _auto_refresh(current_filters().auto_refresh_seconds)
+
+    def draw_connections() -> None:
+        with connections:
+            _connection_status(settings, context)
+
+    return draw_connections
