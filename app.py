@@ -4,13 +4,14 @@ sidebar, navigation). Run with `streamlit run app.py` (`make run` does)."""
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 
 import streamlit as st
 
 from k8sdata.access import Role, set_scope
 from k8sdata.config import Settings
-from ui import auth
+from ui import auth, data
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="KAMS", page_icon="🚦", layout="wide")
@@ -41,6 +42,7 @@ PAGES = (
     PageSpec("pages/history.py", "History", ":material/history:"),
 )
 
+run_started = time.monotonic()  # a 429 met from here on is retried when allowed (keep_retry_promises)
 settings = Settings.from_env()
 admission = auth.admit(settings)
 
@@ -82,3 +84,4 @@ if settings.demo:
 navigation.run()
 if draw_connections is not None:  # after the page body, in its place in the sidebar
     draw_connections()
+data.keep_retry_promises(run_started)

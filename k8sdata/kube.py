@@ -385,8 +385,8 @@ class KubeClient:
             with _source_errors(path):
                 yield
         except SourceError as error:
-            if breaker is not None and record:
-                breaker.record(error)
+            if breaker is not None and (record or isinstance(error, RateLimited)):
+                breaker.record(error)  # a 429 is the API server's own answer, whoever serves the rest
             raise
 
     def _get(self, path: str, query: list[tuple[str, str | int]] | None = None) -> bytes:
@@ -610,7 +610,8 @@ class KubeClient:
         seconds = self._timeout if timeout is None else (timeout, timeout)
         response = None
         try:
-            with _source_errors(path):
+            # A log is served by the pod's kubelet through the API server: its slowness is the kubelet's.
+            with self._request_errors(path, record=False):
                 try:
                     response = self._send("GET", path, query, accept="text/plain, */*", timeout=seconds)
                 except _HttpStatus as error:  # the kubelet's answers that are not failures of the source

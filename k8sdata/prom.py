@@ -188,7 +188,10 @@ class JsonHttpClient:
                 retry_after = float(retry) if retry else None
             except ValueError:
                 retry_after = None
-            raise RateLimited(self.source, message, retry_after=retry_after)
+            limited = RateLimited(self.source, message, retry_after=retry_after)
+            if self.breaker is not None:
+                self.breaker.record(limited)  # the website reruns the page when the server allows
+            raise limited
         if status == 504:
             raise Timeout(self.source, message or "the gateway timed out")
 

@@ -34,10 +34,10 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from k8sdata import health, history, resources
 from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
-from k8sdata.breaker import CircuitBreaker, backoff_for
+from k8sdata.breaker import CircuitBreaker, backoff_for, retry_delay
 from k8sdata.config import Settings
 from k8sdata.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
-from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.errors import NotConfigured, RateLimited, SourceError
 from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
@@ -81,8 +81,12 @@ class FailureGuard:
         try:
             return self._flight.do(key, read)
         except SourceError as error:
+            # A 429 is asked again when the server allows (the page promises it), not later.
+            ttl = self.failure_ttl
+            if isinstance(error, RateLimited):
+                ttl = min(ttl, retry_delay(error))
             with self._lock:
-                self._failures[key] = (error, time.monotonic() + self.failure_ttl)
+                self._failures[key] = (error, time.monotonic() + ttl)
             raise
 
     def forget(self) -> None:
@@ -119,10 +123,33 @@ class _Breakers:
             for breaker in self._breakers.values():
                 breaker.reset()
 
+    def retry_at(self, since: float) -> float | None:
+        """When every source that answered 429 at `since` or later allows KAMS to ask again."""
+        with self._lock:
+            due = [when for breaker in self._breakers.values() if (when := breaker.rate_limited(since))]
+        return max(due, default=None)
+
 
 @st.cache_resource(show_spinner=False)
 def _breakers() -> _Breakers:
     return _Breakers()
+
+
+def keep_retry_promises(since: float) -> None:
+    """A source that answered 429 during this run (at `since`, time.monotonic(), or later) was shown with
+    "KAMS will try again in N seconds": a timer reruns the app once that time has passed, without a click.
+    Called at the end of the run; a run without a 429 draws no timer, which stops the previous one."""
+    due = _breakers().retry_at(since)
+    if due is None:
+        return
+    wait = max(0.5, due - time.monotonic())
+
+    @st.fragment(run_every=wait)
+    def _retry_when_allowed() -> None:
+        if time.monotonic() >= due:
+            st.rerun(scope="app")
+
+    _retry_when_allowed()
 
 
 def shared_breaker(source: str, key: Hashable, settings: Settings) -> CircuitBreaker:

@@ -10,15 +10,16 @@ Logs are per viewer and live, so they are not in a shared cache: the first read 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from k8sdata import logs
+from k8sdata.breaker import retry_delay
 from k8sdata.config import Settings
-from k8sdata.errors import SourceError
+from k8sdata.errors import RateLimited, SourceError
 from k8sdata.events import security_events
 from k8sdata.frames import events_frame
 from k8sdata.logs import LogLine, LogRequest, LogTarget
@@ -77,7 +78,7 @@ def read(settings: Settings, selection: LogSelection, *, again: bool = False) ->
     One failing container is an entry in `errors`; the others are still read. Raises SourceError only
     when no client can be made."""
     kept = None if again else current_logs(selection)
-    if kept is not None:
+    if kept is not None and not _retry_due(kept):
         return kept
     kube = data.kube_client(settings, selection.context)
     batch = logs.read_logs(kube, selection.targets, selection.request)
@@ -85,6 +86,14 @@ def read(settings: Settings, selection: LogSelection, *, again: bool = False) ->
     state = LogsState(selection, lines, dict(batch.errors), batch.cursor, datetime.now(UTC), dropped)
     st.session_state[_STATE_KEY] = state
     return state
+
+
+def _retry_due(state: LogsState) -> bool:
+    """A container answered 429 and the time its server allowed has passed: the page promised to read it
+    again then (ui.data.keep_retry_promises reruns the page), so the kept read is not enough."""
+    now = datetime.now(UTC)
+    return any(isinstance(error, RateLimited) and now >= state.read_at + timedelta(seconds=retry_delay(error))
+               for error in state.errors.values())
 
 
 def follow(settings: Settings, state: LogsState) -> int:
