@@ -556,6 +556,11 @@ class KubeClient:
         return self.list_with_version(_core_path("pods", namespace), POD_SHAPE if slim else None,
                                       labelSelector=label_selector, fieldSelector=field_selector)[0]
 
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        """One pod (trimmed as list items are): what a page linked to one pod can show when the pods list
+        itself fails (a 403 on the list, a 500, a list too big for the server)."""
+        return _trim(self.get_json(f"{_core_path('pods', namespace)}/{_check_segment(name)}"))
+
     def list_nodes(self) -> list[dict[str, Any]]:
         return self.list_path("/api/v1/nodes")
 

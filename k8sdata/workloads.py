@@ -311,15 +311,17 @@ def _pct(part: pd.Series, whole: pd.Series) -> pd.Series:
 _ALLOCATED = (("requests", "cpu"), ("limits", "cpu"), ("requests", "memory"), ("limits", "memory"))
 
 
-def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]],
+def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]] | None,
                       node_usage: pd.DataFrame | None) -> pd.DataFrame:
     """One row per node (NODE_USAGE_COLUMNS): CPU in cores and memory in bytes; requested and limits are
     the sums over the node's non-terminated pods of their effective requests/limits (kubectl describe
     node); used comes from `node_usage` (node, cpu_used, memory_used), NaN when unknown; percentages are
-    of allocatable."""
+    of allocatable. `pods` None: the pods could not be listed, so the pod count, requests and limits are
+    unknown (NaN, never 0: an empty node and an unread one are not the same)."""
     requested: dict[str, list[float]] = {}
+    unknown = [math.nan] * 5
     with gc_paused():
-        for pod in pods:
+        for pod in pods or ():
             node = (pod.get("spec") or {}).get("nodeName")
             if not node or is_terminated(pod):
                 continue
@@ -334,10 +336,11 @@ def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping
         metadata, status = node.get("metadata") or {}, node.get("status") or {}
         name = str(metadata.get("name") or "")
         capacity, allocatable = status.get("capacity") or {}, status.get("allocatable") or {}
-        count, cpu_req, cpu_lim, mem_req, mem_lim = requested.get(name, [0, 0.0, 0.0, 0.0, 0.0])
+        count, cpu_req, cpu_lim, mem_req, mem_lim = requested.get(
+            name, [0, 0.0, 0.0, 0.0, 0.0] if pods is not None else unknown)
         rows.append({
             "node": name, "status": node_status(node), "roles": node_roles(metadata.get("labels") or {}),
-            "pods": int(count),
+            "pods": count,
             "cpu_capacity": _float(lambda c=capacity: cpu_cores(c.get("cpu"))),
             "cpu_allocatable": _float(lambda a=allocatable: cpu_cores(a.get("cpu"))),
             "cpu_requested": cpu_req, "cpu_limits": cpu_lim,
@@ -348,7 +351,7 @@ def nodes_usage_frame(nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping
     frame = pd.DataFrame(rows, columns=[c for c in NODE_USAGE_COLUMNS if not c.endswith(("_used", "_pct"))])
     used = node_usage if node_usage is not None else pd.DataFrame(columns=["node", "cpu_used", "memory_used"])
     frame = frame.merge(used[["node", "cpu_used", "memory_used"]], on="node", how="left")
-    frame["pods"] = frame["pods"].astype("int64")
+    frame["pods"] = frame["pods"].astype("int64" if pods is not None else "Int64")
     numeric = [c for c in NODE_USAGE_COLUMNS if c.startswith(("cpu_", "memory_")) and not c.endswith("_pct")]
     frame[numeric] = frame[numeric].astype("float64")
     frame["cpu_requested_pct"] = _pct(frame["cpu_requested"], frame["cpu_allocatable"])

@@ -224,6 +224,9 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
     except SourceError as error:
         show_source_error(error, "Pods are unavailable", level="error")
         return
+    if view.partial is not None:
+        show_source_error(view.partial, "The pods list is unavailable", level="warning",
+                          after="Only the linked pod, read by itself, is shown.")
     if view.frame.empty:
         where = escape_markdown(filters.namespace_label)
         st.info(f"No pods in {where}" + (" match the label selector." if selector.strip() else "."))

@@ -342,6 +342,8 @@ class PodsView:
     frame: pd.DataFrame  # k8sdata.frames.pods_frame of raw, filtered to the namespace (read-only)
     token: str  # identifies this version of the list (cache key for what is derived from it)
     watched: bool  # True when it came from the shared list-then-watch cache
+    #: Why the list could not be read, when the view holds only the one linked pod, read by itself.
+    partial: SourceError | None = None
 
     def has_pod(self, key: str) -> bool:
         """Whether NAMESPACE/NAME is in this view."""
@@ -391,7 +393,19 @@ def linked_pods_view(settings: Settings, context: str | None, namespace: str | N
     """pods_view for a page opened from a link to one pod (NAMESPACE/NAME): when a cached list does not
     have it, list once more, since the link may name a pod made after the list was cached (an alert, a
     chat message). Raises SourceError."""
-    view = pods_view(settings, context, namespace, label_selector)
+    try:
+        view = pods_view(settings, context, namespace, label_selector)
+    except SourceError as error:
+        if not linked:
+            raise
+        # The list failed, but the link names one pod: read it alone, so its logs (or detail) still show.
+        pod_namespace, _, name = linked.partition("/")
+        try:
+            pod = _guarded(("pod", kube_key(settings, context), linked),
+                           lambda: kube_client(settings, context).get_pod(pod_namespace, name))
+        except (SourceError, ValueError):
+            raise error from None
+        return PodsView([pod], pods_frame([pod]), f"one{id(pod)}", False, partial=error)
     if linked and not view.watched and not view.has_pod(linked):
         view = pods_view(settings, context, namespace, label_selector, fresh=True)
     return view

@@ -315,6 +315,9 @@ def render_logs_tab(settings: Settings, filters: Filters) -> None:
     except SourceError as error:
         show_source_error(error, "Pods are unavailable", level="error")
         return
+    if view.partial is not None:
+        show_source_error(view.partial, "The pods list is unavailable", level="info",
+                          after="The linked pod was read by itself, so its logs are here.")
     if view.frame.empty:
         st.info(escape_markdown(f"No pods in {namespace or 'any namespace'}."))
         return

@@ -201,17 +201,22 @@ def render_nodes_tab(filters: Filters) -> None:
     try:
         kube = data.kube_client(settings, filters.context)
         nodes = _nodes(key, kube)
-        pods = data.cached_kube(settings, filters.context).list_pods(None)  # shared with the Pods table
     except SourceError as error:
         show_source_error(error, "Nodes are unavailable")
         return
     if not nodes:
         st.info("The cluster reports no nodes.")
         return
+    # The nodes and their usage do not need the pods list: without it only "requested" is unknown.
+    pods = data.or_error(lambda: data.cached_kube(settings, filters.context).list_pods(None))
+    if isinstance(pods, SourceError):
+        show_source_error(pods, "Pods per node and what they request are unavailable", level="info",
+                          after="Capacity, allocatable and usage are shown without them.")
+    listed = None if isinstance(pods, SourceError) else pods
     prom = _prom_or_none(settings)
     usage: pd.DataFrame | None = None
     try:
-        usage, source = _node_usage(key, prom.url if prom else "", kube, prom, pods)
+        usage, source = _node_usage(key, prom.url if prom else "", kube, prom, listed or [])
     except SourceError as error:
         show_source_error(error, "Current usage is unavailable", level="info",
                           after="Requests and allocatable are shown without it.")
@@ -222,7 +227,7 @@ def render_nodes_tab(filters: Filters) -> None:
         else:
             st.caption("Used CPU and memory come from Prometheus: the sum of the containers running on each "
                        "node (metrics.k8s.io was unavailable), so system daemons are not included.")
-    frame = nodes_usage_frame(nodes, pods, usage)
+    frame = nodes_usage_frame(nodes, listed, usage)
     st.caption("Requested is what the scheduler reserves: the requests of every pod on the node that has not "
                "finished, as kubectl describe node adds them up. Percentages are of allocatable.")
     percent = functools.partial(st.column_config.ProgressColumn, min_value=0, max_value=100, format="%.0f%%")
