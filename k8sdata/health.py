@@ -6,6 +6,10 @@ Prometheus) and returns `AppHealth` records. No I/O, no streamlit, so every rule
 An application is the group of pods sharing (namespace, app), where `app` is the pods table's `app`
 column (label app.kubernetes.io/name, else `app`, else the owner's name). Prometheus series are
 joined on the same (namespace, app) pair, so an application seen by only one source still appears.
+
+Unknown is not green: when an input that should have been read failed (the pods list, request numbers,
+restarts or alerts; a source that is not configured does not count), a light that would be green is grey
+and its first reason says what could not be read. Red and amber stay: a problem seen is real.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
+
+from k8sdata.errors import NotConfigured, SourceError
 
 Light = Literal["green", "amber", "red", "grey"]
 
@@ -139,8 +145,11 @@ def _worse(current: Light, candidate: Light) -> Light:
     return candidate if LIGHT_SEVERITY[candidate] > LIGHT_SEVERITY[current] else current
 
 
-def _judge(health: AppHealth, window: str, pod_statuses: list[str], has_pods: bool) -> None:
-    """Set health.light and health.reasons from its numbers. Bad news first, then good news."""
+def _judge(health: AppHealth, window: str, pod_statuses: list[str], has_pods: bool,
+           unread: Sequence[str] = ()) -> None:
+    """Set health.light and health.reasons from its numbers. Bad news first, then good news. `unread`:
+    inputs that failed (not merely absent by configuration); with any, "Healthy" is not known, so what
+    would be green is grey; red and amber stay (a problem seen is real)."""
     light: Light = "green"
     bad: list[tuple[int, str]] = []  # (severity, sentence) so the worst reason leads
     good: list[str] = []
@@ -203,6 +212,14 @@ def _judge(health: AppHealth, window: str, pod_statuses: list[str], has_pods: bo
         return
     health.light = light
     health.reasons = [sentence for _, sentence in sorted(bad, key=lambda item: -item[0])] + good
+    if light == "green" and unread:
+        # Unknown is not green: the failed input may hold the bad news (a crash loop, a firing alert).
+        health.light = "grey"
+        health.reasons.insert(0, f"Not known to be healthy: {_and(unread)} could not be read")
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _check_columns(frame: pd.DataFrame, required: Iterable[str], what: str) -> None:
@@ -218,6 +235,7 @@ def roll_up(
     *,
     window: str = "5m",
     alerts: pd.DataFrame | None = None,
+    unread: Sequence[str] = (),
 ) -> list[AppHealth]:
     """One AppHealth per (namespace, app), worst first.
 
@@ -227,6 +245,9 @@ def roll_up(
     window: the PromQL window the metrics were computed over (used in the sentences).
     alerts: Prometheus alerts (k8sdata.prom.ALERT_COLUMNS); firing ones attach to their application by
         (namespace, app) label, else through their pod; pending ones are ignored.
+    unread: what could not be read although it should have been ("its pods", "alerts"; see
+        `unread_inputs`): no light is green then, since the missing part may hold the bad news. A source
+        that is not configured is absent by choice and does not count.
     """
     apps: dict[tuple[str, str], AppHealth] = {}
     statuses: dict[tuple[str, str], list[str]] = {}
@@ -263,8 +284,20 @@ def roll_up(
         _attach_alerts(apps, alerts, pods)
 
     for key, health in apps.items():
-        _judge(health, window, statuses.get(key, []), has_pods=pods is not None)
+        _judge(health, window, statuses.get(key, []), has_pods=pods is not None, unread=unread)
     return sort_worst_first(apps.values())
+
+
+#: The inputs of a light, in the words of its "not known to be healthy" sentence.
+INPUT_WORDS = {"pods": "its pods", "metrics": "request numbers", "restarts": "recent restarts",
+               "alerts": "alerts"}
+
+
+def unread_inputs(errors: Mapping[str, SourceError | None]) -> list[str]:
+    """INPUT_WORDS key -> the error met reading it (None when read) => the words for roll_up's `unread`.
+    A k8sdata.errors.NotConfigured (a source left out on purpose) is not unread."""
+    return [INPUT_WORDS[name] for name, error in errors.items()
+            if error is not None and not isinstance(error, NotConfigured)]
 
 
 def _attach_alerts(apps: dict[tuple[str, str], AppHealth], alerts: pd.DataFrame,

@@ -153,7 +153,10 @@ def collect_health_page(
         alerts = _without_annotations(alerts).assign(app=[
             incidents.application_of(str(ns), str(pod), str(app), pod_apps)
             for ns, pod, app in zip(alerts["namespace"], alerts["pod"], alerts["app"], strict=True)])
-    apps = health.roll_up(pods_frame, metrics.value, restarts.value, window=LIGHTS_WINDOW, alerts=alerts)
+    unread = health.unread_inputs({"pods": listed.error, "metrics": metrics.error, "restarts": restarts.error,
+                                   "alerts": live.error})
+    apps = health.roll_up(pods_frame, metrics.value, restarts.value, window=LIGHTS_WINDOW, alerts=alerts,
+                          unread=unread)
     apps = [replace(app, app=names.app(app.namespace, app.app)) for app in apps]
 
     owners = lookup_from_pods(pods_frame) if pods_frame is not None else None

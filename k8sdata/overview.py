@@ -233,7 +233,10 @@ def collect_overview(
 
     if alerts.value is not None and pods.value is not None:
         alerts = Result(value=_name_alert_apps(alerts.value, pods.value))
-    apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window, alerts=alerts.value)
+    unread = health.unread_inputs({"pods": pods.error, "metrics": metrics.error, "restarts": restarts.error,
+                                   "alerts": alerts.error})
+    apps = health.roll_up(pods.value, metrics.value, restarts.value, window=window, alerts=alerts.value,
+                          unread=unread)
     numbers = health.key_numbers(pods.value, apps, restarts_known=restarts.ok)
     if restarts.value is not None:
         # Straight from Prometheus, so the headline stays right even when the pods list is missing.

@@ -9,8 +9,9 @@ and DaemonSets with their rollout status, k8sdata.workloads; from the lists the 
 so no extra request), requests (red_summary per workload; left out with a note when Prometheus is absent),
 alerts (Prometheus' pending and firing alerts at that moment; likewise), security_findings (every
 finding, exempt ones marked with their reason), security_scores (category, value, grade, passed,
-warnings, dangers; one row per category and "Overall", what the Security page's trend reads), and
-notes (table, sentence) when something was left out.
+warnings, dangers, note; one row per category and "Overall", what the Security page's trend reads: a
+category whose inputs could not all be read has an empty value and grade and a note saying why, and the
+Overall is then withheld the same way), and notes (table, sentence) when something was left out.
 
 The Kubernetes API sees a FIXED number of list requests whatever the cluster's size (SNAPSHOT_REQUESTS,
 plus one per extra page of 500 items): each resource is listed once and shared by the tables that need it
@@ -49,7 +50,9 @@ TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", "securit
 NOTES_TABLE = "notes"
 NOTE_COLUMNS = ["table", "sentence"]
 FINDING_COLUMNS = [*Finding.KEYS, "exempt", "exempt_reason"]
-SCORE_COLUMNS = ["category", "value", "grade", "passed", "warnings", "dangers"]
+#: `note` (last, so readers of the older six columns are unaffected): why a category has no value, or
+#: which categories the Overall covers.
+SCORE_COLUMNS = ["category", "value", "grade", "passed", "warnings", "dangers", "note"]
 #: Requests to the Kubernetes API per snapshot (one page each): the workload scan's lists and PDBs, the
 #: audits' lists without pods (already listed) and /version, Trivy's (Cluster)VulnerabilityReports, events.
 SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + 1) + (len(LISTS) - 1 + 1) + TRIVY_LIST_REQUESTS + 1
@@ -112,9 +115,11 @@ def _findings_frame(findings: list[Finding]) -> pd.DataFrame:
 
 
 def _scores_frame(result: ScanResult) -> pd.DataFrame:
-    return pd.DataFrame([{"category": s.category, "value": s.value, "grade": s.grade, "passed": s.passed,
-                          "warnings": s.warnings, "dangers": s.dangers} for s in score(result.results)],
-                        columns=SCORE_COLUMNS)
+    """One row per category and Overall; an unscored one keeps its row, value and grade empty."""
+    frame = pd.DataFrame([{"category": s.category, "value": s.value, "grade": s.grade, "passed": s.passed,
+                           "warnings": s.warnings, "dangers": s.dangers, "note": s.note}
+                          for s in score(result.results, result.unscored)], columns=SCORE_COLUMNS)
+    return frame.astype({"value": "float64"})
 
 
 def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[dict[str, str]]

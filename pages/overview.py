@@ -10,7 +10,7 @@ import altair as alt
 import streamlit as st
 
 from k8sdata.config import Settings
-from k8sdata.errors import SourceError
+from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.health import (
     LIGHT_WORD,
     applications_csv,
@@ -185,11 +185,16 @@ def _source_problems(overview: OverviewData) -> None:
     if overview.kubernetes_error is not None:
         show_source_error(overview.kubernetes_error, level="error",
                           after="Until then pods, restarts and warnings are missing; the lights use "
-                                "request numbers only." if overview.metrics.ok else "")
+                                "request numbers only, and none is green: a crashing pod would not "
+                                "show." if overview.metrics.ok else "")
     if overview.prometheus_error is not None:
         show_source_error(
             overview.prometheus_error, level="warning",
             after="Until then there are no request numbers or alerts, and the lights below use what "
+                  "Kubernetes alone tells (pods, restarts, warnings); none is green, since a firing "
+                  "alert would not show." if overview.pods.ok and not isinstance(
+                      overview.prometheus_error, NotConfigured) else
+                  "Until then there are no request numbers or alerts, and the lights below use what "
                   "Kubernetes alone tells (pods, restarts, warnings)." if overview.pods.ok else
                   "Until then there are no request numbers or alerts.",
         )

@@ -41,18 +41,37 @@ with st.status("Reading the cluster's security posture...", expanded=False) as p
         else audit[0].pods
     vulns = data.or_error(lambda: security_data.vulnerabilities(settings, filters.context, listed_pods))
     trend = security_data.score_trend(settings)
-    progress.update(label="Security posture read.", state="complete")
 
-findings = [] if isinstance(workloads, SourceError) else workloads.result.findings
-results = [] if isinstance(workloads, SourceError) else workloads.result.results
-skipped = [] if isinstance(workloads, SourceError) else workloads.objects.skipped
-audit_findings = [] if isinstance(audit, SourceError) else audit[1].findings
-audit_results = [] if isinstance(audit, SourceError) else audit[1].results
-audit_skipped = [] if isinstance(audit, SourceError) else audit[1].skipped
-vuln_scan = None if isinstance(vulns, SourceError) else security_data.vulnerability_findings(settings, vulns)
-if vuln_scan is not None:  # fixable critical/high vulnerabilities count in the score and the findings
-    audit_findings = [*audit_findings, *vuln_scan.findings]
-    audit_results = [*audit_results, *vuln_scan.results]
+    findings = [] if isinstance(workloads, SourceError) else workloads.result.findings
+    results = [] if isinstance(workloads, SourceError) else workloads.result.results
+    skipped = [] if isinstance(workloads, SourceError) else workloads.objects.skipped
+    audit_findings = [] if isinstance(audit, SourceError) else audit[1].findings
+    audit_results = [] if isinstance(audit, SourceError) else audit[1].results
+    audit_skipped = [] if isinstance(audit, SourceError) else audit[1].skipped
+    # Category -> why it has no score (an input it needs could not be read): no score from nothing.
+    unscored = {**(security_data.unscored_for(workloads, "workloads") if isinstance(workloads, SourceError)
+                   else workloads.result.unscored),
+                **(security_data.unscored_for(audit, "audit") if isinstance(audit, SourceError)
+                   else audit[1].unscored)}
+    vuln_scan = None if isinstance(vulns, SourceError) else security_data.vulnerability_findings(settings,
+                                                                                                   vulns)
+    if vuln_scan is not None:  # fixable critical/high vulnerabilities count in the score and the findings
+        audit_findings = [*audit_findings, *vuln_scan.findings]
+        audit_results = [*audit_results, *vuln_scan.results]
+        unscored.update(vuln_scan.unscored)
+    else:
+        assert isinstance(vulns, SourceError)
+        unscored.update(security_data.unscored_for(vulns, "vulnerabilities"))
+    scored = [r for r in [*results, *audit_results] if chosen is None or r.namespace in (chosen, "")]
+    scores = score(scored, unscored)
+    # The check mark only for a complete read: a partial one is not "read".
+    if not unscored:
+        progress.update(label="Security posture read.", state="complete")
+    elif all(not s.scored for s in scores):
+        progress.update(label="The security posture could not be read: nothing was scored.", state="error")
+    else:
+        progress.update(label=f"Security posture read in part: {len(unscored)} categor"
+                              f"{'y' if len(unscored) == 1 else 'ies'} could not be scored.", state="error")
 
 if isinstance(workloads, SourceError):
     show_source_error(workloads, "Workloads were not scanned")
@@ -63,21 +82,28 @@ if chosen:
                "namespace.")
 
 mine = security_view.in_namespace([*findings, *audit_findings], chosen)
-scored = [r for r in [*results, *audit_results] if chosen is None or r.namespace in (chosen, "")]
 today = dt.datetime.now(dt.UTC).date()
+# Whether every workload list was read: "no findings" is said (green) only then.
+workloads_complete = not isinstance(workloads, SourceError) and not workloads.objects.failed
 
 tabs = st.tabs(["Overview", "Pod Security Standards", "Workload hygiene", "RBAC", "Network",
                 "Vulnerabilities", "Outdated software"])
 with tabs[0]:
-    security_view.render_overview(score(scored), mine, trend, [*skipped, *audit_skipped])
+    security_view.render_overview(scores, mine, trend, [*skipped, *audit_skipped])
 workload_findings = security_view.in_namespace(findings, chosen)
 with tabs[1]:
     namespaces = audit if isinstance(audit, SourceError) else audit[0].namespaces
     security_view.render_sentences(skipped)
-    security_view.render_pss(namespaces, [f for f in workload_findings if f.pss], chosen)
+    if isinstance(workloads, SourceError):
+        show_source_error(workloads, "Workloads were not scanned")
+    security_view.render_pss(namespaces, [f for f in workload_findings if f.pss], chosen,
+                             complete=workloads_complete)
 with tabs[2]:
     security_view.render_sentences(skipped)
-    security_view.render_hygiene([f for f in workload_findings if not f.pss])
+    if isinstance(workloads, SourceError):
+        show_source_error(workloads, "Workloads were not scanned")
+    else:
+        security_view.render_hygiene([f for f in workload_findings if not f.pss], complete=workloads_complete)
 if isinstance(audit, SourceError):
     for tab in tabs[3:5]:
         with tab:
@@ -94,4 +120,5 @@ with tabs[6]:
     if isinstance(audit, SourceError):
         show_source_error(audit, "Versions were not checked")
     else:
-        security_view.render_outdated(audit[0], mine, today)
+        security_view.render_outdated(audit[0], mine, today,
+                                      pinning_unread=unscored.get(security_view.pinning_category()))

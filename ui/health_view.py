@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from k8sdata.archive import frame_to_csv
-from k8sdata.errors import SourceError
+from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.health import LIGHT_WORD, AppHealth, Light
 from k8sdata.health_page import HealthPageData
 from k8sdata.incidents import INCIDENT_HISTORY, INCIDENT_STEP_SECONDS, STATE_FIRING
@@ -59,11 +59,15 @@ def _unavailable(error: SourceError, data: HealthPageData, what: str) -> None:
 def render_source_problems(data: HealthPageData) -> None:
     if data.pods.error is not None:
         show_source_error(data.pods.error, level="warning",
-                          after="The lights below use request numbers only." if data.metrics.ok else "")
+                          after="The lights below use request numbers only, and none is green: a "
+                                "crashing pod would not show." if data.metrics.ok else "")
     if data.metrics.error is not None:
         show_source_error(data.metrics.error, level="warning",
                           after="Until then there are no availability figures or incidents, and the lights "
-                                "use what Kubernetes alone tells." if data.pods.ok else "")
+                                "use what Kubernetes alone tells" + (
+                                    "." if isinstance(data.metrics.error, NotConfigured) else
+                                    "; none is green, since a firing alert would not show.")
+                          if data.pods.ok else "")
 
 
 # --- lights --------------------------------------------------------------------------------------------

@@ -21,8 +21,15 @@ from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.security import (
     ScanResult,
+    builtin_checks,
 )
-from k8sdata.security.cluster import SecurityInputs, collect_security_inputs, security_scan
+from k8sdata.security import vulns as vulns_module
+from k8sdata.security.cluster import (
+    SECTION_CATEGORIES,
+    SecurityInputs,
+    collect_security_inputs,
+    security_scan,
+)
 from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.sources import Objects, cluster_objects
 from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities, vulnerability_scan
@@ -116,11 +123,23 @@ def vulnerabilities(settings: Settings, context: str | None, pods: list[dict[str
     return _vulnerabilities(settings, context, pods)
 
 
+def unscored_for(error: SourceError, part: str) -> dict[str, str]:
+    """Category -> why it is not scored, when a whole part of the page could not be read at all:
+    "workloads" (the YAML checks' categories), "audit" (RBAC, Network, Versions) or "vulnerabilities"."""
+    categories = {"workloads": sorted({check.category for check in builtin_checks()}),
+                  "audit": sorted(SECTION_CATEGORIES.values()),
+                  "vulnerabilities": [vulns_module.CATEGORY]}[part]
+    return {category: f"its inputs could not be read. {error.sentence}" for category in categories}
+
+
 def _scores_from_csv(data: bytes) -> pd.DataFrame:
+    """category, value of one archived security_scores table. A category that was not scored has an
+    empty value (its note says why): it is dropped, so the trend never draws a score from nothing."""
     frame = pd.read_csv(io.BytesIO(data))
     if not {"category", "value"} <= set(frame.columns):
         return pd.DataFrame(columns=["category", "value"])
-    return frame[["category", "value"]].assign(value=pd.to_numeric(frame["value"], errors="coerce"))
+    found = frame[["category", "value"]].assign(value=pd.to_numeric(frame["value"], errors="coerce"))
+    return found.dropna(subset=["value"])
 
 
 @st.cache_data(ttl=SECURITY_TTL_SECONDS, show_spinner=False)

@@ -19,7 +19,7 @@ import streamlit as st
 
 from k8sdata.archive import frame_to_csv
 from k8sdata.errors import SourceError
-from k8sdata.security import SEVERITIES, Finding, Score, namespace_pss_labels, pss_verdicts
+from k8sdata.security import SEVERITIES, Finding, Score, builtin_checks, namespace_pss_labels, pss_verdicts
 from k8sdata.security.cluster import SecurityInputs
 from k8sdata.security.network import exposed_services, ingress_tls, namespace_isolation, pod_isolation
 from k8sdata.security.rbac import own_permissions, own_verdict, unused_roles, who_can
@@ -48,6 +48,15 @@ PSS_NAMESPACE_TABLE = {
 #: Mid-tones readable on light and dark backgrounds.
 SEVERITY_COLOURS = {"danger": "#e0403a", "warning": "#e08a00", "info": "#4a90d9"}
 PINNING_CHECK = "image-not-pinned"
+#: What an empty table says when some of its inputs could not be read: no green "all clear".
+PARTIAL_EMPTY = "Nothing found in what could be read; the sentences above say what could not be."
+
+
+def pinning_category() -> str:
+    """The score category of the image-pinning check (its inputs are that category's)."""
+    return next((check.category for check in builtin_checks() if check.id == PINNING_CHECK), "Images")
+
+
 def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
     st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv",
                        icon=":material/download:", on_click="ignore", key=key)
@@ -60,11 +69,15 @@ def people_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def show_table(frame: pd.DataFrame, file_name: str, key: str, empty: str = "", *,
-               humanize: bool = True) -> None:
-    """A table with its CSV download (the same columns); `empty` (our own words) instead when there are
-    no rows. `humanize=False` keeps column names that are keys people look up (label modes)."""
+               humanize: bool = True, complete: bool = True) -> None:
+    """A table with its CSV download (the same columns); `empty` (our own words, in green) instead when
+    there are no rows. `complete=False`: some inputs could not be read, so an empty table is not good
+    news: PARTIAL_EMPTY, not green. `humanize=False` keeps column names that are keys people look up."""
     if frame.empty and empty:
-        st.success(empty)
+        if complete:
+            st.success(empty)
+        else:
+            st.info(PARTIAL_EMPTY)
         return
     if humanize:
         frame = people_columns(frame)
@@ -115,22 +128,38 @@ def _severity_chart(counts: pd.DataFrame) -> alt.Chart:
 
 
 # --- overview ----------------------------------------------------------------------------------------
+SCORES_TABLE = ["Category", "Score", "Grade", "Passed", "Warnings", "Dangers", "Note"]
+
+
 def scores_frame(scores: Sequence[Score]) -> pd.DataFrame:
-    return pd.DataFrame([{"Category": s.category, "Score": s.value, "Grade": s.grade, "Passed": s.passed,
-                          "Warnings": s.warnings, "Dangers": s.dangers} for s in scores],
-                        columns=["Category", "Score", "Grade", "Passed", "Warnings", "Dangers"])
+    """One row per category and Overall; a category that was not scored has an empty Score and Grade
+    and its Note says why."""
+    frame = pd.DataFrame([{"Category": s.category, "Score": s.value, "Grade": s.grade or "",
+                           "Passed": s.passed, "Warnings": s.warnings, "Dangers": s.dangers, "Note": s.note}
+                          for s in scores], columns=SCORES_TABLE)
+    return frame.astype({"Score": "float64"})
 
 
 def render_overview(scores: Sequence[Score], findings: Sequence[Finding], trend: Any,
                     skipped: Sequence[str]) -> None:
     overall = next((s for s in scores if s.category == "Overall"), None)
     counts = severity_counts(findings)
+    # Nothing scored means nothing was read: a count of 0 would then be a claim from nothing.
+    nothing_read = bool(scores) and not any(s.scored for s in scores)
+    partial = any(not s.scored for s in scores)
     columns = st.columns(4)
     if overall is not None:
-        columns[0].metric("Overall score", f"{overall.value:g} ({overall.grade})")
+        columns[0].metric("Overall score", overall.label() if overall.scored else "Withheld",
+                          help="The Overall is given only when every category could be scored.")
     for column, severity in zip(columns[1:], SEVERITIES[::-1], strict=False):
         column.metric(f"{severity.capitalize()} findings",
-                      int(counts.loc[counts["severity"] == severity, "findings"].iloc[0]))
+                      "–" if nothing_read else int(counts.loc[counts["severity"] == severity,
+                                                              "findings"].iloc[0]),
+                      help="Only what could be read is counted." if partial else None)
+    if overall is not None and overall.note:
+        (st.caption if overall.scored else st.warning)(escape_markdown(f"Overall score: {overall.note}"))
+    for unscored in (s for s in scores if not s.scored and s.category != "Overall"):
+        say(f"{unscored.category}: {unscored.note}")
     st.caption("Score = 100 x 2S / (2S + W + 2D) per category (S passed checks, W failed warnings, "
                "D failed dangers; exempted findings are left out). Grades: A >= 90, B >= 80, C >= 70, "
                "D >= 60, F below.")
@@ -140,8 +169,9 @@ def render_overview(scores: Sequence[Score], findings: Sequence[Finding], trend:
     left, right = st.columns(2)
     with left:
         st.subheader("Score per category")
-        if not table.empty:
-            bars = alt.Chart(table).mark_bar().encode(
+        drawn = table.dropna(subset=["Score"])  # an unscored category has no bar (not a bar at 0)
+        if not drawn.empty:
+            bars = alt.Chart(drawn).mark_bar().encode(
                 x=alt.X("Score:Q", scale=alt.Scale(domain=[0, 100])), y=alt.Y("Category:N", sort="x"),
                 color=alt.Color("Grade:N", scale=alt.Scale(domain=list("ABCDF"), range=[
                     "#2e9e5b", "#7cb342", "#e0b000", "#e08a00", "#e0403a"])),
@@ -164,10 +194,12 @@ def render_overview(scores: Sequence[Score], findings: Sequence[Finding], trend:
 
 
 # --- Pod Security Standards --------------------------------------------------------------------------
-def pss_namespaces(namespaces: Sequence[dict[str, Any]] | None, findings: Sequence[Finding]
-                   ) -> pd.DataFrame:
+def pss_namespaces(namespaces: Sequence[dict[str, Any]] | None, findings: Sequence[Finding], *,
+                   known: bool = True) -> pd.DataFrame:
     """One row per namespace: its pod-security.kubernetes.io/* labels and whether its pods would pass
-    Baseline and Restricted today. Without the Namespace list, the namespaces with findings."""
+    Baseline and Restricted today. Without the Namespace list, the namespaces with findings.
+    `known=False` (a workload list could not be read): a namespace without findings gets no verdict
+    (empty), since its unread workloads may fail; a failure found is still a failure."""
     verdicts = pss_verdicts(findings)
     counts = pd.Series([f.namespace for f in findings if f.pss], dtype="object").value_counts()
     labels = {str((ns.get("metadata") or {}).get("name") or ""): namespace_pss_labels(ns)
@@ -175,17 +207,24 @@ def pss_namespaces(namespaces: Sequence[dict[str, Any]] | None, findings: Sequen
     names = sorted(set(labels) | set(verdicts))
     rows = []
     for name in names:
-        verdict = verdicts.get(name, {"baseline": True, "restricted": True})
+        unknown: dict[str, bool | None] = {"baseline": None, "restricted": None}
+        verdict: dict[str, bool | None] = {**(verdicts.get(name) or ({"baseline": True, "restricted": True}
+                                                                      if known else unknown))}
+        if not known:  # a pass is only known when every workload was read
+            verdict = {level: (None if passed else False) for level, passed in verdict.items()}
         row = {key: labels.get(name, {}).get(key, "") for key in ("enforce", "enforce-version", "audit",
                                                                     "warn")}
         rows.append({"namespace": name, **row, "baseline": verdict["baseline"],
                      "restricted": verdict["restricted"], "pss_findings": int(counts.get(name, 0))})
     frame = pd.DataFrame(rows, columns=list(PSS_NAMESPACE_TABLE))
+    if not known:
+        frame = frame.astype({"baseline": "boolean", "restricted": "boolean"})
     return frame.rename(columns=PSS_NAMESPACE_TABLE)
 
 
 def render_pss(namespaces: list[dict[str, Any]] | SourceError | None, findings: Sequence[Finding],
-               chosen: str | None) -> None:
+               chosen: str | None, *, complete: bool = True) -> None:
+    """`complete=False`: some workload lists could not be read (verdicts and "no findings" withheld)."""
     pss = [f for f in findings if f.pss]
     st.subheader("Namespaces")
     st.caption("Would each namespace's pods pass the Baseline and Restricted profiles today? Exempted "
@@ -194,27 +233,29 @@ def render_pss(namespaces: list[dict[str, Any]] | SourceError | None, findings: 
     if isinstance(namespaces, SourceError):
         show_source_error(namespaces, "Namespace labels are unavailable")
         namespaces = None
-    table = pss_namespaces(namespaces, pss)
+    table = pss_namespaces(namespaces, pss, known=complete)
     if chosen:
         table = table[table["Namespace"] == chosen]
     show_table(table, "pss-namespaces.csv", "kams_security_pss_ns_csv", humanize=False)
     st.subheader("Findings")
     show_table(findings_frame(pss), "pss-findings.csv", "kams_security_pss_csv",
-               empty="No workload breaks a Pod Security Standards control.")
-    render_exemptions(pss, "pss")
+               empty="No workload breaks a Pod Security Standards control.", complete=complete)
+    render_exemptions(pss, "pss", complete=complete)
 
 
-def render_exemptions(findings: Sequence[Finding], key: str) -> None:
+def render_exemptions(findings: Sequence[Finding], key: str, *, complete: bool = True) -> None:
     """The findings a kams.io/exempt annotation exempts, each with its kams.io/exempt-reason."""
     exempt = findings_frame([f for f in findings if f.exempt])
     st.subheader("Exemptions")
     st.caption("Findings exempted by a kams.io/exempt annotation, with the kams.io/exempt-reason given. "
                "They are left out of the score.")
     show_table(exempt[["Check", "Control", "Kind", "Namespace", "Object", "Container", "Exemption reason"]],
-               f"{key}-exemptions.csv", f"kams_security_{key}_exempt_csv", empty="No exemptions.")
+               f"{key}-exemptions.csv", f"kams_security_{key}_exempt_csv", empty="No exemptions.",
+               complete=complete)
 
 
-def render_hygiene(findings: Sequence[Finding]) -> None:
+def render_hygiene(findings: Sequence[Finding], *, complete: bool = True) -> None:
+    """`complete=False`: some workload lists could not be read, so "no findings" is not said."""
     other = [f for f in findings if not f.pss]
     if other:
         by_check = (pd.DataFrame({"Control": [f.title for f in other if not f.exempt]})
@@ -224,8 +265,8 @@ def render_hygiene(findings: Sequence[Finding]) -> None:
                 x="Findings:Q", y=alt.Y("Control:N", sort="-x", title=None),
                 tooltip=["Control", "Findings"]), width="stretch")
     show_table(findings_frame(other), "hygiene-findings.csv", "kams_security_hygiene_csv",
-               empty="No workload hygiene findings.")
-    render_exemptions(other, "hygiene")
+               empty="No workload hygiene findings.", complete=complete)
+    render_exemptions(other, "hygiene", complete=complete)
 
 
 # --- RBAC, network, versions -------------------------------------------------------------------------
@@ -286,7 +327,9 @@ def render_network(inputs: SecurityInputs, chosen: str | None) -> None:
                empty="No Ingress.")
 
 
-def render_outdated(inputs: SecurityInputs, findings: Sequence[Finding], today: dt.date) -> None:
+def render_outdated(inputs: SecurityInputs, findings: Sequence[Finding], today: dt.date, *,
+                    pinning_unread: str | None = None) -> None:
+    """`pinning_unread`: why the pinning check's category is not scored (a workload list failed)."""
     st.subheader("Kubernetes version")
     if isinstance(inputs.version, SourceError):
         show_source_error(inputs.version, "The Kubernetes version was not checked")
@@ -303,8 +346,11 @@ def render_outdated(inputs: SecurityInputs, findings: Sequence[Finding], today: 
     elif not isinstance(inputs.version, SourceError):
         show_table(kubelet_skew(inputs.nodes, inputs.version), "kubelet-skew.csv", "kams_security_skew_csv")
     st.subheader("Images not pinned by digest")
+    if pinning_unread:
+        say(f"Image pinning was not fully checked: {pinning_unread}")
     show_table(findings_frame([f for f in findings if f.id == PINNING_CHECK]), "images-not-pinned.csv",
-               "kams_security_pinned_csv", empty="Every image is pinned by digest.")
+               "kams_security_pinned_csv", empty="Every image is pinned by digest.",
+               complete=not pinning_unread)
 
 
 def vulnerable_images_chart(table: pd.DataFrame, limit: int = 15, *, label: str = "image",
@@ -329,8 +375,11 @@ def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | 
     if isinstance(data, SourceError):
         show_source_error(data, "Vulnerabilities are unavailable")
         return
-    for source, sentence in data.sentences().items():
+    failed = data.sentences()
+    for source, sentence in failed.items():
         say(f"{source}: {sentence}")
+    if isinstance(data.images, SourceError):  # no running images known: nothing to report on
+        return
     help_sentences = how_to_enable(data)
     if help_sentences:
         for sentence in help_sentences:
@@ -347,11 +396,11 @@ def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | 
     if chart is not None:
         st.altair_chart(chart, width="stretch")
     show_table(table, "vulnerabilities-images.csv", "kams_security_vuln_images_csv",
-               empty="No running image in this selection.")
+               empty="No running image in this selection.", complete=not failed)
     st.subheader("Top CVEs")
     st.caption("The worst vulnerabilities of each image, with the version that fixes them.")
     show_table(cves, "vulnerabilities-cves.csv", "kams_security_vuln_cves_csv",
-               empty="No vulnerabilities reported for these images.")
+               empty="No vulnerabilities reported for these images.", complete=not failed)
     render_components(data)
 
 

@@ -2,8 +2,10 @@
 
 The security engine (k8sdata.security) on manifests - files, folders, or `-` for stdin, so
 `kubectl kustomize deploy/k8s | python -m k8sdata scan -` works - or on the live cluster. JSON is a list
-of findings with the keys of docs/security.md; SARIF 2.1.0 feeds code scanning. Exit status: 0, or 3 when
-a finding (not exempted) reaches --fail-on; 1 when the cluster cannot be read; 2 for bad input.
+of findings with the keys of docs/security.md (`--scores` makes it {"findings", "scores"}); SARIF 2.1.0
+feeds code scanning. Exit status: 0, or 3 when a finding (not exempted) reaches --fail-on; 1 when the
+cluster cannot be read, or when part of it could not be and nothing reached --fail-on (a category not
+scored is not a pass); 2 for bad input.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from k8sdata.security.engine import (
     severity_at_least,
 )
 from k8sdata.security.policy import apply_policy, policy_checks, scan_workloads
-from k8sdata.security.scoring import score
+from k8sdata.security.scoring import OVERALL, Score, score
 from k8sdata.security.sources import (
     Objects,
     add_manifest_text,
@@ -44,6 +46,8 @@ FINDING_TABLE = [("SEVERITY", "severity"), ("ID", "id"), ("PSS", "pss"), ("OBJEC
                  ("CONTAINER", "container"), ("MESSAGE", "message")]
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"info": "note", "warning": "warning", "danger": "error"}
+#: Exit status when part of the cluster could not be read (and no finding reached --fail-on).
+EXIT_UNREAD = 1
 
 
 def _gather(args: argparse.Namespace, kube: Any) -> Objects:
@@ -75,13 +79,28 @@ def write_table(result: ScanResult, findings: list[Finding], out: TextIO) -> Non
                                "container": finding.container or "-", "pss": finding.pss or "-"}
                               for finding in findings])
         out.write(format_table(frame, FINDING_TABLE))
+    elif result.unscored:  # "No findings." would be a pass from what was never read
+        out.write("No findings in what could be read; some lists could not be read (see below).\n")
     else:
         out.write("No findings.\n")
-    scores = score(result.results)
-    out.write("\nScore: " + ", ".join(f"{s.category} {s.value:g} ({s.grade})" for s in scores) + "\n")
+    scores = score(result.results, result.unscored)
+    out.write("\nScore: " + ", ".join(
+        f"{s.category} {s.label()}" if s.scored or s.category != OVERALL else f"{OVERALL} withheld"
+        for s in scores) + "\n")
+    for item in scores:
+        if item.note and (item.category == OVERALL or not item.scored):
+            out.write(f"{item.category}: {item.note}\n")
     exempt = sum(finding.exempt for finding in result.findings)
     if exempt:
         out.write(f"{exempt} exempted finding(s) not shown (--show-exempt lists them).\n")
+
+
+def score_records(result: ScanResult) -> list[dict[str, Any]]:
+    """The scores as JSON records; `value` and `grade` are null for a category that was not scored
+    (its `note` says why) and for a withheld Overall."""
+    keys = ("category", "value", "grade", "passed", "warnings", "dangers", "note")
+    scores: list[Score] = score(result.results, result.unscored)
+    return [{key: getattr(item, key) for key in keys} for item in scores]
 
 
 def write_csv(findings: list[Finding], with_exemption: bool, out: TextIO) -> None:
@@ -92,9 +111,13 @@ def write_csv(findings: list[Finding], with_exemption: bool, out: TextIO) -> Non
     writer.writerows(records)
 
 
-def sarif_log(findings: list[Finding], objects: Objects) -> dict[str, Any]:
+def sarif_log(findings: list[Finding], objects: Objects, result: ScanResult | None = None,
+              said: list[str] | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one rule per check, one result per finding, located in the manifest file
-    when the object came from one, else by its logical name (kind/namespace/name)."""
+    when the object came from one, else by its logical name (kind/namespace/name). With `result`, the
+    run's properties carry the scores (null where not scored), and what could not be read (`said`)
+    becomes the invocation's notifications, with executionSuccessful false: an empty result list then
+    does not read as a clean scan."""
     checks = {check.id: check for check in builtin_checks()}
     rule_ids = sorted({finding.id for finding in findings})
     rules = []
@@ -121,9 +144,14 @@ def sarif_log(findings: list[Finding], objects: Objects) -> dict[str, Any]:
                         "level": SARIF_LEVELS[finding.severity],
                         "message": {"text": f"{_object(finding)}: {finding.message}"},
                         "locations": [location]})
-    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
-        "tool": {"driver": {"name": "KAMS", "rules": rules}},
-        "results": results}]}
+    run: dict[str, Any] = {"tool": {"driver": {"name": "KAMS", "rules": rules}}, "results": results}
+    if result is not None:
+        run["properties"] = {"scores": score_records(result)}
+        run["invocations"] = [{
+            "executionSuccessful": not result.unscored,
+            "toolExecutionNotifications": [{"level": "error" if result.unscored else "warning",
+                                            "message": {"text": sentence}} for sentence in said or []]}]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -145,16 +173,20 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     shown = [finding for finding in result.findings if args.show_exempt or not finding.exempt]
     if args.format == "json":
         records = [finding.record(with_exemption=args.show_exempt) for finding in shown]
-        out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")
+        document: Any = {"findings": records, "scores": score_records(result)} if args.scores else records
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     elif args.format == "csv":
         write_csv(shown, args.show_exempt, out)
     elif args.format == "sarif":
-        out.write(json.dumps(sarif_log(shown, objects), indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(sarif_log(shown, objects, result, said), indent=2, ensure_ascii=False) + "\n")
     else:
         write_table(result, shown, out)
     if args.fail_on and any(not finding.exempt and severity_at_least(finding.severity, args.fail_on)
                             for finding in result.findings):
         return EXIT_FINDINGS
+    if result.unscored:
+        sys.stderr.write("Not every list could be read, so some categories were not scored: no pass.\n")
+        return EXIT_UNREAD
     return 0
 
 
@@ -173,4 +205,7 @@ def register(commands: Any) -> None:
                              f"({', '.join(SEVERITIES)})")
     parser.add_argument("--show-exempt", action="store_true",
                         help="also list exempted findings (adds exempt and exempt_reason to json/csv)")
+    parser.add_argument("--scores", action="store_true",
+                        help="with --format json: print {\"findings\": [...], \"scores\": [...]}; a category "
+                             "that could not be scored has null value and grade, and a note saying why")
     parser.set_defaults(handler=run)

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k8sdata.errors import SourceError
+from k8sdata.security import network, rbac, versions
 from k8sdata.security.engine import ScanResult
 from k8sdata.security.network import network_scan
 from k8sdata.security.rbac import RbacObjects, rbac_scan
+from k8sdata.security.scoring import kinds_list, unread
 from k8sdata.security.versions import versions_scan
 
 RBAC_GROUP_VERSION = "rbac.authorization.k8s.io/v1"
@@ -35,6 +37,8 @@ LISTS: dict[str, tuple[str, str, str]] = {
     "ingresses": (NETWORKING_GROUP_VERSION, "ingresses", "Ingress"),
     "nodes": ("v1", "nodes", "Node"),
 }
+#: Each section's score category (the audits in code name their own).
+SECTION_CATEGORIES = {"rbac": rbac.CATEGORY, "network": network.CATEGORY, "versions": versions.CATEGORY}
 #: Which lists each section of the page needs.
 SECTIONS: dict[str, tuple[str, ...]] = {
     "rbac": ("roles", "cluster_roles", "role_bindings", "cluster_role_bindings"),
@@ -68,6 +72,22 @@ class SecurityInputs:
         names = ("own_review",) if section == "own" else SECTIONS[section]
         return next((value for value in (getattr(self, name) for name in names)
                      if isinstance(value, SourceError)), None)
+
+    def failed(self, section: str) -> dict[str, SourceError]:
+        """Every input of a section that failed, as "the Roles list" (or "the API server's version")
+        -> its error."""
+        found = {}
+        for name in SECTIONS[section]:
+            value = getattr(self, name)
+            if isinstance(value, SourceError):
+                found["the API server's version" if name == "version" else
+                      kinds_list(LISTS[name][2])] = value
+        return found
+
+    def unscored(self) -> dict[str, str]:
+        """Score category -> why it is not scored, for each audit with an input that failed."""
+        return {SECTION_CATEGORIES[section]: unread(failed) for section in SECTIONS
+                if (failed := self.failed(section))}
 
     def sentences(self) -> dict[str, str]:
         """Section -> the sentence to show instead of it (only failed sections)."""
@@ -123,6 +143,7 @@ def merge_scans(results: Iterable[ScanResult]) -> ScanResult:
         merged.findings.extend(result.findings)
         merged.results.extend(result.results)
         merged.skipped.extend(result.skipped)
+        merged.unscored.update(result.unscored)
     return merged
 
 
@@ -130,11 +151,11 @@ def security_scan(inputs: SecurityInputs, today: dt.date, *, include_builtin: bo
     """RBAC, network and version findings from whatever was read; a section that could not be read
     adds its sentence to `skipped` instead of findings."""
     parts: list[ScanResult] = []
-    rbac = inputs.rbac_objects()
-    if isinstance(rbac, SourceError):
-        parts.append(ScanResult([], [], [f"RBAC was not audited: {rbac.sentence}"]))
+    objects = inputs.rbac_objects()
+    if isinstance(objects, SourceError):
+        parts.append(ScanResult([], [], [f"RBAC was not audited: {objects.sentence}"]))
     else:
-        parts.append(rbac_scan(rbac, include_builtin=include_builtin))
+        parts.append(rbac_scan(objects, include_builtin=include_builtin))
     network_error = inputs.error("network")
     if network_error is not None:
         parts.append(ScanResult([], [], [f"Network exposure was not checked: {network_error.sentence}"]))
@@ -144,10 +165,12 @@ def security_scan(inputs: SecurityInputs, today: dt.date, *, include_builtin: bo
                                   _listed(inputs.ingresses), include_system=include_builtin))
     version = None if isinstance(inputs.version, SourceError) else inputs.version
     nodes = None if isinstance(inputs.nodes, SourceError) else inputs.nodes
-    versions = versions_scan(version, nodes, today)
+    outdated = versions_scan(version, nodes, today)
     if isinstance(inputs.version, SourceError):  # say why, instead of versions_scan's generic sentence
-        versions.skipped[0] = f"The Kubernetes version was not checked: {inputs.version.sentence}"
+        outdated.skipped[0] = f"The Kubernetes version was not checked: {inputs.version.sentence}"
     if isinstance(inputs.nodes, SourceError):
-        versions.skipped.append(f"Kubelet versions were not checked: {inputs.nodes.sentence}")
-    parts.append(versions)
+        outdated.skipped.append(f"Kubelet versions were not checked: {inputs.nodes.sentence}")
+    parts.append(outdated)
+    # A section with any input missing has no score: its evaluations would cover only what arrived.
+    parts.append(ScanResult([], [], [], inputs.unscored()))
     return merge_scans(parts)

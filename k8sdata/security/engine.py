@@ -49,6 +49,8 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 WORKLOAD_KINDS = tuple(_TEMPLATE_PATHS)
+#: Predicates that read the PodDisruptionBudgets (ScanContext.pdbs).
+PDB_PREDICATES = frozenset({"pdb_missing"})
 
 
 class CheckError(ValueError):
@@ -78,6 +80,11 @@ class Check:
         """The Pod Security Standards level of this check's control: None, "baseline" or "restricted"."""
         pss = self.references.get("pss")
         return pss.get("level") if isinstance(pss, Mapping) else None
+
+    @property
+    def needs_pdbs(self) -> bool:
+        """Whether the check looks at PodDisruptionBudgets (without them it cannot be run)."""
+        return self.rule.get("predicate") in PDB_PREDICATES
 
     @property
     def pss_control(self) -> str | None:
@@ -131,6 +138,9 @@ class ScanResult:
     findings: list[Finding]
     results: list[CheckResult]
     skipped: list[str] = field(default_factory=list)  # sentences: what could not be evaluated and why
+    #: Category -> why it has no score: an input it needs could not be read, so its evaluations are
+    #: incomplete and a number would describe only what happened to arrive (scoring.score).
+    unscored: dict[str, str] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ loading

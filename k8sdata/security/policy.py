@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from k8sdata.config import Settings
+from k8sdata.errors import SourceError
 from k8sdata.security import network, rbac, versions, vulns
 from k8sdata.security.engine import (
     IGNORE,
@@ -23,7 +24,8 @@ from k8sdata.security.engine import (
     builtin_checks,
     scan_objects,
 )
-from k8sdata.security.sources import Objects
+from k8sdata.security.scoring import kinds_list, unread
+from k8sdata.security.sources import PDB_LIST, Objects
 
 #: Ids of the findings the code audits make (the YAML checks' ids come from their files).
 AUDIT_IDS: frozenset[str] = frozenset({
@@ -43,8 +45,23 @@ def policy_checks(settings: Settings, checks: Iterable[Check] | None = None) -> 
 def scan_workloads(objects: Objects, settings: Settings) -> ScanResult:
     """The YAML checks on gathered objects, as configured: severities, the Host Ports known list, and the
     PDB check only when PodDisruptionBudgets could be read."""
-    return scan_objects(objects.items, policy_checks(settings), pdbs_known=objects.pdbs_known,
-                        allowed_host_ports=settings.security_allowed_host_ports)
+    checks = policy_checks(settings)
+    result = scan_objects(objects.items, checks, pdbs_known=objects.pdbs_known,
+                          allowed_host_ports=settings.security_allowed_host_ports)
+    result.unscored.update(workload_unscored(objects, checks))
+    return result
+
+
+def workload_unscored(objects: Objects, checks: Iterable[Check]) -> dict[str, str]:
+    """Category -> why it is not scored: a check of it applies to a kind whose list failed (or needs
+    the PodDisruptionBudgets that failed), so its evaluations miss objects that are there."""
+    failed: dict[str, dict[str, SourceError]] = {}
+    for check in checks:
+        kinds = [*check.kinds, *((PDB_LIST[2],) if check.needs_pdbs else ())]
+        for kind in kinds:
+            if kind in objects.failed:
+                failed.setdefault(check.category, {})[kinds_list(kind)] = objects.failed[kind]
+    return {category: unread(dict(sorted(lists.items()))) for category, lists in failed.items()}
 
 
 def apply_policy(result: ScanResult, settings: Settings) -> ScanResult:
@@ -56,4 +73,4 @@ def apply_policy(result: ScanResult, settings: Settings) -> ScanResult:
                 for finding in result.findings if wanted.get(finding.id) != IGNORE]
     results = [replace(unit, severity=wanted.get(unit.check_id, unit.severity))
                for unit in result.results if wanted.get(unit.check_id) != IGNORE]
-    return ScanResult(findings, results, list(result.skipped))
+    return ScanResult(findings, results, list(result.skipped), dict(result.unscored))

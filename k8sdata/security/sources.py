@@ -38,6 +38,8 @@ class Objects:
     locations: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # sentences about what could not be read
     pdbs_known: bool = True
+    #: Kind -> the error that stopped its list ("PodDisruptionBudget" too): which scores are incomplete.
+    failed: dict[str, SourceError] = field(default_factory=dict)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -96,6 +98,7 @@ def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
             items = client.list_resource(group_version, resource, namespace=namespace)
         except SourceError as error:
             objects.skipped.append(f"{kind}s were not scanned: {error.sentence}")
+            objects.failed[kind] = error
             continue
         # List items carry no kind of their own; the engine needs it.
         objects.items += [{**item, "kind": kind} for item in items]
@@ -104,6 +107,7 @@ def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
         objects.items += [{**item, "kind": PDB_LIST[2]} for item in pdbs]
     except SourceError as error:
         objects.pdbs_known = False
+        objects.failed[PDB_LIST[2]] = error
         objects.skipped.append(f"PodDisruptionBudgets could not be read, so the missing-PDB check was not "
                                f"run: {error.sentence}")
     return objects

@@ -36,6 +36,7 @@ from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, Sourc
 from k8sdata.prom import JsonHttpClient
 from k8sdata.security.clair_auth import PskSigner, unauthorized
 from k8sdata.security.engine import CheckResult, Finding, ScanResult
+from k8sdata.security.scoring import names
 
 if TYPE_CHECKING:
     import requests
@@ -817,7 +818,24 @@ def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
     _component_findings(data, findings, results)
     skipped = [f"Image vulnerabilities ({name}) were not checked: {sentence}"
                for name, sentence in data.sentences().items()]
-    return ScanResult(findings, results, skipped)
+    return ScanResult(findings, results, skipped, vulnerability_unscored(data))
+
+
+#: What each of VulnerabilityData.sentences()'s sources is, in a sentence.
+_SOURCE_PHRASES = {"pods": "the Pods list", "trivy": "Trivy Operator's VulnerabilityReports",
+                   "clair": "Clair", "trivy-cluster": "Trivy Operator's ClusterVulnerabilityReports"}
+
+
+def vulnerability_unscored(data: VulnerabilityData) -> dict[str, str]:
+    """{"Vulnerabilities": why} when a source that is there (or should be) could not be read: the score
+    would count only the images the others reported on. Trivy Operator not installed and CLAIR_URL unset
+    are choices, not failures: the category is then simply absent (nothing measures it)."""
+    failed = data.sentences()
+    if not failed:
+        return {}
+    what = names([_SOURCE_PHRASES.get(name, name) for name in failed])
+    sentences = list(dict.fromkeys(sentence.strip() for sentence in failed.values()))
+    return {CATEGORY: " ".join([f"{what} could not be read.", *sentences])}
 
 
 def _fixable_phrase(count: int, worst: str) -> str:

@@ -191,3 +191,19 @@ def test_unreachable_prometheus_and_refused_s3_show_their_sentences(monkeypatch:
     # Kubernetes alone still lights both demo applications.
     table = applications_table(at)
     assert {WEB.app, API.app} <= set(table[table["namespace"] == APP_NAMESPACE]["application"])
+
+
+def test_overview_without_the_pods_list_shows_no_green_light(kube_faults: Any) -> None:
+    """Unknown is not green: with the pods list forbidden, the lights come from request numbers only, and
+    an application whose numbers look fine is grey ("not known to be healthy"), never green."""
+    kube_faults.set_fault(r"^/api/v1/(namespaces/[^/]+/)?pods$", "forbidden")
+    at = run_app()
+    table = applications_table(at)
+    assert not table.empty
+    assert "green" not in set(table["status"]), table[["application", "status", "why"]]
+    grey = table[table["status"] == "grey"]
+    assert not grey.empty  # the demo's healthy applications, now unknown
+    assert grey["why"].str.startswith("Not known to be healthy: its pods could not be read").all()
+    cards = texts(at.markdown)
+    assert not [card for card in cards if ":green-badge[" in card], cards
+    assert any("none is green" in sentence for sentence in texts(at.error))

@@ -71,6 +71,8 @@ def test_demo_insecure_workload_overprivileged_binding_and_pss_verdicts() -> Non
     assert {"Overall", "RBAC", "Network"} <= set(scores.index)
     assert set(scores["Grade"]) <= set("ABCDF")
     assert any(metric.label == "Overall score" for metric in at.metric)
+    assert (at.status[0].label, at.status[0].state) == ("Security posture read.", "complete")
+    assert scores["Score"].notna().all() and scores.loc["Overall", "Note"].startswith("From ")
     assert "KAMS is read-only" in texts(at)
     # Vulnerabilities per running image from the demo's Trivy VulnerabilityReports, with top CVEs.
     images = tables_with(at, "Fixable critical")[0]
@@ -108,6 +110,57 @@ def test_forbidden_rbac_is_a_sentence_and_other_tabs_keep_working(kube_faults: A
     findings = all_findings(at)
     assert "pss-privileged" in set(findings["Check"])  # the other workload kinds were still scanned
     assert tables_with(at, "Pods not selected")  # network exposure still checked
+
+
+#: The pods list, cluster-wide or per namespace (not one pod, not a log).
+PODS_LIST = r"^/api/v1/(namespaces/[^/]+/)?pods$"
+#: Green boxes that claim a clean result; each needs inputs that were read.
+ALL_CLEAR = ("Every image is pinned by digest", "No vulnerabilities reported", "No workload hygiene findings",
+             "No workload breaks a Pod Security Standards control", "No running image in this selection")
+
+
+def overall_metric(at: AppTest) -> str:
+    return str(next(metric.value for metric in at.metric if metric.label == "Overall score"))
+
+
+def successes(at: AppTest) -> str:
+    return " ".join(str(element.value).replace("\\", "") for element in at.success)
+
+
+def test_every_read_failing_shows_no_score_no_check_mark_and_no_green(kube_faults: Any) -> None:
+    kube_faults.set_fault(r"^/", "forbidden")
+    at = run_page()
+    assert at.status[0].state == "error" and "could not be read" in at.status[0].label
+    assert "Security posture read." not in at.status[0].label
+    assert overall_metric(at) == "Withheld"
+    assert [metric.value for metric in at.metric if metric.label.endswith("findings")] == ["–"] * 3
+    scores = tables_with(at, "Dangers")[0].set_index("Category")
+    assert scores["Score"].isna().all() and (scores["Grade"] == "").all()
+    assert scores.drop(index="Overall")["Note"].str.startswith("Not scored: ").all()
+    assert not at.success, successes(at)  # no green box at all: nothing was read
+    assert "Overall score: Withheld" in texts(at)
+
+
+def test_pods_list_failing_withholds_what_needs_pods(kube_faults: Any) -> None:
+    kube_faults.set_fault(PODS_LIST, "forbidden")
+    at = run_page()
+    assert at.status[0].state == "error" and "read in part" in at.status[0].label
+    assert overall_metric(at) == "Withheld"
+    scores = tables_with(at, "Dangers")[0].set_index("Category")
+    for category in ("Network", "Pod Security", "Images", "Vulnerabilities"):
+        assert pd.isna(scores.loc[category, "Score"]), category
+        note = scores.loc[category, "Note"]
+        assert note.startswith("Not scored: the Pods list could not be read."), (category, note)
+    assert scores.loc["RBAC", "Score"] >= 0 and scores.loc["RBAC", "Grade"] in set("ABCDF")
+    assert pd.isna(scores.loc["Overall", "Score"])
+    said = texts(at)
+    assert "Network: Not scored: the Pods list could not be read." in said
+    green = successes(at)
+    assert not [claim for claim in ALL_CLEAR if claim in green], green
+    # Namespaces without findings get no Baseline verdict: their unread pods may break it.
+    verdicts = tables_with(at, "Passes Baseline today")[0].set_index("Namespace")
+    assert verdicts["Passes Baseline today"].isna().any()
+    assert not verdicts["Passes Baseline today"].fillna(False).any()
 
 
 def test_trend_from_archived_security_scores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from k8sdata import health
+from k8sdata.errors import Forbidden, NotConfigured
 from k8sdata.health import AppHealth, applications_csv, applications_frame, key_numbers, roll_up
 
 
@@ -217,3 +218,22 @@ def test_all_pods_crashing_says_so_once() -> None:
     web = only(roll_up(pods_table(pod("w", ready=False, status="CrashLoopBackOff"))), "web")
     assert web.light == "red"
     assert web.reasons == ["1 pod keeps crashing and restarting (CrashLoopBackOff)"]
+
+
+def test_unknown_is_not_green() -> None:
+    """An input that failed (not one left unconfigured) may hold the bad news: no light is green then;
+    red and amber stay, since a problem seen is real."""
+    pods = pods_table(pod("w-1"), pod("b-1", app="broken", ready=False, status="CrashLoopBackOff"))
+    metrics = metrics_table(("shop", "web", 10.0, 0.001, 0.1))
+    read = {a.app: a for a in roll_up(pods, metrics, {})}
+    assert read["web"].light == "green"
+    apps = {a.app: a for a in roll_up(pods, metrics, {}, unread=["alerts"])}
+    assert apps["web"].light == "grey"
+    assert apps["web"].reasons[0] == "Not known to be healthy: alerts could not be read"
+    assert "Its pod is ready" in apps["web"].reasons  # what was read is still said
+    assert apps["broken"].light == "red"
+    no_pods = only(roll_up(None, metrics, unread=health.unread_inputs({"pods": Forbidden("kubernetes")})),
+                   "web")
+    assert no_pods.light == "grey" and "its pods could not be read" in no_pods.reasons[0]
+    # A source left out on purpose is not a failure: pods alone may still say green.
+    assert health.unread_inputs({"metrics": NotConfigured("prometheus"), "pods": None}) == []

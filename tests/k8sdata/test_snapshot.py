@@ -157,6 +157,35 @@ def test_forbidden_pods_leave_a_note_on_pods_and_security_but_events_arrive(kube
     assert any("Pods were not scanned" in sentence for sentence in notes_for(tables, "security_findings"))
 
 
+def test_forbidden_pods_leave_unscored_rows_not_a_score(kube_faults: Any, kube_api: Any,
+                                                         tmp_path: Path) -> None:
+    """No score from missing inputs: the categories that read pods keep their rows with an empty value
+    and grade and a note; the Overall is withheld; the archived CSV has empty cells, which the Security
+    page's trend skips."""
+    from ui.security_data import SECURITY_SCORES_TABLE, _scores_from_csv
+
+    kube_faults.set_fault(r"^/api/v1/pods$", "forbidden")
+    tables = snapshot_of(kube_api)
+    scores = tables["security_scores"].set_index("category")
+    assert list(tables["security_scores"].columns) == SCORE_COLUMNS and SCORE_COLUMNS[-1] == "note"
+    for category in ("Network", "Pod Security", "Vulnerabilities", "Overall"):
+        row = scores.loc[category]
+        assert pd.isna(row["value"]) and pd.isna(row["grade"]), category
+    assert scores.loc["Network", "note"].startswith("Not scored: the Pods list could not be read.")
+    assert scores.loc["Overall", "note"].startswith("Withheld: ")
+    assert 0 <= scores.loc["RBAC", "value"] <= 100 and scores.loc["RBAC", "note"] == ""
+
+    (tmp_path / "archive").mkdir()
+    store = FolderArchive(tmp_path / "archive")
+    store.upload_snapshot({SECURITY_SCORES_TABLE: tables["security_scores"]}, "demo", None, at=AT)
+    body = store.download(store.list_snapshots()[0].key(SECURITY_SCORES_TABLE))
+    overall_line = next(line for line in body.decode().splitlines() if line.startswith("Overall,"))
+    assert overall_line.startswith("Overall,,,")  # empty value and grade, not 0 or 100
+    trend = _scores_from_csv(body)
+    assert "Overall" not in set(trend["category"]) and "Network" not in set(trend["category"])
+    assert "RBAC" in set(trend["category"]) and trend["value"].notna().all()
+
+
 def _dead_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
