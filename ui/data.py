@@ -18,6 +18,7 @@ for the Pods page `pods_view(...)`, `pods_usage(...)`, `pods_requests(...)`, `po
 
 from __future__ import annotations
 
+import contextvars
 import math
 import threading
 import time
@@ -576,7 +577,8 @@ class Prefetch:
                 return cast("T | SourceError", answer[0])
             future = self._running.get(key)
             if future is None:
-                future = self._pool.submit(self._settle, key, read)
+                # The caller's context variables (its namespace scope) hold in the worker too.
+                future = self._pool.submit(contextvars.copy_context().run, self._settle, key, read)
                 self._running[key] = future
         try:
             return cast("T | SourceError", future.result(timeout=wait))
@@ -717,7 +719,9 @@ def connection_statuses(settings: Settings, context: str | None) -> list[Connect
         return _status(source, ping)
 
     with ThreadPoolExecutor(len(checks), thread_name_prefix="kams-status") as pool:
-        statuses = list(pool.map(lambda pair: check(*pair), checks))
+        futures = [pool.submit(contextvars.copy_context().run, check, source, ping)
+                   for source, ping in checks]
+        statuses = [future.result() for future in futures]
     if statuses[-1].state != "not configured":  # no archive: no spool worth a line
         archive_works = statuses[-1].state == "ok"
         statuses.append(_status_of("Spool", lambda: _spool_status(settings, archive_works)))
