@@ -10,6 +10,12 @@ from typing import ClassVar, Literal
 
 Source = Literal["kubernetes", "prometheus", "s3", "archive", "alertmanager", "clair"]
 
+#: Marks that end a sentence. A sentence ends with exactly one of them (a detail's own full stop is
+#: dropped before ours is added, so no "later.)." or "..").
+_TERMINAL = ".!?"
+#: What k8sdata.kube says when it refuses, before any request, to touch Secrets.
+NEVER_READS_SECRETS = "KAMS never reads Secrets"
+
 _SOURCE_NAME: dict[str, str] = {
     "kubernetes": "the Kubernetes API",
     "prometheus": "Prometheus",
@@ -18,6 +24,28 @@ _SOURCE_NAME: dict[str, str] = {
     "alertmanager": "Alertmanager",
     "clair": "Clair",
 }
+
+
+def as_sentence(text: str) -> str:
+    """`text` as a sentence people read: one line, first letter capital, ending with exactly one '.',
+    '!' or '?' ("" stays ""). Details quote servers, which end their messages however they like."""
+    flat = " ".join(text.split())
+    if not flat:
+        return ""
+    # Only a leading letter: behind a quote is a name ('"main" is waiting' keeps its container's name).
+    flat = flat[0].upper() + flat[1:]
+    if flat[-1] in "!?":
+        return flat
+    flat = flat.rstrip(". ")
+    if flat.endswith(".)"):  # "(see the docs.)": the full stop moves out of the parenthesis
+        flat = flat[:-2].rstrip(". ") + ")"
+    return flat + "."
+
+
+def inner_detail(detail: str) -> str:
+    """A detail as it sits inside our parentheses: one line, without its own closing full stop(s) (the
+    sentence's full stop follows the parenthesis)."""
+    return " ".join(detail.split()).rstrip(". ")
 
 
 class SourceError(Exception):
@@ -44,13 +72,25 @@ class SourceError(Exception):
     @property
     def sentence(self) -> str:
         what = self._what()
-        if self.detail:
-            what = f"{what} ({self.detail})"
-        return f"{what[0].upper()}{what[1:]}. {self.hint or self._next()}"
+        detail = inner_detail(self.detail)
+        if detail:
+            what = f"{what} ({detail})"
+        return f"{as_sentence(what)} {as_sentence(self.hint or self._next())}"
 
 
 class Forbidden(SourceError):
     kind = "forbidden"
+
+    @property
+    def by_design(self) -> bool:
+        """KAMS refused by itself (NeverReadsSecrets): no permission is missing, nothing to grant."""
+        return False
+
+    @property
+    def sentence(self) -> str:
+        if self.by_design:
+            return NeverReadsSecrets.SENTENCE
+        return super().sentence
 
     def _what(self) -> str:
         return f"KAMS is not allowed to read this from {self.source_name}"
@@ -59,6 +99,23 @@ class Forbidden(SourceError):
         if self.source == "kubernetes":
             return "Grant the KAMS ServiceAccount read access with the ClusterRole in deploy/k8s/."
         return "Check the credentials KAMS uses for it."
+
+
+class NeverReadsSecrets(Forbidden):
+    """KAMS asked for Secrets and refused itself, before any request: it never reads them, by design (a
+    monitor has no use for passwords and keys, and read access to Secrets is cluster-admin in all but
+    name). Advice to grant access would be wrong, so the sentence says so instead."""
+
+    SENTENCE: ClassVar[str] = ("KAMS never reads Secrets, by design, so it did not ask the Kubernetes API "
+                               "for them. Nothing needs to be granted: this is not a missing permission.")
+
+    def __init__(self, source: Source = "kubernetes", detail: str = NEVER_READS_SECRETS, *,
+                 hint: str = "") -> None:
+        super().__init__(source, detail, hint=hint)
+
+    @property
+    def by_design(self) -> bool:
+        return True
 
 
 class OutOfScope(SourceError):
@@ -71,7 +128,7 @@ class OutOfScope(SourceError):
 
     @property
     def sentence(self) -> str:
-        return f"{self._what()} {self.hint or self._next()}"
+        return f"{as_sentence(self._what())} {as_sentence(self.hint or self._next())}"
 
     def _next(self) -> str:
         return "Choose one of your namespaces in the sidebar, or ask for access to more."
@@ -140,8 +197,10 @@ class RateLimited(SourceError):
         return f"{self.source_name} asked KAMS to slow down"
 
     def _next(self) -> str:
-        wait = f" in {self.retry_after:g} seconds" if self.retry_after else " shortly"
-        return f"KAMS will try again{wait}."
+        if not self.retry_after:
+            return "KAMS will try again shortly."
+        unit = "second" if self.retry_after == 1 else "seconds"
+        return f"KAMS will try again in {self.retry_after:g} {unit}."
 
 
 class PodGone(SourceError):
@@ -154,7 +213,8 @@ class PodGone(SourceError):
 
     @property
     def sentence(self) -> str:
-        return f"{self._what()}. {self.hint or 'It was deleted or replaced; pick a current pod.'}"
+        return (f"{as_sentence(self._what())} "
+                f"{as_sentence(self.hint or 'It was deleted or replaced; pick a current pod.')}")
 
 
 class LogNotAvailable(SourceError):
@@ -165,8 +225,8 @@ class LogNotAvailable(SourceError):
 
     @property
     def sentence(self) -> str:
-        detail = self.detail.rstrip(".") or "There is no log for this container"
-        return f"{detail[0].upper()}{detail[1:]}. {self.hint or self._next()}"
+        detail = as_sentence(self.detail) or "There is no log for this container."
+        return f"{detail} {as_sentence(self.hint or self._next())}"
 
     def _next(self) -> str:
         if "waiting to start" in self.detail:

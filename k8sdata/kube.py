@@ -32,6 +32,7 @@ from k8sdata.errors import (
     Forbidden,
     KubeletUnreachable,
     LogNotAvailable,
+    NeverReadsSecrets,
     NotInstalled,
     OutOfScope,
     PodGone,
@@ -339,7 +340,7 @@ class KubeClient:
         the caller's to read). A non-2xx answer raises _HttpStatus with its body. A 401 renews the
         credential once (an exec plugin runs again) and repeats the request once."""
         if _FORBIDDEN_PATH.search(path):
-            raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+            raise NeverReadsSecrets(_SOURCE)
         refusal = api_path_refusal(path)
         if refusal is not None:
             raise OutOfScope(_SOURCE, refusal)
@@ -498,7 +499,7 @@ class KubeClient:
         `on_response` receives the open HTTP response, so another thread can close it to stop at once.
         """
         if _FORBIDDEN_PATH.search(path):
-            raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+            raise NeverReadsSecrets(_SOURCE)
         refusal = api_path_refusal(path)
         if refusal is not None:
             raise OutOfScope(_SOURCE, refusal)
@@ -575,7 +576,7 @@ class KubeClient:
                       label_selector: str | None = None) -> list[dict[str, Any]]:
         """Any list, e.g. ("apps/v1", "statefulsets") or ("v1", "services"); 404 -> NotInstalled."""
         if resource == "secrets":
-            raise Forbidden(_SOURCE, "KAMS never reads Secrets")
+            raise NeverReadsSecrets(_SOURCE)
         if group_version == "v1":
             path = _core_path(resource, namespace)
         else:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
-from k8sdata.errors import NotConfigured, NotInstalled, SourceError
+from k8sdata.errors import NotConfigured, NotInstalled, SourceError, inner_detail
 from k8sdata.gcpause import gc_paused
 from k8sdata.queries import CONTAINER_CPU, CONTAINER_MEMORY
 
@@ -357,7 +357,8 @@ class UsageUnavailable(SourceError):
     def __init__(self, errors: list[SourceError]) -> None:
         self.errors = errors
         detail = "; ".join(
-            f"{error.source_name}: {error.kind}" + (f" ({error.detail})" if error.detail else "")
+            f"{error.source_name}: {error.kind}"
+            + (f" ({inner_detail(error.detail)})" if error.detail else "")  # no "later.);" inside ours
             for error in errors)
         source = errors[-1].source if errors else "kubernetes"
         super().__init__(source, detail)

@@ -183,12 +183,13 @@ def render_pod_detail(settings: Settings, filters: Filters, pod: Mapping[str, An
     st.subheader(f"Pod {escape_markdown(namespace)}/{escape_markdown(name)}", divider="gray")
     # Two rows of three: six side by side truncate kubectl's longer words ("CrashLoopBackOff", "3 (5m ago)").
     columns = [*st.columns(3), *st.columns(3)]
-    columns[0].metric("Status", str(row.get("status", "")), border=True)
-    columns[1].metric("Ready", str(row.get("ready", "")), border=True)
-    columns[2].metric("Restarts", str(row.get("restarts_display", "")), border=True)
-    columns[3].metric("Age", str(row.get("age", "")), border=True)
-    columns[4].metric("Node", str(row.get("node", "")) or "–", border=True)
-    columns[5].metric("QoS class", str(row.get("qos_class", "")) or "–", border=True)
+    # st.metric draws its value as Markdown, and kubectl's STATUS is the pod's status.reason or a
+    # container's waiting/terminated reason: free text anyone who can write pod status chooses.
+    boxes = (("Status", row.get("status")), ("Ready", row.get("ready")),
+             ("Restarts", row.get("restarts_display")), ("Age", row.get("age")), ("Node", row.get("node")),
+             ("QoS class", row.get("qos_class")))
+    for column, (label, value) in zip(columns, boxes, strict=True):
+        column.metric(label, escape_markdown("–" if pd.isna(value) or value == "" else value), border=True)
     workload = f"{row.get('workload_kind', '')} {row.get('workload', '')}".strip()
     st.caption(escape_markdown(f"Workload: {workload or 'none'} · Pod IP: {row.get('ip') or 'none'}"))
 

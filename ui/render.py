@@ -17,9 +17,18 @@ from k8sdata.health import LIGHT_WORD, AppHealth, Light
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
 
 
+#: GFM's autolink literals (http://..., www...., a@b.c) become links after parsing, whatever is escaped:
+#: the browser's Markdown finds them in the finished text, and only where a URL does not follow a letter
+#: and an address is unbroken. An invisible WORD JOINER before the URL and before the @ keeps them text.
+_AUTOLINK_START = re.compile(r"(?i)(?<![^\W_])(https?://|www\.)")
+_EMAIL_AT = re.compile(r"(?<=[-.\w+])@(?=[-\w]+\.[-\w])")
+WORD_JOINER = "\u2060"
+
+
 def escape_markdown(text: object) -> str:
-    """Make any text safe (and literal) inside st.markdown / st.warning / st.caption."""
+    """Make any text safe (and literal) inside st.markdown / st.warning / st.caption / st.metric."""
     flat = " ".join(str(text).split())  # newlines could start block syntax (lists, headings)
+    flat = _EMAIL_AT.sub(WORD_JOINER + "@", _AUTOLINK_START.sub(WORD_JOINER + r"\1", flat))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 

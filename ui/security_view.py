@@ -3,7 +3,7 @@ hygiene, RBAC, network exposure, vulnerabilities and outdated software.
 
 Cluster text (names, labels, messages, exemption reasons, error sentences) reaches the page only through
 st.dataframe, st.text, Altair or escape_markdown. Every table downloads as the CSV it shows
-(k8sdata.archive.frame_to_csv: formula-injection safe).
+(k8sdata.export.frame_to_csv: formula-injection safe).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata.archive import frame_to_csv
 from k8sdata.errors import SourceError
+from k8sdata.export import frame_to_csv
 from k8sdata.security import SEVERITIES, Finding, Score, builtin_checks, namespace_pss_labels, pss_verdicts
 from k8sdata.security.cluster import SecurityInputs
 from k8sdata.security.network import exposed_services, ingress_tls, namespace_isolation, pod_isolation
@@ -29,6 +29,7 @@ from k8sdata.security.vulns import (
     components_sentence,
     components_table,
     how_to_enable,
+    source_phrase,
     top_vulnerabilities_frame,
     vulnerability_table,
 )
@@ -377,7 +378,8 @@ def render_vulnerabilities(data: VulnerabilityData | SourceError, chosen: str | 
         return
     failed = data.sentences()
     for source, sentence in failed.items():
-        say(f"{source}: {sentence}")
+        phrase = source_phrase(source)
+        say(f"{phrase[:1].upper()}{phrase[1:]} could not be read: {sentence}")
     if isinstance(data.images, SourceError):  # no running images known: nothing to report on
         return
     help_sentences = how_to_enable(data)

@@ -816,14 +816,19 @@ def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
                   image.image, max(report.fixable("CRITICAL") for report in reports),
                   max(report.fixable("HIGH") for report in reports), partial(_image_message, image, reports))
     _component_findings(data, findings, results)
-    skipped = [f"Image vulnerabilities ({name}) were not checked: {sentence}"
-               for name, sentence in data.sentences().items()]
+    skipped = [f"Image vulnerabilities were not checked, because {source_phrase(name)} could not be read: "
+               f"{sentence}" for name, sentence in data.sentences().items()]
     return ScanResult(findings, results, skipped, vulnerability_unscored(data))
 
 
 #: What each of VulnerabilityData.sentences()'s sources is, in a sentence.
 _SOURCE_PHRASES = {"pods": "the Pods list", "trivy": "Trivy Operator's VulnerabilityReports",
                    "clair": "Clair", "trivy-cluster": "Trivy Operator's ClusterVulnerabilityReports"}
+
+
+def source_phrase(name: str) -> str:
+    """A key of VulnerabilityData.sentences() as words ("pods" -> "the Pods list")."""
+    return _SOURCE_PHRASES.get(name, name)
 
 
 def vulnerability_unscored(data: VulnerabilityData) -> dict[str, str]:

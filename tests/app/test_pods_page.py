@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from k8sdata.archive import frame_to_csv
+from k8sdata.export import frame_to_csv
 from k8sdata.frames import pods_frame
 from sandbox.demo_names import COMPLETED_POD, CRASHLOOP_POD, OOMKILLED_POD, PENDING_POD
 from tests.plugins.app import (
@@ -165,7 +165,7 @@ def test_csv_builder_matches_table_and_guards_formulas() -> None:
 
 def test_pod_detail_of_the_crash_looping_pod() -> None:
     at = run_page(pod=f"{CRASHLOOP_POD.namespace}/{CRASHLOOP_POD.pod}")
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = {m.label: unescape(str(m.value)) for m in at.metric}  # values are escaped Markdown
     assert metrics["Status"] == "CrashLoopBackOff" and metrics["Ready"] == "0/1"
     containers = table_with(at, "Last termination")
     crash = containers[containers["Container"] == CRASHLOOP_POD.container].iloc[0]

@@ -166,8 +166,9 @@ def page_script(name: str) -> Path:
 
 
 def unescape(markdown: str) -> str:
-    """Undo ui.render.escape_markdown so assertions read like the page does."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """Undo ui.render.escape_markdown so assertions read like the page does (backslashes, and the
+    invisible word joiners that keep URLs and addresses from becoming links)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def widget(elements: Any, label: str) -> Any:

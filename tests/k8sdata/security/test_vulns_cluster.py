@@ -254,7 +254,8 @@ def test_cluster_reports_forbidden_is_a_sentence_and_the_namespaced_rows_stay(
     assert portal["reported_by"] == "VulnerabilityReport"
     assert portal["critical"] == _demo_portal_report()["report"]["summary"]["criticalCount"]
     assert _trivy_row(table, ETCD_IMAGE)["status"] == "no report"
-    assert any("trivy-cluster" in s for s in vulns.vulnerability_scan(data).skipped)
+    assert any("because Trivy Operator's ClusterVulnerabilityReports could not be read" in s
+               for s in vulns.vulnerability_scan(data).skipped)
     assert vulns.how_to_enable(data) == []
     # No KBOM report could be read: no components, and no "scan is off" hint (the 403 said why).
     assert data.components is None and vulns.components_sentence(data) is None
