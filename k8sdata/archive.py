@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import io
 import json
-import math
 import os
 import re
 import tempfile
@@ -53,6 +52,7 @@ from k8sdata.errors import (
     Timeout,
     Unreachable,
 )
+from k8sdata.export import frame_to_csv, iso_time
 
 if TYPE_CHECKING:
     from k8sdata.config import Settings
@@ -60,99 +60,6 @@ if TYPE_CHECKING:
 DEFAULT_PREFIX = "kams"
 DEFAULT_LIST_LIMIT = 20
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
-
-# ---------------------------------------------------------------------------------------------
-# CSV (pure)
-# ---------------------------------------------------------------------------------------------
-
-#: Leading characters that make Excel, LibreOffice and Google Sheets treat a cell as a formula
-#: (OWASP "CSV Injection"): = + - @, and tab / carriage return, which some parsers strip before
-#: looking at the next character.
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-#: A plain number such as "-5" or "+1.5" is read as a number, never evaluated, so it is left alone
-#: (e.g. a "-1" in a text column stays a number for whoever opens the file).
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-
-
-def neutralize_formula(text: str) -> str:
-    """Prefix a cell that a spreadsheet would evaluate as a formula with a single quote.
-
-    Why: snapshot tables carry text KAMS does not control (pod names, labels, event messages, log
-    lines). Someone opening the CSV in a spreadsheet must not run `=HYPERLINK(...)`, `=cmd|...` or
-    `@SUM(...)` planted in an event message. OWASP recommends exactly this: a leading `'` makes the
-    spreadsheet show the cell as text; quoting of embedded quotes and commas is left to the CSV writer.
-    """
-    if text.startswith(_FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
-
-
-def _iso(value: datetime | pd.Timestamp) -> str:
-    """ISO 8601; aware values in UTC with a Z, naive ones as they are."""
-    if pd.isna(value):
-        return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-        text = value.replace(tzinfo=None).isoformat()
-        return text + "Z"
-    return value.isoformat()
-
-
-def _cell(value: Any) -> Any:
-    """One object-column cell as CSV text (numbers and missing values pass through)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, datetime):  # pd.Timestamp is a datetime too
-        return _iso(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Mapping | list | tuple | set):
-        if isinstance(value, set):
-            value = sorted(value, key=str)
-        text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-        return neutralize_formula(text)
-    if isinstance(value, bool | int | float):
-        return value
-    return neutralize_formula(str(value))
-
-
-def _csv_column(series: pd.Series) -> pd.Series:
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        return series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").map(
-            lambda text: _trim_micro(text) if isinstance(text, str) else "")
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").map(
-            lambda text: _trim_micro(text) if isinstance(text, str) else "")
-    if pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series.dt.total_seconds()
-    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
-        return series  # numbers can't be formulas; -5 stays -5
-    return series.map(_cell).astype(object)
-
-
-def _trim_micro(text: str) -> str:
-    """Drop an all-zero fraction so whole seconds read 2026-01-01T12:00:00Z."""
-    return text.replace(".000000", "")
-
-
-def frame_to_csv(frame: pd.DataFrame) -> bytes:
-    """A DataFrame as UTF-8 CSV bytes (RFC 4180): header row, no index, CRLF line ends, ISO 8601 timestamps
-    (UTC with Z for aware ones), lists and dicts as JSON, and every text cell and header guarded
-    against formula injection (see `neutralize_formula`)."""
-    safe = pd.DataFrame(
-        {index: _csv_column(frame.iloc[:, index]) for index in range(frame.shape[1])},
-        index=frame.index,
-    )
-    safe.columns = [neutralize_formula(str(name)) for name in frame.columns]
-    # CRLF as RFC 4180 says, and because the csv writer only quotes cells that contain characters
-    # of the line terminator: with "\n" alone, a bare "\r" in an event message would split a row.
-    text = safe.to_csv(index=False, lineterminator="\r\n")
-    return text.encode("utf-8")
-
 
 # ---------------------------------------------------------------------------------------------
 # Keys (pure)
@@ -351,7 +258,7 @@ def build_manifest(*, cluster: str, context: str | None, at: datetime,
         "format": MANIFEST_FORMAT,
         "cluster": cluster,
         "context": context,
-        "time": _iso(_utc(at)),
+        "time": iso_time(_utc(at)),
         "kams_version": __version__,
         "tables": {name: {"key": key, "rows": rows, "bytes": len(body), "sha256": sha256_hex(body)}
                    for name, key, rows, body in tables},
@@ -385,7 +292,7 @@ def _object_metadata(cluster: str | None, context: str | None, at: datetime,
                      migrated_from: str | None = None) -> dict[str, str]:
     """x-amz-meta-* of every object of a snapshot (percent-encoded: S3 metadata is ASCII)."""
     metadata = {"kams-cluster": quote(cluster or "", safe=""), "kams-context": quote(context or "", safe=""),
-                "kams-taken-at": _iso(at)}
+                "kams-taken-at": iso_time(at)}
     if migrated_from is not None:
         metadata["kams-migrated-from"] = quote(migrated_from, safe="")
     return metadata
@@ -538,7 +445,7 @@ class _SnapshotStore:
                 # an incomplete snapshot that readers skip.
                 seq += 1
         raise KeyExists(self._source,
-                        f"{_MAX_SEQ_ATTEMPTS} names for the snapshot at {_iso(moment)} were taken")
+                        f"{_MAX_SEQ_ATTEMPTS} names for the snapshot at {iso_time(moment)} were taken")
 
     def _identical_snapshot(self, cluster: str, moment: datetime, encoded: list[EncodedTable]
                             ) -> list[str] | None:

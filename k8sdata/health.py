@@ -14,8 +14,6 @@ and its first reason says what could not be read. Red and amber stay: a problem 
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +23,7 @@ from typing import Literal
 import pandas as pd
 
 from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.export import frame_to_csv
 
 Light = Literal["green", "amber", "red", "grey"]
 
@@ -386,16 +385,5 @@ def applications_frame(apps: Iterable[AppHealth]) -> pd.DataFrame:
 
 def applications_csv(apps: Iterable[AppHealth]) -> bytes:
     """CSV (UTF-8) of the applications table, without the emoji column (spreadsheets mangle it)."""
-    frame = applications_frame(apps).drop(columns=["light"])
-    # Names come from the cluster: a label like "=HYPERLINK(...)" must stay text in a spreadsheet.
-    for column in ("application", "namespace", "why"):
-        frame[column] = frame[column].map(_defuse_formula)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    return buffer.getvalue().encode("utf-8")
-
-
-def _defuse_formula(value: object) -> object:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    # Names come from the cluster: frame_to_csv keeps a label like "=HYPERLINK(...)" text in a spreadsheet.
+    return frame_to_csv(applications_frame(apps).drop(columns=["light"]))

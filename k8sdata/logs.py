@@ -506,7 +506,7 @@ def _stamp(moment: datetime) -> str:
 
 def lines_frame(lines: Sequence[LogLine]) -> pd.DataFrame:
     """time (UTC), pod, container, level, line: the table and its CSV download (use
-    archive.frame_to_csv, which neutralises spreadsheet formulas in log text)."""
+    export.frame_to_csv, which neutralises spreadsheet formulas in log text)."""
     return pd.DataFrame({
         "time": pd.to_datetime([line.time for line in lines], utc=True),
         "pod": pd.Series([line.pod for line in lines], dtype=object),

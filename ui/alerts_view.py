@@ -3,7 +3,7 @@ Alertmanager's view (active, silenced, inhibited), and the health of the rules.
 
 Alert text (summaries and descriptions are templates filled with label values, so they carry cluster
 text) reaches the page only through st.dataframe, Altair or escape_markdown. Tables are what the CSV
-downloads contain (k8sdata.archive.frame_to_csv: formula-injection safe).
+downloads contain (k8sdata.export.frame_to_csv: formula-injection safe).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata.archive import frame_to_csv
 from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.export import frame_to_csv
 from ui.render import escape_markdown, show_source_error
 
 PROMETHEUS_TABLE = {

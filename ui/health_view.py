@@ -4,7 +4,7 @@ no Markdown links: cluster text is escaped, and our own sentences contain none).
 
 Cluster text (application and namespace names, alert names) reaches the page only through st.dataframe,
 Altair or escape_markdown. Every table has a CSV download of exactly what it shows
-(k8sdata.archive.frame_to_csv: formula-injection safe).
+(k8sdata.export.frame_to_csv: formula-injection safe).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata.archive import frame_to_csv
 from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.export import frame_to_csv
 from k8sdata.health import LIGHT_WORD, AppHealth, Light
 from k8sdata.health_page import HealthPageData
 from k8sdata.incidents import INCIDENT_HISTORY, INCIDENT_STEP_SECONDS, STATE_FIRING

@@ -4,7 +4,7 @@ and day, and a preview and download of any archived table.
 Archived text (pod names, event messages) reaches the page only through st.dataframe, Altair and
 escape_markdown. The download button hands out the archived file's exact bytes (read through
 `archive.read_table`, so they match the manifest); a viewer limited to some namespaces gets only their
-rows instead, as CSV built by k8sdata.archive.frame_to_csv.
+rows instead, as CSV built by k8sdata.export.frame_to_csv.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata.archive import SnapshotInfo, frame_to_csv
+from k8sdata.archive import SnapshotInfo
 from k8sdata.archive_trends import TRENDS, Mirror, TrendResults
 from k8sdata.errors import SourceError
+from k8sdata.export import frame_to_csv
 from ui.history_data import PREVIEW_ROWS, scoped_frame, table_frame
 from ui.render import escape_markdown, show_source_error
 

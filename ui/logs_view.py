@@ -19,7 +19,6 @@ import pandas as pd
 import streamlit as st
 
 from k8sdata import logs
-from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.events import (
@@ -29,6 +28,7 @@ from k8sdata.events import (
     filter_events,
     object_kinds,
 )
+from k8sdata.export import frame_to_csv
 from k8sdata.logs import LogLine, LogRequest, LogTarget
 from ui import data, logs_data
 from ui.filters import Filters, workload_labels

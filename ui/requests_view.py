@@ -20,10 +20,10 @@ import streamlit as st
 
 from k8sdata import conventions as conventions_module
 from k8sdata import patterns
-from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.conventions import Convention
 from k8sdata.errors import SourceError
+from k8sdata.export import frame_to_csv
 from k8sdata.health import SYSTEM_NAMESPACES
 from ui import data, requests_data
 from ui.filters import Filters

@@ -12,9 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from k8sdata import insights
-from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
+from k8sdata.export import frame_to_csv
 from k8sdata.queries import duration_seconds
 from ui import data
 from ui.filters import Filters

@@ -15,9 +15,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
+from k8sdata.export import frame_to_csv
 from k8sdata.kube import KubeClient
 from k8sdata.prom import PromClient
 from k8sdata.resources import SOURCE_METRICS_API

@@ -11,6 +11,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from k8sdata.config import Settings
+from k8sdata.export import frame_to_csv
 
 FORMATS = ("table", "csv", "json")
 
@@ -35,7 +36,8 @@ def one_line(value: Any) -> str:
 
 def write_frame(frame: pd.DataFrame, fmt: str, table: Sequence[tuple[str, str]], out: TextIO) -> None:
     if fmt == "csv":
-        out.write(frame.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%SZ"))
+        # The downloads' writer: names and messages from the cluster never become spreadsheet formulas.
+        out.write(frame_to_csv(frame).decode("utf-8"))
     elif fmt == "json":
         records = json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
         out.write(json.dumps(records, indent=2, ensure_ascii=False) + "\n")

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from k8sdata.alerts import prometheus_alerts
-from k8sdata.archive import frame_to_csv
 from k8sdata.conventions import BUILTIN_CONVENTIONS
+from k8sdata.export import frame_to_csv
 from k8sdata.prom import PromClient
 from k8sdata.slo import SLO_SETTING, fetch_slo, slo_table
 from sandbox import demo_names

@@ -26,14 +26,13 @@ from k8sdata.archive import (
     S3Archive,
     archive_from_settings,
     archive_from_target,
-    frame_to_csv,
     manifest_key,
-    neutralize_formula,
     parse_key,
     snapshot_key,
 )
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
+from k8sdata.export import frame_to_csv, neutralize_formula
 from sandbox.seaweed import SeaweedS3
 
 AT = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)

@@ -27,10 +27,10 @@ from k8sdata.archive import (
     S3Archive,
     SnapshotInfo,
     archive_from_settings,
-    frame_to_csv,
 )
 from k8sdata.cli import main as cli_main
 from k8sdata.config import Settings
+from k8sdata.export import frame_to_csv
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import AT, aws_env, events_table, pods_table, s3_settings
 

@@ -21,12 +21,12 @@ from k8sdata.archive import (
     FolderArchive,
     S3Archive,
     SnapshotInfo,
-    frame_to_csv,
     parse_key,
     prune_cutoff,
     retention_days,
 )
 from k8sdata.cli import main as cli_main
+from k8sdata.export import frame_to_csv
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import aws_env, events_table, pods_table
 from tests.k8sdata.test_archive_integrity import cli_env, s3_archive

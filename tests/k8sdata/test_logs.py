@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from k8sdata.archive import frame_to_csv
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, KubeletUnreachable, LogNotAvailable, PodGone, SourceError, Timeout
+from k8sdata.export import frame_to_csv
 from k8sdata.kube import KubeClient
 from k8sdata.logs import (
     TRUNCATION_MARKER,
