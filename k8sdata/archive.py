@@ -700,6 +700,8 @@ class S3Archive(_SnapshotStore):
         self.max_attempts = max_attempts
         self._session = session
         self._client: Any = None
+        #: Keys per listing page (None: the store's own, 1,000 on S3); small ones let tests cross pages.
+        self.list_page_size: int | None = None
         #: Whether the store honours If-None-Match on PUT: None until the first write tells.
         self._conditional_writes: bool | None = None
         self._lock = threading.Lock()
@@ -829,31 +831,26 @@ class S3Archive(_SnapshotStore):
 
     # -- storage primitives (see _SnapshotStore) --
 
+    def _pages(self, **params: Any) -> Iterable[dict[str, Any]]:
+        """Every page of a ListObjectsV2 (boto3's paginator follows the continuation tokens); a failure
+        on any page becomes a SourceError kind, as every other call's does."""
+        import botocore.exceptions as bce
+
+        paging = {"PageSize": self.list_page_size} if self.list_page_size else {}
+        pages = self._s3().get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket(), PaginationConfig=paging, **params)
+        try:
+            yield from pages
+        except (bce.BotoCoreError, bce.ClientError) as error:
+            raise self._translate(error, "list snapshots") from error
+
     def _list(self, prefix: str) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"Bucket": self._bucket(), "Prefix": prefix}
-            if token:
-                params["ContinuationToken"] = token
-            page = self._call("list snapshots", "list_objects_v2", **params)
-            found += [(entry["Key"], int(entry.get("Size", 0))) for entry in page.get("Contents", [])]
-            if not page.get("IsTruncated"):
-                return found
-            token = page.get("NextContinuationToken")
+        return [(entry["Key"], int(entry.get("Size", 0)))
+                for page in self._pages(Prefix=prefix) for entry in page.get("Contents", [])]
 
     def _children(self, folder: str) -> list[str]:
-        found: list[str] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"Bucket": self._bucket(), "Prefix": folder, "Delimiter": "/"}
-            if token:
-                params["ContinuationToken"] = token
-            page = self._call("list snapshots", "list_objects_v2", **params)
-            found += [entry["Prefix"] for entry in page.get("CommonPrefixes", [])]
-            if not page.get("IsTruncated"):
-                return found
-            token = page.get("NextContinuationToken")
+        return [entry["Prefix"] for page in self._pages(Prefix=folder, Delimiter="/")
+                for entry in page.get("CommonPrefixes", [])]
 
     def _get(self, key: str) -> bytes:
         response = self._call(f"read {key!r}", "get_object", key=key, Bucket=self._bucket(), Key=key)

@@ -217,6 +217,19 @@ def test_list_is_newest_first_limited_and_filterable(s3: SeaweedS3, aws_env: pyt
     assert [snap.taken_at for snap in prod] == sorted(moments, reverse=True)
 
 
+def test_listings_follow_every_page(s3: SeaweedS3, aws_env: pytest.MonkeyPatch) -> None:
+    archive = archive_from_settings(s3_settings(aws_env, s3))
+    assert isinstance(archive, S3Archive)
+    for hours in range(3):
+        archive.upload_snapshot({"pods": pods_table(), "events": events_table()}, cluster=f"c{hours % 2}",
+                                context=None, at=AT + timedelta(hours=hours))
+    whole = archive.list_snapshots(limit=10)
+    archive.list_page_size = 1  # one key (or one folder) per page: every listing crosses pages
+    assert archive.list_snapshots(limit=10) == whole and len(whole) == 3
+    assert [snap.keys for snap in archive.list_snapshots(limit=10, cluster="c0")] == \
+        [snap.keys for snap in whole if snap.cluster == "c0"]
+
+
 def test_wrong_secret_is_forbidden_with_a_clear_sentence(s3: SeaweedS3, aws_env: pytest.MonkeyPatch) -> None:
     archive = archive_from_settings(s3_settings(aws_env, s3, secret_key="wrong-secret"))
     assert archive is not None
