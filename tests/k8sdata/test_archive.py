@@ -34,6 +34,7 @@ from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
 from k8sdata.export import frame_to_csv, neutralize_formula
 from sandbox.seaweed import SeaweedS3
+from tests.plugins.s3 import isolate_aws
 
 AT = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)
 
@@ -149,13 +150,7 @@ def test_parse_key_round_trip() -> None:
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """An environment where boto3's chain sees only what a test sets."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    isolate_aws(monkeypatch, tmp_path)
     yield monkeypatch
 
 

@@ -22,22 +22,14 @@ from k8sdata.errors import Unreachable
 from k8sdata.spool import Spool, SpoolBroken, Spooled, deliver_snapshot
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import events_table, pods_table
+from tests.plugins.s3 import isolate_aws
 
 TIMEOUT = "3"
 AT = datetime(2026, 3, 1, 10, 0, 0, tzinfo=UTC)
 
 
 def boto_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, access_key: str, secret_key: str) -> None:
-    """boto3's chain sees only these keys (the CLI reads credentials as a CronJob's pod would)."""
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
+    isolate_aws(monkeypatch, tmp_path, access_key, secret_key)
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ from k8sdata.snapshot import (
 from k8sdata.spool import Spool
 from sandbox import demo_names
 from sandbox.seaweed import SeaweedS3
+from tests.plugins.s3 import isolate_aws
 
 AT = datetime(2026, 11, 27, 8, 30, 0, tzinfo=UTC)
 TIMEOUT = "5"
@@ -250,15 +251,7 @@ def test_cli_to_a_folder_and_the_security_trend_reads_it_back(kube_api: Any, tmp
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3: SeaweedS3) -> Iterator[pytest.MonkeyPatch]:
     """boto3's chain sees only the sandbox store's keys (as a CronJob's pod would through its role)."""
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
+    isolate_aws(monkeypatch, tmp_path, s3.access_key, s3.secret_key)
     yield monkeypatch
 
 
