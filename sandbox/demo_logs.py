@@ -429,7 +429,7 @@ def _thumbnailer_limit(inst: _Instance) -> float:
         if spec.get("name") == inst.container:
             limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
             if limit:
-                return usage._quantity_bytes(limit) or 256 * usage.MIB
+                return usage.quantity_bytes(limit) or 256 * usage.MIB
     return 256 * usage.MIB
 
 

@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
@@ -84,12 +83,6 @@ def format_labels(labels: Iterable[tuple[str, str]]) -> str:
     return "{" + inner + "}" if inner else ""
 
 
-def parse_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
 def _container_statuses(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {status.get("name", ""): status for status in pod.get("status", {}).get("containerStatuses") or []}
 
@@ -108,14 +101,14 @@ def restart_count_at(pod: dict[str, Any], container: str, at: float, now: float)
     if count == 0 or at >= now:
         return count
     last_state = (status.get("lastState") or {}).get("terminated") or {}
-    last = parse_time(last_state.get("finishedAt")) or now
-    created = parse_time(pod.get("metadata", {}).get("creationTimestamp")) or (now - usage.DAY)
+    last = usage.parse_time(last_state.get("finishedAt")) or now
+    created = usage.parse_time(pod.get("metadata", {}).get("creationTimestamp")) or (now - usage.DAY)
     if at >= last:
         return count
     span = max(last - created, 1.0)
     waiting_reason = ((status.get("state") or {}).get("waiting") or {}).get("reason")
     interval = span / count
-    previous_start = parse_time(last_state.get("startedAt"))
+    previous_start = usage.parse_time(last_state.get("startedAt"))
     if waiting_reason == "CrashLoopBackOff":
         interval = min(CRASH_LOOP_INTERVAL_SECONDS, interval)
     elif last_state.get("reason") == "OOMKilled" and previous_start is not None:
@@ -154,7 +147,7 @@ def pod_series(pod: dict[str, Any], now: float) -> list[Series]:
     namespace, name, uid = metadata.get("namespace", ""), metadata.get("name", ""), metadata.get("uid", "")
     node = spec.get("nodeName", "")
     phase = status.get("phase", "Unknown")
-    begins = parse_time(metadata.get("creationTimestamp")) or -math.inf
+    begins = usage.parse_time(metadata.get("creationTimestamp")) or -math.inf
     pod_labels = (("namespace", namespace), ("pod", name), ("uid", uid))
     series: list[Series] = []
 

@@ -32,6 +32,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from k8sdata import resources
+
 DAY = 86_400.0
 MIB = 1024 * 1024
 _OMEGA_DAY = 2 * math.pi / DAY
@@ -89,29 +91,16 @@ def _seed(*parts: str) -> float:
     return (zlib.crc32("/".join(parts).encode()) % 10_000) / 10_000
 
 
-def _quantity_cores(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = str(value)
-    if value.endswith("m"):
-        return float(value[:-1]) / 1000
-    if value.endswith("n"):
-        return float(value[:-1]) / 1e9
-    return float(value)
+def quantity_cores(value: str | None) -> float | None:
+    """A CPU quantity in cores (k8sdata.resources' parser, held to upstream's tables); None if absent."""
+    cores = resources.cpu_cores(value)
+    return None if math.isnan(cores) else cores
 
 
-_MEMORY_SUFFIX = {"Ki": 1024, "Mi": MIB, "Gi": 1024 * MIB, "Ti": 1024**2 * MIB,
-                  "k": 1000, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
-
-
-def _quantity_bytes(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = str(value)
-    for suffix, factor in _MEMORY_SUFFIX.items():
-        if value.endswith(suffix):
-            return float(value[: -len(suffix)]) * factor
-    return float(value)
+def quantity_bytes(value: str | None) -> float | None:
+    """A memory quantity in bytes (k8sdata.resources' parser); None if absent."""
+    size = resources.memory_bytes(value)
+    return None if math.isnan(size) else size
 
 
 @lru_cache(maxsize=65_536)
@@ -119,7 +108,8 @@ def _parse_time(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-def _time(value: Any) -> float | None:
+def parse_time(value: Any) -> float | None:
+    """An RFC 3339 time as a Unix timestamp; None when absent."""
     return _parse_time(value) if isinstance(value, str) and value else None
 
 
@@ -173,14 +163,15 @@ def is_container_running(pod: dict[str, Any], container: str) -> bool:
 def _pod_start(pod: dict[str, Any]) -> float:
     """When the pod started using resources: status.startTime, else its creation, else the epoch."""
     status = pod.get("status") or {}
-    start = _time(status.get("startTime")) or _time(pod.get("metadata", {}).get("creationTimestamp"))
+    start = parse_time(status.get("startTime")) or parse_time(
+        pod.get("metadata", {}).get("creationTimestamp"))
     return start if start is not None else 0.0
 
 
 def _cpu_base(pod: dict[str, Any], container: str) -> float:
     requests, limits = _resources(pod, container)
     profile = _PROFILES.get(_app(pod), _Profile())
-    reference = (_quantity_cores(requests.get("cpu")) or _quantity_cores(limits.get("cpu"))
+    reference = (quantity_cores(requests.get("cpu")) or quantity_cores(limits.get("cpu"))
                  or profile.cpu_default_cores)
     fraction = profile.cpu_of_request
     if fraction is None:
@@ -232,9 +223,9 @@ def _oom_cycle(pod: dict[str, Any], container: str) -> tuple[float, float, float
     if terminated.get("reason") != "OOMKilled":
         return None
     _, limits = _resources(pod, container)
-    limit = _quantity_bytes(limits.get("memory"))
-    current = _time(((status.get("state") or {}).get("running") or {}).get("startedAt"))
-    previous = _time(terminated.get("startedAt"))
+    limit = quantity_bytes(limits.get("memory"))
+    current = parse_time(((status.get("state") or {}).get("running") or {}).get("startedAt"))
+    previous = parse_time(terminated.get("startedAt"))
     if not limit or current is None or previous is None:
         return None
     return current, max(current - previous, 60.0), limit
@@ -266,7 +257,7 @@ def memory_bytes(pod: dict[str, Any], container: str, at: float) -> int:
         return int(limit * (OOM_FLOOR + (OOM_CEILING - OOM_FLOOR) * climb))
     requests, limits = _resources(pod, container)
     profile = _PROFILES.get(_app(pod), _Profile())
-    reference = (_quantity_bytes(requests.get("memory")) or _quantity_bytes(limits.get("memory"))
+    reference = (quantity_bytes(requests.get("memory")) or quantity_bytes(limits.get("memory"))
                  or profile.memory_default_bytes)
     fraction = profile.memory_of_request
     if fraction is None:

@@ -535,9 +535,9 @@ def test_trouble_pending_pod_and_its_failed_scheduling_event(objects: list[dict[
     assert failed and failed[0]["type"] == "Warning"
     assert failed[0]["message"].startswith("0/3 nodes are available: 3 Insufficient memory")
     # and it is true: no node can fit the request
-    wanted = usage._quantity_bytes(pending["spec"]["containers"][0]["resources"]["requests"]["memory"])
+    wanted = usage.quantity_bytes(pending["spec"]["containers"][0]["resources"]["requests"]["memory"])
     for node in by_kind(objects, "Node"):
-        assert usage._quantity_bytes(node["status"]["allocatable"]["memory"]) < wanted
+        assert usage.quantity_bytes(node["status"]["allocatable"]["memory"]) < wanted
 
 
 def test_trouble_oom_killed_restart(objects: list[dict[str, Any]]) -> None:
@@ -709,7 +709,7 @@ def test_oom_killed_container_climbs_to_its_limit_and_resets_at_each_restart(
     oom = pod(objects, demo_names.OOMKILLED_POD)
     container = demo_names.OOMKILLED_POD.container
     status = container_status(oom, container)
-    limit = usage._quantity_bytes(oom["spec"]["containers"][0]["resources"]["limits"]["memory"])
+    limit = usage.quantity_bytes(oom["spec"]["containers"][0]["resources"]["limits"]["memory"])
     restart = parse(status["state"]["running"]["startedAt"]).timestamp()
     killed = parse(status["lastState"]["terminated"]["finishedAt"]).timestamp()
     assert usage.memory_bytes(oom, container, killed - 1) > 0.95 * limit  # about to be killed
@@ -738,7 +738,7 @@ def test_oom_killed_story_agrees_in_status_events_restart_history_and_memory() -
     kills = [running - index * period for index in range(status["restartCount"])]  # newest first
     created = parse(oom["metadata"]["creationTimestamp"])
     assert kills[-1] - period == created, "the first run began when the pod was made"
-    limit = usage._quantity_bytes(oom["spec"]["containers"][0]["resources"]["limits"]["memory"])
+    limit = usage.quantity_bytes(oom["spec"]["containers"][0]["resources"]["limits"]["memory"])
     anchor = DEMO_ANCHOR.timestamp()
     for number, kill in enumerate(reversed(kills), start=1):
         at = kill.timestamp()
@@ -778,9 +778,9 @@ def test_right_sizing_stories(objects: list[dict[str, Any]]) -> None:
     day = [at + hour * 3600 for hour in range(24)]
     web_cpu = sum(usage.cpu_rate(web, "web", t) for t in day) / len(day)
     api_cpu = sum(usage.cpu_rate(api, "api", t) for t in day) / len(day)
-    assert web_cpu < 0.2 * usage._quantity_cores(web["spec"]["containers"][0]["resources"]["requests"]["cpu"])
-    api_request = usage._quantity_cores(api["spec"]["containers"][0]["resources"]["requests"]["cpu"])
-    api_limit = usage._quantity_cores(api["spec"]["containers"][0]["resources"]["limits"]["cpu"])
+    assert web_cpu < 0.2 * usage.quantity_cores(web["spec"]["containers"][0]["resources"]["requests"]["cpu"])
+    api_request = usage.quantity_cores(api["spec"]["containers"][0]["resources"]["requests"]["cpu"])
+    api_limit = usage.quantity_cores(api["spec"]["containers"][0]["resources"]["limits"]["cpu"])
     assert api_cpu > api_request
     assert max(usage.cpu_rate(api, "api", t) for t in day) < api_limit
 
