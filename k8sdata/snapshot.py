@@ -40,7 +40,7 @@ from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans
 from k8sdata.security.engine import Finding, ScanResult
 from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.scoring import score
-from k8sdata.security.sources import CLUSTER_LISTS, cluster_objects, skipped_sentences
+from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS, cluster_objects, skipped_sentences
 from k8sdata.security.vulns import TRIVY_LIST_REQUESTS, collect_vulnerabilities, vulnerability_scan
 from k8sdata.workloads import workloads_frame
 
@@ -53,9 +53,10 @@ FINDING_COLUMNS = [*Finding.KEYS, "exempt", "exempt_reason"]
 #: `note` (last, so readers of the older six columns are unaffected): why a category has no value, or
 #: which categories the Overall covers.
 SCORE_COLUMNS = ["category", "value", "grade", "passed", "warnings", "dangers", "note"]
-#: Requests to the Kubernetes API per snapshot (one page each): the workload scan's lists and PDBs, the
-#: audits' lists without pods (already listed) and /version, Trivy's (Cluster)VulnerabilityReports, events.
-SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + 1) + (len(LISTS) - 1 + 1) + TRIVY_LIST_REQUESTS + 1
+#: Requests to the Kubernetes API per snapshot (one page each): the workload scan's lists, PDBs and
+#: ServiceAccounts, the audits' lists without pods (already listed) and /version, Trivy's
+#: (Cluster)VulnerabilityReports, events.
+SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + len(CONTEXT_LISTS)) + (len(LISTS) - 1 + 1) + TRIVY_LIST_REQUESTS + 1
 
 Progress = Callable[[str], None]
 #: After these, the same source is not asked again during this snapshot.

@@ -1,7 +1,9 @@
 """`python -m k8sdata scan [PATH ...] [--cluster] [--format table|json|csv|sarif] [--fail-on SEVERITY]`
 
 The security engine (k8sdata.security) on manifests - files, folders, or `-` for stdin, so
-`kubectl kustomize deploy/k8s | python -m k8sdata scan -` works - or on the live cluster. JSON is a list
+`kubectl kustomize deploy/k8s | python -m k8sdata scan -` works - or on the live cluster. Manifests get
+the workload checks and, on the roles, bindings, namespaces and NetworkPolicies they hold, the same RBAC
+and network audits as the cluster (k8sdata.security.manifests). JSON is a list
 of findings with the keys of docs/security.md (`--scores` makes it {"findings", "scores"}); SARIF 2.1.0
 feeds code scanning. Exit status: 0, or 3 when a finding (not exempted) reaches --fail-on; 1 when the
 cluster cannot be read, or when part of it could not be and nothing reached --fail-on (a category not
@@ -11,7 +13,6 @@ scored is not a pass); 2 for bad input.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import sys
@@ -21,6 +22,7 @@ import pandas as pd
 
 from k8sdata.cli.output import add_context_option, format_table, kube_from_args
 from k8sdata.config import Settings
+from k8sdata.export import frame_to_csv
 from k8sdata.security.cluster import collect_security_inputs, merge_scans, security_scan
 from k8sdata.security.engine import (
     SEVERITIES,
@@ -29,6 +31,7 @@ from k8sdata.security.engine import (
     builtin_checks,
     severity_at_least,
 )
+from k8sdata.security.manifests import manifest_audits
 from k8sdata.security.policy import apply_policy, policy_checks, scan_workloads
 from k8sdata.security.scoring import OVERALL, Score, score
 from k8sdata.security.sources import (
@@ -50,7 +53,8 @@ SARIF_LEVELS = {"info": "note", "warning": "warning", "danger": "error"}
 EXIT_UNREAD = 1
 
 
-def _gather(args: argparse.Namespace, kube: Any) -> Objects:
+def _gather(args: argparse.Namespace, kube: Any) -> tuple[Objects, int]:
+    """The objects to scan, and how many of them (the first ones) came from manifests."""
     objects = Objects()
     for raw in args.paths:
         if raw == "-":
@@ -58,12 +62,15 @@ def _gather(args: argparse.Namespace, kube: Any) -> Objects:
             continue
         for path in manifest_files([raw]):
             add_manifest_text(objects, path.read_text(encoding="utf-8"), path.as_posix())
+    from_manifests = len(objects.items)
     if args.cluster:
         live = cluster_objects(kube, namespace=args.namespace)
         objects.items += live.items
         objects.skipped += live.skipped
         objects.pdbs_known = live.pdbs_known
-    return objects
+        objects.service_accounts_known = live.service_accounts_known
+        objects.failed.update(live.failed)
+    return objects, from_manifests
 
 
 def _object(finding: Finding) -> str:
@@ -106,9 +113,8 @@ def score_records(result: ScanResult) -> list[dict[str, Any]]:
 def write_csv(findings: list[Finding], with_exemption: bool, out: TextIO) -> None:
     records = [finding.record(with_exemption=with_exemption) for finding in findings]
     fields = list(Finding.KEYS) + (["exempt", "exempt_reason"] if with_exemption else [])
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
+    # The downloads' writer: object names and messages never become spreadsheet formulas.
+    out.write(frame_to_csv(pd.DataFrame(records, columns=fields)).decode("utf-8"))
 
 
 def sarif_log(findings: list[Finding], objects: Objects, result: ScanResult | None = None,
@@ -137,6 +143,10 @@ def sarif_log(findings: list[Finding], objects: Objects, result: ScanResult | No
         location: dict[str, Any] = {"logicalLocations": [{
             "name": finding.name, "fullyQualifiedName": _object(finding), "kind": "resource"}]}
         where = objects.locations.get((finding.kind, finding.namespace, finding.name))
+        if where is None and finding.kind == "Namespace":
+            # A namespace the manifests use without declaring it: point at its first object.
+            where = next((place for (_, namespace, _), place in objects.locations.items()
+                          if namespace == finding.name), None)
         if where is not None and where[0] != "stdin":
             location["physicalLocation"] = {"artifactLocation": {"uri": where[0]},
                                             "region": {"startLine": where[1]}}
@@ -159,8 +169,13 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         raise ValueError("scan: give manifest PATHs (or - for stdin), --cluster, or both")
     policy_checks(settings)  # a typo in the severity policy exits 2 before the cluster is read
     kube = kube_from_args(args, settings) if args.cluster else None
-    objects = _gather(args, kube)
+    objects, from_manifests = _gather(args, kube)
     result = scan_workloads(objects, settings)
+    if from_manifests:
+        # The same RBAC and network audits as --cluster, on the roles, bindings, namespaces and policies
+        # of the manifests alone (k8sdata.security.manifests says how they differ from the cluster's).
+        audits = manifest_audits(objects.items[:from_manifests])
+        result = merge_scans([result, apply_policy(audits, settings)])
     if kube is not None:
         # The live cluster also has RBAC, network exposure and versions, which manifests alone cannot show.
         audits = apply_policy(security_scan(collect_security_inputs(kube), dt.date.today()), settings)
@@ -192,7 +207,8 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def register(commands: Any) -> None:
     parser = commands.add_parser(
-        "scan", help="security checks (Pod Security Standards, workload hygiene) on manifests or the cluster",
+        "scan", help="security checks (Pod Security Standards, workload hygiene, RBAC, network) on manifests "
+                     "or the cluster",
         description="Run the KAMS security checks on manifests (files, folders, - for stdin) and/or the "
                     "live cluster (--cluster). Exit status 3 when a finding reaches --fail-on.")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="YAML/JSON manifest, folder, or - (stdin)")

@@ -49,8 +49,13 @@ _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
 WORKLOAD_KINDS = tuple(_TEMPLATE_PATHS)
+#: Predicate -> the kinds besides the workloads it reads (ScanContext): without them it cannot judge.
+PREDICATE_NEEDS: dict[str, tuple[str, ...]] = {
+    "pdb_missing": ("PodDisruptionBudget",),
+    "token_automounted": ("ServiceAccount",),
+}
 #: Predicates that read the PodDisruptionBudgets (ScanContext.pdbs).
-PDB_PREDICATES = frozenset({"pdb_missing"})
+PDB_PREDICATES = frozenset(name for name, kinds in PREDICATE_NEEDS.items() if "PodDisruptionBudget" in kinds)
 
 
 class CheckError(ValueError):
@@ -85,6 +90,11 @@ class Check:
     def needs_pdbs(self) -> bool:
         """Whether the check looks at PodDisruptionBudgets (without them it cannot be run)."""
         return self.rule.get("predicate") in PDB_PREDICATES
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The kinds besides the workloads this check reads (a failed list of one leaves it incomplete)."""
+        return PREDICATE_NEEDS.get(str(self.rule.get("predicate")), ())
 
     @property
     def pss_control(self) -> str | None:
@@ -325,19 +335,30 @@ def _format(template: str, violation: Violation) -> str:
     return template.replace("{container}", violation.container or "").replace("{detail}", violation.detail)
 
 
+def service_accounts_by_name(objects: Iterable[Mapping[str, Any]]
+                             ) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """(namespace, name) -> ServiceAccount, for the effective automount setting of the pods using it."""
+    return {(str(_dig(obj, ("metadata", "namespace")) or ""), str(_dig(obj, ("metadata", "name")) or "")): obj
+            for obj in objects if obj.get("kind") == "ServiceAccount"}
+
+
 def scan_objects(objects: Iterable[Mapping[str, Any]], checks: Sequence[Check] | None = None, *,
                  allowed_host_ports: Iterable[int] = (), pdbs_known: bool = True,
-                 dedupe_owned: bool = True) -> ScanResult:
+                 service_accounts_known: bool = True, dedupe_owned: bool = True) -> ScanResult:
     """Run `checks` (default: every built-in check) on every workload among `objects`.
 
-    `objects` may hold anything (Services, PodDisruptionBudgets, ...): non-workloads feed the checks that
-    look across objects. `pdbs_known=False` says the PodDisruptionBudgets could not be read, so the
-    PDB check is skipped rather than reporting every workload. Exempt findings are kept, marked.
+    `objects` may hold anything (Services, PodDisruptionBudgets, ServiceAccounts, ...): non-workloads
+    feed the checks that look across objects. `pdbs_known=False` says the PodDisruptionBudgets could not
+    be read, so the PDB check is skipped rather than reporting every workload; likewise
+    `service_accounts_known=False` for the ServiceAccounts (the token check then judges only pods that
+    set the field themselves). Exempt findings are kept, marked.
     """
     objects = [obj for obj in objects if isinstance(obj, Mapping)]
     checks = list(builtin_checks() if checks is None else checks)
     pdbs = [obj for obj in objects if obj.get("kind") == "PodDisruptionBudget"] if pdbs_known else None
-    context = ScanContext(pdbs=pdbs, allowed_host_ports=frozenset(allowed_host_ports))
+    context = ScanContext(pdbs=pdbs, allowed_host_ports=frozenset(allowed_host_ports),
+                          service_accounts=service_accounts_by_name(objects) if service_accounts_known
+                          else None)
     findings: list[Finding] = []
     results: list[CheckResult] = []
     for obj in (top_level(objects) if dedupe_owned else objects):
@@ -364,7 +385,8 @@ def scan_objects(objects: Iterable[Mapping[str, Any]], checks: Sequence[Check] |
 
 
 def parse_manifests(text: str) -> list[dict[str, Any]]:
-    """Objects from YAML (or JSON) text: multi-document, `kind: List` items unpacked, blanks dropped."""
+    """Objects from YAML (or JSON) text: multi-document, `kind: List` items unpacked, blanks dropped,
+    nulls read as absent (sources.without_nulls)."""
     return [document for document, _ in documents_with_lines(text)]
 
 

@@ -35,7 +35,8 @@ _CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediat
         "its applications need."),
     POD_UNPROTECTED: (
         "Pod not selected by any NetworkPolicy", "warning",
-        "Extend a policy's podSelector to these pods, or add a default-deny policy (podSelector: {})."),
+        "Extend a policy's podSelector (with Ingress in its policyTypes) to these pods, or add a "
+        "default-deny policy (podSelector: {})."),
     SERVICE_EXPOSED: (
         "Service exposed outside the cluster", "info",
         "Prefer ClusterIP behind an Ingress with TLS; if it must be external, restrict "
@@ -194,6 +195,8 @@ def network_scan(namespaces: Sequence[Mapping[str, Any]], pods: Sequence[Mapping
     findings: list[Finding] = []
     results: list[CheckResult] = []
     isolation = pod_isolation(pods, policies)
+    # Manifest scans pass workloads' pod templates as pods: the finding names the object a person edits.
+    kinds = {(_namespace(pod), _name(pod)): str(pod.get("kind") or "Pod") for pod in pods}
     for row in namespace_isolation(namespaces, pods, policies).itertuples():
         if row.system and not include_system:
             continue
@@ -208,13 +211,23 @@ def network_scan(namespaces: Sequence[Mapping[str, Any]], pods: Sequence[Mapping
             continue
         for pod in isolation[(isolation["namespace"] == row.namespace) & ~isolation["host_network"]
                              ].itertuples():
-            selected = pod.policies != ""
-            results.append(_result(POD_UNPROTECTED, "Pod", row.namespace, pod.pod, selected))
-            if not selected:
+            # Isolated means ingress isolated: a policy whose policyTypes leave Ingress out selects the pod
+            # and still lets anything in. Egress isolation is shown on the page, not required.
+            selected = bool(pod.ingress_isolated)
+            kind = kinds.get((row.namespace, pod.pod), "Pod")
+            who = f"Pod {pod.pod}" if kind == "Pod" else f"The pods of {kind} {pod.pod}"
+            results.append(_result(POD_UNPROTECTED, kind, row.namespace, pod.pod, selected))
+            if not selected and pod.policies:
                 findings.append(_finding(
-                    POD_UNPROTECTED, "Pod", row.namespace, pod.pod,
-                    f"Pod {pod.pod} matches none of the namespace's {row.policies} NetworkPolicies, so "
-                    "it is not isolated."))
+                    POD_UNPROTECTED, kind, row.namespace, pod.pod,
+                    f"{who} {'is' if kind == 'Pod' else 'are'} selected only by NetworkPolicies that do "
+                    f"not isolate ingress ({pod.policies}: policyTypes without Ingress), so anything may "
+                    "connect."))
+            elif not selected:
+                findings.append(_finding(
+                    POD_UNPROTECTED, kind, row.namespace, pod.pod,
+                    f"{who} match{'es' if kind == 'Pod' else ''} none of the namespace's {row.policies} "
+                    f"NetworkPolicies, so {'it is' if kind == 'Pod' else 'they are'} not isolated."))
     exposed = exposed_services(services)
     for service in services:
         namespace, name = _namespace(service), _name(service)

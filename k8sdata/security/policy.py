@@ -25,7 +25,7 @@ from k8sdata.security.engine import (
     scan_objects,
 )
 from k8sdata.security.scoring import kinds_list, unread
-from k8sdata.security.sources import PDB_LIST, Objects
+from k8sdata.security.sources import Objects
 
 #: Ids of the findings the code audits make (the YAML checks' ids come from their files).
 AUDIT_IDS: frozenset[str] = frozenset({
@@ -47,6 +47,7 @@ def scan_workloads(objects: Objects, settings: Settings) -> ScanResult:
     PDB check only when PodDisruptionBudgets could be read."""
     checks = policy_checks(settings)
     result = scan_objects(objects.items, checks, pdbs_known=objects.pdbs_known,
+                          service_accounts_known=objects.service_accounts_known,
                           allowed_host_ports=settings.security_allowed_host_ports)
     result.unscored.update(workload_unscored(objects, checks))
     return result
@@ -54,10 +55,11 @@ def scan_workloads(objects: Objects, settings: Settings) -> ScanResult:
 
 def workload_unscored(objects: Objects, checks: Iterable[Check]) -> dict[str, str]:
     """Category -> why it is not scored: a check of it applies to a kind whose list failed (or needs
-    the PodDisruptionBudgets that failed), so its evaluations miss objects that are there."""
+    the PodDisruptionBudgets or ServiceAccounts that failed), so its evaluations miss objects that are
+    there or judge them without what decides them."""
     failed: dict[str, dict[str, SourceError]] = {}
     for check in checks:
-        kinds = [*check.kinds, *((PDB_LIST[2],) if check.needs_pdbs else ())]
+        kinds = [*check.kinds, *check.needs]
         for kind in kinds:
             if kind in objects.failed:
                 failed.setdefault(check.category, {})[kinds_list(kind)] = objects.failed[kind]

@@ -10,6 +10,7 @@ container-level precedence and the `hostUsers: false` (user namespace) relaxatio
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,9 @@ class Subject:
 class ScanContext:
     pdbs: list[Mapping[str, Any]] | None  # None: PodDisruptionBudgets unknown (could not be listed)
     allowed_host_ports: frozenset[int]  # the Host Ports control's known list (empty: none allowed)
+    #: (namespace, name) -> ServiceAccount; None: unknown (could not be listed). In manifests, the
+    #: ServiceAccounts of the same input.
+    service_accounts: Mapping[tuple[str, str], Mapping[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -381,15 +385,26 @@ def image_tag_mutable(lists: Sequence[str], subject: Subject, context: ScanConte
     return found
 
 
+def effective_pull_policy(container: Mapping[str, Any]) -> str:
+    """imagePullPolicy as the API server defaults it when unset: Always for `:latest` or no tag (unless
+    pinned by digest), IfNotPresent otherwise."""
+    policy = container.get("imagePullPolicy")
+    if policy:
+        return str(policy)
+    _, tag, digest = image_reference(str(container.get("image") or ""))
+    return "Always" if not digest and tag in (None, "latest") else "IfNotPresent"
+
+
 @predicate
 def image_pull_policy(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
     """Never (any image already on the node runs, without the registry's authorization), or IfNotPresent
-    with a mutable tag (nodes keep running whatever `latest` was when they first pulled it)."""
+    with a mutable tag (nodes keep running whatever `latest` was when they first pulled it). An unset
+    policy is judged as the API server defaults it (effective_pull_policy): never a violation."""
     found = []
     for name, container in _containers(subject.pod_spec, lists):
         image = str(container.get("image") or "")
         _, tag, digest = image_reference(image)
-        policy = container.get("imagePullPolicy")
+        policy = effective_pull_policy(container)
         if policy == "Never":
             found.append(Violation(name, "imagePullPolicy=Never"))
         elif policy == "IfNotPresent" and not digest and tag in (None, "latest"):
@@ -404,36 +419,139 @@ def image_not_pinned(lists: Sequence[str], subject: Subject, context: ScanContex
             if not image_reference(str(container.get("image") or ""))[2]]
 
 
+def service_account_name(spec: Mapping[str, Any]) -> str:
+    """The pod's ServiceAccount as the API server defaults it: serviceAccountName, else the deprecated
+    serviceAccount, else "default"."""
+    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+
+
 @predicate
-def token_automounted(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
-    """The pod does not opt out of the ServiceAccount token (automountServiceAccountToken: false)."""
+def token_automounted(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation] | None:
+    """The effective automountServiceAccountToken is not false: the pod's field when set, else its
+    ServiceAccount's (the kubelet's rule), else true. A ServiceAccount absent from what was read counts as
+    one that leaves the default; when the ServiceAccounts could not be read at all, only pods that set
+    the field are judged (None otherwise: no verdict from missing data)."""
     value = subject.pod_spec.get("automountServiceAccountToken")
-    return [] if value is False else [Violation(None, f"automountServiceAccountToken={_shown(value)}")]
+    if isinstance(value, bool):
+        return [] if value is False else [Violation(None, "automountServiceAccountToken=true on the pod")]
+    if context.service_accounts is None:
+        return None
+    name = service_account_name(subject.pod_spec)
+    account = context.service_accounts.get((subject.namespace, name))
+    inherited = account.get("automountServiceAccountToken") if account is not None else None
+    if inherited is False:
+        return []
+    if account is None:
+        return [Violation(None, f"unset on the pod; ServiceAccount {name} was not found, so the default "
+                                "(mounted) applies")]
+    return [Violation(None, f"unset on the pod, and ServiceAccount {name} has "
+                            f"automountServiceAccountToken={_shown(inherited)}")]
 
 
 @predicate
 def default_service_account(lists: Sequence[str], subject: Subject, context: ScanContext
                             ) -> list[Violation]:
-    account = subject.pod_spec.get("serviceAccountName") or subject.pod_spec.get("serviceAccount")
-    return [Violation(None, "serviceAccountName=default")] if account in (None, "", "default") else []
+    account = service_account_name(subject.pod_spec)
+    return [Violation(None, "serviceAccountName=default")] if account == "default" else []
 
 
-#: Names that look like they hold a secret (matched case-insensitively on word parts).
+def _quantity_set(resources: Mapping[str, Any], bound: str, resource: str) -> bool:
+    values = resources.get(bound)
+    return isinstance(values, Mapping) and values.get(resource) not in (None, "")
+
+
+@predicate
+def requests_missing(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
+    """CPU and memory requests, as the API server completes them: a resource with a limit and no request
+    gets the limit as its request, so only a resource with neither is missing."""
+    found = []
+    for name, container in _containers(subject.pod_spec, lists):
+        resources = container.get("resources")
+        resources = resources if isinstance(resources, Mapping) else {}
+        missing = [resource for resource in ("cpu", "memory")
+                   if not _quantity_set(resources, "requests", resource)
+                   and not _quantity_set(resources, "limits", resource)]
+        if missing:
+            found.append(Violation(name, " and ".join(f"{resource} request" for resource in missing)))
+    return found
+
+
+#: Names that look like they hold a secret (matched case-insensitively on word parts): any literal value
+#: under them is reported.
 SECRET_NAME = re.compile(r"(^|_)(PASSWORD|PASSWD|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|"
                          r"CREDENTIALS?|AUTH|CLIENT_SECRET|CONNECTION_STRING|DSN)(_|$)", re.IGNORECASE)
+#: Names that may hold a secret (CACHE_KEY, AZURE_BATCH_KEY, SESSION_SALT, DB_PASS, ...): a literal
+#: value under them is reported only when it looks random (`looks_random`), since many such values are
+#: plain words.
+SUSPICIOUS_NAME = re.compile(r"KEY|SALT|SIGN|HMAC|SESSION|COOKIE|CERT|PASS|CRED|PRIVATE|BEARER|SECRET|"
+                             r"TOKEN|AUTH", re.IGNORECASE)
+#: Value shapes that are secrets whatever the variable is called: (what to say, pattern). What is said
+#: names the shape only: the value itself never reaches a finding.
+SECRET_VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # Polaris's fixture writes three dashes; PEM has five. Either way it is a key.
+    ("a PEM private key", re.compile(r"-+\s*BEGIN[ A-Z0-9]*PRIVATE KEY", re.IGNORECASE)),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")),
+    ("a Slack token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
+    ("a Slack webhook URL", re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("a Stripe live key", re.compile(r"\b[rs]k_live_[0-9A-Za-z]{16,}")),
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    # A password inside a URL (postgres://user:pw@host), but not $(OTHER_VAR), which Kubernetes expands
+    # from another variable, the right way to build such a URL.
+    ("a password in a URL", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:(?!\$[({])[^/\s@]+@", re.IGNORECASE)),
+)
+#: `looks_random`: at least this long, and at least this many bits of entropy per character (random
+#: hex is about 3.7-4, base64 about 5-6; words and host names stay below).
+RANDOM_MIN_LENGTH = 16
+RANDOM_MIN_BITS = 3.5
+
+
+def looks_random(value: str) -> bool:
+    """A value that looks like generated key material: long, no spaces, letters and digits, and a high
+    Shannon entropy per character."""
+    if len(value) < RANDOM_MIN_LENGTH or any(char.isspace() for char in value):
+        return False
+    if value.startswith(("/", "./", "~/")) or "://" in value:  # a file or an address names a secret, at most
+        return False
+    if not (any(char.isdigit() for char in value) and any(char.isalpha() for char in value)):
+        return False
+    counts = [value.count(char) for char in set(value)]
+    bits = -sum(count / len(value) * math.log2(count / len(value)) for count in counts)
+    return bits >= RANDOM_MIN_BITS
+
+
+def secret_in_env(name: str, value: str) -> str | None:
+    """Why a literal env var holds a secret (a phrase naming the shape, never the value), or None."""
+    for label, pattern in SECRET_VALUE_SHAPES:
+        if pattern.search(value):
+            return label
+    if SECRET_NAME.search(name):
+        return "a literal value under a secret-looking name"
+    if SUSPICIOUS_NAME.search(name) and looks_random(value):
+        return "a random-looking value under a key-like name"
+    return None
 
 
 @predicate
 def env_secret_literal(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
-    """An env var whose name looks secret with a literal `value` (not valueFrom a Secret). Only names
-    are reported, never values."""
+    """A literal env `value` (not valueFrom a Secret) that holds a secret: a well-known secret shape in
+    the value (PEM private key, cloud and chat tokens, JWTs, a password in a URL), any value under a
+    secret-looking name, or a random-looking value under a key-like name. Only names and the kind of
+    secret are reported, never values."""
     found = []
     for name, container in _containers(subject.pod_spec, lists):
-        names = sorted({str(env.get("name")) for env in container.get("env") or []
-                        if isinstance(env, Mapping) and env.get("value") not in (None, "")
-                        and SECRET_NAME.search(str(env.get("name") or ""))})
-        if names:
-            found.append(Violation(name, ", ".join(names)))
+        reasons: dict[str, str] = {}
+        for env in container.get("env") or []:
+            if not isinstance(env, Mapping) or env.get("value") in (None, ""):
+                continue
+            env_name = str(env.get("name") or "")
+            reason = secret_in_env(env_name, str(env["value"]))
+            if reason is not None:
+                reasons.setdefault(env_name, reason)
+        if reasons:
+            found.append(Violation(name, ", ".join(f"{env_name} ({reason})"
+                                                   for env_name, reason in sorted(reasons.items()))))
     return found
 
 

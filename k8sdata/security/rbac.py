@@ -248,7 +248,8 @@ class Grant:
 
 def grants(objects: RbacObjects) -> list[Grant]:
     cluster_rules = aggregated_rules(objects.cluster_roles)
-    role_rules = {(str(_meta(r, "namespace")), str(_meta(r, "name"))): list(r.get("rules") or [])
+    # A manifest may leave the namespace out of both a Role and its RoleBinding: the same namespace.
+    role_rules = {(str(_meta(r, "namespace") or ""), str(_meta(r, "name"))): list(r.get("rules") or [])
                   for r in objects.roles}
     found: list[Grant] = []
     for kind, bindings in (("ClusterRoleBinding", objects.cluster_role_bindings),
@@ -313,11 +314,15 @@ def _describe(subject: Mapping[str, Any], binding_namespace: str) -> str:
     return f"{subject.get('kind')} {subject.get('name')}"
 
 
-def rbac_scan(objects: RbacObjects, *, include_builtin: bool = False) -> ScanResult:
+def rbac_scan(objects: RbacObjects, *, include_builtin: bool = False, manifests: bool = False) -> ScanResult:
     """Findings and score units for every binding. The unit is one risk evaluated on one binding (like
     one check on one workload): each binding passes or fails each risk. A binding to cluster-admin
     reports only that (its wildcard, secrets, exec... are what cluster-admin means). Built-in
-    bindings, and bindings whose subjects are all built in, are left out unless include_builtin."""
+    bindings, and bindings whose subjects are all built in, are left out unless include_builtin.
+
+    `manifests=True`: the objects are a set of manifests, not the whole cluster. A role a binding refers
+    to may simply live elsewhere (the built-in edit, admin, view), so it is "not in the input" rather
+    than missing, and roles no binding in the input refers to are judged on their own (unbound_role_scan)."""
     findings: list[Finding] = []
     results: list[CheckResult] = []
     skipped: list[str] = []
@@ -326,7 +331,11 @@ def rbac_scan(objects: RbacObjects, *, include_builtin: bool = False) -> ScanRes
                     if include_builtin or not _subject_builtin(s, grant.binding_namespace)]
         if not include_builtin and (grant.builtin_binding or not subjects):
             continue
-        if not grant.role_found:
+        if not grant.role_found and manifests:
+            if not (grant.role_kind == "ClusterRole" and grant.role == "cluster-admin"):  # judged by name
+                skipped.append(f"{grant.binding_kind} {grant.binding} refers to {grant.role_kind} "
+                               f"{grant.role}, which is not in the input, so what it grants was not judged.")
+        elif not grant.role_found:
             skipped.append(f"{grant.binding_kind} {grant.binding} refers to {grant.role_kind} {grant.role}, "
                            "which does not exist; it grants nothing until that role is created.")
         risks = grant_risks(grant)
@@ -345,7 +354,48 @@ def rbac_scan(objects: RbacObjects, *, include_builtin: bool = False) -> ScanRes
                     message=(f"{who} can {risks[risk.id]} {grant.where} through {grant.role_kind} "
                              f"{grant.role}: {risk.meaning}."),
                     remediation=risk.remediation, pss=None))
+    if manifests:
+        unbound = unbound_role_scan(objects, include_builtin=include_builtin)
+        findings += unbound.findings
+        results += unbound.results
     return ScanResult(findings, results, skipped)
+
+
+def unbound_role_scan(objects: RbacObjects, *, include_builtin: bool = False) -> ScanResult:
+    """Risks of the Roles and ClusterRoles that no binding among `objects` refers to (nor pulls in by
+    aggregation), judged on the role itself. For manifests only: there the binding is often in another
+    file or chart, and the role is what a person reviews; in a live cluster an unbound role grants
+    nothing, and unused_roles lists it instead. Built-in roles (system:*, bootstrap label, and the
+    default ClusterRoles) are left out unless include_builtin."""
+    frame = unused_roles(objects, include_builtin=include_builtin)
+    effective = aggregated_rules(objects.cluster_roles)
+    namespaced = {(str(_meta(r, "namespace") or ""), str(_meta(r, "name"))): list(r.get("rules") or [])
+                  for r in objects.roles}
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    for row in frame.itertuples():
+        kind, namespace, name = str(row.kind), str(row.namespace or ""), str(row.name)
+        rules = effective.get(name, []) if kind == "ClusterRole" else namespaced.get((namespace, name), [])
+        risks: dict[str, list[str]] = {}
+        for rule in rules:
+            for risk_id, detail in rule_risks(rule).items():
+                if detail not in risks.setdefault(risk_id, []):
+                    risks[risk_id].append(detail)
+        where = f" in namespace {namespace}" if namespace else " wherever it is bound"
+        for risk in RISKS.values():
+            if risk.id == "rbac-cluster-admin":
+                continue  # a property of a binding to the role named cluster-admin, not of a role's rules
+            failed = risk.id in risks
+            results.append(CheckResult(risk.id, CATEGORY, risk.severity, kind, namespace, name, not failed,
+                                       False))
+            if failed:
+                findings.append(Finding(
+                    id=risk.id, title=risk.title, severity=risk.severity, category=CATEGORY, kind=kind,
+                    namespace=namespace, name=name, container=None,
+                    message=(f"{kind} {name} lets whoever is bound to it {'; '.join(risks[risk.id])}{where} "
+                             f"(no binding in the input refers to it yet): {risk.meaning}."),
+                    remediation=risk.remediation, pss=None))
+    return ScanResult(findings, results, [])
 
 
 UNUSED_COLUMNS = ["kind", "namespace", "name", "rules", "risks", "built_in"]
@@ -358,7 +408,7 @@ def unused_roles(objects: RbacObjects, *, include_builtin: bool = False) -> pd.D
     used_cluster = {str((b.get("roleRef") or {}).get("name")) for b in
                     [*objects.cluster_role_bindings, *objects.role_bindings]
                     if (b.get("roleRef") or {}).get("kind") == "ClusterRole"}
-    used_roles = {(str(_meta(b, "namespace")), str((b.get("roleRef") or {}).get("name")))
+    used_roles = {(str(_meta(b, "namespace") or ""), str((b.get("roleRef") or {}).get("name")))
                   for b in objects.role_bindings if (b.get("roleRef") or {}).get("kind") == "Role"}
     parents = aggregated_into(objects.cluster_roles)
     effective = aggregated_rules(objects.cluster_roles)
@@ -372,7 +422,7 @@ def unused_roles(objects: RbacObjects, *, include_builtin: bool = False) -> pd.D
                      "risks": ", ".join(sorted({r for rule in effective[name] for r in rule_risks(rule)})),
                      "built_in": builtin})
     for role in objects.roles:
-        key = (str(_meta(role, "namespace")), str(_meta(role, "name")))
+        key = (str(_meta(role, "namespace") or ""), str(_meta(role, "name")))
         if key in used_roles:
             continue
         rules = list(role.get("rules") or [])

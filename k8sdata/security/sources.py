@@ -1,7 +1,8 @@
 """Where the objects to scan come from: manifests (files, folders, stdin) or the live cluster.
 
-Manifests keep their file and line, so findings can point at them (SARIF for code scanning). The
-cluster is read through KubeClient's list calls only: workloads, Pods and PodDisruptionBudgets, never
+Manifests keep their file and line, so findings can point at them (SARIF for code scanning), and are
+read as the API server reads them: a null field is an absent one (`without_nulls`). The cluster is read
+through KubeClient's list calls only: workloads, Pods, PodDisruptionBudgets and ServiceAccounts, never
 Secrets.
 """
 
@@ -31,6 +32,10 @@ CLUSTER_LISTS = (
     ("v1", "pods", "Pod"),
 )
 PDB_LIST = ("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget")
+#: ServiceAccounts: a pod that leaves automountServiceAccountToken unset gets its account's setting.
+SERVICE_ACCOUNT_LIST = ("v1", "serviceaccounts", "ServiceAccount")
+#: The lists a cluster scan reads besides the workloads: the checks that look across objects need them.
+CONTEXT_LISTS = (PDB_LIST, SERVICE_ACCOUNT_LIST)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Objects:
     locations: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # sentences about what could not be read
     pdbs_known: bool = True
+    service_accounts_known: bool = True
     #: Kind -> the error that stopped its list ("PodDisruptionBudget" too): which scores are incomplete.
     failed: dict[str, SourceError] = field(default_factory=dict)
 
@@ -49,16 +55,28 @@ def _key(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     return (str(obj.get("kind") or ""), str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
+def without_nulls(value: Any) -> Any:
+    """The value as the API server would store it: a key whose value is null is absent (`limits:` with
+    nothing after it is no limits at all), and null list items are dropped. A schema's `required`
+    would otherwise be satisfied by the null and the nested rule never run. Objects read from the API
+    need none of this: the server has already dropped every null."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value if item is not None]
+    return value
+
+
 def documents_with_lines(text: str) -> list[tuple[dict[str, Any], int]]:
-    """Each mapping document of a multi-document YAML text with the line it starts on; `kind: *List`
-    items are unpacked (they share their list's line)."""
+    """Each mapping document of a multi-document YAML text with the line it starts on, nulls dropped
+    (`without_nulls`); `kind: *List` items are unpacked (they share their list's line)."""
     found: list[tuple[dict[str, Any], int]] = []
     loader = yaml.SafeLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
             assert node is not None  # check_node() just said there is one
-            document = loader.construct_document(node)
+            document = without_nulls(loader.construct_document(node))
             line = node.start_mark.line + 1
             if not isinstance(document, dict):
                 continue
@@ -92,13 +110,14 @@ def manifest_files(paths: Iterable[str]) -> list[Path]:
 
 
 def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
-    """Workloads, Pods and PodDisruptionBudgets through KubeClient.list_resource. A list that fails is
-    skipped with a sentence (other kinds are still scanned); without PDBs the PDB check is not run."""
+    """Workloads, Pods, PodDisruptionBudgets and ServiceAccounts through KubeClient.list_resource. A list
+    that fails is skipped with a sentence (other kinds are still scanned); without PDBs the PDB check is
+    not run, and without ServiceAccounts the token check judges only pods that set the field."""
     objects = Objects()
     # Side by side: the slowest list, not the sum of them (k8sdata.parallel).
     answers = read_side_by_side({
         kind: functools.partial(client.list_resource, group_version, resource, namespace=namespace)
-        for group_version, resource, kind in (*CLUSTER_LISTS, PDB_LIST)})
+        for group_version, resource, kind in (*CLUSTER_LISTS, *CONTEXT_LISTS)})
     for _group_version, _resource, kind in CLUSTER_LISTS:
         items = answers[kind]
         if isinstance(items, SourceError):
@@ -116,6 +135,14 @@ def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
         objects.failed[PDB_LIST[2]] = error
         objects.skipped.append(f"PodDisruptionBudgets could not be read, so the missing-PDB check was not "
                                f"run: {error.sentence}")
+    accounts = answers[SERVICE_ACCOUNT_LIST[2]]
+    if not isinstance(accounts, SourceError):
+        objects.items += [{**item, "kind": SERVICE_ACCOUNT_LIST[2]} for item in accounts]
+    else:
+        objects.service_accounts_known = False
+        objects.failed[SERVICE_ACCOUNT_LIST[2]] = accounts
+        objects.skipped.append("ServiceAccounts could not be read, so the token check judged only pods that "
+                               f"set automountServiceAccountToken themselves: {accounts.sentence}")
     return objects
 
 

@@ -29,7 +29,7 @@ from k8sdata.security.cluster import (
 from k8sdata.security.engine import CheckResult, ScanResult
 from k8sdata.security.policy import scan_workloads
 from k8sdata.security.scoring import OVERALL, Score, score
-from k8sdata.security.sources import CLUSTER_LISTS, PDB_LIST, cluster_objects
+from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS, PDB_LIST, cluster_objects
 from k8sdata.security.vulns import CATEGORY as VULNERABILITIES
 from k8sdata.security.vulns import collect_vulnerabilities, vulnerability_scan
 
@@ -143,14 +143,14 @@ def test_version_failing_unscores_versions(kube_faults: Any, reader: KubeClient)
     assert result.unscored["Versions"].startswith("the API server's version could not be read.")
 
 
-@pytest.mark.parametrize("listed", [*CLUSTER_LISTS, PDB_LIST], ids=lambda listed: listed[2])
+@pytest.mark.parametrize("listed", [*CLUSTER_LISTS, *CONTEXT_LISTS], ids=lambda listed: listed[2])
 def test_each_workload_list_failing_unscores_the_categories_that_read_it(
         kube_faults: Any, reader: KubeClient, settings: Settings, listed: tuple[str, str, str]) -> None:
     group_version, resource, kind = listed
     kube_faults.set_fault(list_path(group_version, resource), "error")
     result = scan_workloads(cluster_objects(reader), settings)
     expected = {check.category for check in builtin_checks()
-                if kind in check.kinds or (kind == PDB_LIST[2] and check.needs_pdbs)}
+                if kind in check.kinds or kind in check.needs}
     assert set(result.unscored) == expected
     if kind == PDB_LIST[2]:
         assert set(result.unscored) == {"Reliability"}  # only the missing-PDB check reads them
