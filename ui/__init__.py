@@ -1,2 +1,3 @@
-"""Streamlit-side helpers: the only place with st.cache_data / st.cache_resource around k8sdata
-(ui.data), the shared filters every page reads (ui.filters), and small rendering helpers (ui.render)."""
+"""Streamlit-side code: the one cache layer (ui.cache, the only module with st.cache_data and
+st.cache_resource), cached access to k8sdata (ui.data and the *_data modules), the shared filters every page
+reads (ui.filters), the views that draw (ui.*_view) and small rendering helpers (ui.render)."""

@@ -1,8 +1,8 @@
 """Cached access to k8sdata.alerts for the Alerts page.
 
-Clients are st.cache_resource, one per server and credentials (thread-safe, no per-user data); their
-answers are st.cache_data for DATA_TTL_SECONDS, keyed by the server's URL. A SourceError propagates
-(Streamlit does not cache exceptions), so the next rerun asks again.
+Clients are shared (ui.cache), one per server and credentials (thread-safe, no per-user data); their
+answers are cached for DATA_TTL_SECONDS, keyed by the server's URL. A failure is remembered for a few
+seconds by ui.cache's FailureGuard, then asked again.
 
 The Prometheus client is every page's shared one, ui.data.prom_client (built by
 k8sdata.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and PROMETHEUS_CA_FILE apply).
@@ -11,15 +11,15 @@ k8sdata.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and PROMETHEUS_CA_
 from __future__ import annotations
 
 import pandas as pd
-import streamlit as st
 
 from k8sdata import alerts
 from k8sdata.config import Settings
 from k8sdata.prom import PromClient
+from ui.cache import cached
 from ui.data import DATA_TTL_SECONDS, prom_client, shared_breaker
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
     client = alerts.alertmanager_from_settings(settings)
     client.breaker = shared_breaker("alertmanager", client.url, settings)
@@ -35,17 +35,17 @@ def alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
     return _alertmanager_client(settings)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _prometheus_alerts(url: str, _client: PromClient) -> pd.DataFrame:
     return alerts.prometheus_alerts(_client)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _rule_health(url: str, _client: PromClient) -> pd.DataFrame:
     return alerts.rule_health(_client)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _alertmanager_alerts(url: str, _client: alerts.AlertmanagerClient) -> pd.DataFrame:
     return alerts.alertmanager_alerts(_client)
 

@@ -1,15 +1,14 @@
-"""Cached access to k8sdata for the pages: the only module with st.cache_resource / st.cache_data.
+"""Cached access to k8sdata for the pages, declared through ui.cache (the one cache layer).
 
-- Clients are st.cache_resource, keyed by the settings and context / URL: one thread-safe client per
-  cluster or server, shared by every viewer, holding no per-user data.
+- Clients are shared resources, keyed by the settings and context / URL: one thread-safe client per
+  cluster or server, shared by every viewer, holding no per-user data, each with its source's circuit
+  breaker (k8sdata.breaker).
 - Data is cached with a short TTL, and it is the *source* data (raw pod lists, query results) that is
-  cached, keyed by what was asked; filtering and roll-ups happen outside, per view. Query results use
-  st.cache_data; raw Kubernetes lists use st.cache_resource (read-only, never copied; see below).
-- Failures are not stored by Streamlit (a SourceError propagates out of the cached function), and its
-  per-key compute lock makes concurrent viewers of a failing source wait one after another: 50 viewers
-  during an outage would wait out 50 timeouts. So every cached read goes through `_guarded`: one call
-  in flight per key (SingleFlight: the waiting viewers share its result or its error), and a failure is
-  remembered for FAILURE_TTL_SECONDS, so viewers arriving meanwhile get its sentence at once.
+  cached, keyed by what was asked; filtering and roll-ups happen outside, per view. Query results are
+  copied per reader; raw Kubernetes lists and the frames built from them are shared (read-only, never
+  copied; see below).
+- Every cached read goes through ui.cache's FailureGuard: one call in flight per key, and a failure
+  remembered for a few seconds, so 50 viewers of a failing source wait out one timeout, not 50.
 
 Pages call `overview_data(...)`, `connection_statuses(...)`, `contexts(...)`, `namespaces(...)`, and
 for the Pods page `pods_view(...)`, `pods_usage(...)`, `pods_requests(...)`, `pod_events(...)`,
@@ -35,16 +34,17 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from k8sdata import health, history, resources
 from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
-from k8sdata.breaker import CircuitBreaker, backoff_for, retry_delay
+from k8sdata.breaker import CircuitBreaker, backoff_for
 from k8sdata.config import Settings
 from k8sdata.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
-from k8sdata.errors import NotConfigured, RateLimited, SourceError
+from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
 from k8sdata.prom import PromClient, client_from_settings
 from k8sdata.spool import Spool
-from k8sdata.watchcache import SingleFlight, WatchedList, slim_pod
+from k8sdata.watchcache import WatchedList, slim_pod
+from ui.cache import FAILURE_TTL_SECONDS, cached, forget_data, guarded
 
 T = TypeVar("T")
 
@@ -58,52 +58,6 @@ STATUS_TTL_SECONDS = 30
 #: and are among the heaviest queries Prometheus gets: they are evaluated at 10-minute steps and kept
 #: that long, not recomputed every DATA_TTL_SECONDS.
 HISTORY_TTL_SECONDS = 600
-
-
-#: How long a failed read is answered from memory (its sentence) before the source is asked again.
-FAILURE_TTL_SECONDS = 5.0
-
-
-class FailureGuard:
-    """Single flight per key, and failures remembered for a few seconds (see the module's docstring).
-    Thread-safe; shared by every viewer (it holds errors about shared sources, no per-user data)."""
-
-    def __init__(self, failure_ttl: float = FAILURE_TTL_SECONDS) -> None:
-        self._flight: SingleFlight[Any] = SingleFlight()
-        self._lock = threading.Lock()
-        self._failures: dict[Hashable, tuple[SourceError, float]] = {}
-        self.failure_ttl = failure_ttl
-
-    def call(self, key: Hashable, read: Callable[[], T]) -> T:
-        with self._lock:
-            failed = self._failures.get(key)
-        if failed is not None and failed[1] > time.monotonic():
-            raise failed[0]
-        try:
-            return self._flight.do(key, read)
-        except SourceError as error:
-            # A 429 is asked again when the server allows (the page promises it), not later.
-            ttl = self.failure_ttl
-            if isinstance(error, RateLimited):
-                ttl = min(ttl, retry_delay(error))
-            with self._lock:
-                self._failures[key] = (error, time.monotonic() + ttl)
-            raise
-
-    def forget(self) -> None:
-        """Ask every failed source again at the next read (the Refresh button)."""
-        with self._lock:
-            self._failures.clear()
-
-
-@st.cache_resource(show_spinner=False)
-def _failure_guard() -> FailureGuard:
-    return FailureGuard()
-
-
-def _guarded(key: Hashable, read: Callable[[], T]) -> T:
-    """`read()` (a cached read keyed by `key`) through the shared FailureGuard."""
-    return _failure_guard().call(key, read)
 
 
 # --- clients -----------------------------------------------------------------------------------------
@@ -131,7 +85,7 @@ class _Breakers:
         return max(due, default=None)
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _breakers() -> _Breakers:
     return _Breakers()
 
@@ -158,14 +112,14 @@ def shared_breaker(source: str, key: Hashable, settings: Settings) -> CircuitBre
     return _breakers().get((source, key), settings.request_timeout)
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _kube_client(settings: Settings, context: str | None) -> KubeClient:
     client = KubeClient(settings, context)
     client.breaker = shared_breaker("kubernetes", (client.host, client.context), settings)
     return client
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _prom_client(settings: Settings) -> PromClient:
     # From the settings as a whole, so the bearer token (or its file) and the CA reach every page.
     client = client_from_settings(settings)
@@ -195,11 +149,11 @@ def kube_key(settings: Settings, context: str | None) -> str:
 # --- cached source data ------------------------------------------------------------------------------
 # Leading-underscore parameters are not hashed by Streamlit: the client is identified by the key.
 #
-# Raw API lists are kept with st.cache_resource rather than st.cache_data: cache_data pickles a value
+# Raw API lists are shared (st.cache_resource underneath) rather than copied (st.cache_data pickles a value
 # on every read, and 20,000 pods pickle to ~60 MB in ~4.5 s (measured here), which every rerun would
 # pay. cache_resource hands out the one shared object instead; that is safe because nothing mutates it
 # (k8sdata.frames only reads) and it holds cluster data, the same for every viewer.
-@st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True)
 def _pods(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
     # Slim pods (k8sdata.podshape), as the watch cache of big clusters keeps them: every reader of this
     # list (pods table, pod detail, logs, resources, workloads, overview) reads only kept fields, which
@@ -207,17 +161,17 @@ def _pods(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[
     return _kube.list_pods(namespace, slim=True)
 
 
-@st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True)
 def _events(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
     return _kube.list_events(namespace)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _namespaces(kube_key: str, _kube: KubeClient) -> list[str]:
     return _kube.list_namespaces()
 
 
-@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+@cached(ttl=STATUS_TTL_SECONDS)
 def _kube_version(kube_key: str, _kube: KubeClient) -> str:
     return _kube.version()
 
@@ -226,28 +180,28 @@ def _instant_at(prom: PromClient, query: str, at_bucket: float | None) -> pd.Dat
     return prom.instant(query, None if at_bucket is None else datetime.fromtimestamp(at_bucket, UTC))
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _instant(url: str, query: str, at_bucket: float | None, _prom: PromClient) -> pd.DataFrame:
     return _instant_at(_prom, query, at_bucket)
 
 
-@st.cache_data(ttl=HISTORY_TTL_SECONDS, show_spinner=False)
+@cached(ttl=HISTORY_TTL_SECONDS)
 def _history_instant(url: str, query: str, at_bucket: float | None, _prom: PromClient) -> pd.DataFrame:
     return _instant_at(_prom, query, at_bucket)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _range(url: str, query: str, start: datetime, end: datetime, step: float, _prom: PromClient
            ) -> pd.DataFrame:
     return _prom.range(query, start, end, step)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _alerts(url: str, _prom: PromClient) -> pd.DataFrame:
     return _prom.alerts()
 
 
-@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+@cached(ttl=STATUS_TTL_SECONDS)
 def _prom_version(url: str, _prom: PromClient) -> str:
     return _prom.version()
 
@@ -265,20 +219,20 @@ def _stop_watch(watched: Any) -> None:
     watched.stop()
 
 
-@st.cache_resource(show_spinner=False, max_entries=8, on_release=_stop_watch)
+@cached(max_entries=8, shared=True, guard=False, keep_on_refresh=True, on_release=_stop_watch)
 def _watched_pods(kube_key: str, _kube: KubeClient) -> Any:
     """One WatchedList of every pod per cluster, shared by all viewers (50 viewers: one list)."""
     return WatchedList(_kube, "/api/v1/pods", slim=slim_pod)
 
 
-@st.cache_resource(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True)
 def _selected_pods(kube_key: str, namespace: str | None, label_selector: str, _kube: KubeClient
                    ) -> list[dict[str, Any]]:
     """A server-side labelSelector list (the API server filters; nothing else is transferred)."""
     return _kube.list_pods(namespace, label_selector=label_selector, slim=True)  # slim: as _pods
 
 
-@st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, shared=True, guard=False)
 def _pods_frame_entry(kube_key: str, namespace: str | None, label_selector: str, token: str,
                       _pods: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     # The list is kept in the entry on purpose: a plain list's token is its id(), and holding the list
@@ -293,14 +247,14 @@ def _pods_frame(kube_key: str, namespace: str | None, label_selector: str, token
     return _pods_frame_entry(kube_key, namespace, label_selector, token, pods)[0]
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@cached(max_entries=8, shared=True, guard=False, keep_on_refresh=True)
 def _frame_builder(kube_key: str) -> PodsFrameBuilder:
     """One PodsFrameBuilder per cluster's watch cache: a refresh builds rows only for the pods that
     changed since the last one (thread-safe; it holds rows of cluster data, the same for every viewer)."""
     return PodsFrameBuilder()
 
 
-@st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, shared=True, guard=False)
 def _watched_frame_entry(kube_key: str, token: str, _items: list[dict[str, Any]]
                          ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """The whole-cluster frame of one watch snapshot (token = its version and time bucket), built once
@@ -308,25 +262,25 @@ def _watched_frame_entry(kube_key: str, token: str, _items: list[dict[str, Any]]
     return _frame_builder(kube_key).frame(_items), _items
 
 
-@st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, shared=True, guard=False)
 def _pods_usage_frame(kube_key: str, namespace: str | None, label_selector: str, token: str,
                       usage_bucket: int, _pods: list[dict[str, Any]], _usage: pd.DataFrame | None
                       ) -> pd.DataFrame:
     return resources.pod_usage_frame(_pods, _usage)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _current_usage(kube_key: str, prom_url: str, namespace: str | None, _kube: KubeClient | None,
                    _prom: PromClient | None) -> tuple[pd.DataFrame, str]:
     return resources.current_usage(_prom, _kube, namespace)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _pod_events(kube_key: str, namespace: str, name: str, _kube: KubeClient) -> list[dict[str, Any]]:
     return _kube.list_events(namespace, field_selector=f"involvedObject.name={name}")
 
 
-@st.cache_resource(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS * 4, max_entries=MAX_CACHED_LISTS, shared=True, guard=False)
 def _namespace_slice(kube_key: str, namespace: str, token: str, _frame: pd.DataFrame,
                      _items: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """One namespace of the whole-cluster watch snapshot, cut once per snapshot version for every viewer."""
@@ -366,8 +320,7 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         _selected_pods.clear(kube.key, namespace, label_selector.strip(), kube.client)
     selector = label_selector.strip()
     if selector:
-        raw = _guarded(("selected_pods", kube.key, namespace, selector),
-                       lambda: _selected_pods(kube.key, namespace, selector, kube.client))
+        raw = _selected_pods(kube.key, namespace, selector, kube.client)
         token = f"list{id(raw)}"
         return PodsView(raw, _pods_frame(kube.key, namespace, selector, token, raw), token, False)
     big = _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS
@@ -402,7 +355,7 @@ def linked_pods_view(settings: Settings, context: str | None, namespace: str | N
         # The list failed, but the link names one pod: read it alone, so its logs (or detail) still show.
         pod_namespace, _, name = linked.partition("/")
         try:
-            pod = _guarded(("pod", kube_key(settings, context), linked),
+            pod = guarded(("pod", kube_key(settings, context), linked),
                            lambda: kube_client(settings, context).get_pod(pod_namespace, name))
         except (SourceError, ValueError):
             raise error from None
@@ -423,8 +376,7 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
     except NotConfigured:
         prom = None
     prom_url = prom.url if prom else ""
-    usage, source = _guarded(("current_usage", kube.key, prom_url, namespace),
-                             lambda: _current_usage(kube.key, prom_url, namespace, kube.client, prom))
+    usage, source = _current_usage(kube.key, prom_url, namespace, kube.client, prom)
     bucket = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS)
     frame = _pods_usage_frame(kube.key, namespace, "", view.token, bucket, view.raw, usage)
     return frame, source
@@ -445,8 +397,7 @@ def pods_requests(settings: Settings, context: str | None, namespace: str | None
 def pod_events(settings: Settings, context: str | None, namespace: str, name: str) -> list[dict[str, Any]]:
     """Events about one pod (fieldSelector involvedObject.name, so the server filters). Raises SourceError."""
     kube = cached_kube(settings, context)
-    return _guarded(("pod_events", kube.key, namespace, name),
-                    lambda: _pod_events(kube.key, namespace, name, kube.client))
+    return _pod_events(kube.key, namespace, name, kube.client)
 
 
 def pod_history(settings: Settings, namespace: str, pod: str, time_range: timedelta) -> history.PodHistory:
@@ -459,19 +410,12 @@ def pod_history(settings: Settings, namespace: str, pod: str, time_range: timede
                                history.history_step(start, end))
 
 
-_DATA_FUNCTIONS = (_pods, _events, _namespaces, _kube_version, _instant, _history_instant, _range, _alerts,
-                   _prom_version, _selected_pods, _pods_frame_entry, _watched_frame_entry, _pods_usage_frame,
-                   _current_usage, _pod_events, _namespace_slice)
-
-
 def clear_data_caches() -> None:
-    """The Refresh button: forget cached data (clients stay; they hold no data)."""
-    for function in _DATA_FUNCTIONS:
-        function.clear()
-    _failure_guard().forget()
+    """The Refresh button: forget cached data and failures, and ask every source again now (clients stay;
+    they hold no data)."""
+    forget_data()
     _breakers().reset()
     _prefetch().forget()
-    _s3_status.clear()
 
 
 class CachedKube:
@@ -481,16 +425,16 @@ class CachedKube:
         self.client, self.key = client, key
 
     def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return _guarded(("pods", self.key, namespace), lambda: _pods(self.key, namespace, self.client))
+        return _pods(self.key, namespace, self.client)
 
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return _guarded(("events", self.key, namespace), lambda: _events(self.key, namespace, self.client))
+        return _events(self.key, namespace, self.client)
 
     def list_namespaces(self) -> list[str]:
-        return _guarded(("namespaces", self.key), lambda: _namespaces(self.key, self.client))
+        return _namespaces(self.key, self.client)
 
     def version(self) -> str:
-        return _guarded(("kube_version", self.key), lambda: _kube_version(self.key, self.client))
+        return _kube_version(self.key, self.client)
 
 
 class CachedProm:
@@ -509,20 +453,16 @@ class CachedProm:
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame:
         moment = (at or datetime.now(UTC)).timestamp()
         bucket = float(math.floor(moment / self._bucket_seconds) * self._bucket_seconds)
-        url, cached = self.client.url, self._instant
-        return _guarded(("instant", url, query, bucket), lambda: cached(url, query, bucket, self.client))
+        return self._instant(self.client.url, query, bucket, self.client)
 
     def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame:
-        url = self.client.url
-        return _guarded(("range", url, query, start, end, step),
-                        lambda: _range(url, query, start, end, step, self.client))
+        return _range(self.client.url, query, start, end, step, self.client)
 
     def alerts(self) -> pd.DataFrame:
-        return _guarded(("alerts", self.client.url), lambda: _alerts(self.client.url, self.client))
+        return _alerts(self.client.url, self.client)
 
     def version(self) -> str:
-        url = self.client.url
-        return _guarded(("prom_version", url), lambda: _prom_version(url, self.client))
+        return _prom_version(self.client.url, self.client)
 
 
 def cached_kube(settings: Settings, context: str | None) -> CachedKube:
@@ -602,7 +542,7 @@ class Prefetch:
             self._answers.clear()
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _prefetch() -> Prefetch:
     return Prefetch()
 
@@ -654,7 +594,7 @@ def _status(source: str, check: Callable[[], str]) -> ConnectionStatus:
         return ConnectionStatus(source, "error", error.sentence)
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _archive(settings: Settings) -> S3Archive | FolderArchive | None:
     """The archive (one boto3 client, thread-safe) shared by every viewer; None when archiving is off."""
     return archive_from_settings(settings)
@@ -668,7 +608,7 @@ def archive(settings: Settings) -> S3Archive | FolderArchive:
     return chosen
 
 
-@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+@cached(ttl=STATUS_TTL_SECONDS)
 def _s3_status(settings: Settings) -> str:
     """"connected, s3://bucket/prefix at URL"; raises a SourceError on failure (so it is not cached)."""
     chosen = archive(settings)
@@ -678,7 +618,7 @@ def _s3_status(settings: Settings) -> str:
     return f"connected, {chosen.describe()}"
 
 
-@st.cache_data(ttl=STATUS_TTL_SECONDS, show_spinner=False)
+@cached(ttl=STATUS_TTL_SECONDS, guard=False)
 def _spool_status(settings: Settings, archive_works: bool) -> ConnectionStatus:
     """How many snapshots wait in the spool for this archive. While the archive works the website uploads
     them first (k8sdata.spool: oldest first, verified; one uploader at a time across processes), as the

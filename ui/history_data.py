@@ -1,14 +1,14 @@
 """Cached access to the snapshot archive for the History page (k8sdata.archive, k8sdata.archive_trends).
 
-- The snapshot list of a window is st.cache_data for HISTORY_TTL_SECONDS (snapshots come every few
+- The snapshot list of a window is cached (ui.cache) for HISTORY_TTL_SECONDS (snapshots come every few
   minutes at most; the Refresh button forgets it).
 - The mirror is shared by every viewer (it holds the archive's files, the same for everyone): one
   mirroring per archive and window at a time (SingleFlight: viewers arriving meanwhile wait for it and
-  share its answer), kept HISTORY_TTL_SECONDS. Not st.cache_data: mirroring draws its progress on the
+  share its answer), kept HISTORY_TTL_SECONDS. Not a cached answer: mirroring draws its progress on the
   page of the viewer who started it, which a replayed cache entry must not repeat.
-- The trends are st.cache_resource (they hold SourceError values, which need not survive pickling), keyed
+- The trends are shared, not copied (they hold SourceError values, which need not survive pickling), keyed
   by the mirrored files and the viewer's namespaces, so a scoped viewer never gets another's answer.
-- Table bytes for preview and download are st.cache_data, read through `archive.read_table`, which
+- Table bytes for preview and download are cached, read through `archive.read_table`, which
   checks them against the snapshot's manifest (a corrupt file is refused with a sentence).
 """
 
@@ -36,6 +36,7 @@ from k8sdata.archive_trends import (
 )
 from k8sdata.config import Settings
 from k8sdata.watchcache import SingleFlight
+from ui.cache import cached
 from ui.data import archive
 from ui.filters import ACCESS_NAMESPACES_KEY
 from ui.health_data import allowed_namespaces
@@ -57,7 +58,7 @@ def scope() -> frozenset[str] | None:
     return session if session is not None else current_scope()
 
 
-@st.cache_data(ttl=HISTORY_TTL_SECONDS, show_spinner=False)
+@cached(ttl=HISTORY_TTL_SECONDS)
 def _snapshots(settings: Settings, days: int) -> list[SnapshotInfo]:
     return snapshots_in_window(archive(settings), days)
 
@@ -96,7 +97,7 @@ class _MirrorMemo:
             self.kept.clear()
 
 
-@st.cache_resource(show_spinner=False)
+@cached(shared=True, guard=False, keep_on_refresh=True)
 def _mirror_memo() -> _MirrorMemo:
     return _MirrorMemo()
 
@@ -111,7 +112,7 @@ def mirror(settings: Settings, days: int, progress: Progress | None = None) -> M
     return _mirror_memo().get(key, lambda: mirror_archive(store, target, days, progress=progress))
 
 
-@st.cache_resource(ttl=HISTORY_TTL_SECONDS, max_entries=16, show_spinner=False)
+@cached(ttl=HISTORY_TTL_SECONDS, max_entries=16, shared=True)
 def _trends(files_key: tuple[str, ...], namespaces: tuple[str, ...] | None, _mirror: Mirror) -> TrendResults:
     return run_trends(_mirror.files, namespaces)
 
@@ -122,7 +123,7 @@ def trends(mirrored: Mirror, namespaces: frozenset[str] | None) -> TrendResults:
     return _trends(files_key, None if namespaces is None else tuple(sorted(namespaces)), mirrored)
 
 
-@st.cache_data(ttl=HISTORY_TTL_SECONDS, max_entries=32, show_spinner=False)
+@cached(ttl=HISTORY_TTL_SECONDS, max_entries=32)
 def _table_bytes(settings: Settings, folder: str, table: str, _snapshot: SnapshotInfo) -> bytes:
     return archive(settings).read_table(_snapshot, table)
 

@@ -1,4 +1,4 @@
-"""Cached access to the request (RED) metrics for the Requests page: st.cache_data wrappers around
+"""Cached access to the request (RED) metrics for the Requests page: ui.cache wrappers around
 k8sdata.conventions, k8sdata.red, k8sdata.patterns and k8sdata.spikes.
 
 Every entry is keyed by the Prometheus URL and the query's parameters (the client itself is not hashed:
@@ -24,7 +24,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import pandas as pd
-import streamlit as st
 
 from k8sdata import conventions as conventions_module
 from k8sdata import patterns, red, spikes
@@ -34,6 +33,7 @@ from k8sdata.errors import SourceError
 from k8sdata.history import history_step
 from k8sdata.owners import OwnerLookup, lookup_from_pods
 from k8sdata.prom import PromClient, collecting_warnings
+from ui.cache import cached
 from ui.data import DATA_TTL_SECONDS, pods_view, prom_client
 from ui.filters import current_filters
 
@@ -98,13 +98,13 @@ def prometheus_warnings(frame: pd.DataFrame) -> list[str]:
 
 # --- the cached entries ------------------------------------------------------------------------------
 # Leading-underscore parameters are not hashed by Streamlit: the URL and the key strings identify them.
-@st.cache_data(ttl=CONVENTIONS_TTL_SECONDS, show_spinner=False)
+@cached(ttl=CONVENTIONS_TTL_SECONDS)
 def _detected(url: str, candidates_key: str, namespace: str, _prom: PromClient,
               _candidates: tuple[Convention, ...]) -> list[Convention]:
     return conventions_module.detect_conventions(_prom, _candidates, namespace=namespace)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _summary(url: str, conventions_key: str, level: Literal["workload", "pod"], namespace: str, window: str,
              _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup) -> pd.DataFrame:
     with collecting_warnings() as seen:
@@ -113,7 +113,7 @@ def _summary(url: str, conventions_key: str, level: Literal["workload", "pod"], 
     return _noting(frame, seen)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _history(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
              step: float, _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup
              ) -> pd.DataFrame:
@@ -123,7 +123,7 @@ def _history(url: str, conventions_key: str, namespace: str, workload: str, star
     return _noting(frame, seen)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _breakdown(url: str, conventions_key: str, namespace: str, workload: str, window: str,
                _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup) -> pd.DataFrame:
     with collecting_warnings() as seen:
@@ -132,7 +132,7 @@ def _breakdown(url: str, conventions_key: str, namespace: str, workload: str, wi
     return _noting(frame, seen)
 
 
-@st.cache_data(ttl=WEEKLY_TTL_SECONDS, max_entries=64, show_spinner=False)
+@cached(ttl=WEEKLY_TTL_SECONDS, max_entries=64)
 def _volume(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
             step: float, _prom: PromClient, _conventions: tuple[Convention, ...], _owners: OwnerLookup
             ) -> pd.DataFrame:
@@ -142,7 +142,7 @@ def _volume(url: str, conventions_key: str, namespace: str, workload: str, start
     return _noting(frame, seen)
 
 
-@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner=False)
+@cached(ttl=DATA_TTL_SECONDS)
 def _moments(url: str, conventions_key: str, namespace: str, workload: str, start: datetime, end: datetime,
              step: float, _history_frame: pd.DataFrame) -> pd.DataFrame:
     # Keyed like the history it is computed from (hashing a long frame on every rerun would cost more

@@ -1,8 +1,8 @@
 """Cached access to k8sdata.security for the Security page.
 
 Everything is read cluster-wide and cached; the sidebar's namespace is applied afterwards (outside the
-cached functions), so switching namespaces never reads the cluster again. Results are kept with
-st.cache_resource (with a TTL) rather than st.cache_data: they hold SourceError values (a failed list
+cached functions), so switching namespaces never reads the cluster again. Results are shared (ui.cache,
+`shared=True`, with a TTL) rather than copied: they hold SourceError values (a failed list
 is an answer, shown as a sentence), which need not survive pickling, and nothing mutates them.
 """
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import streamlit as st
 
 from k8sdata.access import current_scope
 from k8sdata.config import Settings
@@ -33,6 +32,7 @@ from k8sdata.security.cluster import (
 from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.sources import Objects, cluster_objects
 from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities, vulnerability_scan
+from ui.cache import cached
 from ui.data import archive, kube_client
 
 #: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
@@ -78,7 +78,7 @@ def own_namespace(selected: str | None) -> str:
     return found or selected or "default"
 
 
-@st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
+@cached(ttl=SECURITY_TTL_SECONDS, max_entries=8, shared=True)
 def _workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
     objects = cluster_objects(kube_client(settings, context))
     return WorkloadScan(objects, scan_workloads(objects, settings))
@@ -91,7 +91,7 @@ def workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
     return _workload_scan(settings, context)
 
 
-@st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
+@cached(ttl=SECURITY_TTL_SECONDS, max_entries=8, shared=True)
 def _cluster_audit(settings: Settings, context: str | None, namespace: str
                    ) -> tuple[SecurityInputs, ScanResult]:
     inputs = collect_security_inputs(kube_client(settings, context), own_namespace=namespace)
@@ -107,7 +107,7 @@ def cluster_audit(settings: Settings, context: str | None, namespace: str
     return _cluster_audit(settings, context, namespace)
 
 
-@st.cache_resource(ttl=SECURITY_TTL_SECONDS, max_entries=8, show_spinner=False)
+@cached(ttl=SECURITY_TTL_SECONDS, max_entries=8, shared=True)
 def _vulnerabilities(settings: Settings, context: str | None, _pods: list[dict[str, Any]] | None
                      ) -> VulnerabilityData:
     return collect_vulnerabilities(kube_client(settings, context), settings, pods=_pods)
@@ -142,7 +142,7 @@ def _scores_from_csv(data: bytes) -> pd.DataFrame:
     return found.dropna(subset=["value"])
 
 
-@st.cache_data(ttl=SECURITY_TTL_SECONDS, show_spinner=False)
+@cached(ttl=SECURITY_TTL_SECONDS)
 def _score_trend(settings: Settings) -> ScoreTrend:
     try:
         store = archive(settings)

@@ -71,10 +71,8 @@ def _namespace_selector(settings: Settings, context: str | None) -> None:
 def _refresh_controls() -> None:
     if st.button("Refresh now", icon=":material/refresh:", width="stretch",
                  help="Forget cached data and ask Kubernetes and Prometheus again."):
+        # Every page's cached answers are declared through ui.cache, which forgets them all here.
         data.clear_data_caches()
-        # Every page's cached query results (Requests, Alerts, Logs, ...) are st.cache_data: one call
-        # forgets them all, so a new page's cache cannot be forgotten here.
-        st.cache_data.clear()
     st.selectbox("Auto-refresh", list(AUTO_REFRESH), key=AUTO_REFRESH_KEY)
 
 

@@ -1,7 +1,7 @@
 """The Workloads and Nodes tabs of the Pods page.
 
 Thin: k8sdata.workloads and k8sdata.resources do the work; this module caches, formats and draws.
-Caching lives here (st.cache_data keyed by cluster, context and namespace; failures are not cached)
+Caching lives here (ui.cache, keyed by cluster, context and namespace; failures are not cached)
 rather than in ui/data.py, which another engineer owns this wave; the clients and the raw pod list come
 from ui.data, so the Nodes tab shares the Pods table's cached list instead of listing pods again.
 Names and messages from the cluster reach the page only through st.dataframe, Altair or escape_markdown.
@@ -32,6 +32,7 @@ from k8sdata.workloads import (
     workloads_frame,
 )
 from ui import data
+from ui.cache import cached
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error
 
@@ -66,7 +67,7 @@ NODE_TABLE = {
 
 
 # --- cached source data (leading-underscore arguments are not hashed: the key names the client) ---------
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@cached(ttl=TTL_SECONDS)
 def _workloads(kube_key: str, namespace: str | None, _kube: KubeClient) -> pd.DataFrame:
     """Four lists (Deployments, StatefulSets, DaemonSets, ReplicaSets), whatever the cluster's size."""
     return workloads_frame(
@@ -77,12 +78,12 @@ def _workloads(kube_key: str, namespace: str | None, _kube: KubeClient) -> pd.Da
     )
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@cached(ttl=TTL_SECONDS)
 def _nodes(kube_key: str, _kube: KubeClient) -> list[dict]:
     return _kube.list_nodes()
 
 
-@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+@cached(ttl=TTL_SECONDS)
 def _node_usage(kube_key: str, prom_url: str, _kube: KubeClient | None, _prom: PromClient | None,
                 _pods: list[dict]) -> tuple[pd.DataFrame, str]:
     return node_usage(_prom, _kube, _pods)

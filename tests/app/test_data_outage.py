@@ -59,7 +59,7 @@ def test_viewers_during_an_outage_share_one_timeout(kube_faults: Any) -> None:
 
 
 def test_a_remembered_failure_expires() -> None:
-    from ui.data import FailureGuard
+    from ui.cache import FailureGuard
 
     guard = FailureGuard(failure_ttl=0.3)
     calls: list[int] = []
