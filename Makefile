@@ -60,6 +60,7 @@ test: $(VENV)/.dev $(NODE_APP)/node_modules/.installed $(OIDC_APP)/node_modules/
 	scripts/system-deps.sh prometheus prometheus-alertmanager chromium openssl nginx
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -m "not faults"
 
 # The fault matrix (tests/faults, marker `faults`): every page, through the whole frame, with 403, 429, 500
@@ -80,6 +81,7 @@ real-servers:
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 # KAMS's pods table vs `kubectl get pods -A` at 1,000 / 20,000 / 100,000 pods -> bench/results.md
 # (needs ~3 GB of memory and a few minutes; `$(PY) -m bench --sizes 200,1000` is a quick run).
