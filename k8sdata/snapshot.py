@@ -36,12 +36,12 @@ from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
 from k8sdata.kubeconfig import kubeconfig_paths, load_kubeconfig
 from k8sdata.owners import lookup_from_pods
 from k8sdata.red import red_summary
-from k8sdata.security.cluster import LISTS, collect_security_inputs, merge_scans, security_scan
+from k8sdata.security.cluster import LISTS
 from k8sdata.security.engine import Finding, ScanResult
-from k8sdata.security.policy import apply_policy, scan_workloads
+from k8sdata.security.report import security_report
 from k8sdata.security.scoring import score
-from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS, cluster_objects, skipped_sentences
-from k8sdata.security.vulns import TRIVY_LIST_REQUESTS, collect_vulnerabilities, vulnerability_scan
+from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS
+from k8sdata.security.vulns import TRIVY_LIST_REQUESTS
 from k8sdata.workloads import workloads_frame
 
 #: The tables a complete snapshot holds, in the order they are written.
@@ -125,18 +125,12 @@ def _scores_frame(result: ScanResult) -> pd.DataFrame:
 
 def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[dict[str, str]]
               ) -> ScanResult:
-    """The Security page's scan: workloads (PSS, hygiene), RBAC, network, versions and image
-    vulnerabilities, merged so the score is the page's score (all namespaces)."""
-    objects = cluster_objects(kube)
-    workloads = scan_workloads(objects, settings)
-    inputs = collect_security_inputs(kube)
-    audits = apply_policy(security_scan(inputs, today), settings)
-    pods = None if isinstance(inputs.pods, SourceError) else inputs.pods
-    vulns = apply_policy(vulnerability_scan(collect_vulnerabilities(kube, settings, pods=pods)), settings)
-    merged = merge_scans([workloads, audits, vulns])
-    for sentence in skipped_sentences(objects, merged.skipped):
+    """The Security page's scan (k8sdata.security.report, all namespaces), so the archived score is the
+    page's score."""
+    report = security_report(kube, settings, today)
+    for sentence in report.skipped:
         _note(notes, "security_findings", sentence)
-    return merged
+    return report.merged
 
 
 def _requests(prom: Any, settings: Settings, at: dt.datetime, pods: pd.DataFrame | None) -> pd.DataFrame:

@@ -13,7 +13,10 @@ import streamlit as st
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.security import score
+from k8sdata.security import ScanResult, score
+from k8sdata.security.cluster import SecurityInputs
+from k8sdata.security.report import SecurityReport, unscored_for
+from k8sdata.security.vulns import VulnerabilityData
 from ui import data, security_data, security_view
 from ui.filters import current_filters
 from ui.frame_guard import ensure_app_frame
@@ -30,40 +33,27 @@ title.title("Security")
 if refresh.button("Refresh", icon=":material/refresh:", key="kams_security_refresh"):
     security_data.clear()
 
-with st.status("Reading the cluster's security posture...", expanded=False) as progress:
-    progress.update(label="Scanning workloads (Pod Security Standards, hygiene)...")
-    workloads = data.or_error(lambda: security_data.workload_scan(settings, filters.context))
-    progress.update(label="Reading RBAC, network policies, services and versions...")
-    audit = data.or_error(lambda: security_data.cluster_audit(settings, filters.context,
-                                                       security_data.own_namespace(chosen)))
-    progress.update(label="Reading vulnerability reports...")
-    listed_pods = None if isinstance(audit, SourceError) or isinstance(audit[0].pods, SourceError) \
-        else audit[0].pods
-    vulns = data.or_error(lambda: security_data.vulnerabilities(settings, filters.context, listed_pods))
+with st.status("Reading the cluster's security posture (workloads, RBAC, network, versions, "
+               "vulnerabilities)...", expanded=False) as progress:
+    scan = data.or_error(lambda: security_data.report(settings, filters.context))
     trend = security_data.score_trend(settings)
-
-    findings = [] if isinstance(workloads, SourceError) else workloads.result.findings
-    results = [] if isinstance(workloads, SourceError) else workloads.result.results
-    skipped = [] if isinstance(workloads, SourceError) else workloads.objects.skipped
-    audit_findings = [] if isinstance(audit, SourceError) else audit[1].findings
-    audit_results = [] if isinstance(audit, SourceError) else audit[1].results
-    audit_skipped = [] if isinstance(audit, SourceError) else audit[1].skipped
-    # Category -> why it has no score (an input it needs could not be read): no score from nothing.
-    unscored = {**(security_data.unscored_for(workloads, "workloads") if isinstance(workloads, SourceError)
-                   else workloads.result.unscored),
-                **(security_data.unscored_for(audit, "audit") if isinstance(audit, SourceError)
-                   else audit[1].unscored)}
-    vuln_scan = None if isinstance(vulns, SourceError) else security_data.vulnerability_findings(settings,
-                                                                                                   vulns)
-    if vuln_scan is not None:  # fixable critical/high vulnerabilities count in the score and the findings
-        audit_findings = [*audit_findings, *vuln_scan.findings]
-        audit_results = [*audit_results, *vuln_scan.results]
-        unscored.update(vuln_scan.unscored)
+    workloads: SecurityReport | SourceError
+    audit: tuple[SecurityInputs, ScanResult] | SourceError
+    vulns: VulnerabilityData | SourceError
+    if isinstance(scan, SourceError):  # no client at all (no cluster configured): nothing was read
+        workloads = audit = vulns = scan
+        findings, audit_findings, skipped, audit_skipped = [], [], [], []
+        unscored = {**unscored_for(scan, "workloads"), **unscored_for(scan, "audit"),
+                    **unscored_for(scan, "vulnerabilities")}
+        scores = score([], unscored)
     else:
-        assert isinstance(vulns, SourceError)
-        unscored.update(security_data.unscored_for(vulns, "vulnerabilities"))
-    scored = [r for r in [*results, *audit_results] if chosen is None or r.namespace in (chosen, "")]
-    scores = score(scored, unscored)
+        workloads, audit, vulns = scan, (scan.inputs, scan.audits), scan.vulnerabilities
+        findings = scan.workloads.findings
+        audit_findings = [*scan.audits.findings, *scan.vulnerability_scan.findings]
+        skipped = scan.objects.skipped
+        audit_skipped = [*scan.audits.skipped, *scan.vulnerability_scan.skipped]
+        unscored = scan.merged.unscored
+        scores = scan.scores(chosen)  # the chosen namespace's evaluations and the cluster-wide ones
     # The check mark only for a complete read: a partial one is not "read".
     if not unscored:
         progress.update(label="Security posture read.", state="complete")

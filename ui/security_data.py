@@ -11,27 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from k8sdata.access import current_scope
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
-from k8sdata.security import (
-    ScanResult,
-    builtin_checks,
-)
-from k8sdata.security import vulns as vulns_module
-from k8sdata.security.cluster import (
-    SECTION_CATEGORIES,
-    SecurityInputs,
-    collect_security_inputs,
-    security_scan,
-)
-from k8sdata.security.policy import apply_policy, scan_workloads
-from k8sdata.security.sources import Objects, cluster_objects
-from k8sdata.security.vulns import VulnerabilityData, collect_vulnerabilities, vulnerability_scan
+from k8sdata.security.report import SecurityReport, security_report
 from ui.cache import cached
 from ui.data import archive, kube_client
 
@@ -47,14 +33,6 @@ SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/
 
 
 @dataclass
-class WorkloadScan:
-    """The engine's answer on the cluster's workloads (Pod Security Standards and hygiene)."""
-
-    objects: Objects
-    result: ScanResult
-
-
-@dataclass
 class ScoreTrend:
     """Scores from archived snapshots (`frame`: taken_at, category, value), or why there are none."""
 
@@ -67,69 +45,30 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def own_namespace(selected: str | None) -> str:
-    """The namespace KAMS asks its SelfSubjectRulesReview in: its own when running in a pod, else the
-    selected one (cluster-wide grants show in any namespace's review)."""
+def own_namespace() -> str:
+    """The namespace KAMS asks its SelfSubjectRulesReview in: its own when running in a pod, else
+    "default" (cluster-wide grants show in any namespace's review). Not the sidebar's choice: the scan
+    is shared by every namespace a viewer picks, so picking one never reads the cluster again."""
     try:
         with open(SERVICE_ACCOUNT_NAMESPACE_FILE, encoding="utf-8") as handle:
             found = handle.read().strip()
     except OSError:
         found = ""
-    return found or selected or "default"
+    return found or "default"
 
 
 @cached(ttl=SECURITY_TTL_SECONDS, max_entries=8, shared=True)
-def _workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
-    objects = cluster_objects(kube_client(settings, context))
-    return WorkloadScan(objects, scan_workloads(objects, settings))
+def _report(settings: Settings, context: str | None, namespace: str) -> SecurityReport:
+    return security_report(kube_client(settings, context), settings, _today(), own_namespace=namespace)
 
 
-def workload_scan(settings: Settings, context: str | None) -> WorkloadScan:
-    """Raises NotConfigured (uncached) without a cluster; a list that fails is in `objects.skipped`."""
+def report(settings: Settings, context: str | None) -> SecurityReport:
+    """The cluster's security scan (k8sdata.security.report: the one pipeline the CLI and the snapshot use
+    too), read cluster-wide and shared by every viewer for SECURITY_TTL_SECONDS. Raises NotConfigured
+    (uncached) without a cluster."""
     if not settings.kubernetes_configured:
         raise NotConfigured("kubernetes")
-    return _workload_scan(settings, context)
-
-
-@cached(ttl=SECURITY_TTL_SECONDS, max_entries=8, shared=True)
-def _cluster_audit(settings: Settings, context: str | None, namespace: str
-                   ) -> tuple[SecurityInputs, ScanResult]:
-    inputs = collect_security_inputs(kube_client(settings, context), own_namespace=namespace)
-    return inputs, apply_policy(security_scan(inputs, _today()), settings)
-
-
-def cluster_audit(settings: Settings, context: str | None, namespace: str
-                  ) -> tuple[SecurityInputs, ScanResult]:
-    """RBAC, network and version inputs with their findings; each failed list is kept as its
-    SourceError inside SecurityInputs. Raises NotConfigured (uncached) without a cluster."""
-    if not settings.kubernetes_configured:
-        raise NotConfigured("kubernetes")
-    return _cluster_audit(settings, context, namespace)
-
-
-@cached(ttl=SECURITY_TTL_SECONDS, max_entries=8, shared=True)
-def _vulnerabilities(settings: Settings, context: str | None, _pods: list[dict[str, Any]] | None
-                     ) -> VulnerabilityData:
-    return collect_vulnerabilities(kube_client(settings, context), settings, pods=_pods)
-
-
-def vulnerabilities(settings: Settings, context: str | None, pods: list[dict[str, Any]] | None = None
-                    ) -> VulnerabilityData:
-    """Running images with Trivy Operator's and Clair's reports (each source's failure kept inside).
-    `pods`: the pods cluster_audit already listed (saves a list request); None lists them.
-    Raises NotConfigured (uncached) without a cluster."""
-    if not settings.kubernetes_configured:
-        raise NotConfigured("kubernetes")
-    return _vulnerabilities(settings, context, pods)
-
-
-def unscored_for(error: SourceError, part: str) -> dict[str, str]:
-    """Category -> why it is not scored, when a whole part of the page could not be read at all:
-    "workloads" (the YAML checks' categories), "audit" (RBAC, Network, Versions) or "vulnerabilities"."""
-    categories = {"workloads": sorted({check.category for check in builtin_checks()}),
-                  "audit": sorted(SECTION_CATEGORIES.values()),
-                  "vulnerabilities": [vulns_module.CATEGORY]}[part]
-    return {category: f"its inputs could not be read. {error.sentence}" for category in categories}
+    return _report(settings, context, own_namespace())
 
 
 def _scores_from_csv(data: bytes) -> pd.DataFrame:
@@ -164,12 +103,6 @@ def _score_trend(settings: Settings) -> ScoreTrend:
     return ScoreTrend(frame=frame.dropna().sort_values("taken_at", ignore_index=True))
 
 
-def vulnerability_findings(settings: Settings, data: VulnerabilityData) -> ScanResult:
-    """Findings (and score units) for images with fixable critical or high vulnerabilities, with the
-    configured severities."""
-    return apply_policy(vulnerability_scan(data), settings)
-
-
 def score_trend(settings: Settings) -> ScoreTrend:
     """Scores over time from the archive, or a sentence saying why there is no trend yet. The archived
     scores are the whole cluster's, so a person limited to some namespaces is not shown them."""
@@ -182,5 +115,5 @@ def score_trend(settings: Settings) -> ScoreTrend:
 
 def clear() -> None:
     """Forget the cached answers (the page's Refresh button); clients stay, they hold no data."""
-    for function in (_workload_scan, _cluster_audit, _vulnerabilities, _score_trend):
+    for function in (_report, _score_trend):
         function.clear()

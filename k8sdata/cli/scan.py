@@ -23,7 +23,7 @@ import pandas as pd
 from k8sdata.cli.output import add_context_option, format_table, kube_from_args
 from k8sdata.config import Settings
 from k8sdata.export import frame_to_csv
-from k8sdata.security.cluster import collect_security_inputs, merge_scans, security_scan
+from k8sdata.security.cluster import merge_scans
 from k8sdata.security.engine import (
     SEVERITIES,
     Finding,
@@ -33,6 +33,7 @@ from k8sdata.security.engine import (
 )
 from k8sdata.security.manifests import manifest_audits
 from k8sdata.security.policy import apply_policy, policy_checks, scan_workloads
+from k8sdata.security.report import security_report
 from k8sdata.security.scoring import OVERALL, Score, score
 from k8sdata.security.sources import (
     Objects,
@@ -170,18 +171,23 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     policy_checks(settings)  # a typo in the severity policy exits 2 before the cluster is read
     kube = kube_from_args(args, settings) if args.cluster else None
     objects, from_manifests = _gather(args, kube)
-    result = scan_workloads(objects, settings)
+    if kube is not None:
+        # The Security page's scan (k8sdata.security.report), on the live objects and any manifests given
+        # with them: RBAC, network exposure, versions and image vulnerabilities too, so the same score.
+        report = security_report(kube, settings, dt.date.today(), objects=objects)
+        cluster_wide = [report.audits, report.vulnerability_scan]
+        if args.namespace:
+            for part in cluster_wide:
+                part.findings[:] = [f for f in part.findings
+                                    if not f.namespace or args.namespace in f.namespace.split(", ")]
+        result = merge_scans([report.workloads, *cluster_wide])
+    else:
+        result = scan_workloads(objects, settings)
     if from_manifests:
         # The same RBAC and network audits as --cluster, on the roles, bindings, namespaces and policies
         # of the manifests alone (k8sdata.security.manifests says how they differ from the cluster's).
         audits = manifest_audits(objects.items[:from_manifests])
         result = merge_scans([result, apply_policy(audits, settings)])
-    if kube is not None:
-        # The live cluster also has RBAC, network exposure and versions, which manifests alone cannot show.
-        audits = apply_policy(security_scan(collect_security_inputs(kube), dt.date.today()), settings)
-        if args.namespace:
-            audits.findings[:] = [f for f in audits.findings if f.namespace in ("", args.namespace)]
-        result = merge_scans([result, audits])
     said = skipped_sentences(objects, result.skipped)
     for sentence in said:
         sys.stderr.write(sentence + "\n")

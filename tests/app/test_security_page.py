@@ -4,6 +4,7 @@ stand-in Kubernetes API server with the demo cluster (fixture app_env)."""
 from __future__ import annotations
 
 import copy
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,21 @@ def test_kubernetes_components_from_trivys_cluster_scan(kube_faults: Any) -> Non
     after = tables_with(at, "Dangers")[0].set_index("Category").loc["Vulnerabilities"]
     assert (after["Passed"] - before["Passed"], after["Warnings"] - before["Warnings"],
             after["Dangers"] - before["Dangers"]) == (2, 1, 0)
+
+
+def test_the_command_line_and_the_page_give_the_same_scores(app_env: dict[str, str]) -> None:
+    """Issue 15: one pipeline (k8sdata.security.report). `scan --cluster` reads what the page reads,
+    vulnerabilities included, so every category's score and the Overall are the page's."""
+    import io
+    import json
+
+    from k8sdata.cli import main as cli_main
+
+    out = io.StringIO()
+    code = cli_main(["scan", "--cluster", "--format", "json", "--scores"], out=out, err=io.StringIO(),
+                    environ=dict(os.environ))
+    assert code in (0, 3), out.getvalue()[-500:]
+    cli = {row["category"]: row["value"] for row in json.loads(out.getvalue())["scores"]}
+    page = tables_with(run_page(), "Dangers")[0].set_index("Category")["Score"].to_dict()
+    assert "Vulnerabilities" in cli and cli.keys() == page.keys()
+    assert cli == pytest.approx(page), (cli, page)
