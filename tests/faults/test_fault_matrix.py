@@ -42,10 +42,7 @@ summary at the end of the module lists every run.
 from __future__ import annotations
 
 import ast
-import contextlib
 import re
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,6 +66,7 @@ from tests.plugins.app import (
     set_app_environment,
     unescape,
 )
+from tests.plugins.silent import silent_server
 
 #: One Prometheus flavour is enough here (the newest on this machine): the matrix is about KAMS, and it is
 #: long already. Other tests cover both majors.
@@ -316,31 +314,6 @@ class Matrix:
         return lines
 
 
-@contextlib.contextmanager
-def silent_server() -> Iterator[str]:
-    """A server that accepts connections and never answers (a hung Prometheus); its URL."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                accepted.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, name="silent-prometheus", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(2)
-        for connection in accepted:
-            connection.close()
-        listener.close()
-
-
 def _write_history(env: dict[str, str]) -> None:
     """Two snapshots in this module's own prefix, so the History page has trends and tables to lose."""
     from k8sdata.archive import archive_from_settings
@@ -373,7 +346,7 @@ def matrix(kube_api: Any, prometheus: Any, s3: Any, alertmanager: Any,
     dead = closed_port_url().removeprefix("http://")
     dead_kubeconfig.write_text(live.replace(port, dead), encoding="utf-8")
     patch = pytest.MonkeyPatch()
-    with silent_server() as hung_url:
+    with silent_server() as (hung_url, _accepted):
         try:
             set_app_environment(patch, env)
             _behave_like_streamlit_run(patch)

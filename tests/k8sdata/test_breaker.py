@@ -5,7 +5,6 @@ API server's hang and 429/403 faults and a real socket that accepts and never an
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,7 @@ from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, RateLimited, Timeout, Unreachable
 from k8sdata.kube import KubeClient
 from k8sdata.prom import PromClient
+from tests.plugins.silent import silent_server
 
 TIMEOUT = 1.0
 
@@ -85,34 +85,13 @@ def test_it_closes_again_after_the_back_off(kube_faults: Any, kube_api: Any) -> 
 
 
 @pytest.fixture
-def silent_server() -> Iterator[tuple[str, list[socket.socket]]]:
-    """Accepts connections and never answers: a hung Prometheus."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
-    finally:
-        stop.set()
-        thread.join(2)
-        for connection in accepted:
-            connection.close()
-        listener.close()
+def silent() -> Iterator[tuple[str, list[socket.socket]]]:
+    with silent_server() as server:
+        yield server
 
 
-def test_a_hung_prometheus_costs_one_timeout(silent_server: tuple[str, list[socket.socket]]) -> None:
-    url, accepted = silent_server
+def test_a_hung_prometheus_costs_one_timeout(silent: tuple[str, list[socket.socket]]) -> None:
+    url, accepted = silent
     client = PromClient(url, TIMEOUT)
     client.breaker = CircuitBreaker(backoff=30.0)
     try:
