@@ -66,7 +66,7 @@ test: $(VENV)/.dev $(NODE_APP)/node_modules/.installed $(OIDC_APP)/node_modules/
 # The fault matrix (tests/faults, marker `faults`): every page, through the whole frame, with 403, 429, 500
 # and a hang on each Kubernetes API path it reads, and with the API, Prometheus, Alertmanager and S3 down;
 # each run must say a sentence, keep the other panels and settle within KAMS_REQUEST_TIMEOUT + 2 s. About
-# six minutes on 2 cores, so `make test` leaves it out and CI runs it after (.ci/run).
+# four to eight minutes on 2 cores, so `make test` leaves it out and CI runs it after (.ci/run).
 faults: $(VENV)/.dev real-servers
 	scripts/system-deps.sh prometheus prometheus-alertmanager openssl
 	$(PY) -m pytest -m faults tests/faults -q
