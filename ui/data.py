@@ -425,7 +425,17 @@ class CachedKube:
         self.client, self.key = client, key
 
     def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return _pods(self.key, namespace, self.client)
+        """The pods of a namespace (None: all). A big cluster's come from the shared watch (one list, then
+        only changes, for every page and viewer), never from a list of their own beside it."""
+        if _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS:
+            items, _version = _watched_pods(self.key, self.client).snapshot()
+            if namespace is None:
+                return items
+            return [pod for pod in items if (pod.get("metadata") or {}).get("namespace") == namespace]
+        pods = _pods(self.key, namespace, self.client)
+        if namespace is None:
+            _cluster_pod_counts[self.key] = len(pods)  # so the next read of a big cluster uses the watch
+        return pods
 
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return _events(self.key, namespace, self.client)

@@ -255,6 +255,25 @@ def test_big_clusters_read_the_shared_watch_cache(monkeypatch: pytest.MonkeyPatc
     assert not any(t.name.startswith("kams-watch") and t.is_alive() for t in threading.enumerate())
 
 
+def test_the_overview_of_a_big_cluster_reads_the_same_watch(monkeypatch: pytest.MonkeyPatch,
+                                                            kube_faults: Any) -> None:
+    """Issue 16: one list or watch per resource for every page and viewer. Once the cluster is known to be
+    big, the Overview (and the Nodes tab) read the Pods page's shared watch instead of listing pods again."""
+    import ui.data
+
+    monkeypatch.setattr(ui.data, "WATCH_THRESHOLD_PODS", 1)
+    listed = set(pods_table(rerun(run_page()))["Name"])  # the first run learns the size, the second watches
+    ui.data._pods.clear()  # no list left in the cache: the Overview must find the pods in the watch
+    kube_faults.clear_request_log()
+    overview = run_app_test(page_script("overview"))
+    pod_lists = [r for r in kube_faults.requests_to(r"^/api/v1/(namespaces/[^/]+/)?pods$")
+                 if r.query.get("watch") != "true"]
+    assert pod_lists == [], pod_lists
+    running = next(m for m in overview.metric if m.label.startswith("Pods"))
+    assert str(running.value).strip() and len(listed) > 0
+    clear_streamlit_caches()
+
+
 def test_big_tables_send_one_page_and_sort_every_row_first(kube_api: Any,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import ui.filters
