@@ -306,7 +306,7 @@ def deliver_snapshot(archive: Archive, spool: Spool, tables: Mapping[str, pd.Dat
     drained = DrainResult()
     failure: SourceError | None = None
     try:
-        archive.ping()
+        # No ping of our own first: every upload (the backlog's and this one) pings the archive itself.
         drained = spool.drain(archive, progress)
         failure = drained.error
     except SourceError as error:
