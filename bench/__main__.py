@@ -167,7 +167,7 @@ def render(rows: list[Row], when: datetime) -> str:
         "",
         "How it is measured (bench/measure.py): each run is a fresh process. KAMS: "
         "KubeClient.list_pods(slim=True) (pages of 500; msgspec decodes only the fields KAMS reads, "
-        "k8sdata.podshape; gc paused) then frames.pods_frame; peak RSS is the process's ru_maxrss, "
+        "k8sdata.pods.podshape; gc paused) then frames.pods_frame; peak RSS is the process's ru_maxrss, "
         "imports included. Watch cache (slim): what the website uses for big clusters (ui/data.py): "
         "WatchedList(slim_pod) first list, then a PodsFrameBuilder. "
         "kubectl: `kubectl get pods -A` (server-side Table), wall "

@@ -806,7 +806,7 @@ def running_pods(kubeconfig: Path, count: int) -> list[str]:
     """`count` Running pods ("namespace/name") of the first namespace that has enough, in name order
     (the Logs page's picker offers the first 2,000 pods of the cluster in that order)."""
     from k8sdata.config import Settings
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
     client = KubeClient(Settings.from_env({"KUBECONFIG": str(kubeconfig), "KAMS_REQUEST_TIMEOUT": "60"}))
     try:

@@ -27,15 +27,15 @@ def _peak_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def _client(kubeconfig: str) -> Any:
     from k8sdata.config import Settings
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
     return KubeClient(Settings.from_env({"KUBECONFIG": kubeconfig, "KAMS_REQUEST_TIMEOUT": str(TIMEOUT)}))
 
 
 def measure_kams(kubeconfig: str) -> dict[str, Any]:
-    """A plain list of slim pods (k8sdata.podshape: msgspec decodes only the fields KAMS reads) ->
+    """A plain list of slim pods (k8sdata.pods.podshape: msgspec decodes only the fields KAMS reads) ->
     the pods table."""
-    from k8sdata.frames import pods_frame
+    from k8sdata.pods.frames import pods_frame
 
     client = _client(kubeconfig)
     baseline = _peak_mb()  # interpreter + pandas + kubernetes imported, before any data
@@ -49,8 +49,8 @@ def measure_cache_first(kubeconfig: str) -> dict[str, Any]:
     """The big-cluster path of the website (ui/data.py): a WatchedList with slim_pod, first list ->
     PodsFrameBuilder (which keeps each row for the next refresh). The pods stay in memory, as on the
     website, so this is the memory figure that matters."""
-    from k8sdata.frames import PodsFrameBuilder
-    from k8sdata.watchcache import WatchedList, slim_pod
+    from k8sdata.pods.frames import PodsFrameBuilder
+    from k8sdata.sources.watchcache import WatchedList, slim_pod
 
     client = _client(kubeconfig)
     baseline = _peak_mb()
@@ -73,8 +73,8 @@ def measure_watch(pods: int, changes: int, folder: str) -> dict[str, Any]:
     meaningless, so only times are reported; the timed part runs after the server has gone quiet."""
     import copy
 
-    from k8sdata.frames import PodsFrameBuilder
-    from k8sdata.watchcache import WatchedList, slim_pod
+    from k8sdata.pods.frames import PodsFrameBuilder
+    from k8sdata.sources.watchcache import WatchedList, slim_pod
     from sandbox import demo_names
     from sandbox.apiserver import ApiServer
 

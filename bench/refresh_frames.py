@@ -18,10 +18,10 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from k8sdata.frames import PodsFrameBuilder, pods_frame
 from k8sdata.gcpause import gc_paused
-from k8sdata.podshape import as_dict
-from k8sdata.watchcache import slim_pod
+from k8sdata.pods.frames import PodsFrameBuilder, pods_frame
+from k8sdata.pods.podshape import as_dict
+from k8sdata.sources.watchcache import slim_pod
 from sandbox.synthetic import synthetic_objects
 
 

@@ -191,9 +191,9 @@ def groups_from_claims(claims: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 # -- the namespaces this thread may read: enforced where data is fetched --------------------------------
-#: Set by the website for each run of a scoped person's session (ui/auth.py); read by k8sdata.kube and
-#: k8sdata.prom before every request. A ContextVar: each session's script runs in its own thread, and
-#: a worker thread inherits it only when started with the caller's context (k8sdata.logs does).
+#: Set by the website for each run of a scoped person's session (ui/auth.py); read by k8sdata.sources.kube and
+#: k8sdata.sources.prom before every request. A ContextVar: each session's script runs in its own thread, and
+#: a worker thread inherits it only when started with the caller's context (k8sdata.logs.containers does).
 _SCOPE: ContextVar[frozenset[str] | None] = ContextVar("kams_access_scope", default=None)
 
 #: Paths that describe the API, not the cluster's objects: open to everyone signed in.

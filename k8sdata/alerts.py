@@ -4,7 +4,7 @@ inhibited), and whether the rules themselves work (/api/v1/rules: health, last e
 Every function returns a DataFrame with fixed columns (even when empty) or raises a SourceError:
 source "prometheus" for Prometheus, "alertmanager" for Alertmanager. No streamlit here.
 
-    prom = k8sdata.prom.client_from_settings(settings)
+    prom = k8sdata.sources.prom.client_from_settings(settings)
     prometheus_alerts(prom)                       # PROMETHEUS_ALERT_COLUMNS, firing first
     rule_health(prom)                             # RULE_COLUMNS, broken rules first
     alertmanager_alerts(alertmanager_from_settings(settings))   # ALERTMANAGER_COLUMNS
@@ -19,7 +19,7 @@ import pandas as pd
 import requests
 
 from k8sdata.errors import NotConfigured, NotInstalled, Source, SourceError
-from k8sdata.prom import ALERT_COLUMNS, JsonHttpClient, PromClient
+from k8sdata.sources.prom import ALERT_COLUMNS, JsonHttpClient, PromClient
 
 if TYPE_CHECKING:
     from k8sdata.config import Settings
@@ -30,7 +30,7 @@ _OWN_COLUMN_LABELS = frozenset({"alertname", "severity", "namespace", "pod", "ap
 SEVERITY_RANK = {"critical": 0, "error": 1, "warning": 2, "info": 3, "none": 4}
 STATE_RANK = {"firing": 0, "pending": 1, "inactive": 2}
 
-#: k8sdata.prom.ALERT_COLUMNS plus `labels_text` ("k=v, ..." of the labels without their own column).
+#: k8sdata.sources.prom.ALERT_COLUMNS plus `labels_text` ("k=v, ..." of the labels without their own column).
 PROMETHEUS_ALERT_COLUMNS = [*ALERT_COLUMNS, "labels_text"]
 
 ALERTMANAGER_COLUMNS = [

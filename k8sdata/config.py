@@ -19,8 +19,8 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 
 
 def _kubeconfig(environ: Mapping[str, str], home: Path) -> str | None:
-    """$KUBECONFIG as set (one path, or several joined by os.pathsep: k8sdata.kubeconfig merges them as
-    kubectl does), else ~/.kube/config when it exists."""
+    """$KUBECONFIG as set (one path, or several joined by os.pathsep: k8sdata.sources.kubeconfig merges them
+    as kubectl does), else ~/.kube/config when it exists."""
     listed = [part for part in environ.get("KUBECONFIG", "").split(os.pathsep) if part.strip()]
     if listed:
         return os.pathsep.join(listed)
@@ -83,7 +83,8 @@ class Settings:
     # $KAMS_ARCHIVE_MIRROR: where the History page mirrors S3 snapshots for DuckDB (a subfolder per
     # bucket); default $XDG_CACHE_HOME/kams/mirror, else ~/.cache/kams/mirror.
     archive_mirror: str | None = None
-    # Where snapshots wait while the archive cannot take them (k8sdata.spool); it must outlive the run.
+    # Where snapshots wait while the archive cannot take them (k8sdata.archive.spool); it must outlive
+    # the run.
     spool_dir: str | None = None  # $KAMS_SPOOL_DIR, else $XDG_CACHE_HOME/kams/spool or ~/.cache/kams/spool
     demo: bool = False  # $KAMS_DEMO == "1": show the "demo cluster" banner
     # Prometheus behind authentication or a private CA (Thanos, Mimir, a gateway in front of Prometheus).

@@ -13,7 +13,7 @@ Source = Literal["kubernetes", "prometheus", "s3", "archive", "alertmanager", "c
 #: Marks that end a sentence. A sentence ends with exactly one of them (a detail's own full stop is
 #: dropped before ours is added, so no "later.)." or "..").
 _TERMINAL = ".!?"
-#: What k8sdata.kube says when it refuses, before any request, to touch Secrets.
+#: What k8sdata.sources.kube says when it refuses, before any request, to touch Secrets.
 NEVER_READS_SECRETS = "KAMS never reads Secrets"
 
 _SOURCE_NAME: dict[str, str] = {

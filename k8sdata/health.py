@@ -1,6 +1,6 @@
 """The Overview's health roll-up: pods and request metrics -> one traffic light per application.
 
-Pure: takes DataFrames (the pods table from k8sdata.frames, per-application request metrics from
+Pure: takes DataFrames (the pods table from k8sdata.pods.frames, per-application request metrics from
 Prometheus) and returns `AppHealth` records. No I/O, no streamlit, so every rule is unit-tested.
 
 An application is the group of pods sharing (namespace, app), where `app` is the pods table's `app`
@@ -242,7 +242,7 @@ def roll_up(
     metrics: per-application request metrics (columns METRICS_COLUMNS) or None without Prometheus.
     restarts_1h: restarts per (namespace, pod) during the last hour, or None when unknown.
     window: the PromQL window the metrics were computed over (used in the sentences).
-    alerts: Prometheus alerts (k8sdata.prom.ALERT_COLUMNS); firing ones attach to their application by
+    alerts: Prometheus alerts (k8sdata.sources.prom.ALERT_COLUMNS); firing ones attach to their application by
         (namespace, app) label, else through their pod; pending ones are ignored.
     unread: what could not be read although it should have been ("its pods", "alerts"; see
         `unread_inputs`): no light is green then, since the missing part may hold the bad news. A source

@@ -2,8 +2,8 @@
 
 The page is for people who are not engineers and who may see nothing else (the `viewer` role): every
 application's traffic light and its reasons (k8sdata.health, as the Overview judges them), availability
-and p95 latency over a day, 7 and 30 days against the target (k8sdata.slo), and the incidents of the last
-week (k8sdata.incidents). It carries no pod names: an application named only after its pod (a bare pod)
+and p95 latency over a day, 7 and 30 days against the target (k8sdata.requests.slo), and the incidents of the
+last week (k8sdata.incidents). It carries no pod names: an application named only after its pod (a bare pod)
 is shown as "Unnamed application", alert annotations (which often quote pods) are not used, and pod
 alerts are shown as their application's.
 
@@ -24,12 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from k8sdata import health, incidents, slo
-from k8sdata.conventions import BUILTIN_CONVENTIONS, Convention, detect_conventions
+from k8sdata import health, incidents
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.health import AppHealth
 from k8sdata.overview import PromSource, Result, _Source, app_metrics, restarts_last_hour
-from k8sdata.owners import lookup_from_pods
+from k8sdata.pods.owners import lookup_from_pods
+from k8sdata.requests import slo
+from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, Convention, detect_conventions
 
 #: The window of the lights' request numbers, as on the Overview.
 LIGHTS_WINDOW = "5m"
@@ -45,7 +46,7 @@ class HealthPageData:
     pods: Result[pd.DataFrame]  # only to tell whether Kubernetes answered; never shown
     metrics: Result[pd.DataFrame]  # the lights' request numbers (their failure is Prometheus')
     apps: list[AppHealth] = field(default_factory=list)  # worst first, public names
-    slo: Result[pd.DataFrame] = field(default_factory=Result)  # k8sdata.slo.SLO_COLUMNS
+    slo: Result[pd.DataFrame] = field(default_factory=Result)  # k8sdata.requests.slo.SLO_COLUMNS
     data_began: Result[datetime | None] = field(default_factory=Result)  # None: no request data at all
     incidents: Result[pd.DataFrame] = field(default_factory=Result)  # k8sdata.incidents.INCIDENT_COLUMNS
 
@@ -117,7 +118,7 @@ def collect_health_page(
     conventions: Sequence[Convention] = BUILTIN_CONVENTIONS,
     history_prom: PromSource | None = None,
 ) -> HealthPageData:
-    """Assemble the page. pods: the pods table of the cluster (k8sdata.frames.pods_frame; all namespaces,
+    """Assemble the page. pods: the pods table of the cluster (k8sdata.pods.frames.pods_frame; all namespaces,
     or the one namespace allowed), the SourceError met reading it, or None (not configured). prom: a
     client, the SourceError met making it, or None. history_prom answers the day-long queries (a cache
     that keeps them longer); prom by default."""

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from k8sdata.overview import PromSource
-from k8sdata.owners import guess_workload
-from k8sdata.queries import FIRING_ALERTS
-from k8sdata.slo import in_namespaces, query_namespace
+from k8sdata.pods.owners import guess_workload
+from k8sdata.requests.queries import FIRING_ALERTS
+from k8sdata.requests.slo import in_namespaces, query_namespace
 
 #: How far back resolved incidents are listed.
 INCIDENT_HISTORY = timedelta(days=7)
@@ -53,7 +53,7 @@ def application_of(namespace: str, pod: str, app: str, pod_apps: Mapping[tuple[s
 
 
 def pod_applications(pods: pd.DataFrame | None) -> dict[tuple[str, str], str]:
-    """(namespace, pod) -> application, from a k8sdata.frames pods table (its `app` column)."""
+    """(namespace, pod) -> application, from a k8sdata.pods.frames pods table (its `app` column)."""
     if pods is None or pods.empty:
         return {}
     return {(str(ns), str(name)): str(app) for ns, name, app in zip(pods["namespace"], pods["name"],
@@ -99,7 +99,7 @@ def incident_table(live: pd.DataFrame, history: pd.DataFrame, *, end: datetime, 
                    pod_apps: Mapping[tuple[str, str], str]) -> pd.DataFrame:
     """INCIDENT_COLUMNS, firing first, then the most recent first.
 
-    live: Prometheus' alerts (k8sdata.prom.ALERT_COLUMNS); the firing ones are "Firing now", since the
+    live: Prometheus' alerts (k8sdata.sources.prom.ALERT_COLUMNS); the firing ones are "Firing now", since the
     earliest activeAt of the application's pods. history: the FIRING_ALERTS range query's rows (labels,
     timestamp) up to `end`; its runs that stopped before the last step are "Resolved", started at their
     first sample and ended one step after their last (the alert was gone at the next evaluation seen).

@@ -6,7 +6,7 @@ the lights still come from pods; without Kubernetes they still come from request
 
 A page view sends a fixed number of requests whatever the cluster's size: 2 to Kubernetes (pods,
 events) and to Prometheus one to find the request-metric conventions, then per convention found 4 or 5
-(k8sdata.red: rates by status, three quantiles, buckets of pods named outside PromQL) and 1 for the
+(k8sdata.requests.red: rates by status, three quantiles, buckets of pods named outside PromQL) and 1 for the
 request-rate chart, and restarts and alerts; every query aggregates by namespace and workload (or pod).
 Applications are named as the Requests page names them: the app label, app.kubernetes.io/name,
 kube-state-metrics' ownership, the listed pods' owners, the pod's name. After a source times out or is
@@ -23,13 +23,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import pandas as pd
 
-from k8sdata import frames, health
-from k8sdata.conventions import BUILTIN_CONVENTIONS, Convention, detect_conventions
+from k8sdata import health
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
 from k8sdata.health import AppHealth, KeyNumbers
-from k8sdata.owners import lookup_from_pods
-from k8sdata.queries import RESTARTS_1H
-from k8sdata.red import one_convention_per_workload, red_summary, workload_rates
+from k8sdata.pods import frames
+from k8sdata.pods.owners import lookup_from_pods
+from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, Convention, detect_conventions
+from k8sdata.requests.queries import RESTARTS_1H
+from k8sdata.requests.red import one_convention_per_workload, red_summary, workload_rates
 
 T = TypeVar("T")
 
@@ -42,14 +43,14 @@ _SOURCE_DOWN = (Unreachable, Timeout, NotConfigured)
 
 
 class KubeSource(Protocol):
-    """What the Overview needs from Kubernetes (k8sdata.kube.KubeClient, or a caching wrapper)."""
+    """What the Overview needs from Kubernetes (k8sdata.sources.kube.KubeClient, or a caching wrapper)."""
 
     def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
 
 
 class PromSource(Protocol):
-    """What the Overview needs from Prometheus (k8sdata.prom.PromClient, or a caching wrapper)."""
+    """What the Overview needs from Prometheus (k8sdata.sources.prom.PromClient, or a caching wrapper)."""
 
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
     def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame: ...
@@ -91,12 +92,12 @@ class OverviewData:
     window: str  # PromQL window of the instant numbers, e.g. "5m"
     now: datetime
     time_range: timedelta
-    pods: Result[pd.DataFrame]  # k8sdata.frames.pods_frame columns
-    warning_events: Result[pd.DataFrame]  # k8sdata.frames.events_frame columns, newest first
+    pods: Result[pd.DataFrame]  # k8sdata.pods.frames.pods_frame columns
+    warning_events: Result[pd.DataFrame]  # k8sdata.pods.frames.events_frame columns, newest first
     metrics: Result[pd.DataFrame]  # namespace, app, request_rate, error_ratio, latency_p95
     restarts_1h: Result[dict[tuple[str, str], float]]  # (namespace, pod) -> restarts in the last hour
     request_rate_series: Result[pd.DataFrame]  # namespace, app, timestamp, value (req/s)
-    alerts: Result[pd.DataFrame]  # k8sdata.prom.ALERT_COLUMNS, firing first
+    alerts: Result[pd.DataFrame]  # k8sdata.sources.prom.ALERT_COLUMNS, firing first
     apps: list[AppHealth] = field(default_factory=list)
     numbers: KeyNumbers | None = None
 

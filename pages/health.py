@@ -12,7 +12,7 @@ import os
 import streamlit as st
 
 from k8sdata.config import Settings
-from k8sdata.slo import DEFAULT_AVAILABILITY_PERCENT, SloSettingError, availability_target
+from k8sdata.requests.slo import DEFAULT_AVAILABILITY_PERCENT, SloSettingError, availability_target
 from ui import health_data, health_view
 from ui.filters import CONTEXT_KEY
 from ui.frame_guard import ensure_app_frame

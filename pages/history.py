@@ -2,7 +2,7 @@
 Warning events, pods per phase) read with DuckDB over a local mirror of the archive, the snapshots by
 cluster and day, and any archived table previewed and downloaded.
 
-Thin: read the viewer's namespace scope, ask ui.history_data (k8sdata.archive_trends does the work),
+Thin: read the viewer's namespace scope, ask ui.history_data (k8sdata.archive.trends does the work),
 draw with ui.history_view. Without an archive, the page says how to set one up.
 """
 

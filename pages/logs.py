@@ -2,8 +2,8 @@
 the cluster's events, and the events that matter for security and reliability.
 
 Thin: ui.logs_data reads (pods and events through ui.data's caches, log lines kept per viewer),
-ui.logs_view draws, k8sdata.logs and k8sdata.events do the work. `?pod=NAMESPACE/NAME` opens a pod's
-logs (the Pods page links here); only the open tab runs (tabs bound to the `tab` query parameter).
+ui.logs_view draws, k8sdata.logs.containers and k8sdata.logs.events do the work. `?pod=NAMESPACE/NAME` opens
+a pod's logs (the Pods page links here); only the open tab runs (tabs bound to the `tab` query parameter).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import ui.filters
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.export import frame_to_csv
-from k8sdata.resources import SOURCE_METRICS_API
+from k8sdata.pods.resources import SOURCE_METRICS_API
 from ui import data
 from ui.filters import (
     Filters,

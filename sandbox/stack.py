@@ -8,7 +8,7 @@ Alertmanager (Prometheus sends its alerts there), real S3.
 in the sense that a missing binary is reported and the rest keeps running, because the dashboard itself
 must cope with a missing Prometheus or S3.
 
-With S3 running, the demo archives a snapshot (k8sdata.snapshot, the same tables the kams-snapshot
+With S3 running, the demo archives a snapshot (k8sdata.archive.snapshot, the same tables the kams-snapshot
 CronJob writes) right after start and then every `snapshot_interval` seconds (5 minutes), so the
 archive and the Security page's score trend have data. A failed snapshot is logged, never fatal.
 """
@@ -191,12 +191,12 @@ class Sandbox:
         """Archive one snapshot of the demo into its S3; return what was written, as a log line."""
         import boto3
 
-        from k8sdata.archive import S3Archive
+        from k8sdata.archive.snapshot import NOTES_TABLE, cluster_name, take_snapshot
+        from k8sdata.archive.spool import Spool, deliver_snapshot
+        from k8sdata.archive.store import S3Archive
         from k8sdata.config import Settings
-        from k8sdata.kube import KubeClient
-        from k8sdata.prom import client_from_settings
-        from k8sdata.snapshot import NOTES_TABLE, cluster_name, take_snapshot
-        from k8sdata.spool import Spool, deliver_snapshot
+        from k8sdata.sources.kube import KubeClient
+        from k8sdata.sources.prom import client_from_settings
 
         store = self.s3
         if store is None:

@@ -32,7 +32,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from k8sdata import resources
+from k8sdata.pods import resources
 
 DAY = 86_400.0
 MIB = 1024 * 1024
@@ -92,13 +92,13 @@ def _seed(*parts: str) -> float:
 
 
 def quantity_cores(value: str | None) -> float | None:
-    """A CPU quantity in cores (k8sdata.resources' parser, held to upstream's tables); None if absent."""
+    """A CPU quantity in cores (k8sdata.pods.resources' parser, held to upstream's tables); None if absent."""
     cores = resources.cpu_cores(value)
     return None if math.isnan(cores) else cores
 
 
 def quantity_bytes(value: str | None) -> float | None:
-    """A memory quantity in bytes (k8sdata.resources' parser); None if absent."""
+    """A memory quantity in bytes (k8sdata.pods.resources' parser); None if absent."""
     size = resources.memory_bytes(value)
     return None if math.isnan(size) else size
 

@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:
 
 # The real `requests` library, imported before any AppTest runs a page file as its main script: that puts
 # pages/ first on sys.path, where pages/requests.py (the Requests page) would shadow the library that
-# kubernetes and k8sdata.prom import. A served app is not affected (app.py's folder is on sys.path).
+# kubernetes and k8sdata.sources.prom import. A served app is not affected (app.py's folder is on sys.path).
 import requests  # noqa: E402, F401
 
 pytest_plugins = [

@@ -5,7 +5,7 @@ answers are cached for DATA_TTL_SECONDS, keyed by the server's URL. A failure is
 seconds by ui.cache's FailureGuard, then asked again.
 
 The Prometheus client is every page's shared one, ui.data.prom_client (built by
-k8sdata.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and PROMETHEUS_CA_FILE apply).
+k8sdata.sources.prom.client_from_settings, so PROMETHEUS_TOKEN(_FILE) and PROMETHEUS_CA_FILE apply).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 
 from k8sdata import alerts
 from k8sdata.config import Settings
-from k8sdata.prom import PromClient
+from k8sdata.sources.prom import PromClient
 from ui.cache import cached
 from ui.data import DATA_TTL_SECONDS, prom_client, shared_breaker
 

@@ -30,9 +30,9 @@ from typing import Any, ParamSpec, Protocol, TypeVar, cast
 
 import streamlit as st
 
-from k8sdata.breaker import retry_delay
 from k8sdata.errors import RateLimited, SourceError
-from k8sdata.watchcache import SingleFlight
+from k8sdata.sources.breaker import retry_delay
+from k8sdata.sources.watchcache import SingleFlight
 
 T = TypeVar("T")
 P = ParamSpec("P")

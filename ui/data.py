@@ -2,7 +2,7 @@
 
 - Clients are shared resources, keyed by the settings and context / URL: one thread-safe client per
   cluster or server, shared by every viewer, holding no per-user data, each with its source's circuit
-  breaker (k8sdata.breaker).
+  breaker (k8sdata.sources.breaker).
 - Data is cached with a short TTL, and it is the *source* data (raw pod lists, query results) that is
   cached, keyed by what was asked; filtering and roll-ups happen outside, per view. Query results are
   copied per reader; raw Kubernetes lists and the frames built from them are shared (read-only, never
@@ -32,18 +32,19 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from k8sdata import health, history, resources
-from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
-from k8sdata.breaker import CircuitBreaker, backoff_for
+from k8sdata import health
+from k8sdata.archive.spool import Spool
+from k8sdata.archive.store import FolderArchive, S3Archive, archive_from_settings
 from k8sdata.config import Settings
-from k8sdata.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
 from k8sdata.errors import NotConfigured, SourceError
-from k8sdata.frames import PodsFrameBuilder, pods_frame
-from k8sdata.kube import KubeClient, list_contexts
 from k8sdata.overview import OverviewData, collect_overview
-from k8sdata.prom import PromClient, client_from_settings
-from k8sdata.spool import Spool
-from k8sdata.watchcache import WatchedList, slim_pod
+from k8sdata.pods import history, resources
+from k8sdata.pods.frames import PodsFrameBuilder, pods_frame
+from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
+from k8sdata.sources.breaker import CircuitBreaker, backoff_for
+from k8sdata.sources.kube import KubeClient, list_contexts
+from k8sdata.sources.prom import PromClient, client_from_settings
+from k8sdata.sources.watchcache import WatchedList, slim_pod
 from ui.cache import FAILURE_TTL_SECONDS, cached, forget_data, guarded
 
 T = TypeVar("T")
@@ -62,8 +63,8 @@ HISTORY_TTL_SECONDS = 600
 
 # --- clients -----------------------------------------------------------------------------------------
 class _Breakers:
-    """One circuit breaker per source and cluster (k8sdata.breaker), shared by every viewer, so that one
-    timeout marks the source down for everyone for a short back-off; the Refresh button closes them."""
+    """One circuit breaker per source and cluster (k8sdata.sources.breaker), shared by every viewer, so that
+    one timeout marks the source down for everyone for a short back-off; the Refresh button closes them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -152,10 +153,10 @@ def kube_key(settings: Settings, context: str | None) -> str:
 # Raw API lists are shared (st.cache_resource underneath) rather than copied (st.cache_data pickles a value
 # on every read, and 20,000 pods pickle to ~60 MB in ~4.5 s (measured here), which every rerun would
 # pay. cache_resource hands out the one shared object instead; that is safe because nothing mutates it
-# (k8sdata.frames only reads) and it holds cluster data, the same for every viewer.
+# (k8sdata.pods.frames only reads) and it holds cluster data, the same for every viewer.
 @cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True)
 def _pods(kube_key: str, namespace: str | None, _kube: KubeClient) -> list[dict[str, Any]]:
-    # Slim pods (k8sdata.podshape), as the watch cache of big clusters keeps them: every reader of this
+    # Slim pods (k8sdata.pods.podshape), as the watch cache of big clusters keeps them: every reader of this
     # list (pods table, pod detail, logs, resources, workloads, overview) reads only kept fields, which
     # tests/k8sdata/test_podshape.py checks against the full JSON.
     return _kube.list_pods(namespace, slim=True)
@@ -242,7 +243,7 @@ def _pods_frame_entry(kube_key: str, namespace: str | None, label_selector: str,
 
 def _pods_frame(kube_key: str, namespace: str | None, label_selector: str, token: str,
                 pods: list[dict[str, Any]]) -> pd.DataFrame:
-    """k8sdata.frames.pods_frame of one list, built once per list version (token) for every viewer.
+    """k8sdata.pods.frames.pods_frame of one list, built once per list version (token) for every viewer.
     Held as a resource (not pickled per read); pages filter it into new frames and never mutate it."""
     return _pods_frame_entry(kube_key, namespace, label_selector, token, pods)[0]
 
@@ -294,7 +295,7 @@ class PodsView:
     """The pods the Pods page shows, before its own filters."""
 
     raw: list[dict[str, Any]]  # the API objects (read-only: shared by every viewer)
-    frame: pd.DataFrame  # k8sdata.frames.pods_frame of raw, filtered to the namespace (read-only)
+    frame: pd.DataFrame  # k8sdata.pods.frames.pods_frame of raw, filtered to the namespace (read-only)
     token: str  # identifies this version of the list (cache key for what is derived from it)
     watched: bool  # True when it came from the shared list-then-watch cache
     #: Why the list could not be read, when the view holds only the one linked pod, read by itself.
@@ -367,7 +368,7 @@ def linked_pods_view(settings: Settings, context: str | None, namespace: str | N
 
 def pods_usage(settings: Settings, context: str | None, namespace: str | None, view: PodsView
                ) -> tuple[pd.DataFrame, str]:
-    """Per pod usage against requests and limits (k8sdata.resources.POD_USAGE_COLUMNS) and its source
+    """Per pod usage against requests and limits (k8sdata.pods.resources.POD_USAGE_COLUMNS) and its source
     ("prometheus" | "metrics.k8s.io"): two Prometheus queries (or one metrics.k8s.io list) per TTL,
     whatever the number of pods. Raises SourceError when no usage source works."""
     kube = cached_kube(settings, context)
@@ -401,7 +402,7 @@ def pod_events(settings: Settings, context: str | None, namespace: str, name: st
 
 
 def pod_history(settings: Settings, namespace: str, pod: str, time_range: timedelta) -> history.PodHistory:
-    """k8sdata.history.pod_history over the last `time_range`, the end rounded to the TTL so viewers and
+    """k8sdata.pods.history.pod_history over the last `time_range`, the end rounded to the TTL so viewers and
     reruns within 15 s share the cached range queries. Raises NotConfigured without Prometheus."""
     end_seconds = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS) * DATA_TTL_SECONDS
     end = datetime.fromtimestamp(end_seconds, UTC)
@@ -631,8 +632,8 @@ def _s3_status(settings: Settings) -> str:
 @cached(ttl=STATUS_TTL_SECONDS, guard=False)
 def _spool_status(settings: Settings, archive_works: bool) -> ConnectionStatus:
     """How many snapshots wait in the spool for this archive. While the archive works the website uploads
-    them first (k8sdata.spool: oldest first, verified; one uploader at a time across processes), as the
-    CLI and the CronJob do, so a backlog left by an outage goes without anyone running a command."""
+    them first (k8sdata.archive.spool: oldest first, verified; one uploader at a time across processes), as
+    the CLI and the CronJob do, so a backlog left by an outage goes without anyone running a command."""
     chosen = _archive(settings)
     spool = Spool.from_settings(settings)
     if chosen is None:

@@ -77,7 +77,7 @@ def current_filters() -> Filters:
 
 
 # --- the Pods page's own filters (the namespace is the sidebar's) -------------------------------------
-#: Columns of k8sdata.frames.pods_frame that the free-text search looks in.
+#: Columns of k8sdata.pods.frames.pods_frame that the free-text search looks in.
 SEARCHED_COLUMNS = ("namespace", "name", "workload", "node", "ip", "status", "labels")
 
 

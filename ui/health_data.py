@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from k8sdata import slo
 from k8sdata.config import Settings
-from k8sdata.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
 from k8sdata.errors import SourceError
 from k8sdata.health_page import HealthPageData, collect_health_page
+from k8sdata.requests import slo
+from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
 from ui.data import cached_prom, or_error, pods_view
 from ui.filters import ACCESS_NAMESPACES_KEY
 

@@ -18,7 +18,7 @@ from k8sdata.export import frame_to_csv
 from k8sdata.health import LIGHT_WORD, AppHealth, Light
 from k8sdata.health_page import HealthPageData
 from k8sdata.incidents import INCIDENT_HISTORY, INCIDENT_STEP_SECONDS, STATE_FIRING
-from k8sdata.slo import VERDICT_WORDS, duration_words, since_words
+from k8sdata.requests.slo import VERDICT_WORDS, duration_words, since_words
 from ui.alerts_view import SEVERITY_COLOURS
 from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_cards, show_source_error
 

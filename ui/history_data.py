@@ -1,4 +1,4 @@
-"""Cached access to the snapshot archive for the History page (k8sdata.archive, k8sdata.archive_trends).
+"""Cached access to the snapshot archive for the History page (k8sdata.archive.store, k8sdata.archive.trends).
 
 - The snapshot list of a window is cached (ui.cache) for HISTORY_TTL_SECONDS (snapshots come every few
   minutes at most; the Refresh button forgets it).
@@ -24,8 +24,8 @@ import pandas as pd
 import streamlit as st
 
 from k8sdata.access import current_scope
-from k8sdata.archive import SnapshotInfo
-from k8sdata.archive_trends import (
+from k8sdata.archive.store import SnapshotInfo
+from k8sdata.archive.trends import (
     DEFAULT_DAYS,
     Mirror,
     TrendResults,
@@ -35,7 +35,7 @@ from k8sdata.archive_trends import (
     snapshots_in_window,
 )
 from k8sdata.config import Settings
-from k8sdata.watchcache import SingleFlight
+from k8sdata.sources.watchcache import SingleFlight
 from ui.cache import cached
 from ui.data import archive
 from ui.filters import ACCESS_NAMESPACES_KEY

@@ -15,8 +15,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata.archive import SnapshotInfo
-from k8sdata.archive_trends import TRENDS, Mirror, TrendResults
+from k8sdata.archive.store import SnapshotInfo
+from k8sdata.archive.trends import TRENDS, Mirror, TrendResults
 from k8sdata.errors import SourceError
 from k8sdata.export import frame_to_csv
 from ui.history_data import PREVIEW_ROWS, scoped_frame, table_frame

@@ -2,8 +2,8 @@
 session, so searching, filtering and following never re-read what was already read), and the events.
 
 Logs are per viewer and live, so they are not in a shared cache: the first read of a selection
-(k8sdata.logs.read_logs) is kept in st.session_state with its follow cursor, and each follow step
-(k8sdata.logs.follow) appends only the lines after that cursor. What is kept is bounded
+(k8sdata.logs.containers.read_logs) is kept in st.session_state with its follow cursor, and each follow step
+(k8sdata.logs.containers.follow) appends only the lines after that cursor. What is kept is bounded
 (MAX_KEPT_LINES), however chatty the pods are. Pods and events come through ui.data's shared caches.
 """
 
@@ -16,13 +16,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from k8sdata import logs
-from k8sdata.breaker import retry_delay
 from k8sdata.config import Settings
 from k8sdata.errors import RateLimited, SourceError
-from k8sdata.events import security_events
-from k8sdata.frames import events_frame
-from k8sdata.logs import LogLine, LogRequest, LogTarget
+from k8sdata.logs import containers as logs
+from k8sdata.logs.containers import LogLine, LogRequest, LogTarget
+from k8sdata.logs.events import security_events
+from k8sdata.pods.frames import events_frame
+from k8sdata.sources.breaker import retry_delay
 from ui import data
 
 #: The most lines one viewer keeps (the oldest go first while following). At the 10,000-character cap
@@ -49,7 +49,7 @@ class LogsState:
     selection: LogSelection
     lines: list[LogLine]
     errors: dict[LogTarget, SourceError]
-    cursor: Any  # k8sdata.logs.FollowCursor
+    cursor: Any  # k8sdata.logs.containers.FollowCursor
     read_at: datetime
     dropped: int = 0  # lines let go from the start to stay under MAX_KEPT_LINES
     appended: int = 0  # lines added by following since the read
@@ -98,7 +98,7 @@ def _retry_due(state: LogsState) -> bool:
 
 def follow(settings: Settings, state: LogsState) -> int:
     """Append the lines written since the last read or follow step (no duplicates, none lost: the
-    cursor is k8sdata.logs's). Returns how many were added. A container that fails now (its pod was
+    cursor is k8sdata.logs.containers's). Returns how many were added. A container that fails now (its pod was
     deleted, access revoked) gets its error; the others keep following."""
     kube = data.kube_client(settings, state.selection.context)
     try:
@@ -124,12 +124,12 @@ def follow(settings: Settings, state: LogsState) -> int:
 
 # --- events ----------------------------------------------------------------------------------------
 def cluster_events(settings: Settings, context: str | None, namespace: str | None) -> pd.DataFrame:
-    """k8sdata.frames.events_frame of the namespace's events (None = all), newest first, from ui.data's
+    """k8sdata.pods.frames.events_frame of the namespace's events (None = all), newest first, from ui.data's
     shared 15 s cache. Raises SourceError."""
     return events_frame(data.cached_kube(settings, context).list_events(namespace))
 
 
 def cluster_security_events(settings: Settings, context: str | None, namespace: str | None
                             ) -> pd.DataFrame:
-    """The security and reliability events (k8sdata.events.security_events). Raises SourceError."""
+    """The security and reliability events (k8sdata.logs.events.security_events). Raises SourceError."""
     return security_events(cluster_events(settings, context, namespace))

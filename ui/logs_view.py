@@ -18,18 +18,18 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata import logs
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.events import (
+from k8sdata.export import frame_to_csv
+from k8sdata.logs import containers as logs
+from k8sdata.logs.containers import LogLine, LogRequest, LogTarget
+from k8sdata.logs.events import (
     SECURITY_CATEGORIES,
     category_counts,
     events_timeline,
     filter_events,
     object_kinds,
 )
-from k8sdata.export import frame_to_csv
-from k8sdata.logs import LogLine, LogRequest, LogTarget
 from ui import data, logs_data
 from ui.filters import Filters, workload_labels
 from ui.render import escape_markdown, show_source_error
@@ -190,7 +190,7 @@ def _show_errors(errors: dict[LogTarget, SourceError]) -> None:
 
 
 def level_chart(counts: pd.DataFrame, bucket: str = "1min") -> alt.Chart:
-    """Lines per level over time (stacked bars), from k8sdata.logs.level_counts."""
+    """Lines per level over time (stacked bars), from k8sdata.logs.containers.level_counts."""
     domain = [level for level in LEVEL_COLOURS if level in set(counts["level"])]
     axis_format = "%H:%M:%S" if bucket.endswith("s") else "%d %b %H:%M" if bucket.endswith("h") else "%H:%M"
     return alt.Chart(counts).mark_bar().encode(

@@ -1,8 +1,8 @@
 """The pod detail shown under the pods table: containers (images with digests, state, last termination),
 conditions, the pod's events, history charts from Prometheus and how to read its logs.
 
-Thin: k8sdata.frames and k8sdata.history do the work. Names, images, messages and events come from the
-cluster and are untrusted: they reach the page only through st.dataframe, st.code, Altair or
+Thin: k8sdata.pods.frames and k8sdata.pods.history do the work. Names, images, messages and events come from
+the cluster and are untrusted: they reach the page only through st.dataframe, st.code, Altair or
 escape_markdown, never as Markdown or HTML.
 """
 
@@ -19,8 +19,8 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.frames import events_frame, pod_conditions_frame, pod_containers_frame
-from k8sdata.history import PodHistory
+from k8sdata.pods.frames import events_frame, pod_conditions_frame, pod_containers_frame
+from k8sdata.pods.history import PodHistory
 from ui import data
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error

@@ -1,5 +1,5 @@
 """Cached access to the request (RED) metrics for the Requests page: ui.cache wrappers around
-k8sdata.conventions, k8sdata.red, k8sdata.patterns and k8sdata.spikes.
+k8sdata.requests.conventions, k8sdata.requests.red, k8sdata.requests.patterns and k8sdata.requests.spikes.
 
 Every entry is keyed by the Prometheus URL and the query's parameters (the client itself is not hashed:
 the URL identifies it), so every viewer asking the same thing within the TTL shares one answer. Range
@@ -25,14 +25,14 @@ from typing import Literal
 
 import pandas as pd
 
-from k8sdata import conventions as conventions_module
-from k8sdata import patterns, red, spikes
 from k8sdata.config import Settings
-from k8sdata.conventions import Convention
 from k8sdata.errors import SourceError
-from k8sdata.history import history_step
-from k8sdata.owners import OwnerLookup, lookup_from_pods
-from k8sdata.prom import PromClient, collecting_warnings
+from k8sdata.pods.history import history_step
+from k8sdata.pods.owners import OwnerLookup, lookup_from_pods
+from k8sdata.requests import conventions as conventions_module
+from k8sdata.requests import patterns, red, spikes
+from k8sdata.requests.conventions import Convention
+from k8sdata.sources.prom import PromClient, collecting_warnings
 from ui.cache import cached
 from ui.data import DATA_TTL_SECONDS, pods_view, prom_client
 from ui.filters import current_filters

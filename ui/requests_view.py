@@ -18,13 +18,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata import conventions as conventions_module
-from k8sdata import patterns
 from k8sdata.config import Settings
-from k8sdata.conventions import Convention
 from k8sdata.errors import SourceError
 from k8sdata.export import frame_to_csv
 from k8sdata.health import SYSTEM_NAMESPACES
+from k8sdata.requests import conventions as conventions_module
+from k8sdata.requests import patterns
+from k8sdata.requests.conventions import Convention
 from ui import data, requests_data
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error
@@ -32,7 +32,8 @@ from ui.render import escape_markdown, show_source_error
 T = TypeVar("T")
 
 CHART_HEIGHT = 240
-#: Moment kinds (k8sdata.spikes) and the colours of their marks: mid-tones readable on light and dark.
+#: Moment kinds (k8sdata.requests.spikes) and the colours of their marks: mid-tones readable on light
+# and dark.
 MOMENT_COLOURS: dict[str, str] = {"traffic spike": "#e08a00", "traffic drop": "#3b82f6",
                                   "error burst": "#e0403a"}
 ALL_APPLICATIONS = ""
@@ -132,7 +133,7 @@ def workloads_without_metrics(pods: pd.DataFrame, summary: pd.DataFrame, pod_sum
                               *, hide_namespaces: frozenset[str] = frozenset()) -> pd.DataFrame:
     """The running workloads (namespace, workload "Kind name", pods) that no request metric counts.
 
-    `pods` is k8sdata.frames.pods_frame's frame. A workload counts as covered when one of its pods is
+    `pods` is k8sdata.pods.frames.pods_frame's frame. A workload counts as covered when one of its pods is
     named in the pod-level summary, or when its name or its pods' `app` label is an application of the
     summary in its namespace (ingress and mesh conventions name services and workloads, not pods)."""
     running = pods[~pods["phase"].isin(["Succeeded", "Failed"]) & ~pods["workload_kind"].isin(BATCH_KINDS)

@@ -1,7 +1,7 @@
 """The Right-sizing tab of the Pods page: KRR-style recommendations, per-namespace totals, and the
 forecast (memory limits about to be hit, pods restarting too often).
 
-Thin: k8sdata.insights does the work through the cached Prometheus client (ui.data); this module only
+Thin: k8sdata.pods.insights does the work through the cached Prometheus client (ui.data); this module only
 formats and draws. Names from the cluster reach the page through st.dataframe, Altair or escape_markdown.
 """
 
@@ -11,11 +11,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from k8sdata import insights
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.export import frame_to_csv
-from k8sdata.queries import duration_seconds
+from k8sdata.pods import insights
+from k8sdata.requests.queries import duration_seconds
 from ui import data
 from ui.filters import Filters
 from ui.render import escape_markdown, show_source_error

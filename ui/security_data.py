@@ -23,7 +23,7 @@ from ui.data import archive, kube_client
 
 #: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
 SECURITY_TTL_SECONDS = 60
-#: The archived table the score trend reads (written by k8sdata.snapshot): columns category, value
+#: The archived table the score trend reads (written by k8sdata.archive.snapshot): columns category, value
 #: (0-100), grade, one row per category and "Overall".
 SECURITY_SCORES_TABLE = "security_scores"
 #: How many archived snapshots the trend looks at (newest first).

@@ -1,6 +1,6 @@
 """The Workloads and Nodes tabs of the Pods page.
 
-Thin: k8sdata.workloads and k8sdata.resources do the work; this module caches, formats and draws.
+Thin: k8sdata.pods.workloads and k8sdata.pods.resources do the work; this module caches, formats and draws.
 Caching lives here (ui.cache, keyed by cluster, context and namespace; failures are not cached)
 rather than in ui/data.py, which another engineer owns this wave; the clients and the raw pod list come
 from ui.data, so the Nodes tab shares the Pods table's cached list instead of listing pods again.
@@ -18,10 +18,8 @@ import streamlit as st
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.export import frame_to_csv
-from k8sdata.kube import KubeClient
-from k8sdata.prom import PromClient
-from k8sdata.resources import SOURCE_METRICS_API
-from k8sdata.workloads import (
+from k8sdata.pods.resources import SOURCE_METRICS_API
+from k8sdata.pods.workloads import (
     ROLLOUT_COMPLETE,
     ROLLOUT_NOT_TRACKED,
     ROLLOUT_PAUSED,
@@ -31,6 +29,8 @@ from k8sdata.workloads import (
     nodes_usage_frame,
     workloads_frame,
 )
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.prom import PromClient
 from ui import data
 from ui.cache import cached
 from ui.filters import Filters

@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from k8sdata.archive import DEFAULT_LIST_LIMIT, archive_from_target, prune_cutoff, retention_days
+from k8sdata.archive.store import DEFAULT_LIST_LIMIT, archive_from_target, prune_cutoff, retention_days
 from k8sdata.config import Settings
 
 

@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 from k8sdata.cli.output import add_kube_options, kube_from_args, write_frame
 from k8sdata.config import Settings
-from k8sdata.events import SECURITY_CATEGORIES, filter_events, security_events
-from k8sdata.frames import events_frame
+from k8sdata.logs.events import SECURITY_CATEGORIES, filter_events, security_events
+from k8sdata.pods.frames import events_frame
 
 EVENT_TABLE = [("NAMESPACE", "namespace"), ("LAST SEEN", "age"), ("TYPE", "type"), ("REASON", "reason"),
                ("OBJECT", "object"), ("MESSAGE", "message")]

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 from k8sdata.cli.output import add_context_option, kube_from_args
 from k8sdata.config import Settings
 from k8sdata.errors import NotInstalled, PodGone
-from k8sdata.logs import (
+from k8sdata.logs.containers import (
     LogBatch,
     LogLine,
     LogRequest,

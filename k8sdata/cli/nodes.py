@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from k8sdata.cli.output import add_context_option, add_format_option, kube_from_args, write_frame
 from k8sdata.config import Settings
-from k8sdata.frames import nodes_frame
+from k8sdata.pods.frames import nodes_frame
 
 NODE_TABLE = [("NAME", "name"), ("STATUS", "status"), ("ROLES", "roles"), ("AGE", "age"),
               ("VERSION", "version")]

@@ -48,7 +48,7 @@ def write_frame(frame: pd.DataFrame, fmt: str, table: Sequence[tuple[str, str]],
 
 
 def kube_from_args(args: argparse.Namespace, settings: Settings) -> Any:
-    from k8sdata.kube import KubeClient  # imported here so `--help` does not load the client
+    from k8sdata.sources.kube import KubeClient  # imported here so `--help` does not load the client
 
     return KubeClient(settings, context=args.context)
 

@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from k8sdata.cli.output import add_kube_options, kube_from_args, write_frame
 from k8sdata.config import Settings
-from k8sdata.frames import pods_frame
+from k8sdata.pods.frames import pods_frame
 
 #: kubectl's table columns for `get pods -A`: (header, frame column).
 POD_TABLE = [("NAMESPACE", "namespace"), ("NAME", "name"), ("READY", "ready"), ("STATUS", "status"),
@@ -16,7 +16,7 @@ POD_TABLE = [("NAMESPACE", "namespace"), ("NAME", "name"), ("READY", "ready"), (
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     client = kube_from_args(args, settings)
-    # Slim pods (k8sdata.podshape): the table reads only fields they keep, at a fraction of the cost.
+    # Slim pods (k8sdata.pods.podshape): the table reads only fields they keep, at a fraction of the cost.
     frame = pods_frame(client.list_pods(namespace=args.namespace, label_selector=args.selector, slim=True))
     # Like kubectl: the NAMESPACE column only when listing across namespaces.
     table = POD_TABLE if not args.namespace else POD_TABLE[1:]

@@ -1,6 +1,6 @@
 """`python -m k8sdata requests [--prometheus-url URL] [--namespace NS] [--window 5m] [--at RFC3339]
 [--context NAME] [--format table|csv|json]`: request rate, error ratio and latency quantiles per namespace,
-workload and pod, from whichever request-metric conventions Prometheus has (k8sdata.conventions).
+workload and pod, from whichever request-metric conventions Prometheus has (k8sdata.requests.conventions).
 
 Prometheus alone is enough. When a kubeconfig (or the pod's ServiceAccount) reaches a cluster, pods
 whose series and kube-state-metrics name no workload are named by their owner references; otherwise by
@@ -18,12 +18,12 @@ import pandas as pd
 
 from k8sdata.cli.output import add_context_option, add_format_option, kube_from_args, moment, write_frame
 from k8sdata.config import Settings
-from k8sdata.conventions import conventions_from_settings, detect_conventions, how_to_expose_metrics
 from k8sdata.errors import SourceError
-from k8sdata.owners import OwnerLookup, lookup_from_kube
-from k8sdata.prom import client_from_settings
-from k8sdata.queries import validate_duration
-from k8sdata.red import red_summary
+from k8sdata.pods.owners import OwnerLookup, lookup_from_kube
+from k8sdata.requests.conventions import conventions_from_settings, detect_conventions, how_to_expose_metrics
+from k8sdata.requests.queries import validate_duration
+from k8sdata.requests.red import red_summary
+from k8sdata.sources.prom import client_from_settings
 
 REQUEST_TABLE = [("NAMESPACE", "namespace"), ("WORKLOAD", "workload"), ("POD", "pod"),
                  ("SOURCE", "convention"), ("REQ/S", "req_per_s"), ("5XX", "errors_5xx"),

@@ -1,7 +1,7 @@
 """`python -m k8sdata snapshot --to s3://BUCKET/PREFIX | --to DIR [--context C] [--cluster NAME]
 [--prune-older-than DAYS]`
 
-Takes one snapshot (k8sdata.snapshot: pods, events, nodes, requests, security findings and scores) and
+Takes one snapshot (k8sdata.archive.snapshot: pods, events, nodes, requests, security findings and scores) and
 writes it to the archive as CSV, then prints the keys and the rows of each table. This is what the
 `kams-snapshot` CronJob runs. With --prune-older-than, once the snapshot is written, the same cluster's
 snapshots in the same archive older than DAYS days are deleted (manifest first) and counted; a snapshot
@@ -9,10 +9,10 @@ that fails prunes nothing, so an outage never eats the history. DAYS that is not
 exits 2 before anything is read. A single source that fails (e.g. no Prometheus) is a note in the
 snapshot and a line on stderr, and the rest is still written.
 
-Nothing is lost (k8sdata.spool): snapshots that an earlier run could not archive are uploaded first, oldest
-first, each verified; when the archive fails (down, wrong credentials, no bucket), this snapshot goes to
-the spool (KAMS_SPOOL_DIR) and the run exits 1 with a sentence saying why and where it waits. Exit 1
-also when the cluster cannot be read at all (nothing to archive).
+Nothing is lost (k8sdata.archive.spool): snapshots that an earlier run could not archive are uploaded
+first, oldest first, each verified; when the archive fails (down, wrong credentials, no bucket), this
+snapshot goes to the spool (KAMS_SPOOL_DIR) and the run exits 1 with a sentence saying why and where it
+waits. Exit 1 also when the cluster cannot be read at all (nothing to archive).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ import datetime as dt
 import sys
 from typing import Any, TextIO
 
-from k8sdata.archive import FolderArchive, archive_from_target, prune_cutoff, retention_days
+from k8sdata.archive.snapshot import NOTES_TABLE, cluster_name, take_snapshot
+from k8sdata.archive.spool import DrainResult, Spool, Spooled, deliver_snapshot
+from k8sdata.archive.store import FolderArchive, archive_from_target, prune_cutoff, retention_days
 from k8sdata.cli.output import add_context_option, kube_from_args
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.prom import client_from_settings
-from k8sdata.snapshot import NOTES_TABLE, cluster_name, take_snapshot
-from k8sdata.spool import DrainResult, Spool, Spooled, deliver_snapshot
+from k8sdata.sources.prom import client_from_settings
 
 #: Tables that come from the Kubernetes API alone: when none of them could be taken, the cluster failed.
 KUBERNETES_TABLES = ("pods", "events", "nodes")

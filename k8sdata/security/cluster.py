@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k8sdata.errors import SourceError
-from k8sdata.parallel import read_side_by_side
 from k8sdata.security import network, rbac, versions
 from k8sdata.security.engine import ScanResult
 from k8sdata.security.network import network_scan
 from k8sdata.security.rbac import RbacObjects, rbac_scan
 from k8sdata.security.scoring import kinds_list, unread
 from k8sdata.security.versions import versions_scan
+from k8sdata.sources.parallel import read_side_by_side
 
 RBAC_GROUP_VERSION = "rbac.authorization.k8s.io/v1"
 NETWORKING_GROUP_VERSION = "networking.k8s.io/v1"

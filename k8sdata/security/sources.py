@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from k8sdata.errors import SourceError
-from k8sdata.parallel import read_side_by_side
+from k8sdata.sources.parallel import read_side_by_side
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -114,7 +114,7 @@ def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
     that fails is skipped with a sentence (other kinds are still scanned); without PDBs the PDB check is
     not run, and without ServiceAccounts the token check judges only pods that set the field."""
     objects = Objects()
-    # Side by side: the slowest list, not the sum of them (k8sdata.parallel).
+    # Side by side: the slowest list, not the sum of them (k8sdata.sources.parallel).
     answers = read_side_by_side({
         kind: functools.partial(client.list_resource, group_version, resource, namespace=namespace)
         for group_version, resource, kind in (*CLUSTER_LISTS, *CONTEXT_LISTS)})

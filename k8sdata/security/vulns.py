@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, SourceError
-from k8sdata.prom import JsonHttpClient
 from k8sdata.security.clair_auth import PskSigner, unauthorized
 from k8sdata.security.engine import CheckResult, Finding, ScanResult
 from k8sdata.security.scoring import names
+from k8sdata.sources.prom import JsonHttpClient
 
 if TYPE_CHECKING:
     import requests

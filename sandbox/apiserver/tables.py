@@ -6,7 +6,7 @@ printDaemonSet, printNetworkPolicy; v1.37) and apimachinery's duration.HumanDura
 other kinds get Name and Age (docs/standin-differences.md). The server always generates the wide columns;
 kubectl hides the priority-1 ones unless asked for `-o wide`.
 
-This deliberately shares no code with k8sdata/frames.py, which implements the same printer for KAMS:
+This deliberately shares no code with k8sdata/pods/frames.py, which implements the same printer for KAMS:
 tests compare KAMS's columns with what kubectl prints from this server, and that comparison only means
 something while the two are written independently from the upstream source.
 """

@@ -1,5 +1,5 @@
 """Real instrumentation libraries, really serving, for proving KAMS' request conventions
-(k8sdata/conventions.py) against what they actually publish.
+(k8sdata/requests/conventions.py) against what they actually publish.
 
 Each library's app runs as its own process on a free loopback port (launcher.py), answering
 `GET /orders/{id}` and `POST /orders` with any status after any latency (`?status=&ms=`) and serving

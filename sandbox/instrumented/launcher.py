@@ -37,7 +37,7 @@ HTTP_TIMEOUT_SECONDS = 5.0
 class Library:
     """One instrumentation library: how its app starts, the pod it plays, and its label names."""
 
-    convention: str  # the name of the k8sdata.conventions convention it proves
+    convention: str  # the name of the k8sdata.requests.conventions convention it proves
     command: tuple[str, ...]  # "{python}" stands for this interpreter
     namespace: str
     pod: str

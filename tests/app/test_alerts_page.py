@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from k8sdata.alerts import prometheus_alerts
-from k8sdata.prom import PromClient
+from k8sdata.sources.prom import PromClient
 from sandbox.demo_names import CRASHLOOP_POD
 from tests.plugins.app import clear_streamlit_caches, closed_port_url, page_script, run_app_test, table_with
 from tests.plugins.browser import NewPage, open_app_page, save_screenshot

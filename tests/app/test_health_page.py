@@ -15,10 +15,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from k8sdata.alerts import prometheus_alerts
-from k8sdata.conventions import BUILTIN_CONVENTIONS
 from k8sdata.export import frame_to_csv
-from k8sdata.prom import PromClient
-from k8sdata.slo import SLO_SETTING, fetch_slo, slo_table
+from k8sdata.requests.conventions import BUILTIN_CONVENTIONS
+from k8sdata.requests.slo import SLO_SETTING, fetch_slo, slo_table
+from k8sdata.sources.prom import PromClient
 from sandbox import demo_names
 from tests.plugins.app import (
     app_test,
@@ -225,7 +225,7 @@ def _hostile_page() -> None:
     from k8sdata.health_page import HealthPageData
     from k8sdata.incidents import INCIDENT_COLUMNS
     from k8sdata.overview import Result
-    from k8sdata.slo import slo_table
+    from k8sdata.requests.slo import slo_table
     from ui import health_view
 
     hostile = "[click](https://evil.example) <b>bold</b> :red[x] $x$ # head"

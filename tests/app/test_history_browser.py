@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from k8sdata.archive import S3Archive, archive_from_settings
+from k8sdata.archive.store import S3Archive, archive_from_settings
 from k8sdata.config import Settings
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive_trends import events, pods, requests_table, scores

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from k8sdata.logs import TRUNCATION_MARKER
+from k8sdata.logs.containers import TRUNCATION_MARKER
 from sandbox import demo_names
 from sandbox.apiserver.podlogs import generic_log_lines
 from sandbox.demo_names import CRASHLOOP_POD, OOMKILLED_POD

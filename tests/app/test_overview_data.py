@@ -10,9 +10,9 @@ import pandas as pd
 
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, Unreachable
-from k8sdata.kube import KubeClient
 from k8sdata.overview import collect_overview
-from k8sdata.prom import PromClient
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.prom import PromClient
 from sandbox.demo_names import API, APP_NAMESPACE, WEB
 from tests.plugins.app import closed_port_url
 

@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from k8sdata.export import frame_to_csv
-from k8sdata.frames import pods_frame
+from k8sdata.pods.frames import pods_frame
 from sandbox.demo_names import COMPLETED_POD, CRASHLOOP_POD, OOMKILLED_POD, PENDING_POD
 from tests.plugins.app import (
     ROOT,
@@ -68,7 +68,7 @@ def counts_line(at: AppTest) -> str:
 def demo_pods(kube_api: Any) -> pd.DataFrame:
     """The expected table, straight from the API server (the page's code path is not used)."""
     from k8sdata.config import Settings
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
     client = KubeClient(Settings.from_env())
     try:

@@ -183,7 +183,7 @@ def test_prometheus_that_never_answers_is_a_timeout_sentence(monkeypatch: pytest
 
 # --- the view's pure helpers (no server) ----------------------------------------------------------------
 def _convention(name: str) -> Any:
-    from k8sdata.conventions import BUILTIN_CONVENTIONS
+    from k8sdata.requests.conventions import BUILTIN_CONVENTIONS
 
     return next(c for c in BUILTIN_CONVENTIONS if c.name == name)
 
@@ -322,7 +322,7 @@ def _assert_markdown_is_inert(at: AppTest) -> None:
 
 
 def test_hostile_label_values_render_as_plain_text_and_are_escaped_in_promql(hostile_prometheus: Any) -> None:
-    from k8sdata.queries import escape_label_value
+    from k8sdata.requests.queries import escape_label_value
 
     key = f"{HOSTILE_NAMESPACE}/{HOSTILE_WORKLOAD}"
     at = run_page(app=key)

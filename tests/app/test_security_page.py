@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from k8sdata.archive import FolderArchive
+from k8sdata.archive.store import FolderArchive
 from k8sdata.security import Finding
 from k8sdata.security.vulns import KBOM_HINT
 from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING

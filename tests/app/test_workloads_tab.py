@@ -119,7 +119,7 @@ def test_allocation_chart_reads_against_a_full_node_and_widens_when_overcommitte
 
 
 def test_workloads_table_words_and_available_share() -> None:
-    from k8sdata.workloads import workloads_frame
+    from k8sdata.pods.workloads import workloads_frame
     from ui.workloads import workloads_table
 
     deployment = {"metadata": {"namespace": "ns", "name": "d", "generation": 1},

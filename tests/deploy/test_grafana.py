@@ -1,4 +1,5 @@
-"""deploy/grafana/kams-requests.json: what `python -m k8sdata.grafana` prints, each panel's expression is
+"""deploy/grafana/kams-requests.json: what `python -m k8sdata.requests.grafana` prints, each panel's
+expression is
 the query catalogue's rendering (so Grafana and KAMS show the same numbers), the JSON is a well-formed
 importable dashboard, and every expression runs on the real demo Prometheus."""
 
@@ -9,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from k8sdata import grafana
-from k8sdata.conventions import BUILTIN_CONVENTIONS, PROMETHEUS_CLIENT
-from k8sdata.prom import PromClient
-from k8sdata.queries import CATALOGUE, REQUEST_LATENCY_QUANTILE, REQUESTS_BY_STATUS
+from k8sdata.requests import grafana
+from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, PROMETHEUS_CLIENT
+from k8sdata.requests.queries import CATALOGUE, REQUEST_LATENCY_QUANTILE, REQUESTS_BY_STATUS
+from k8sdata.sources.prom import PromClient
 from tests.deploy.manifests import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "kams-requests.json"
@@ -53,10 +54,10 @@ def expected_exprs() -> dict[str, list[str]]:
 
 
 def test_committed_dashboard_is_what_the_generator_prints() -> None:
-    # In-process: `python -m k8sdata.grafana` only writes render() to stdout (a subprocess would cost
+    # In-process: `python -m k8sdata.requests.grafana` only writes render() to stdout (a subprocess would cost
     # seconds of imports for nothing more).
     assert DASHBOARD.read_text(encoding="utf-8") == grafana.render(), (
-        "deploy/grafana/kams-requests.json is stale: run python -m k8sdata.grafana > "
+        "deploy/grafana/kams-requests.json is stale: run python -m k8sdata.requests.grafana > "
         "deploy/grafana/kams-requests.json")
 
 

@@ -316,7 +316,7 @@ class Matrix:
 
 def _write_history(env: dict[str, str]) -> None:
     """Two snapshots in this module's own prefix, so the History page has trends and tables to lose."""
-    from k8sdata.archive import archive_from_settings
+    from k8sdata.archive.store import archive_from_settings
     from k8sdata.config import Settings
     from tests.k8sdata.test_archive_trends import events, pods, requests_table, scores
 

@@ -30,7 +30,7 @@ from k8sdata.alerts import (
 )
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, NotInstalled, Unreachable
-from k8sdata.prom import PromClient
+from k8sdata.sources.prom import PromClient
 from sandbox import traffic
 from sandbox.demo_names import CRASHLOOP_POD
 from sandbox.prometheus.flavours import Flavour

@@ -1,4 +1,4 @@
-"""k8sdata.archive: CSV building, keys, and the archive against the REAL SeaweedFS (fixture `s3`).
+"""k8sdata.archive.store: CSV building, keys, and the archive against the REAL SeaweedFS (fixture `s3`).
 
 Credentials reach S3Archive the way they do in production: through boto3's own chain, here the
 AWS_* environment variables (shared config files and the instance metadata service are switched off
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from k8sdata.archive import (
+from k8sdata.archive.store import (
     FolderArchive,
     ParsedKey,
     S3Archive,

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import k8sdata
-from k8sdata.archive import (
+from k8sdata.archive.store import (
     MANIFEST_FORMAT,
     Corrupt,
     FolderArchive,

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from k8sdata.archive import (
+from k8sdata.archive.store import (
     FolderArchive,
     S3Archive,
     SnapshotInfo,

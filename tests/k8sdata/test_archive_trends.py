@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from k8sdata.archive import FolderArchive, S3Archive, archive_from_settings
-from k8sdata.archive_trends import (
+from k8sdata.archive.store import FolderArchive, S3Archive, archive_from_settings
+from k8sdata.archive.trends import (
     SECONDS_PER_DAY,
     TRENDS,
     Mirror,
@@ -322,7 +322,7 @@ def test_days_outside_the_window_leave_the_mirror(s3: SeaweedS3, aws_env: pytest
 
 def test_the_window_is_listed_whole_however_many_snapshots(
         s3: SeaweedS3, aws_env: pytest.MonkeyPatch, monkeypatch: pytest.MonkeyPatch) -> None:
-    import k8sdata.archive_trends as trends
+    import k8sdata.archive.trends as trends
 
     archive = s3_archive(s3, aws_env)
     moments = [DAY2 + timedelta(minutes=minute) for minute in range(0, 50, 7)] + [DAY1, DAY3]

@@ -1,4 +1,5 @@
-"""Issue 14, item 1: one timeout per source, not one per request (k8sdata.breaker), against the stand-in
+"""Issue 14, item 1: one timeout per source, not one per request (k8sdata.sources.breaker), against the
+stand-in
 API server's hang and 429/403 faults and a real socket that accepts and never answers (a hung Prometheus).
 """
 
@@ -11,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from k8sdata.breaker import CircuitBreaker, backoff_for
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, RateLimited, Timeout, Unreachable
-from k8sdata.kube import KubeClient
-from k8sdata.prom import PromClient
+from k8sdata.sources.breaker import CircuitBreaker, backoff_for
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.prom import PromClient
 from tests.plugins.silent import silent_server
 
 TIMEOUT = 1.0

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from k8sdata.config import Settings
-from k8sdata.conventions import (
+from k8sdata.errors import NotConfigured
+from k8sdata.requests.conventions import (
     BUILTIN_CONVENTIONS,
     INGRESS_NGINX,
     ISTIO,
@@ -23,9 +24,8 @@ from k8sdata.conventions import (
     detect_conventions,
     how_to_expose_metrics,
 )
-from k8sdata.errors import NotConfigured
-from k8sdata.prom import PromClient
-from k8sdata.red import red_summary
+from k8sdata.requests.red import red_summary
+from k8sdata.sources.prom import PromClient
 from sandbox import demo_names
 
 

@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, NeverReadsSecrets, RateLimited, Source, SourceError
-from k8sdata.kube import KubeClient
+from k8sdata.sources.kube import KubeClient
 
 #: Every module that defines a SourceError subclass (imported so that __subclasses__ finds them all).
-MODULES = ("k8sdata.errors", "k8sdata.kube", "k8sdata.resources", "k8sdata.archive", "k8sdata.archive_trends",
-           "k8sdata.spool", "k8sdata.cli.snapshot", "k8sdata.security.clair_auth")
+MODULES = ("k8sdata.errors", "k8sdata.sources.kube", "k8sdata.pods.resources", "k8sdata.archive.store",
+"k8sdata.archive.trends",
+           "k8sdata.archive.spool", "k8sdata.cli.snapshot", "k8sdata.security.clair_auth")
 SOURCES: tuple[Source, ...] = get_args(Source)
 #: Details as servers and our own code write them.
 DETAILS = (

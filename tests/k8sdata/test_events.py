@@ -1,4 +1,4 @@
-"""k8sdata.events (pure: classification, timeline, filters) and the `events` command's --kind, --reason
+"""k8sdata.logs.events (pure: classification, timeline, filters) and the `events` command's --kind, --reason
 and --security options against the stand-in API server with the demo cluster."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from k8sdata.__main__ import main as cli_main
-from k8sdata.events import (
+from k8sdata.logs.events import (
     CATEGORY_COUNT_COLUMNS,
     SECURITY_CATEGORIES,
     TIMELINE_COLUMNS,
@@ -24,7 +24,7 @@ from k8sdata.events import (
     object_kinds,
     security_events,
 )
-from k8sdata.frames import EVENT_COLUMNS, events_frame
+from k8sdata.pods.frames import EVENT_COLUMNS, events_frame
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

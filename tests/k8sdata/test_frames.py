@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from k8sdata.frames import (
+from k8sdata.pods.frames import (
     EVENT_COLUMNS,
     NODE_COLUMNS,
     POD_COLUMNS,

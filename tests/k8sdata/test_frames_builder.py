@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from k8sdata import frames
-from k8sdata.frames import PodsFrameBuilder, human_duration, human_durations, pod_row, pods_frame
-from k8sdata.podshape import POD_SHAPE, slim_pod
+from k8sdata.pods import frames
+from k8sdata.pods.frames import PodsFrameBuilder, human_duration, human_durations, pod_row, pods_frame
+from k8sdata.pods.podshape import POD_SHAPE, slim_pod
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.synthetic import synthetic_objects
 from tests.k8sdata.test_frames import CASES, NOW, pod, running

@@ -1,4 +1,4 @@
-"""More branches of kubectl's pod printer, and the pods-table extensions of k8sdata.frames.
+"""More branches of kubectl's pod printer, and the pods-table extensions of k8sdata.pods.frames.
 
 Upstream source of every printer case: kubernetes/kubernetes pkg/printers/internalversion/printers.go,
 func printPod (the loop over InitContainerStatuses, then the loop over ContainerStatuses *in reverse*,
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from k8sdata.frames import (
+from k8sdata.pods.frames import (
     CONDITION_COLUMNS,
     CONTAINER_COLUMNS,
     labels_text,

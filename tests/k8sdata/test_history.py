@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from k8sdata.errors import SourceError, Unreachable
-from k8sdata.history import (
+from k8sdata.pods.history import (
     CPU_COLUMNS,
     MEMORY_COLUMNS,
     NETWORK_COLUMNS,
@@ -22,7 +22,7 @@ from k8sdata.history import (
     pod_history,
     rate_window,
 )
-from k8sdata.prom import PromClient
+from k8sdata.sources.prom import PromClient
 from sandbox import usage
 from sandbox.demo_names import CRASHLOOP_POD, WEB
 from tests.plugins.prometheus import demo_pods

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from k8sdata.errors import SourceError
-from k8sdata.insights import (
+from k8sdata.pods.insights import (
     FORECAST_COLUMNS,
     MEMORY_BUFFER,
     RECOMMENDATION_COLUMNS,
@@ -38,7 +38,7 @@ from k8sdata.insights import (
     workload_from_pod,
     workload_of,
 )
-from k8sdata.prom import PromClient
+from k8sdata.sources.prom import PromClient
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.backfill import write_series
 from sandbox.prometheus.flavours import Flavour

@@ -31,9 +31,14 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from k8sdata.conventions import BUILTIN_CONVENTIONS, PROMETHEUS_CLIENT, Convention, detect_conventions
-from k8sdata.prom import PromClient
-from k8sdata.red import red_summary
+from k8sdata.requests.conventions import (
+    BUILTIN_CONVENTIONS,
+    PROMETHEUS_CLIENT,
+    Convention,
+    detect_conventions,
+)
+from k8sdata.requests.red import red_summary
+from k8sdata.sources.prom import PromClient
 from sandbox import realservers
 from sandbox.instrumented import LIBRARIES, DriveReport, InstrumentedApp, Library, drive, node_missing_reason
 from sandbox.instrumented import start_apps as start_instrumented_apps

@@ -27,8 +27,8 @@ from k8sdata.errors import (
     Timeout,
     Unreachable,
 )
-from k8sdata.frames import pods_frame
-from k8sdata.kube import PAGE_SIZE, KubeClient, ListExpired, list_contexts
+from k8sdata.pods.frames import pods_frame
+from k8sdata.sources.kube import PAGE_SIZE, KubeClient, ListExpired, list_contexts
 from sandbox import demo_names
 from sandbox.cluster_loader import load_demo_objects
 
@@ -455,7 +455,7 @@ def test_ten_thousand_pods_stay_cheap(make_api_server: Any, tmp_path: Path) -> N
 
 
 def test_continue_token_is_read_from_the_metadata_wherever_it_is() -> None:
-    from k8sdata.kube import _continue_token
+    from k8sdata.sources.kube import _continue_token
 
     assert _continue_token(b'{"kind":"PodList","metadata":{"continue":"abc"},"items":[{"a":1}]}') == "abc"
     # Metadata after the items (not what API servers write, but valid JSON): found by a whole parse.

@@ -1,4 +1,4 @@
-"""k8sdata.kubeconfig + KubeClient's own HTTP: every way a kubeconfig or a pod can hold credentials,
+"""k8sdata.sources.kubeconfig + KubeClient's own HTTP: every way a kubeconfig or a pod can hold credentials,
 against the stand-in API server (bearer tokens) and, for what it cannot check (client certificates,
 basic auth, proxies), a tiny TLS server of the test's own. And: none of it imports `kubernetes`."""
 
@@ -29,8 +29,8 @@ import yaml
 
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, NotConfigured, Unreachable
-from k8sdata.kube import KubeClient, list_contexts
-from k8sdata.kubeconfig import kubeconfig_paths, load_kubeconfig
+from k8sdata.sources.kube import KubeClient, list_contexts
+from k8sdata.sources.kubeconfig import kubeconfig_paths, load_kubeconfig
 from sandbox import demo_names
 from sandbox.apiserver import ApiServer
 from sandbox.apiserver.rbac import default_tokens
@@ -344,7 +344,8 @@ def test_a_failing_plugin_is_one_sentence_and_its_stderr_goes_to_the_log(
     plugin.answers({"fail": "error: SSO session expired for profile prod-secret-profile"})
     client = client_for(write_config(tmp_path / "config", api.https_url or "", plugin.user(),
                                      cluster=ca_data(api)))
-    with caplog.at_level(logging.WARNING, logger="k8sdata.kubeconfig"), pytest.raises(Forbidden) as caught:
+    with (caplog.at_level(logging.WARNING, logger="k8sdata.sources.kubeconfig"),
+          pytest.raises(Forbidden) as caught):
         client.list_pods()
     sentence = caught.value.sentence
     assert "credential plugin" in sentence and "plugin.py" in sentence
@@ -560,7 +561,7 @@ def test_auth_provider_oidc_token_through_the_kubernetes_package(api: ApiServer,
     user = {"auth-provider": {"name": "oidc", "config": {
         "client-id": "kams", "idp-issuer-url": "https://issuer.invalid", "id-token": OIDC_JWT}}}
     path = write_config(tmp_path / "oidc", api.https_url or "", user, cluster=ca_data(api))
-    with caplog.at_level(logging.WARNING, logger="k8sdata.kubeconfig"):
+    with caplog.at_level(logging.WARNING, logger="k8sdata.sources.kubeconfig"):
         client = client_for(path)
     assert "auth-provider 'oidc'" in caplog.text and "kubernetes package" in caplog.text
     before = len(api.request_log)
@@ -574,7 +575,7 @@ NO_IMPORT_CHECK = textwrap.dedent('''
     import sys
     from pathlib import Path
     from k8sdata.config import Settings
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
     kubeconfig, port, mount = sys.argv[1:4]
     client = KubeClient(Settings.from_env({"KUBECONFIG": kubeconfig}))
     assert len(client.list_pods()) > 0

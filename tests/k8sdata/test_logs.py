@@ -1,5 +1,5 @@
-"""k8sdata.logs against the stand-in API server (pods/log over HTTP, the read-only ServiceAccount, real
-RBAC and fault injection), plus its pure parts: levels, RE2 search, downloads.
+"""k8sdata.logs.containers against the stand-in API server (pods/log over HTTP, the read-only ServiceAccount,
+real RBAC and fault injection), plus its pure parts: levels, RE2 search, downloads.
 
 Most tests use a server of their own (make_api_server) whose log provider is a pure function of time:
 every pod/container writes a line pair sharing one timestamp every 0.1 s, with a counter in the text, so
@@ -22,8 +22,7 @@ import pytest
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, KubeletUnreachable, LogNotAvailable, PodGone, SourceError, Timeout
 from k8sdata.export import frame_to_csv
-from k8sdata.kube import KubeClient
-from k8sdata.logs import (
+from k8sdata.logs.containers import (
     TRUNCATION_MARKER,
     FollowCursor,
     LogLine,
@@ -42,6 +41,7 @@ from k8sdata.logs import (
     parse_log,
     read_logs,
 )
+from k8sdata.sources.kube import KubeClient
 from sandbox import demo_names
 from sandbox.apiserver import ApiServer
 from tests.plugins.kube_api import fixture_cluster_objects

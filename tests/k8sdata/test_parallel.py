@@ -1,5 +1,5 @@
-"""k8sdata.parallel: reads side by side, each with the caller's namespace scope, each failing alone; and the
-Security page's inputs read that way from the stand-in API server (the slowest list, not the sum)."""
+"""k8sdata.sources.parallel: reads side by side, each with the caller's namespace scope, each failing alone;
+and the Security page's inputs read that way from the stand-in API server (the slowest list, not the sum)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from k8sdata.access import current_scope, scoped
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, OutOfScope
-from k8sdata.kube import KubeClient
-from k8sdata.parallel import read_side_by_side
 from k8sdata.security.cluster import collect_security_inputs
 from k8sdata.security.sources import cluster_objects
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.parallel import read_side_by_side
 
 
 def test_reads_run_together_and_fail_alone() -> None:

@@ -1,4 +1,4 @@
-"""Traffic patterns (k8sdata.patterns) on hand-made frames whose answers are known exactly."""
+"""Traffic patterns (k8sdata.requests.patterns) on hand-made frames whose answers are known exactly."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from k8sdata.conventions import PROMETHEUS_CLIENT
-from k8sdata.patterns import (
+from k8sdata.requests.conventions import PROMETHEUS_CLIENT
+from k8sdata.requests.patterns import (
     COMPARISON_COLUMNS,
     HEATMAP_COLUMNS,
     PEAK_COLUMNS,
@@ -20,8 +20,8 @@ from k8sdata.patterns import (
     top_endpoints,
     weekly_heatmap,
 )
-from k8sdata.prom import PromClient
-from k8sdata.red import request_volume
+from k8sdata.requests.red import request_volume
+from k8sdata.sources.prom import PromClient
 
 
 def _volume(start: str, periods: int, freq: str, rps: object) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def test_top_endpoints_weights_error_ratios_by_traffic_when_rows_carry_their_own
 
 def test_the_demo_week_has_busy_weekday_afternoons_and_quieter_weekends(prometheus: Any) -> None:
     """The sandbox Prometheus holds 8 days of request counters: a full week for the heatmap, and last
-    week's same hour for the comparison, through k8sdata.red as the Requests page reads them."""
+    week's same hour for the comparison, through k8sdata.requests.red as the Requests page reads them."""
     result = prometheus.prometheus.backfill_result
     end = datetime.fromtimestamp(result.end, UTC)
     prom = PromClient(prometheus.url, timeout=30.0)

@@ -1,4 +1,4 @@
-"""Slim pods (k8sdata.podshape) must give every consumer the same answers as the full JSON.
+"""Slim pods (k8sdata.pods.podshape) must give every consumer the same answers as the full JSON.
 
 The slim decode skips every field it does not declare, so a field a consumer reads but podshape forgot
 would silently read as absent. These tests build every pod-derived frame from the full JSON and from the
@@ -18,10 +18,9 @@ import orjson
 import pandas as pd
 import pytest
 
-from k8sdata import frames, resources, workloads
-from k8sdata.kube import _trim
-from k8sdata.logs import log_targets
-from k8sdata.podshape import (
+from k8sdata.logs.containers import log_targets
+from k8sdata.pods import frames, resources, workloads
+from k8sdata.pods.podshape import (
     POD_SHAPE,
     Interner,
     Pod,
@@ -30,6 +29,7 @@ from k8sdata.podshape import (
     decode_pod_page,
     slim_pod,
 )
+from k8sdata.sources.kube import _trim
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.synthetic import synthetic_objects
 from tests.plugins.kube_api import fixture_cluster_objects

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
-from k8sdata.prom import ALERT_COLUMNS, PromClient
-from k8sdata.queries import CATALOGUE, ERROR_RATIO, REQUEST_RATE, escape_label_value
+from k8sdata.requests.queries import CATALOGUE, ERROR_RATIO, REQUEST_RATE, escape_label_value
+from k8sdata.sources.prom import ALERT_COLUMNS, PromClient
 from sandbox import demo_names
 from sandbox.prometheus.flavours import Flavour
 
@@ -275,7 +275,7 @@ def test_bearer_token_is_sent_and_required(token_gate: _TokenGate) -> None:
 def test_token_file_is_reread_when_the_secret_rotates(token_gate: _TokenGate, prometheus_flavour: Flavour,
                                                       tmp_path: Any) -> None:
     from k8sdata.config import Settings
-    from k8sdata.prom import client_from_settings
+    from k8sdata.sources.prom import client_from_settings
 
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-token\n", encoding="utf-8")
@@ -317,7 +317,7 @@ def tls_prometheus(prometheus_flavour: Flavour) -> Iterator[tuple[str, str]]:
 
 def test_custom_ca_verifies_a_tls_prometheus(tls_prometheus: tuple[str, str], tmp_path: Any) -> None:
     from k8sdata.config import Settings
-    from k8sdata.prom import client_from_settings
+    from k8sdata.sources.prom import client_from_settings
 
     url, ca_file = tls_prometheus
     settings = Settings.from_env({"PROMETHEUS_URL": url, "PROMETHEUS_CA_FILE": ca_file}, home=tmp_path)
@@ -371,7 +371,7 @@ def warning_server() -> Iterator[str]:
 
 
 def test_warnings_and_infos_are_collected_without_changing_the_answer(warning_server: str) -> None:
-    from k8sdata.prom import collecting_warnings
+    from k8sdata.sources.prom import collecting_warnings
 
     client = PromClient(warning_server, timeout=5)
     plain = client.instant("up")  # no collector open: answered as always
@@ -393,7 +393,7 @@ def test_warnings_and_infos_are_collected_without_changing_the_answer(warning_se
 def test_real_prometheus_3_annotations_are_collected(prom: PromClient, prometheus: Any) -> None:
     """rate() of a metric whose name says it is not a counter: Prometheus 3 answers with an info
     annotation (2.42 has no such annotations, and says nothing)."""
-    from k8sdata.prom import collecting_warnings
+    from k8sdata.sources.prom import collecting_warnings
 
     with collecting_warnings() as seen:
         prom.instant("rate(container_memory_working_set_bytes[1h])")  # a gauge, with history

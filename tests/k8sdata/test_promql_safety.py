@@ -1,6 +1,6 @@
 """PromQL safety, proven against the real Prometheus: whatever string a user picks (quotes, backslashes,
 newlines, control characters, unicode, regex metacharacters, PromQL syntax), once it goes through
-k8sdata.queries.escape_label_value it is ONE literal matcher that selects exactly the series carrying
+k8sdata.requests.queries.escape_label_value it is ONE literal matcher that selects exactly the series carrying
 that string, with `=` and with `=~`, and the query never errors.
 
 The series are real: each example's string is pushed as a label value into a small Prometheus of this
@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from k8sdata.prom import PromClient
-from k8sdata.queries import REQUEST_RATE, escape_label_value
+from k8sdata.requests.queries import REQUEST_RATE, escape_label_value
+from k8sdata.sources.prom import PromClient
 from sandbox.prometheus.server import PrometheusServer
 
 METRIC = "kams_safety_probe"

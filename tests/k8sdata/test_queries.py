@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from k8sdata.conventions import PROMETHEUS_CLIENT
-from k8sdata.queries import (
+from k8sdata.requests.conventions import PROMETHEUS_CLIENT
+from k8sdata.requests.queries import (
     CATALOGUE,
     CONTAINER_CPU,
     CPU_P95_OVER_WINDOW,
@@ -192,7 +192,7 @@ def test_duration_conversions() -> None:
 
 
 def _request_renderings() -> list[str]:
-    from k8sdata.conventions import BUILTIN_CONVENTIONS
+    from k8sdata.requests.conventions import BUILTIN_CONVENTIONS
 
     rendered = []
     for convention in BUILTIN_CONVENTIONS:
@@ -204,7 +204,7 @@ def _request_renderings() -> list[str]:
                                                             workload=value, window="1h", quantile=0.99))
     rendered.append(conventions_present([(value, c) for value, c in zip(NASTY, BUILTIN_CONVENTIONS,
                                                                         strict=False)]))
-    # The workload named by kube-state-metrics (either form) and the pods left to k8sdata.red.
+    # The workload named by kube-state-metrics (either form) and the pods left to k8sdata.requests.red.
     for owners in (OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC):
         owned = dataclasses.replace(BUILTIN_CONVENTIONS[0], owners=owners)
         for value in ["", *NASTY]:
@@ -225,7 +225,7 @@ def test_request_queries_parse_with_promtool(promtool: Promtool, tmp_path: Path)
 
 
 def test_request_queries_use_the_conventions_names_and_units() -> None:
-    from k8sdata.conventions import INGRESS_NGINX, ISTIO, LINKERD
+    from k8sdata.requests.conventions import INGRESS_NGINX, ISTIO, LINKERD
 
     rate = REQUESTS_BY_STATUS.render(ISTIO, by=["destination_workload_namespace", "destination_workload",
                                                 "response_code"], namespace="shop", workload="web")

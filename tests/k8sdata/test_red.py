@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from k8sdata.config import Settings
-from k8sdata.conventions import (
+from k8sdata.errors import SourceError
+from k8sdata.requests.conventions import (
     INGRESS_NGINX,
     ISTIO,
     LINKERD,
@@ -35,10 +36,8 @@ from k8sdata.conventions import (
     conventions_from_settings,
     detect_conventions,
 )
-from k8sdata.errors import SourceError
-from k8sdata.prom import PromClient
-from k8sdata.queries import escape_label_value, label_name
-from k8sdata.red import (
+from k8sdata.requests.queries import escape_label_value, label_name
+from k8sdata.requests.red import (
     BREAKDOWN_COLUMNS,
     HISTORY_COLUMNS,
     HISTORY_METRICS,
@@ -48,6 +47,7 @@ from k8sdata.red import (
     red_summary,
     request_volume,
 )
+from k8sdata.sources.prom import PromClient
 from sandbox import demo_names, ingress, traffic
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.flavours import BUILT, Flavour

@@ -1,5 +1,5 @@
-"""k8sdata.resources: quantities parsed like apimachinery's resource.Quantity, per-container and pod-level
-requests/limits (the scheduler's rule for init containers and sidecars), and current usage from real
+"""k8sdata.pods.resources: quantities parsed like apimachinery's resource.Quantity, per-container and
+pod-level requests/limits (the scheduler's rule for init containers and sidecars), and current usage from real
 Prometheus or from metrics.k8s.io on the stand-in API server - which must agree, since both come from
 sandbox.usage."""
 
@@ -18,9 +18,7 @@ from hypothesis import strategies as st
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError, Unreachable
-from k8sdata.kube import KubeClient
-from k8sdata.prom import PromClient
-from k8sdata.resources import (
+from k8sdata.pods.resources import (
     CONTAINER_RESOURCE_COLUMNS,
     POD_USAGE_COLUMNS,
     SOURCE_METRICS_API,
@@ -38,6 +36,8 @@ from k8sdata.resources import (
     pod_usage_frame,
     usage_against_resources,
 )
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.prom import PromClient
 from sandbox import usage
 from sandbox.apiserver.metrics import cpu_quantity, memory_quantity
 

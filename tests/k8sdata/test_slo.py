@@ -17,7 +17,7 @@ from k8sdata.incidents import (
     episodes,
     incident_table,
 )
-from k8sdata.slo import (
+from k8sdata.requests.slo import (
     DEFAULT_AVAILABILITY_PERCENT,
     SLO_SETTING,
     SloSettingError,

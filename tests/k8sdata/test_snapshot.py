@@ -1,5 +1,5 @@
-"""k8sdata.snapshot and `python -m k8sdata snapshot` against the stand-in API server (kube_api), the real
-Prometheus (prometheus) and the real SeaweedFS (s3), and a folder.
+"""k8sdata.archive.snapshot and `python -m k8sdata snapshot` against the stand-in API server (kube_api), the
+real Prometheus (prometheus) and the real SeaweedFS (s3), and a folder.
 
 The tables a snapshot holds, the fixed number of requests it sends to the API server, a forbidden source
 turning into a note while the other tables are written, the CLI to a folder and to S3, and the read-back
@@ -22,13 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from k8sdata.archive import FolderArchive, S3Archive, archive_from_target
-from k8sdata.cli import main as cli_main
-from k8sdata.config import Settings
-from k8sdata.kube import KubeClient
-from k8sdata.prom import PromClient
-from k8sdata.security.engine import EXEMPT_ANNOTATION, EXEMPT_REASON_ANNOTATION
-from k8sdata.snapshot import (
+from k8sdata.archive.snapshot import (
     FINDING_COLUMNS,
     NOTES_TABLE,
     SCORE_COLUMNS,
@@ -37,7 +31,13 @@ from k8sdata.snapshot import (
     cluster_name,
     take_snapshot,
 )
-from k8sdata.spool import Spool
+from k8sdata.archive.spool import Spool
+from k8sdata.archive.store import FolderArchive, S3Archive, archive_from_target
+from k8sdata.cli import main as cli_main
+from k8sdata.config import Settings
+from k8sdata.security.engine import EXEMPT_ANNOTATION, EXEMPT_REASON_ANNOTATION
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.prom import PromClient
 from sandbox import demo_names
 from sandbox.seaweed import SeaweedS3
 from tests.plugins.s3 import isolate_aws
@@ -285,7 +285,8 @@ def test_cli_to_s3_writes_every_table_and_a_bad_bucket_exits_1(kube_api: Any, s3
                     environ=environ)
     assert code == 1
     assert "no-such-bucket-kams" in err.getvalue()
-    # Not lost: kept for that bucket, which the next run tries first (k8sdata.spool; test_archive_spool.py).
+    # Not lost: kept for that bucket, which the next run tries first (k8sdata.archive.spool;
+    # test_archive_spool.py).
     assert "The snapshot was kept in the spool" in err.getvalue()
     assert Spool(tmp_path / "spool").count() == 1
 

@@ -1,11 +1,11 @@
-"""Notable moments (k8sdata.spikes): guards on hand-made frames, then precision and recall measured
+"""Notable moments (k8sdata.requests.spikes): guards on hand-made frames, then precision and recall measured
 against a REAL Prometheus.
 
 The measurement: `InjectedTraffic` writes three days of http_requests_total for four workloads at a
 one-minute step: a daily shape (quiet nights, busy afternoons) with slow multiplicative wander and
 Poisson counts, a 0.5 % background error ratio, plus traffic spikes, traffic drops and error bursts
 injected at known, seeded times. One real Prometheus (module-scoped) holds it; the test asks
-k8sdata.red.red_history for it (rate() over 5 minutes and the 5xx share, one-minute steps), runs
+k8sdata.requests.red.red_history for it (rate() over 5 minutes and the 5xx share, one-minute steps), runs
 notable_moments, and counts a detection as a hit when it names the same workload and kind within
 +-10 minutes of an injected event's start. The numbers are printed and written to docs/spikes.md.
 """
@@ -23,10 +23,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from k8sdata.conventions import PROMETHEUS_CLIENT
-from k8sdata.prom import PromClient
-from k8sdata.red import red_history
-from k8sdata.spikes import DROP, ERROR_BURST, EXTRA_COLUMNS, MOMENT_COLUMNS, SPIKE, Tuning, notable_moments
+from k8sdata.requests.conventions import PROMETHEUS_CLIENT
+from k8sdata.requests.red import red_history
+from k8sdata.requests.spikes import (
+    DROP,
+    ERROR_BURST,
+    EXTRA_COLUMNS,
+    MOMENT_COLUMNS,
+    SPIKE,
+    Tuning,
+    notable_moments,
+)
+from k8sdata.sources.prom import PromClient
 from sandbox import traffic
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.backfill import write_series

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from k8sdata.frames import pods_frame
+from k8sdata.pods.frames import pods_frame
 
 FIXTURE = Path(__file__).parent / "fixtures" / "upstream_printpod.yaml"
 _RELATIVE = re.compile(r"^-(?:\d+[dhms])+$")

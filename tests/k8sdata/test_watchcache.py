@@ -15,9 +15,9 @@ import pytest
 
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, SourceError, Timeout
-from k8sdata.frames import pods_frame
-from k8sdata.kube import KubeClient
-from k8sdata.watchcache import SingleFlight, WatchedList, _index, slim_pod
+from k8sdata.pods.frames import pods_frame
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.watchcache import SingleFlight, WatchedList, _index, slim_pod
 from sandbox import demo_names
 from sandbox.apiserver import ApiServer
 from tests.plugins.kube_api import fixture_cluster_objects

@@ -24,12 +24,12 @@ from typing import TextIO
 import pytest
 
 from k8sdata.__main__ import main as cli_main
-from k8sdata.conventions import PROMETHEUS_CLIENT, Convention, detect_conventions
-from k8sdata.histogram import bucket_quantile
-from k8sdata.owners import SOURCE_API, SOURCE_GUESS, guess_workload
-from k8sdata.prom import PromClient
-from k8sdata.queries import OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC, SOURCE_OWNERS
-from k8sdata.red import red_breakdown, red_history, red_summary, request_volume
+from k8sdata.pods.owners import SOURCE_API, SOURCE_GUESS, guess_workload
+from k8sdata.requests.conventions import PROMETHEUS_CLIENT, Convention, detect_conventions
+from k8sdata.requests.histogram import bucket_quantile
+from k8sdata.requests.queries import OWNERS_RULE_METRIC, OWNERS_SERIES_METRIC, SOURCE_OWNERS
+from k8sdata.requests.red import red_breakdown, red_history, red_summary, request_volume
+from k8sdata.sources.prom import PromClient
 from sandbox.prometheus import PrometheusServer
 from sandbox.prometheus.flavours import Flavour
 from tests.k8sdata.test_red import (
@@ -288,8 +288,9 @@ def test_pod_name_guesses(pod: str, workload: str | None) -> None:
 
 
 def test_bucket_quantile_is_prometheus_own(served: tuple[PrometheusServer, datetime]) -> None:
-    """k8sdata.histogram against Prometheus' histogram_quantile on random bucket sets (unsorted, repeated
-    bounds, non-monotonic counts, empty, no +Inf), evaluated by the real server as literal vectors."""
+    """k8sdata.requests.histogram against Prometheus' histogram_quantile on random bucket sets
+    (unsorted, repeated bounds, non-monotonic counts, empty, no +Inf), evaluated by the real server as
+    literal vectors."""
     server, at = served
     rng = random.Random(11)
     for case in range(40):

@@ -1,4 +1,4 @@
-"""k8sdata.workloads: rollout status case by case as kubectl decides it (kubernetes/kubectl
+"""k8sdata.pods.workloads: rollout status case by case as kubectl decides it (kubernetes/kubectl
 pkg/polymorphichelpers/rollout_status.go, DeploymentStatusViewer / StatefulSetStatusViewer /
 DaemonSetStatusViewer), the counts kubectl get prints (kubernetes/pkg/printers/internalversion/printers.go
 printDeployment / printStatefulSet / printDaemonSet), and node allocation like `kubectl describe node`
@@ -14,10 +14,8 @@ import pandas as pd
 import pytest
 
 from k8sdata.config import Settings
-from k8sdata.kube import KubeClient
-from k8sdata.prom import PromClient
-from k8sdata.resources import SOURCE_METRICS_API, SOURCE_PROMETHEUS
-from k8sdata.workloads import (
+from k8sdata.pods.resources import SOURCE_METRICS_API, SOURCE_PROMETHEUS
+from k8sdata.pods.workloads import (
     NODE_USAGE_COLUMNS,
     WORKLOAD_COLUMNS,
     daemonset_rollout,
@@ -28,6 +26,8 @@ from k8sdata.workloads import (
     statefulset_rollout,
     workloads_frame,
 )
+from k8sdata.sources.kube import KubeClient
+from k8sdata.sources.prom import PromClient
 from sandbox.cluster_loader import load_demo_objects
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -19,9 +19,9 @@ import pytest
 
 from k8sdata.config import Settings
 from k8sdata.errors import KubeletUnreachable, NotInstalled
-from k8sdata.kube import KubeClient
-from k8sdata.resources import current_usage
-from k8sdata.workloads import node_usage
+from k8sdata.pods.resources import current_usage
+from k8sdata.pods.workloads import node_usage
+from k8sdata.sources.kube import KubeClient
 from sandbox.demo_names import COMPLETED_POD, CRASHLOOP_POD, NODES, OOMKILLED_POD, PENDING_POD, WEB
 from sandbox.realcluster import RealCluster
 from tests.realcluster.realdemo import run_cli, server_rows
@@ -125,7 +125,7 @@ def test_scan_of_the_cluster_finds_problems_and_is_refused_nothing(real_demo_env
 def test_snapshot_writes_its_tables_to_a_folder(real_demo_env: dict[str, str], tmp_path: Path,
                                                 real_demo_objects: list[dict[str, Any]]) -> None:
     done = run_cli(real_demo_env, "snapshot", "--to", str(tmp_path / "archive"))
-    # <prefix>/cluster=<c>/dt=<day>/<HHMMSSZ>-<table>.csv, then the manifest (k8sdata.archive).
+    # <prefix>/cluster=<c>/dt=<day>/<HHMMSSZ>-<table>.csv, then the manifest (k8sdata.archive.store).
     files = {path.name.split("-", 1)[1]: path for path in (tmp_path / "archive").rglob("*Z-*.*")}
     assert set(files) == {"pods.csv", "events.csv", "nodes.csv", "workloads.csv", "security_findings.csv",
                           "security_scores.csv", "notes.csv", "manifest.json"}, done.stdout

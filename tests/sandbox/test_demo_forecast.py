@@ -1,6 +1,6 @@
 """The demo's memory story reaches the Right-sizing tab: from the moment the demo starts, the real demo
 Prometheus (fixture `prometheus`: 26 h of backfilled history of the demo pods, then live scrapes) lets
-k8sdata.insights.memory_forecast see the OOMKilled thumbnailer heading for its memory limit, and the
+k8sdata.pods.insights.memory_forecast see the OOMKilled thumbnailer heading for its memory limit, and the
 usage model keeps that trend for the hours until sandbox.life kills it."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from k8sdata.insights import memory_forecast
-from k8sdata.prom import PromClient
+from k8sdata.pods.insights import memory_forecast
+from k8sdata.sources.prom import PromClient
 from sandbox import demo_names, usage
 from sandbox.cluster_loader import DEMO_ANCHOR, load_demo_objects
 

@@ -15,9 +15,9 @@ import yaml
 
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, SourceError
-from k8sdata.kube import KubeClient
 from k8sdata.security.cluster import LISTS, SecurityInputs, collect_security_inputs, security_scan
 from k8sdata.security.rbac import SELF_REVIEWS, own_permissions, own_verdict, who_can
+from k8sdata.sources.kube import KubeClient
 from sandbox import demo_names
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -16,7 +16,6 @@ import pytest
 from k8sdata.cli import main as cli_main
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden
-from k8sdata.kube import KubeClient
 from k8sdata.security import builtin_checks
 from k8sdata.security.cluster import (
     LISTS,
@@ -32,6 +31,7 @@ from k8sdata.security.scoring import OVERALL, Score, score
 from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS, PDB_LIST, cluster_objects
 from k8sdata.security.vulns import CATEGORY as VULNERABILITIES
 from k8sdata.security.vulns import collect_vulnerabilities, vulnerability_scan
+from k8sdata.sources.kube import KubeClient
 
 TODAY = dt.date(2026, 1, 1)
 #: Paths of the pods list, cluster-wide and namespaced (not a pod's log or a single pod).

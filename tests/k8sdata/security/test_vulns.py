@@ -17,8 +17,8 @@ import yaml
 
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
-from k8sdata.kube import KubeClient
 from k8sdata.security import score, vulns
+from k8sdata.sources.kube import KubeClient
 from sandbox import demo_names
 from sandbox.apiserver.resources import RESOURCE_TYPES, ResourceRegistry
 from sandbox.clair import REPORT_PATH, REPORTS_FILE, ClairStandIn, expand_report

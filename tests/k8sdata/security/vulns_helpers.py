@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from k8sdata.config import Settings
-from k8sdata.kube import KubeClient
 from k8sdata.security import vulns
+from k8sdata.sources.kube import KubeClient
 
 
 def collect(kubeconfig: Path | str, **environment: str) -> vulns.VulnerabilityData:

@@ -1,7 +1,7 @@
 """Request-metric conventions: which metric and label names carry an application's traffic.
 
 Applications, ingress controllers and service meshes each publish request counters and latency
-histograms under their own names. A Convention names them, so k8sdata.red asks the same questions
+histograms under their own names. A Convention names them, so k8sdata.requests.red asks the same questions
 (rate, errors, latency) of any of them. Built in:
 
 - prometheus_client and most frameworks: http_requests_total + http_request_duration_seconds_bucket,
@@ -26,14 +26,14 @@ from datetime import datetime
 
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured
-from k8sdata.prom import PromClient
-from k8sdata.queries import (
+from k8sdata.requests.queries import (
     OWNERS_RULE_METRIC,
     OWNERS_SERIES_METRIC,
     conventions_present,
     validate_label_name,
     validate_metric_name,
 )
+from k8sdata.sources.prom import PromClient
 
 #: Units a custom latency histogram may use, as seconds per unit.
 DURATION_UNITS: dict[str, float] = {"seconds": 1.0, "s": 1.0, "milliseconds": 0.001, "ms": 0.001}
@@ -55,17 +55,18 @@ class Convention:
     matchers: tuple[tuple[str, str], ...] = ()
     #: Labels naming the workload on series whose workload_label is empty, in order of preference
     #: (Linkerd: statefulset, daemonset, ...). Queries copy the first one set into workload_label, in
-    #: the same single query (k8sdata.queries.request_series).
+    #: the same single query (k8sdata.requests.queries.request_series).
     workload_fallback_labels: tuple[str, ...] = ()
     #: The workload label is the scrape's application label, KAMS_APP_LABEL (conventions_from_settings
     #: puts the configured name in workload_label).
     workload_from_app_label: bool = False
     #: Series whose workload labels are all empty still name their pod: their workload comes from
-    #: kube-state-metrics' ownership, then the Kubernetes API, then the pod's name (k8sdata.red).
+    #: kube-state-metrics' ownership, then the Kubernetes API, then the pod's name (k8sdata.requests.red).
     #: Meshes name the workload themselves, so theirs is off.
     workload_from_owners: bool = False
     #: Which kube-state-metrics ownership series Prometheus has (queries.OWNERS_RULE_METRIC, kubernetes-
-    #: mixin's recording rule; else queries.OWNERS_SERIES_METRIC; "" for none), as k8sdata.queries.pod_owners
+    #: mixin's recording rule; else queries.OWNERS_SERIES_METRIC; "" for none), as
+    # k8sdata.requests.queries.pod_owners
     #: joins them; set by detect_conventions, so every query of a view joins the same way.
     owners: str = ""
 

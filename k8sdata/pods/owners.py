@@ -1,11 +1,11 @@
 """Naming a pod's workload when its request series do not: from the Kubernetes API, else from its name.
 
 Request series always name their pod, but not always their application (a Prometheus Operator scrape
-adds namespace and pod, never app). k8sdata.red asks PromQL first (the app label,
+adds namespace and pod, never app). k8sdata.requests.red asks PromQL first (the app label,
 app.kubernetes.io/name, kube-state-metrics' ownership); the pods left over are named here, in order:
 
 1. owner references from the Kubernetes API (a ReplicaSet's pod belongs to its Deployment:
-   k8sdata.frames.owner_workload), when the cluster is reachable;
+   k8sdata.pods.frames.owner_workload), when the cluster is reachable;
 2. the pod's name: the Deployment, StatefulSet, DaemonSet and Job controllers name their pods
    <deployment>-<pod-template-hash>-<5 characters>, <statefulset>-<ordinal> and <owner>-<5 characters>,
    the random parts from Kubernetes' "safe" alphabet (k8s.io/apimachinery/pkg/util/rand), so stripping
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
 SOURCE_API = "owner references"
 SOURCE_GUESS = "pod name (guess)"
@@ -59,7 +59,7 @@ def name_workload(namespace: str, pod: str, known: Mapping[tuple[str, str], str]
 
 
 def lookup_from_pods(pods: pd.DataFrame) -> OwnerLookup:
-    """An OwnerLookup over a pods frame (k8sdata.frames: namespace, name, workload_kind, workload)."""
+    """An OwnerLookup over a pods frame (k8sdata.pods.frames: namespace, name, workload_kind, workload)."""
     def lookup(keys: Sequence[tuple[str, str]]) -> Mapping[tuple[str, str], str]:
         if pods.empty or not keys:
             return {}
@@ -73,7 +73,7 @@ def lookup_from_pods(pods: pd.DataFrame) -> OwnerLookup:
 def lookup_from_kube(kube: KubeClient, namespace: str = "") -> OwnerLookup:
     """An OwnerLookup that lists pods (only when asked, only in `namespace` when one is set)."""
     def lookup(keys: Sequence[tuple[str, str]]) -> Mapping[tuple[str, str], str]:
-        from k8sdata.frames import owner_workload
+        from k8sdata.pods.frames import owner_workload
 
         wanted = set(keys)
         if not wanted:

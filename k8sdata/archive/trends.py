@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from k8sdata.archive import (
+from k8sdata.archive.store import (
     Corrupt,
     FolderArchive,
     S3Archive,

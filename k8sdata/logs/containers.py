@@ -34,7 +34,7 @@ import re2
 from k8sdata.errors import PodGone, SourceError
 
 if TYPE_CHECKING:
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
 Level = Literal["ERROR", "WARN", "INFO", "DEBUG", ""]
 LEVELS: tuple[Level, ...] = ("ERROR", "WARN", "INFO", "DEBUG")

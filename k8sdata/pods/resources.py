@@ -33,10 +33,10 @@ import pandas as pd
 
 from k8sdata.errors import NotConfigured, NotInstalled, SourceError, inner_detail
 from k8sdata.gcpause import gc_paused
-from k8sdata.queries import CONTAINER_CPU, CONTAINER_MEMORY
+from k8sdata.requests.queries import CONTAINER_CPU, CONTAINER_MEMORY
 
 if TYPE_CHECKING:
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
 
 class InstantSource(Protocol):

@@ -15,7 +15,7 @@ from typing import Protocol, TypeAlias
 import pandas as pd
 
 from k8sdata.errors import SourceError
-from k8sdata.queries import (
+from k8sdata.requests.queries import (
     CONTAINER_CPU,
     CONTAINER_MEMORY,
     CONTAINER_RESOURCES,
@@ -38,7 +38,7 @@ Panel: TypeAlias = pd.DataFrame | SourceError
 
 
 class RangeSource(Protocol):
-    """What pod_history needs from Prometheus: k8sdata.prom.PromClient, or a caching wrapper."""
+    """What pod_history needs from Prometheus: k8sdata.sources.prom.PromClient, or a caching wrapper."""
 
     def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame: ...
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from k8sdata.archive import Archive, Corrupt, EncodedTable, encode_tables, safe_segment
+from k8sdata.archive.store import Archive, Corrupt, EncodedTable, encode_tables, safe_segment
 from k8sdata.errors import SourceError
 
 if TYPE_CHECKING:

@@ -19,11 +19,10 @@ from typing import Literal
 
 import pandas as pd
 
-from k8sdata.conventions import Convention
-from k8sdata.histogram import bucket_quantile
-from k8sdata.owners import OwnerLookup, name_workload
-from k8sdata.prom import PromClient
-from k8sdata.queries import (
+from k8sdata.pods.owners import OwnerLookup, name_workload
+from k8sdata.requests.conventions import Convention
+from k8sdata.requests.histogram import bucket_quantile
+from k8sdata.requests.queries import (
     REQUEST_BUCKETS,
     REQUEST_LATENCY_QUANTILE,
     REQUESTS_BY_STATUS,
@@ -34,6 +33,7 @@ from k8sdata.queries import (
     RequestQuery,
     seconds_duration,
 )
+from k8sdata.sources.prom import PromClient
 
 #: workload_source last, so the columns before it keep their places in CSV files made before it was added.
 RED_COLUMNS = ["namespace", "workload", "pod", "convention", "rps", "error_ratio", "error_ratio_5xx",
@@ -144,7 +144,7 @@ def _fetch(prom: PromClient, query: RequestQuery, convention: Convention, keys: 
 
 
 class _Namer:
-    """Names the workloads of pods PromQL could not name (k8sdata.owners), asking the Kubernetes API
+    """Names the workloads of pods PromQL could not name (k8sdata.pods.owners), asking the Kubernetes API
     at most once per batch of pods it has not seen, so one view lists pods at most once or twice."""
 
     def __init__(self, lookup: OwnerLookup | None) -> None:

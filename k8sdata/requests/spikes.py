@@ -29,7 +29,7 @@ come from the cluster, so pages must render it as text, never as Markdown.
 
 The "same hour last week" baseline was considered and left out of the decision: the demo's spike (and
 many real ones: a nightly batch, a daily newsletter) recurs every day, and a weekly baseline would call
-it normal. period_comparison in k8sdata.patterns shows last week next to this week instead.
+it normal. period_comparison in k8sdata.requests.patterns shows last week next to this week instead.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from k8sdata.patterns import utc_times
+from k8sdata.requests.patterns import utc_times
 
 MOMENT_COLUMNS = ["time", "namespace", "workload", "kind", "value", "baseline", "size", "description"]
 #: Extra column (the contract allows additions): the last flagged sample of the moment.

@@ -3,7 +3,7 @@
 Each read runs in a worker thread of its own with a copy of the caller's context variables, so the
 viewer's namespace scope (k8sdata.access) holds in the workers exactly as in the caller. A SourceError
 is that read's answer, not the batch's: the other reads go on. The clients are thread-safe (KubeClient,
-PromClient); one timeout per source still holds through their circuit breaker (k8sdata.breaker).
+PromClient); one timeout per source still holds through their circuit breaker (k8sdata.sources.breaker).
 """
 
 from __future__ import annotations

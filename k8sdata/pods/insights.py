@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from k8sdata.queries import (
+from k8sdata.requests.queries import (
     CONTAINER_MEMORY,
     CONTAINER_RESOURCES,
     CONTAINER_RESTARTS_INCREASE,
@@ -81,7 +81,7 @@ RESTART_COLUMNS = ["namespace", "pod", "restarts", "restarts_per_hour"]
 
 
 class InstantSource(Protocol):
-    """What these functions need from Prometheus: k8sdata.prom.PromClient, or a caching wrapper."""
+    """What these functions need from Prometheus: k8sdata.sources.prom.PromClient, or a caching wrapper."""
 
     def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
 

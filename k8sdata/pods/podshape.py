@@ -6,8 +6,8 @@ page against the types below and skips every other field without building it, an
 `gc=False` cost a fraction of dicts (no per-object hash table, not tracked by the garbage collector).
 
 The shape is the API's: the same camelCase keys, nesting and values as the JSON, reduced to the fields
-that k8sdata.frames (pods table, pod detail), k8sdata.resources, k8sdata.workloads and ui/pod_detail.py
-read. Every part answers the read-only dict calls they use (`part.get("status") or {}`,
+that k8sdata.pods.frames (pods table, pod detail), k8sdata.pods.resources, k8sdata.pods.workloads and
+ui/pod_detail.py read. Every part answers the read-only dict calls they use (`part.get("status") or {}`,
 `part["reason"]`, `"key" in part`, iteration over set keys), so those consumers take slim and full
 pods alike. `as_dict(pod)` gives plain dicts (e.g. for JSON output). A field that the API omits, or
 that is null, reads as absent, as it does in the parsed JSON.
@@ -432,7 +432,8 @@ def slim_pod(pod: Mapping[str, Any]) -> Pod:
 
 
 class PodShape:
-    """What KubeClient.list_with_version and WatchedList take as `slim` for pods (k8sdata.kube.ListShape):
+    """What KubeClient.list_with_version and WatchedList take as `slim` for pods
+    (k8sdata.sources.kube.ListShape):
     called with a parsed pod it returns the slim pod; `page_decoder()` decodes the pages of one list from
     bytes, sharing equal parts between that list's pods; `watched(pod, like)` slims a watch event's pod
     sharing equal parts with a cached one (WatchedList uses it when given this shape)."""

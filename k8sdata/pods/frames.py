@@ -1,4 +1,4 @@
-"""Pure functions: Kubernetes API objects (plain dicts as served, or k8sdata.podshape's slim pods)
+"""Pure functions: Kubernetes API objects (plain dicts as served, or k8sdata.pods.podshape's slim pods)
 -> pandas DataFrames.
 
 The pods table prints STATUS, READY, RESTARTS and AGE exactly as `kubectl get pods` does, so a person
@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from k8sdata.gcpause import gc_paused
-from k8sdata.podshape import (
+from k8sdata.pods.podshape import (
     Container,
     ContainerState,
     ContainerStatus,
@@ -138,7 +138,7 @@ def utc_now_or(now: datetime | None) -> datetime:
 
 # ----------------------------------------------------------------------------------------- pods
 
-#: A pod as the printer takes it: a slim pod (k8sdata.podshape), or a dict shaped like the API's JSON
+#: A pod as the printer takes it: a slim pod (k8sdata.pods.podshape), or a dict shaped like the API's JSON
 #: (hand-made in tests, parsed JSON), which is converted to a slim pod first (msgspec, C speed), so that
 #: one printer reads both.
 PodLike = Mapping[str, Any] | Pod
@@ -574,7 +574,7 @@ def _cached_rows(pods: Sequence[PodLike]) -> pd.DataFrame:
         return _typed(pd.DataFrame(columns=_CACHED_COLUMNS))
     # The collector paused while rows are built: 100,000 pods make millions of small objects, and each
     # collection they trigger would scan every pod held in memory again (17 s instead of ~3 s at
-    # 100,000 pods, measured here). Same reason as k8sdata.kube._parse.
+    # 100,000 pods, measured here). Same reason as k8sdata.sources.kube._parse.
     with gc_paused():
         chunks = [_rows_chunk(pods[start:start + ROWS_CHUNK]) for start in range(0, len(pods), ROWS_CHUNK)]
     # Arrow string columns concatenate as chunks (no copy); only the fixed-width columns are copied.

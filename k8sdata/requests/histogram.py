@@ -1,7 +1,7 @@
 """Prometheus' histogram_quantile, for buckets added up outside PromQL.
 
-k8sdata.red names some pods' workloads in Python (from the Kubernetes API or the pod's name), so their
-latency buckets are summed per workload here, and the quantile must then be taken exactly as Prometheus
+k8sdata.requests.red names some pods' workloads in Python (from the Kubernetes API or the pod's name), so
+their latency buckets are summed per workload here, and the quantile must then be taken exactly as Prometheus
 takes it (promql/quantile.go, bucketQuantile, for classic histograms): sort by upper bound, merge equal
 bounds, make the counts monotonic, find the bucket holding rank q x total, interpolate linearly inside
 it (the first bucket starting at 0 when its bound is positive), and answer the second-highest bound when

@@ -1,7 +1,7 @@
 """Service level: each application's availability and p95 latency over the last day, 7 and 30 days,
 against an availability target (KAMS_SLO_AVAILABILITY, a percentage; 99.9 by default).
 
-Availability = 1 - 5xx requests / all requests over the window: k8sdata.red.red_summary's error_ratio
+Availability = 1 - 5xx requests / all requests over the window: k8sdata.requests.red.red_summary's error_ratio
 (the 5xx share) from the request-metric conventions KAMS detects, so it counts what the Requests page
 counts. No traffic in a window is no availability (None), not 100 %: nothing was measured.
 
@@ -23,11 +23,11 @@ from typing import Literal
 
 import pandas as pd
 
-from k8sdata.conventions import Convention
 from k8sdata.overview import PromSource
-from k8sdata.owners import OwnerLookup
-from k8sdata.queries import duration_seconds, requests_first_seen
-from k8sdata.red import one_convention_per_workload, red_summary
+from k8sdata.pods.owners import OwnerLookup
+from k8sdata.requests.conventions import Convention
+from k8sdata.requests.queries import duration_seconds, requests_first_seen
+from k8sdata.requests.red import one_convention_per_workload, red_summary
 
 #: The environment variable of the availability target (to move into k8sdata.config.Settings).
 SLO_SETTING = "KAMS_SLO_AVAILABILITY"

@@ -337,7 +337,8 @@ MEMORY_SLOPE = Query(
 
 
 class _ConventionNames(Protocol):
-    """What a RequestQuery needs of k8sdata.conventions.Convention (a Protocol avoids an import cycle).
+    """What a RequestQuery needs of k8sdata.requests.conventions.Convention (a Protocol avoids an
+    import cycle).
     Read-only properties: Convention is a frozen dataclass, which plain attributes here would not match."""
 
     @property
@@ -379,7 +380,7 @@ def series_selector(metric: str, matchers: str) -> str:
     return f"{{{name_matcher}, {matchers}}}" if matchers else f"{{{name_matcher}}}"
 
 
-#: The label request queries add to say where each series' workload came from (k8sdata.red reads it).
+#: The label request queries add to say where each series' workload came from (k8sdata.requests.red reads it).
 WORKLOAD_SOURCE_LABEL = "kams_workload_source"
 #: Its value when kube-state-metrics' ownership named the workload (a label's is "label <name>").
 SOURCE_OWNERS = "kube-state-metrics"
@@ -390,7 +391,7 @@ OWNERS_SERIES_METRIC = "kube_pod_owner"
 _DIRECT_OWNER_KINDS = "StatefulSet|DaemonSet|Job|ReplicationController"
 
 #: The parts of a convention's request series (request_series): those whose workload PromQL can name
-#: (by a label or kube-state-metrics), and those it cannot, kept per pod for k8sdata.red to name.
+#: (by a label or kube-state-metrics), and those it cannot, kept per pod for k8sdata.requests.red to name.
 Part = str
 RESOLVED: Part = "resolved"
 UNRESOLVED: Part = "unresolved"
@@ -486,8 +487,8 @@ def request_series(convention: _ConventionNames, metric: str, *, namespace: str 
     branch joins the series that have no workload label but a pod to pod_owners().
 
     The UNRESOLVED part (conventions with workload_from_owners) is the series with no workload label but
-    a pod that kube-state-metrics does not know either; k8sdata.red names their workload per pod. With a
-    workload selected, only pods whose names start with `<workload>-` can belong to it (every built-in
+    a pod that kube-state-metrics does not know either; k8sdata.requests.red names their workload per pod.
+    With a workload selected, only pods whose names start with `<workload>-` can belong to it (every built-in
     controller names its pods so), and red keeps those it confirms.
 
     A counter's series must carry the status label: another library's counter of the same name with
@@ -511,7 +512,7 @@ def request_series(convention: _ConventionNames, metric: str, *, namespace: str 
             on = f"{label_name(convention.namespace_label)}, {pod_label}"
             owners = pod_owners(convention, namespace=namespace, window=window or "5m")
             unresolved = f"({unresolved} unless on ({on}) {owners})"
-        return unresolved  # no source: k8sdata.red names these pods' workloads
+        return unresolved  # no source: k8sdata.requests.red names these pods' workloads
     if part != RESOLVED:
         raise ValueError(f"unknown part {part!r}")
     branches = []
@@ -595,8 +596,8 @@ REQUEST_LATENCY_QUANTILE = RequestQuery(
 
 REQUEST_BUCKETS = RequestQuery(
     name="request_buckets",
-    # For workloads named outside PromQL (k8sdata.red): their pods' buckets are added up there, and the
-    # quantile taken as histogram_quantile takes it (k8sdata.histogram).
+    # For workloads named outside PromQL (k8sdata.requests.red): their pods' buckets are added up there, and
+    # the quantile taken as histogram_quantile takes it (k8sdata.requests.histogram).
     template="sum by ({by}, le) ({bucket_rates})",
     description="Observations per second in each cumulative latency bucket (le in the convention's unit).",
     unit="1/s",

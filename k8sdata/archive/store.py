@@ -232,7 +232,7 @@ EncodedTable = tuple[str, bytes, int]
 
 def encode_tables(tables: Mapping[str, pd.DataFrame]) -> list[EncodedTable]:
     """(safe table name, CSV bytes, rows) for each table, in the given order: the exact bytes that are
-    uploaded, or kept in the spool (k8sdata.spool) until they can be."""
+    uploaded, or kept in the spool (k8sdata.archive.spool) until they can be."""
     encoded: dict[str, tuple[bytes, int]] = {}
     for table, frame in tables.items():
         name = safe_segment(table, "table")

@@ -2,7 +2,7 @@
 
 Why: at 100,000 pods a full list costs seconds and hundreds of MB on the API server and in KAMS. A
 `WatchedList` lists once (pages of 500, gc paused: KubeClient.list_with_version; with slim=slim_pod each
-page's bytes are decoded straight into slim pods by msgspec, k8sdata.podshape), then follows a
+page's bytes are decoded straight into slim pods by msgspec, k8sdata.pods.podshape), then follows a
 watch from the list's resourceVersion in a background thread and applies ADDED / MODIFIED / DELETED to
 its items, kept per namespace by name. `snapshot()` reads them without network I/O, so a refresh costs
 what changed, not what exists. A 410 Expired (HTTP or an ERROR event: the watch fell behind etcd's
@@ -22,8 +22,8 @@ from itertools import chain
 from typing import Any, Generic, TypeVar
 
 from k8sdata.errors import SourceError, Timeout
-from k8sdata.kube import KubeClient, ListExpired, ListShape, Slim
-from k8sdata.podshape import POD_SHAPE, Pod, PodShape
+from k8sdata.pods.podshape import POD_SHAPE, Pod, PodShape
+from k8sdata.sources.kube import KubeClient, ListExpired, ListShape, Slim
 
 T = TypeVar("T")
 #: namespace -> name -> item. Two levels instead of one dict keyed by (namespace, name): the keys are
@@ -31,7 +31,7 @@ T = TypeVar("T")
 Items = dict[str, dict[str, Any]]
 
 #: The slim pod shape for `WatchedList(kube, "/api/v1/pods", slim=slim_pod)`: the first list decodes each
-#: page's bytes straight into slim pods (k8sdata.podshape: only the fields KAMS reads, several times
+#: page's bytes straight into slim pods (k8sdata.pods.podshape: only the fields KAMS reads, several times
 #: faster and a fifth of the memory of parsed dicts at 100,000 pods); watch events are slimmed the same way.
 slim_pod = POD_SHAPE
 
@@ -172,7 +172,7 @@ class WatchedList:
     def _slimmed(self, obj: dict[str, Any], namespace: str, name: str) -> Any:
         """An ADDED or MODIFIED event's object as the cache keeps it. Slim pods share their equal parts
         with the version they replace, or for a new pod with the pod the last event brought, as a list's
-        pods share theirs (k8sdata.podshape.PodShape.watched): else every pod an event brings would cost
+        pods share theirs (k8sdata.pods.podshape.PodShape.watched): else every pod an event brings would cost
         ~4x a listed one. (Read without the lock: this thread is the only one that changes the items.)"""
         if not self._slim:
             return obj

@@ -4,7 +4,7 @@ Design (see DESIGN.md, "Facts learned"): every list is fetched raw, paged with `
 `continue`, parsed with orjson/msgspec while the garbage collector is paused, and trimmed to what KAMS
 uses. HTTP is urllib3's, directly: one PoolManager per client (thread-safe), retries off (a hung server
 would otherwise cost 4x the timeout), the same (connect, read) timeout on every call. Credentials come
-from k8sdata.kubeconfig, so the `kubernetes` package (~43 MB resident) is never imported, except for a
+from k8sdata.sources.kubeconfig, so the `kubernetes` package (~43 MB resident) is never imported, except for a
 legacy auth-provider user. Every failure leaves this module as a k8sdata.errors.SourceError kind.
 Secrets are never read.
 """
@@ -26,7 +26,6 @@ import orjson
 import urllib3
 
 from k8sdata.access import api_path_refusal
-from k8sdata.breaker import CircuitBreaker
 from k8sdata.config import SERVICE_ACCOUNT_TOKEN, Settings
 from k8sdata.errors import (
     Forbidden,
@@ -43,7 +42,9 @@ from k8sdata.errors import (
     Unreachable,
 )
 from k8sdata.gcpause import gc_paused
-from k8sdata.kubeconfig import (
+from k8sdata.pods.podshape import POD_SHAPE
+from k8sdata.sources.breaker import CircuitBreaker
+from k8sdata.sources.kubeconfig import (
     IN_CLUSTER_CONTEXT,
     Auth,
     ClientCertificate,
@@ -51,7 +52,6 @@ from k8sdata.kubeconfig import (
     connection_for,
     list_contexts,
 )
-from k8sdata.podshape import POD_SHAPE
 
 __all__ = ["IN_CLUSTER_CONTEXT", "PAGE_SIZE", "KubeClient", "ListExpired", "ListShape", "Slim",
            "list_contexts"]
@@ -201,7 +201,7 @@ PageDecoder = Callable[[bytes], tuple[list[Any], str, str]]
 
 @runtime_checkable
 class ListShape(Protocol):
-    """Decodes list pages from bytes straight into slim items (k8sdata.podshape.POD_SHAPE), and slims
+    """Decodes list pages from bytes straight into slim items (k8sdata.pods.podshape.POD_SHAPE), and slims
     one already parsed item (a watch event's object) the same way."""
 
     def __call__(self, item: dict[str, Any]) -> Any: ...
@@ -375,8 +375,8 @@ class KubeClient:
 
     @contextlib.contextmanager
     def _request_errors(self, path: str, *, ask: bool = True, record: bool = True) -> Iterator[None]:
-        """`_source_errors`, through the client's circuit breaker (k8sdata.breaker) when it has one: while
-        the server is known to be gone a request fails at once (`ask`: this is a new request), and a
+        """`_source_errors`, through the client's circuit breaker (k8sdata.sources.breaker) when it has one:
+        while the server is known to be gone a request fails at once (`ask`: this is a new request), and a
         timeout or a refused connection tells the breaker (`record`: unless the wait was someone else's,
         such as a kubelet behind the API server)."""
         breaker = self.breaker
@@ -439,7 +439,7 @@ class KubeClient:
                           **params: str | None) -> tuple[list[Any], str]:
         """The whole list and its resourceVersion (the point a watch resumes from).
 
-        `slim` reduces the items: a ListShape (k8sdata.podshape.POD_SHAPE) decodes each page's bytes
+        `slim` reduces the items: a ListShape (k8sdata.pods.podshape.POD_SHAPE) decodes each page's bytes
         straight into slim items, so full objects are never built; a plain function is applied to each
         parsed item page by page (a 100,000-pod list then holds at most one page of full objects).
         A 410 on a continue token restarts the list once, as kubectl and client-go's pager do."""
@@ -551,7 +551,7 @@ class KubeClient:
 
     def list_pods(self, namespace: str | None = None, label_selector: str | None = None,
                   field_selector: str | None = None, *, slim: bool = False) -> list[Any]:
-        """Pods as the API serves them (trimmed dicts), or with slim=True as k8sdata.podshape slim
+        """Pods as the API serves them (trimmed dicts), or with slim=True as k8sdata.pods.podshape slim
         pods: the same keys, only what the pods table, pod detail, resources and workloads read,
         decoded without building the rest (several times faster, a fifth of the memory at 100,000)."""
         return self.list_with_version(_core_path("pods", namespace), POD_SHAPE if slim else None,

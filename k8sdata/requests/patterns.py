@@ -1,7 +1,7 @@
 """Traffic patterns from request volume: when in the week the load comes, how this period compares
 with the same period last week, and which endpoints are busiest or slowest.
 
-Pure: every function takes DataFrames (from k8sdata.red) and returns DataFrames; no I/O. Times are
+Pure: every function takes DataFrames (from k8sdata.requests.red) and returns DataFrames; no I/O. Times are
 tz-aware UTC (naive times are taken as UTC), and hours of the week are UTC hours, like the rest of
 KAMS, so that a heatmap means the same thing to everyone who opens it.
 """

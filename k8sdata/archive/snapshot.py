@@ -1,11 +1,12 @@
-"""One archived snapshot: the cluster's tables at one moment, for the archive (k8sdata.archive).
+"""One archived snapshot: the cluster's tables at one moment, for the archive (k8sdata.archive.store).
 
     tables = take_snapshot(kube, prom, settings)          # {"pods": DataFrame, "events": ..., ...}
     delivery = deliver_snapshot(archive, Spool.from_settings(settings), tables, cluster, context, at)
-    # (k8sdata.spool: the backlog first; on failure the snapshot is spooled and Spooled raised)
+    # (k8sdata.archive.spool: the backlog first; on failure the snapshot is spooled and Spooled raised)
 
-Tables (see docs/archive.md): pods, events, nodes (k8sdata.frames), workloads (Deployments, StatefulSets
-and DaemonSets with their rollout status, k8sdata.workloads; from the lists the security scan reads anyway,
+Tables (see docs/archive.md): pods, events, nodes (k8sdata.pods.frames), workloads (Deployments, StatefulSets
+and DaemonSets with their rollout status, k8sdata.pods.workloads; from the lists the security scan reads
+anyway,
 so no extra request), requests (red_summary per workload; left out with a note when Prometheus is absent),
 alerts (Prometheus' pending and firing alerts at that moment; likewise), security_findings (every
 finding, exempt ones marked with their reason), security_scores (category, value, grade, passed,
@@ -28,21 +29,21 @@ from typing import Any
 
 import pandas as pd
 
-from k8sdata import frames
 from k8sdata.alerts import prometheus_alerts
 from k8sdata.config import Settings
-from k8sdata.conventions import conventions_from_settings, detect_conventions
 from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
-from k8sdata.kubeconfig import kubeconfig_paths, load_kubeconfig
-from k8sdata.owners import lookup_from_pods
-from k8sdata.red import red_summary
+from k8sdata.pods import frames
+from k8sdata.pods.owners import lookup_from_pods
+from k8sdata.pods.workloads import workloads_frame
+from k8sdata.requests.conventions import conventions_from_settings, detect_conventions
+from k8sdata.requests.red import red_summary
 from k8sdata.security.cluster import LISTS
 from k8sdata.security.engine import Finding, ScanResult
 from k8sdata.security.report import security_report
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS
 from k8sdata.security.vulns import TRIVY_LIST_REQUESTS
-from k8sdata.workloads import workloads_frame
+from k8sdata.sources.kubeconfig import kubeconfig_paths, load_kubeconfig
 
 #: The tables a complete snapshot holds, in the order they are written.
 TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", "security_findings",
@@ -149,13 +150,13 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
                   progress: Progress | None = None) -> dict[str, pd.DataFrame]:
     """The snapshot's tables (TABLES, plus NOTES_TABLE when something was left out).
 
-    `kube`: a k8sdata.kube.KubeClient; `prom`: a k8sdata.prom.PromClient, or None without Prometheus
-    (the requests table is then left out with a note). `at` (default now, UTC) is the moment ages are
-    computed at and request rates evaluated at. `progress` receives a short sentence before each step.
-    Raises nothing for a failed source: its table is missing and a note says why.
+    `kube`: a k8sdata.sources.kube.KubeClient; `prom`: a k8sdata.sources.prom.PromClient, or None
+    without Prometheus (the requests table is then left out with a note). `at` (default now, UTC) is the
+    moment ages are computed at and request rates evaluated at. `progress` receives a short sentence
+    before each step. Raises nothing for a failed source: its table is missing and a note says why.
     """
     moment = at or dt.datetime.now(dt.UTC)
-    # A naive time is taken to be UTC already, as k8sdata.archive does for the keys.
+    # A naive time is taken to be UTC already, as k8sdata.archive.store does for the keys.
     moment = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     say = progress or (lambda _sentence: None)
     shared = _ListOnce(kube)
@@ -203,7 +204,7 @@ def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.dat
 def cluster_name(settings: Settings, context: str | None) -> str | None:
     """The kubeconfig cluster that `context` (default: the current context) points at, which names the
     snapshot's folder; None when there is no kubeconfig or it does not say (e.g. in a pod). The files of
-    $KUBECONFIG are merged as the client merges them (k8sdata.kubeconfig)."""
+    $KUBECONFIG are merged as the client merges them (k8sdata.sources.kubeconfig)."""
     if not settings.kubeconfig:
         return None
     try:

@@ -1,4 +1,4 @@
-"""Pure: Kubernetes events (rows of k8sdata.frames.events_frame) -> the views the Logs page and the
+"""Pure: Kubernetes events (rows of k8sdata.pods.frames.events_frame) -> the views the Logs page and the
 `events` command show: filters, a timeline, and a "security and reliability" classification.
 
 The classification reads an event's reason first, and its message only where the reason alone is

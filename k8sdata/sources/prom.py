@@ -24,7 +24,6 @@ import pandas as pd
 import requests
 
 from k8sdata.access import current_scope, promql_refusal
-from k8sdata.breaker import CircuitBreaker
 from k8sdata.errors import (
     Forbidden,
     NotConfigured,
@@ -36,6 +35,7 @@ from k8sdata.errors import (
     Timeout,
     Unreachable,
 )
+from k8sdata.sources.breaker import CircuitBreaker
 
 if TYPE_CHECKING:
     from k8sdata.config import Settings
@@ -138,7 +138,7 @@ class JsonHttpClient:
     def _response(self, path: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None
                   ) -> requests.Response:
         """GET `path`; transport failures become SourceError kinds, HTTP statuses are left to callers.
-        Through the client's circuit breaker when it has one (k8sdata.breaker): while the server is
+        Through the client's circuit breaker when it has one (k8sdata.sources.breaker): while the server is
         known to be gone this fails at once, and a timeout or refused connection opens it."""
         breaker = self.breaker
         if breaker is None:
@@ -340,7 +340,7 @@ class PromClient(JsonHttpClient):
     def label_values(self, name: str, match: Sequence[str] = (), start: datetime | None = None,
                      end: datetime | None = None) -> list[str]:
         """Values one label takes (e.g. every namespace with metrics)."""
-        from k8sdata.queries import url_label_name
+        from k8sdata.requests.queries import url_label_name
 
         params = [("match[]", selector) for selector in match] + _window_params(start, end)
         values = self._get(f"/api/v1/label/{url_label_name(name)}/values", params) or []

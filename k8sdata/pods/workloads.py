@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from k8sdata.errors import SourceError
-from k8sdata.frames import node_roles, node_status, parse_time, since, utc_now_or
 from k8sdata.gcpause import gc_paused
-from k8sdata.resources import (
+from k8sdata.pods.frames import node_roles, node_status, parse_time, since, utc_now_or
+from k8sdata.pods.resources import (
     SOURCE_METRICS_API,
     SOURCE_PROMETHEUS,
     InstantSource,
@@ -42,7 +42,7 @@ from k8sdata.resources import (
 )
 
 if TYPE_CHECKING:
-    from k8sdata.kube import KubeClient
+    from k8sdata.sources.kube import KubeClient
 
 WORKLOAD_COLUMNS = [
     "kind", "namespace", "name", "desired", "ready", "ready_display", "up_to_date", "available", "rollout",
