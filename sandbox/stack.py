@@ -193,8 +193,8 @@ class Sandbox:
 
         from k8sdata.archive.snapshot import NOTES_TABLE, cluster_name, take_snapshot
         from k8sdata.archive.spool import Spool, deliver_snapshot
-        from k8sdata.archive.store import S3Archive
         from k8sdata.config import Settings
+        from k8sdata.sources.archive import S3Archive
         from k8sdata.sources.kube import KubeClient
         from k8sdata.sources.prom import client_from_settings
 

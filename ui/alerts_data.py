@@ -14,24 +14,25 @@ import pandas as pd
 
 from k8sdata import alerts
 from k8sdata.config import Settings
+from k8sdata.sources.alertmanager import AlertmanagerClient, alertmanager_from_settings
 from k8sdata.sources.prom import PromClient
 from ui.cache import cached
 from ui.data import DATA_TTL_SECONDS, prom_client, shared_breaker
 
 
 @cached(shared=True, guard=False, keep_on_refresh=True)
-def _alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
-    client = alerts.alertmanager_from_settings(settings)
+def _alertmanager_client(settings: Settings) -> AlertmanagerClient:
+    client = alertmanager_from_settings(settings)
     client.breaker = shared_breaker("alertmanager", client.url, settings)
     return client
 
 
 
 
-def alertmanager_client(settings: Settings) -> alerts.AlertmanagerClient:
+def alertmanager_client(settings: Settings) -> AlertmanagerClient:
     """Raises NotConfigured (uncached) when ALERTMANAGER_URL is not set."""
     if not settings.alertmanager_url:
-        return alerts.alertmanager_from_settings(settings)  # raises NotConfigured
+        return alertmanager_from_settings(settings)  # raises NotConfigured
     return _alertmanager_client(settings)
 
 
@@ -46,7 +47,7 @@ def _rule_health(url: str, _client: PromClient) -> pd.DataFrame:
 
 
 @cached(ttl=DATA_TTL_SECONDS)
-def _alertmanager_alerts(url: str, _client: alerts.AlertmanagerClient) -> pd.DataFrame:
+def _alertmanager_alerts(url: str, _client: AlertmanagerClient) -> pd.DataFrame:
     return alerts.alertmanager_alerts(_client)
 
 

@@ -34,13 +34,13 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from k8sdata import health
 from k8sdata.archive.spool import Spool
-from k8sdata.archive.store import FolderArchive, S3Archive, archive_from_settings
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.overview import OverviewData, collect_overview
 from k8sdata.pods import history, resources
 from k8sdata.pods.frames import PodsFrameBuilder, pods_frame
 from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, conventions_from_settings
+from k8sdata.sources.archive import FolderArchive, S3Archive, archive_from_settings
 from k8sdata.sources.breaker import CircuitBreaker, backoff_for
 from k8sdata.sources.kube import KubeClient, list_contexts
 from k8sdata.sources.prom import PromClient, client_from_settings

@@ -59,16 +59,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from k8sdata.archive.store import (
-    Corrupt,
-    FolderArchive,
-    S3Archive,
-    SnapshotInfo,
-    parse_key,
-    safe_segment,
-    sha256_hex,
-)
+from k8sdata.archive.store import Corrupt, SnapshotInfo, parse_key, safe_segment, sha256_hex
 from k8sdata.errors import Source, SourceError
+from k8sdata.sources.archive import FolderArchive, S3Archive
 
 if TYPE_CHECKING:
     from k8sdata.config import Settings

@@ -16,8 +16,9 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from k8sdata.archive.store import DEFAULT_LIST_LIMIT, archive_from_target, prune_cutoff, retention_days
+from k8sdata.archive.store import DEFAULT_LIST_LIMIT, prune_cutoff, retention_days
 from k8sdata.config import Settings
+from k8sdata.sources.archive import archive_from_target
 
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

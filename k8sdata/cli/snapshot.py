@@ -26,10 +26,11 @@ from typing import Any, TextIO
 
 from k8sdata.archive.snapshot import NOTES_TABLE, cluster_name, take_snapshot
 from k8sdata.archive.spool import DrainResult, Spool, Spooled, deliver_snapshot
-from k8sdata.archive.store import FolderArchive, archive_from_target, prune_cutoff, retention_days
+from k8sdata.archive.store import prune_cutoff, retention_days
 from k8sdata.cli.output import add_context_option, kube_from_args
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
+from k8sdata.sources.archive import FolderArchive, archive_from_target
 from k8sdata.sources.prom import client_from_settings
 
 #: Tables that come from the Kubernetes API alone: when none of them could be taken, the cluster failed.

@@ -36,7 +36,7 @@ from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, Sourc
 from k8sdata.security.clair_auth import PskSigner, unauthorized
 from k8sdata.security.engine import CheckResult, Finding, ScanResult
 from k8sdata.security.scoring import names
-from k8sdata.sources.prom import JsonHttpClient
+from k8sdata.sources.http import JsonHttpClient
 
 if TYPE_CHECKING:
     import requests

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from k8sdata.archive.store import S3Archive, archive_from_settings
 from k8sdata.config import Settings
+from k8sdata.sources.archive import S3Archive, archive_from_settings
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive_trends import events, pods, requests_table, scores
 from tests.plugins.app import (

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from k8sdata.archive.store import FolderArchive
 from k8sdata.security import Finding
 from k8sdata.security.vulns import KBOM_HINT
+from k8sdata.sources.archive import FolderArchive
 from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
 from tests.app.test_alerts_page import texts
 from tests.k8sdata.security.test_vulns_cluster import DEMO_KBOM, remove_demo_kbom

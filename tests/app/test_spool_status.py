@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from k8sdata.archive.spool import Spool
-from k8sdata.archive.store import S3Archive, encode_tables
+from k8sdata.archive.store import encode_tables
+from k8sdata.sources.archive import S3Archive
 from tests.app.test_app import run_app
 from tests.k8sdata.test_archive import events_table, pods_table
 from tests.plugins.app import texts

@@ -316,8 +316,8 @@ class Matrix:
 
 def _write_history(env: dict[str, str]) -> None:
     """Two snapshots in this module's own prefix, so the History page has trends and tables to lose."""
-    from k8sdata.archive.store import archive_from_settings
     from k8sdata.config import Settings
+    from k8sdata.sources.archive import archive_from_settings
     from tests.k8sdata.test_archive_trends import events, pods, requests_table, scores
 
     archive = archive_from_settings(Settings.from_env(env))

@@ -20,9 +20,7 @@ from k8sdata.alerts import (
     ALERTMANAGER_COLUMNS,
     PROMETHEUS_ALERT_COLUMNS,
     RULE_COLUMNS,
-    AlertmanagerClient,
     alertmanager_alerts,
-    alertmanager_from_settings,
     in_namespace,
     labels_text,
     prometheus_alerts,
@@ -30,6 +28,7 @@ from k8sdata.alerts import (
 )
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, NotInstalled, Unreachable
+from k8sdata.sources.alertmanager import AlertmanagerClient, alertmanager_from_settings
 from k8sdata.sources.prom import PromClient
 from sandbox import traffic
 from sandbox.demo_names import CRASHLOOP_POD

@@ -20,19 +20,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from k8sdata.archive.store import (
-    FolderArchive,
-    ParsedKey,
-    S3Archive,
-    archive_from_settings,
-    archive_from_target,
-    manifest_key,
-    parse_key,
-    snapshot_key,
-)
+from k8sdata.archive.store import ParsedKey, manifest_key, parse_key, snapshot_key
 from k8sdata.config import Settings
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError, Timeout, Unreachable
 from k8sdata.export import frame_to_csv, neutralize_formula
+from k8sdata.sources.archive import FolderArchive, S3Archive, archive_from_settings, archive_from_target
 from sandbox.seaweed import SeaweedS3
 from tests.plugins.s3 import isolate_aws
 

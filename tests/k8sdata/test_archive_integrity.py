@@ -19,18 +19,11 @@ import pandas as pd
 import pytest
 
 import k8sdata
-from k8sdata.archive.store import (
-    MANIFEST_FORMAT,
-    Corrupt,
-    FolderArchive,
-    KeyExists,
-    S3Archive,
-    SnapshotInfo,
-    archive_from_settings,
-)
+from k8sdata.archive.store import MANIFEST_FORMAT, Corrupt, KeyExists, SnapshotInfo
 from k8sdata.cli import main as cli_main
 from k8sdata.config import Settings
 from k8sdata.export import frame_to_csv
+from k8sdata.sources.archive import FolderArchive, S3Archive, archive_from_settings
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import AT, aws_env, events_table, pods_table, s3_settings
 

@@ -17,16 +17,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from k8sdata.archive.store import (
-    FolderArchive,
-    S3Archive,
-    SnapshotInfo,
-    parse_key,
-    prune_cutoff,
-    retention_days,
-)
+from k8sdata.archive.store import SnapshotInfo, parse_key, prune_cutoff, retention_days
 from k8sdata.cli import main as cli_main
 from k8sdata.export import frame_to_csv
+from k8sdata.sources.archive import FolderArchive, S3Archive
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import aws_env, events_table, pods_table
 from tests.k8sdata.test_archive_integrity import cli_env, s3_archive

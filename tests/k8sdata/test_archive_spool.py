@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from k8sdata.archive.spool import Spool, SpoolBroken, Spooled, deliver_snapshot
-from k8sdata.archive.store import S3Archive, encode_tables
+from k8sdata.archive.store import encode_tables
 from k8sdata.cli import main as cli_main
 from k8sdata.config import Settings
 from k8sdata.errors import Unreachable
+from k8sdata.sources.archive import S3Archive
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import events_table, pods_table
 from tests.plugins.s3 import isolate_aws

@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from k8sdata.archive.store import FolderArchive, S3Archive, archive_from_settings
 from k8sdata.archive.trends import (
     SECONDS_PER_DAY,
     TRENDS,
@@ -29,6 +28,7 @@ from k8sdata.archive.trends import (
     snapshots_in_window,
 )
 from k8sdata.config import Settings
+from k8sdata.sources.archive import FolderArchive, S3Archive, archive_from_settings
 from sandbox.seaweed import SeaweedS3
 from tests.k8sdata.test_archive import aws_env, s3_settings
 

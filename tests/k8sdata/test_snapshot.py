@@ -32,10 +32,10 @@ from k8sdata.archive.snapshot import (
     take_snapshot,
 )
 from k8sdata.archive.spool import Spool
-from k8sdata.archive.store import FolderArchive, S3Archive, archive_from_target
 from k8sdata.cli import main as cli_main
 from k8sdata.config import Settings
 from k8sdata.security.engine import EXEMPT_ANNOTATION, EXEMPT_REASON_ANNOTATION
+from k8sdata.sources.archive import FolderArchive, S3Archive, archive_from_target
 from k8sdata.sources.kube import KubeClient
 from k8sdata.sources.prom import PromClient
 from sandbox import demo_names
