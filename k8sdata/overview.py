@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -31,6 +31,7 @@ from k8sdata.pods.owners import lookup_from_pods
 from k8sdata.requests.conventions import BUILTIN_CONVENTIONS, Convention, detect_conventions
 from k8sdata.requests.queries import RESTARTS_1H
 from k8sdata.requests.red import one_convention_per_workload, red_summary, workload_rates
+from k8sdata.sources.protocols import PodEventSource, PromSource
 
 T = TypeVar("T")
 
@@ -40,21 +41,6 @@ CHART_POINTS = 120
 MAX_WARNING_EVENTS = 50
 #: Errors after which the same source is not asked again during this page view.
 _SOURCE_DOWN = (Unreachable, Timeout, NotConfigured)
-
-
-class KubeSource(Protocol):
-    """What the Overview needs from Kubernetes (k8sdata.sources.kube.KubeClient, or a caching wrapper)."""
-
-    def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
-    def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
-
-
-class PromSource(Protocol):
-    """What the Overview needs from Prometheus (k8sdata.sources.prom.PromClient, or a caching wrapper)."""
-
-    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
-    def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame: ...
-    def alerts(self) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)
@@ -187,7 +173,7 @@ def _name_alert_apps(alerts: pd.DataFrame, pods: pd.DataFrame) -> pd.DataFrame:
     return alerts.assign(app=named)
 
 
-def _warning_events(kube: KubeSource, namespace: str | None, now: datetime) -> pd.DataFrame:
+def _warning_events(kube: PodEventSource, namespace: str | None, now: datetime) -> pd.DataFrame:
     events = frames.events_frame(kube.list_events(namespace), now=now)
     if events.empty:
         return events
@@ -196,7 +182,7 @@ def _warning_events(kube: KubeSource, namespace: str | None, now: datetime) -> p
 
 
 def collect_overview(
-    kube: KubeSource | SourceError | None,
+    kube: PodEventSource | SourceError | None,
     prom: PromSource | SourceError | None,
     namespace: str | None,
     window: str = "5m",

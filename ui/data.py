@@ -420,7 +420,7 @@ def clear_data_caches() -> None:
 
 
 class CachedKube:
-    """A KubeClient seen through the data cache (satisfies k8sdata.overview.KubeSource)."""
+    """A KubeClient seen through the data cache (satisfies k8sdata.sources.protocols.PodEventSource)."""
 
     def __init__(self, client: KubeClient, key: str) -> None:
         self.client, self.key = client, key
@@ -449,7 +449,7 @@ class CachedKube:
 
 
 class CachedProm:
-    """A PromClient seen through the data cache (satisfies k8sdata.overview.PromSource).
+    """A PromClient seen through the data cache (satisfies k8sdata.sources.protocols.PromSource).
 
     Instant queries "at now" are evaluated at the start of the current TTL bucket, so every viewer in
     the same 15 s shares one answer instead of each asking at their own millisecond.

@@ -43,7 +43,10 @@ from k8sdata.security.report import security_report
 from k8sdata.security.scoring import score
 from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS
 from k8sdata.security.vulns import TRIVY_LIST_REQUESTS
+from k8sdata.sources.kube import KubeClient
 from k8sdata.sources.kubeconfig import kubeconfig_paths, load_kubeconfig
+from k8sdata.sources.prom import PromClient
+from k8sdata.sources.protocols import ResourceSource
 
 #: The tables a complete snapshot holds, in the order they are written.
 TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", "security_findings",
@@ -68,7 +71,7 @@ class _ListOnce:
     """The KubeClient calls a snapshot makes, each list sent at most once and shared (the pods list feeds
     four consumers), and no request at all once the server is known to be down."""
 
-    def __init__(self, kube: Any) -> None:
+    def __init__(self, kube: ResourceSource) -> None:
         self._kube = kube
         self._lists: dict[tuple[str, str, str | None, str | None], list[dict[str, Any]] | SourceError] = {}
         self.down: SourceError | None = None
@@ -134,20 +137,21 @@ def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[d
     return report.merged
 
 
-def _requests(prom: Any, settings: Settings, at: dt.datetime, pods: pd.DataFrame | None) -> pd.DataFrame:
+def _requests(prom: PromClient, settings: Settings, at: dt.datetime, pods: pd.DataFrame | None
+              ) -> pd.DataFrame:
     """Per workload; pods nothing else names are named from the snapshot's own pods table."""
     conventions = detect_conventions(prom, conventions_from_settings(settings), at=at)
     owners = lookup_from_pods(pods) if pods is not None else None
     return red_summary(prom, conventions, level="workload", at=at, owners=owners)
 
 
-def _alerts(prom: Any) -> pd.DataFrame:
+def _alerts(prom: PromClient) -> pd.DataFrame:
     """Pending and firing alerts, their labels as one text column (a CSV cell cannot hold a mapping)."""
     return prometheus_alerts(prom).drop(columns=["labels"], errors="ignore")
 
 
-def take_snapshot(kube: Any, prom: Any | None, settings: Settings, *, at: dt.datetime | None = None,
-                  progress: Progress | None = None) -> dict[str, pd.DataFrame]:
+def take_snapshot(kube: KubeClient, prom: PromClient | None, settings: Settings, *,
+                  at: dt.datetime | None = None, progress: Progress | None = None) -> dict[str, pd.DataFrame]:
     """The snapshot's tables (TABLES, plus NOTES_TABLE when something was left out).
 
     `kube`: a k8sdata.sources.kube.KubeClient; `prom`: a k8sdata.sources.prom.PromClient, or None

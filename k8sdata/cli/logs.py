@@ -31,6 +31,7 @@ from k8sdata.logs.containers import (
     log_targets,
     read_logs,
 )
+from k8sdata.sources.protocols import ResourceSource
 
 _DURATION = re.compile(r"(\d+)(h|m|s)")
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -79,7 +80,7 @@ def _report(batch: LogBatch, err: TextIO) -> bool:
     return bool(batch.errors)
 
 
-def _targets(client: Any, namespace: str, pod: str, container: str | None) -> list[LogTarget]:
+def _targets(client: ResourceSource, namespace: str, pod: str, container: str | None) -> list[LogTarget]:
     if container:
         return [LogTarget(namespace, pod, container)]
     try:

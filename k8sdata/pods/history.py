@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 import pandas as pd
 
@@ -23,6 +23,7 @@ from k8sdata.requests.queries import (
     POD_NETWORK,
     seconds_duration,
 )
+from k8sdata.sources.protocols import RangeSource
 
 #: The rate window is at least this long, so that a scrape interval of up to 60 s still gives two samples.
 MIN_RATE_WINDOW_SECONDS = 120.0
@@ -36,11 +37,6 @@ MEMORY_AMOUNT_COLUMNS = ["container", "bytes"]
 
 Panel: TypeAlias = pd.DataFrame | SourceError
 
-
-class RangeSource(Protocol):
-    """What pod_history needs from Prometheus: k8sdata.sources.prom.PromClient, or a caching wrapper."""
-
-    def range(self, query: str, start: datetime, end: datetime, step: float) -> pd.DataFrame: ...
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
@@ -42,6 +42,7 @@ from k8sdata.requests.queries import (
     duration_seconds,
     seconds_duration,
 )
+from k8sdata.sources.protocols import InstantSource
 
 #: KRR's simple strategy: the peak working set plus this share.
 MEMORY_BUFFER = 0.15
@@ -79,11 +80,6 @@ FORECAST_COLUMNS = [
 ]
 RESTART_COLUMNS = ["namespace", "pod", "restarts", "restarts_per_hour"]
 
-
-class InstantSource(Protocol):
-    """What these functions need from Prometheus: k8sdata.sources.prom.PromClient, or a caching wrapper."""
-
-    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
 
 
 # -- workloads --------------------------------------------------------------------------------------

@@ -24,25 +24,20 @@ import contextlib
 import math
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_UP, Decimal, localcontext
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from k8sdata.errors import NotConfigured, NotInstalled, SourceError, inner_detail
 from k8sdata.gcpause import gc_paused
 from k8sdata.requests.queries import CONTAINER_CPU, CONTAINER_MEMORY
+from k8sdata.sources.protocols import InstantSource
 
 if TYPE_CHECKING:
     from k8sdata.sources.kube import KubeClient
 
-
-class InstantSource(Protocol):
-    """What usage needs from Prometheus: PromClient, or ui.data's cached wrapper (CachedProm)."""
-
-    def instant(self, query: str, at: datetime | None = None) -> pd.DataFrame: ...
 
 
 CONTAINER_RESOURCE_COLUMNS = [

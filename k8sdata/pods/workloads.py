@@ -30,7 +30,6 @@ from k8sdata.pods.frames import node_roles, node_status, parse_time, since, utc_
 from k8sdata.pods.resources import (
     SOURCE_METRICS_API,
     SOURCE_PROMETHEUS,
-    InstantSource,
     UsageUnavailable,
     cpu_cores,
     is_terminated,
@@ -40,6 +39,7 @@ from k8sdata.pods.resources import (
     pod_effective,
     usage_from_prometheus,
 )
+from k8sdata.sources.protocols import InstantSource
 
 if TYPE_CHECKING:
     from k8sdata.sources.kube import KubeClient
