@@ -61,7 +61,7 @@ test: $(VENV)/.dev $(NODE_APP)/node_modules/.installed $(OIDC_APP)/node_modules/
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -m "not faults"
+	$(PY) -m pytest -m "not faults" --durations=30
 
 # The fault matrix (tests/faults, marker `faults`): every page, through the whole frame, with 403, 429, 500
 # and a hang on each Kubernetes API path it reads, and with the API, Prometheus, Alertmanager and S3 down;
