@@ -7,6 +7,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from .errors import ApiError, bad_request, status_details
+from .routing import Route
+from .selectors import SelectorError, label_predicate
+from .store import Entry
+from .transport import Exchange
+
 UsageProvider = Callable[[dict[str, Any], str, float], Any]  # -> object with cpu_cores, memory_bytes
 
 #: What the kubelet, the runtime and the OS use on every node, beyond its pods.
@@ -104,3 +110,43 @@ def node_metrics(
         "window": WINDOW,
         "usage": {"cpu": cpu_quantity(cores), "memory": memory_quantity(memory)},
     }
+
+
+def serve_metrics(exchange: Exchange, route: Route, query: dict[str, str]) -> None:
+    """metrics.k8s.io's pods and nodes: a list (labelSelector only, as metrics-server), or one by name."""
+    api = exchange.api
+    now = datetime.now(UTC)
+    rtype = route.rtype
+    try:
+        labels = label_predicate(query.get("labelSelector"))
+    except SelectorError as error:
+        raise bad_request(str(error)) from None
+
+    def wanted(entry: Entry) -> bool:
+        return (not route.name or entry.name == route.name) and (labels is None or labels(entry.labels))
+
+    if rtype.plural == "pods":
+        pods = [entry for entry in api.store.entries(("", "pods"), route.namespace or None) if wanted(entry)]
+        items = [m for m in (pod_metrics(e.decode(), api.usage_provider, now) for e in pods) if m]
+    else:
+        all_pods = api.store.objects(("", "pods"))
+        nodes = [entry for entry in api.store.entries(("", "nodes")) if wanted(entry)]
+        items = [node_metrics(node.decode(), all_pods, api.usage_provider, now) for node in nodes]
+    if route.name:
+        if not items:
+            raise ApiError(
+                404,
+                "NotFound",
+                f'{rtype.singular or rtype.kind.lower()}.{rtype.group} "{route.name}" not found',
+                status_details(route.name, rtype.group, rtype.plural),
+            )
+        exchange.send_json(items[0])
+        return
+    exchange.send_json(
+        {
+            "kind": f"{rtype.kind}List",
+            "apiVersion": rtype.group_version,
+            "metadata": {"resourceVersion": ""},
+            "items": items,
+        }
+    )

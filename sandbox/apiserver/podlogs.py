@@ -1,26 +1,23 @@
-"""pods/log: choosing the container, the kubelet's errors, and the log options (tail, since, timestamps,
-limitBytes). Lines come from a provider callable, by default the demo's sandbox.demo_logs."""
+"""pods/log: choosing the container, the kubelet's errors, the log options (tail, since, timestamps,
+limitBytes), and the answer: the whole log, or with follow a chunked stream of new lines. Lines come
+from a provider callable, by default the demo's sandbox.demo_logs."""
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .errors import bad_request, not_found
+from .routing import Route, is_true
 from .tables import parse_time
+from .transport import Exchange
 
 LogLine = tuple[datetime, str]
 LogProvider = Callable[[dict[str, Any], str, bool, datetime], list[LogLine] | None]
-
-
-#: What Go's strconv.ParseBool accepts as true (the Python client sends "True").
-TRUE_VALUES = frozenset({"1", "t", "T", "true", "TRUE", "True"})
-
-
-def is_true(value: str | None) -> bool:
-    return value in TRUE_VALUES
 
 
 class LogRequestError(ValueError):
@@ -197,3 +194,69 @@ class LogOptions:
         else:
             text = "".join(f"{line}\n" for _, line in lines)
         return text.encode()
+
+
+def serve_pod_log(exchange: Exchange, route: Route, query: dict[str, str]) -> None:
+    api = exchange.api
+    pod = api.store.get(route.rtype.key, route.namespace, route.name)
+    if pod is None:
+        raise not_found(route.rtype, route.name)
+    now = datetime.now(UTC)
+    previous = is_true(query.get("previous"))
+    follow = is_true(query.get("follow"))
+    try:
+        container = choose_container(pod, query.get("container"))
+        options = LogOptions.from_query(query, now)
+        if not check_log_available(pod, container, previous):
+            exchange.send_bytes(204, b"", "text/plain")
+            return
+        lines = api.log_provider(pod, container, previous, now)
+        if lines is None:
+            if previous:
+                raise LogRequestError(
+                    f'previous terminated container "{container}" in pod "{route.name}" not found'
+                )
+            lines = []
+    except LogRequestError as error:
+        raise bad_request(str(error)) from None
+    budget = options.limit_bytes
+    body = options.render(options.select(lines))
+    if budget is not None:
+        body = body[:budget]
+    if not follow or previous:
+        exchange.send_bytes(200, body, "text/plain")
+        return
+    exchange.start_chunked("text/plain")
+    exchange.chunk(body, flush=True)
+    _follow(exchange, pod, container, options, len(body), lines[-1][0] if lines else None)
+    exchange.end_chunked()
+
+
+def _follow(
+    exchange: Exchange,
+    pod: dict[str, Any],
+    container: str,
+    options: LogOptions,
+    sent: int,
+    last_seen: datetime | None,
+) -> None:
+    """Send lines newer than `last_seen` as they appear, until the client leaves, limitBytes is spent,
+    the follow limit passes or the server stops."""
+    api = exchange.api
+    budget = options.limit_bytes
+    deadline = time.monotonic() + api.max_follow_seconds
+    while not api.stopping.wait(api.follow_poll_interval):
+        if time.monotonic() >= deadline or exchange.client_gone():
+            break
+        if budget is not None and sent >= budget:
+            break
+        fresh = api.log_provider(pod, container, False, datetime.now(UTC)) or []
+        new_lines = [line for line in fresh if last_seen is None or line[0] > last_seen]
+        if not new_lines:
+            continue
+        last_seen = new_lines[-1][0]
+        data = options.render(new_lines)
+        if budget is not None:
+            data = data[: budget - sent]
+        exchange.chunk(data, flush=True)
+        sent += len(data)

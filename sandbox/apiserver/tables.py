@@ -13,14 +13,18 @@ something while the two are written independently from the upstream source.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import gc
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import msgspec
 import orjson
 
+from .errors import bad_request
 from .resources import ResourceType
+from .store import Entry
 
 Column = dict[str, Any]
 Printer = Callable[[dict[str, Any], datetime], list[Any]]
@@ -703,3 +707,45 @@ def table_parts(
                 ]
         rows.append(row)
     return columns, rows
+
+
+def wants_table(accept: str) -> bool:
+    """kubectl asks for a Table first in its Accept header and falls back to plain JSON after it."""
+    first = accept.split(",")[0]
+    return "as=Table" in first and "g=meta.k8s.io" in first
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (process-wide) while building many short-lived objects."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def table_body(
+    rtype: ResourceType,
+    entries: list[Entry],
+    include: str,
+    metadata: dict[str, Any],
+    with_columns: bool = True,
+) -> bytes:
+    """The serialized Table of stored entries; `include` is the request's includeObject."""
+    if include not in ("None", "Metadata", "Object"):
+        raise bad_request(
+            f'includeObject: Unsupported value: "{include}": supported values: "Metadata", '
+            f'"None", "Object"'
+        )
+    with gc_paused():  # decoding 500 pods makes many small objects: no collections meanwhile
+        sources = [(*table_source(rtype, entry.raw), entry) for entry in entries]
+        triples = [(obj, orjson.Fragment(entry.raw), row_metadata) for obj, row_metadata, entry in sources]
+    columns, rows = table_parts(rtype, triples, include)
+    table: dict[str, Any] = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata}
+    if with_columns:
+        table["columnDefinitions"] = columns
+    table["rows"] = rows
+    return orjson.dumps(table)
