@@ -13,14 +13,14 @@ something while the two are written independently from the upstream source.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 import msgspec
 import orjson
+
+from k8sdata.gcpause import gc_paused
 
 from .errors import bad_request
 from .resources import ResourceType
@@ -714,17 +714,6 @@ def wants_table(accept: str) -> bool:
     first = accept.split(",")[0]
     return "as=Table" in first and "g=meta.k8s.io" in first
 
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (process-wide) while building many short-lived objects."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def table_body(
