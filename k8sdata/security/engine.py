@@ -4,9 +4,16 @@ One engine serves the live cluster (`python -m k8sdata scan --cluster`, the Secu
 (`scan PATH`, stdin, CI). It is pure: it takes parsed objects and returns records; reading files or the
 API happens in the callers. See docs/security.md for the check format and how to add a check.
 
-A check's rule is either a JSON Schema the target must satisfy (`rule: {schema: ...}`) or the name of a
-predicate in k8sdata.security.predicates for logic that needs code (`rule: {predicate: name}`), such as
-pod-level vs container-level precedence or a look at other objects (PodDisruptionBudgets).
+Every check KAMS makes is one file in checks/, and its rule is one of:
+- `{schema: ...}`: a JSON Schema the target must satisfy;
+- `{predicate: name}`: a function in k8sdata.security.predicates, for logic that needs code, such as
+  pod-level vs container-level precedence or a look at other objects (PodDisruptionBudgets);
+- `{audit: name}`: an audit over other inputs than workloads (RBAC, network, versions, vulnerabilities,
+  see k8sdata.security.catalogue). The audit only says what it evaluated and what failed
+  (`Evaluation`); `audit_result` turns that into Findings with the check's text, as `scan_objects` does.
+
+Default severities are policy, kept apart from the checks in severities.yaml (users override them with
+KAMS_SECURITY_SEVERITY, k8sdata.security.policy).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from k8sdata.security.predicates import PREDICATES, ScanContext, Subject, Violat
 from k8sdata.security.sources import documents_with_lines
 
 CHECKS_DIR = Path(__file__).resolve().parent / "checks"
+SEVERITIES_FILE = Path(__file__).resolve().parent / "severities.yaml"
 
 #: Severities from least to most serious; "ignore" (only as an override) switches a check off.
 SEVERITIES = ("info", "warning", "danger")
@@ -31,6 +39,9 @@ IGNORE = "ignore"
 #: The container lists of a pod spec, in the order findings are reported.
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 TARGETS = ("container", "pod", "workload")
+RULE_KINDS = ("schema", "predicate", "audit")
+#: The key in severities.yaml of a check's severity when the audit names no case.
+DEFAULT_CASE = "default"
 PSS_LEVELS = ("baseline", "restricted")
 
 #: Annotations that exempt an object from checks: "ID[,ID...]" and a free-text reason.
@@ -67,12 +78,17 @@ class Check:
     id: str
     title: str
     category: str
-    severity: str  # default severity; Settings.security_severity may override it
-    target: str  # container | pod | workload
-    rule: Mapping[str, Any]  # {"schema": {...}} or {"predicate": "name"}
+    severity: str  # default severity (severities.yaml); Settings.security_severity may override it
+    target: str  # container | pod | workload; "" for an audit (it decides what it evaluates)
+    rule: Mapping[str, Any]  # {"schema": {...}}, {"predicate": "name"} or {"audit": "name"}
     message: str  # may use {container} and {detail}
     remediation: str
+    docs: str  # where the check is explained, relative to the repository
     references: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""  # what the check means, for the docs' tables (the title when empty)
+    #: Named cases an audit may report with their own default severity (severities.yaml); an override
+    #: of the check's severity replaces them too.
+    case_severities: Mapping[str, str] = field(default_factory=dict)
     containers: tuple[str, ...] = CONTAINER_LISTS  # container target: which lists
     kinds: tuple[str, ...] = WORKLOAD_KINDS  # only objects of these kinds
     long_running_only: bool = False  # skip Jobs, CronJobs and pods that run to completion
@@ -95,6 +111,15 @@ class Check:
     def needs(self) -> tuple[str, ...]:
         """The kinds besides the workloads this check reads (a failed list of one leaves it incomplete)."""
         return PREDICATE_NEEDS.get(str(self.rule.get("predicate")), ())
+
+    @property
+    def audit(self) -> str | None:
+        """The name of the audit that evaluates this check, None for a workload check."""
+        name = self.rule.get("audit")
+        return str(name) if name else None
+
+    def severity_of(self, case: str | None) -> str:
+        return self.case_severities.get(case, self.severity) if case else self.severity
 
     @property
     def pss_control(self) -> str | None:
@@ -155,29 +180,46 @@ class ScanResult:
 
 # ------------------------------------------------------------------------------------------ loading
 
-def _check_from_document(document: Mapping[str, Any], source: str) -> Check:
-    missing = [key for key in ("id", "title", "category", "severity", "target", "rule", "message",
-                               "remediation") if not document.get(key)]
-    if missing:
-        raise CheckError(f"{source}: missing {', '.join(missing)}")
-    if document["severity"] not in SEVERITIES:
-        raise CheckError(f"{source}: severity must be one of {', '.join(SEVERITIES)}")
-    if document["target"] not in TARGETS:
-        raise CheckError(f"{source}: target must be one of {', '.join(TARGETS)}")
+_REQUIRED = ("id", "title", "category", "rule", "message", "remediation", "docs")
+
+
+def _rule_of(document: Mapping[str, Any], source: str) -> Mapping[str, Any]:
     rule = document["rule"]
-    if not isinstance(rule, Mapping) or len(rule) != 1 or not ({"schema", "predicate"} & set(rule)):
-        raise CheckError(f"{source}: rule must be {{schema: ...}} or {{predicate: NAME}}")
+    if not isinstance(rule, Mapping) or len(rule) != 1 or not (set(RULE_KINDS) & set(rule)):
+        raise CheckError(f"{source}: rule must be {{schema: ...}}, {{predicate: NAME}} or {{audit: NAME}}")
     if "predicate" in rule and rule["predicate"] not in PREDICATES:
         raise CheckError(f"{source}: unknown predicate {rule['predicate']!r}")
+    if "audit" in rule and not isinstance(rule["audit"], str):
+        raise CheckError(f"{source}: rule.audit must name an audit")
+    return rule
+
+
+def _check_from_document(document: Mapping[str, Any], source: str,
+                         severities: Mapping[str, Any]) -> Check:
+    if not isinstance(document, Mapping):
+        raise CheckError(f"{source}: a check is a mapping")
+    missing = [key for key in _REQUIRED if not document.get(key)]
+    rule = _rule_of(document, source) if "rule" not in missing else {}
+    if "audit" not in rule and not document.get("target"):
+        missing.append("target")
+    if missing:
+        raise CheckError(f"{source}: missing {', '.join(missing)}")
+    if "severity" in document:
+        raise CheckError(f"{source}: severity is policy: set it in {SEVERITIES_FILE.name}, not in the check")
+    if "audit" not in rule and document["target"] not in TARGETS:
+        raise CheckError(f"{source}: target must be one of {', '.join(TARGETS)}")
+    check_id = str(document["id"])
+    severity, cases = _severity_of(check_id, severities, source)
     validator = None
     if "schema" in rule:
         jsonschema.Draft202012Validator.check_schema(rule["schema"])
         validator = jsonschema.Draft202012Validator(rule["schema"])
     check = Check(
-        id=str(document["id"]), title=str(document["title"]), category=str(document["category"]),
-        severity=str(document["severity"]), target=str(document["target"]), rule=rule,
+        id=check_id, title=str(document["title"]), category=str(document["category"]),
+        severity=severity, target=str(document.get("target") or ""), rule=rule,
         message=str(document["message"]).strip(), remediation=str(document["remediation"]).strip(),
-        references=document.get("references") or {},
+        docs=str(document["docs"]), references=document.get("references") or {},
+        description=" ".join(str(document.get("description") or "").split()), case_severities=cases,
         containers=tuple(document.get("containers") or CONTAINER_LISTS),
         kinds=tuple(document.get("kinds") or WORKLOAD_KINDS),
         long_running_only=bool(document.get("long_running_only", False)),
@@ -190,21 +232,72 @@ def _check_from_document(document: Mapping[str, Any], source: str) -> Check:
     return check
 
 
-def load_checks(directory: Path = CHECKS_DIR) -> list[Check]:
-    """Every check file (<ID>.yaml, the file named by its id), sorted by id."""
+def _severity_of(check_id: str, severities: Mapping[str, Any], source: str) -> tuple[str, dict[str, str]]:
+    """The check's default severity and its named cases: `ID: severity`, or `ID: {default: severity,
+    CASE: severity, ...}` for an audit that grades some failures differently."""
+    if check_id not in severities:
+        raise CheckError(f"{source}: {SEVERITIES_FILE.name} gives no severity for {check_id}")
+    entry = severities[check_id]
+    cases = {str(case): str(value) for case, value in entry.items()} if isinstance(entry, Mapping) else {
+        DEFAULT_CASE: str(entry)}
+    if DEFAULT_CASE not in cases or set(cases.values()) - set(SEVERITIES):
+        raise CheckError(f"{SEVERITIES_FILE.name}: {check_id}: severity must be one of "
+                         f"{', '.join(SEVERITIES)} (a mapping needs {DEFAULT_CASE!r})")
+    default = cases.pop(DEFAULT_CASE)
+    return default, cases
+
+
+def load_severities(path: Path = SEVERITIES_FILE) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    if not isinstance(document, Mapping):
+        raise CheckError(f"{path.name}: expected a mapping of check id -> severity")
+    return dict(document)
+
+
+def load_checks(directory: Path = CHECKS_DIR, severities: Path | None = None) -> list[Check]:
+    """Every check file (<ID>.yaml, the file named by its id), sorted by id, each with its default
+    severity from `severities` (default: severities.yaml beside the checks' folder)."""
+    defaults = load_severities(severities or directory.parent / SEVERITIES_FILE.name)
     checks = []
     for path in sorted(directory.glob("*.yaml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        check = _check_from_document(document, path.name)
+        check = _check_from_document(document, path.name, defaults)
         if path.stem != check.id:
             raise CheckError(f"{path.name}: the file must be named after its id ({check.id}.yaml)")
         checks.append(check)
+    unknown = set(defaults) - {check.id for check in checks}
+    if unknown:
+        raise CheckError(f"{SEVERITIES_FILE.name} names checks that do not exist: "
+                         f"{', '.join(sorted(unknown))}")
     return checks
 
 
 @functools.cache
+def catalogue() -> tuple[Check, ...]:
+    """Every check KAMS makes, workload checks and audits alike, sorted by id."""
+    return tuple(load_checks(CHECKS_DIR, SEVERITIES_FILE))
+
+
+@functools.cache
+def catalogue_by_id() -> dict[str, Check]:
+    return {check.id: check for check in catalogue()}
+
+
+@functools.cache
 def builtin_checks() -> tuple[Check, ...]:
-    return tuple(load_checks())
+    """The checks `scan_objects` runs on workloads (schema and predicate rules)."""
+    return tuple(check for check in catalogue() if check.audit is None)
+
+
+@functools.cache
+def audit_checks(audit: str) -> tuple[Check, ...]:
+    """The checks the audit `audit` evaluates, sorted by id."""
+    return tuple(check for check in catalogue() if check.audit == audit)
+
+
+def audit_ids() -> frozenset[str]:
+    """The ids of every check an audit in code evaluates."""
+    return frozenset(check.id for check in catalogue() if check.audit is not None)
 
 
 def apply_severity_overrides(checks: Iterable[Check], overrides: Iterable[tuple[str, str]], *,
@@ -220,8 +313,8 @@ def apply_severity_overrides(checks: Iterable[Check], overrides: Iterable[tuple[
     bad = {severity for severity in wanted.values() if severity not in (*SEVERITIES, IGNORE)}
     if bad:
         raise ValueError(f"KAMS_SECURITY_SEVERITY: severities must be {', '.join((*SEVERITIES, IGNORE))}")
-    return [replace(check, severity=wanted.get(check.id, check.severity)) for check in checks
-            if wanted.get(check.id) != IGNORE]
+    return [replace(check, severity=wanted[check.id], case_severities={}) if check.id in wanted else check
+            for check in checks if wanted.get(check.id) != IGNORE]
 
 
 # ------------------------------------------------------------------------------------------ objects
@@ -382,6 +475,48 @@ def scan_objects(objects: Iterable[Mapping[str, Any]], checks: Sequence[Check] |
     skipped = [] if pdbs_known else ["PodDisruptionBudgets could not be read, so the missing-PDB check "
                                      "was not run."]
     return ScanResult(findings, results, skipped)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One check an audit evaluated on one object. `failure` is the detail of what failed (the check's
+    message fills its {detail} with it); None when the object passed."""
+
+    check_id: str
+    kind: str
+    namespace: str
+    name: str
+    failure: str | None = None
+    case: str | None = None  # a named case with its own default severity (severities.yaml)
+
+
+def audit_result(audit: str, evaluations: Iterable[Evaluation], skipped: Iterable[str] = (),
+                 unscored: Mapping[str, str] | None = None) -> ScanResult:
+    """The Findings and score units of an audit's evaluations, with the text and default severity of
+    each check from the catalogue. An id the catalogue does not give to `audit` raises: an audit cannot
+    report a check that is not written down."""
+    checks = {check.id: check for check in audit_checks(audit)}
+    findings: list[Finding] = []
+    results: list[CheckResult] = []
+    for evaluation in evaluations:
+        check = checks.get(evaluation.check_id)
+        if check is None:
+            raise CheckError(f"audit {audit} reported {evaluation.check_id}, which is not one of its checks "
+                             f"in {CHECKS_DIR.name}/")
+        if evaluation.case is not None and evaluation.case not in check.case_severities:
+            raise CheckError(f"audit {audit} reported case {evaluation.case!r} of {check.id}, which "
+                             f"{SEVERITIES_FILE.name} does not grade")
+        severity = check.severity_of(evaluation.case)
+        passed = evaluation.failure is None
+        results.append(CheckResult(check.id, check.category, severity, evaluation.kind, evaluation.namespace,
+                                   evaluation.name, passed, False))
+        if evaluation.failure is not None:
+            findings.append(Finding(
+                id=check.id, title=check.title, severity=severity, category=check.category,
+                kind=evaluation.kind, namespace=evaluation.namespace, name=evaluation.name, container=None,
+                message=_format(check.message, Violation(None, evaluation.failure)),
+                remediation=check.remediation, pss=check.pss))
+    return ScanResult(findings, results, list(skipped), dict(unscored or {}))
 
 
 def parse_manifests(text: str) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Network exposure: pods no NetworkPolicy selects, Services reachable from outside, Ingress hosts
 without TLS. Pure functions over API objects (dicts as KubeClient lists them); results are frames for
-the page and the engine's Finding / CheckResult records for the scan and the score.
+the page, and for the scan and the score the evaluations of the network checks (checks/network-*.yaml),
+which the engine turns into Findings.
 
 How NetworkPolicy selection works (kubernetes.io "Network Policies"): a policy applies to the pods of
 its own namespace that its `podSelector` matches; the empty selector `{}` selects every pod there. A pod
@@ -15,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from k8sdata.security.engine import CheckResult, Finding, ScanResult
+from k8sdata.security.engine import Evaluation, ScanResult, audit_result
 from k8sdata.security.predicates import selector_matches
 
 CATEGORY = "Network"
@@ -23,28 +24,14 @@ CATEGORY = "Network"
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 EXPOSED_TYPES = ("LoadBalancer", "NodePort")
 
+#: The ids of the checks this audit evaluates (each written in checks/<ID>.yaml).
 NAMESPACE_UNPROTECTED = "network-policy-missing"
 POD_UNPROTECTED = "network-pod-not-selected"
 SERVICE_EXPOSED = "network-service-exposed"
 INGRESS_NO_TLS = "network-ingress-no-tls"
 
-_CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediation)
-    NAMESPACE_UNPROTECTED: (
-        "Namespace without NetworkPolicy", "warning",
-        "Add a default-deny NetworkPolicy (podSelector: {}) to the namespace, then allow the traffic "
-        "its applications need."),
-    POD_UNPROTECTED: (
-        "Pod not selected by any NetworkPolicy", "warning",
-        "Extend a policy's podSelector (with Ingress in its policyTypes) to these pods, or add a "
-        "default-deny policy (podSelector: {})."),
-    SERVICE_EXPOSED: (
-        "Service exposed outside the cluster", "info",
-        "Prefer ClusterIP behind an Ingress with TLS; if it must be external, restrict "
-        "loadBalancerSourceRanges and check that the exposure is intended."),
-    INGRESS_NO_TLS: (
-        "Ingress host without TLS", "warning",
-        "Add a spec.tls entry covering the host (e.g. with cert-manager), so traffic is encrypted."),
-}
+#: The audit's name in the catalogue (`rule: {audit: network_scan}` in checks/network-*.yaml).
+AUDIT = "network_scan"
 
 
 def _meta(obj: Mapping[str, Any], key: str) -> Any:
@@ -58,17 +45,6 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 def _namespace(obj: Mapping[str, Any]) -> str:
     return str(_meta(obj, "namespace") or "")
-
-
-def _finding(check_id: str, kind: str, namespace: str, name: str, message: str) -> Finding:
-    title, severity, remediation = _CHECKS[check_id]
-    return Finding(id=check_id, title=title, severity=severity, category=CATEGORY, kind=kind,
-                   namespace=namespace, name=name, container=None, message=message,
-                   remediation=remediation, pss=None)
-
-
-def _result(check_id: str, kind: str, namespace: str, name: str, passed: bool) -> CheckResult:
-    return CheckResult(check_id, CATEGORY, _CHECKS[check_id][1], kind, namespace, name, passed, False)
 
 
 def _policy_types(policy: Mapping[str, Any]) -> list[str]:
@@ -192,18 +168,17 @@ def network_scan(namespaces: Sequence[Mapping[str, Any]], pods: Sequence[Mapping
     pod); in a namespace that has policies, each running pod none selects is one. hostNetwork pods are
     skipped (policies cannot govern them; the PSS host-namespaces check reports them). The system
     namespaces (kube-system, kube-public, kube-node-lease) are left out unless include_system."""
-    findings: list[Finding] = []
-    results: list[CheckResult] = []
+    evaluations: list[Evaluation] = []
     isolation = pod_isolation(pods, policies)
     # Manifest scans pass workloads' pod templates as pods: the finding names the object a person edits.
     kinds = {(_namespace(pod), _name(pod)): str(pod.get("kind") or "Pod") for pod in pods}
     for row in namespace_isolation(namespaces, pods, policies).itertuples():
         if row.system and not include_system:
             continue
-        ok = row.policies > 0
-        results.append(_result(NAMESPACE_UNPROTECTED, "Namespace", row.namespace, row.namespace, ok))
-        if not ok:
-            findings.append(_finding(
+        if row.policies > 0:
+            evaluations.append(Evaluation(NAMESPACE_UNPROTECTED, "Namespace", row.namespace, row.namespace))
+        else:
+            evaluations.append(Evaluation(
                 NAMESPACE_UNPROTECTED, "Namespace", row.namespace, row.namespace,
                 f"Namespace {row.namespace} has no NetworkPolicy: "
                 + (f"its {row.pods} running pod(s) accept" if row.pods else "any pod started there accepts")
@@ -213,42 +188,36 @@ def network_scan(namespaces: Sequence[Mapping[str, Any]], pods: Sequence[Mapping
                              ].itertuples():
             # Isolated means ingress isolated: a policy whose policyTypes leave Ingress out selects the pod
             # and still lets anything in. Egress isolation is shown on the page, not required.
-            selected = bool(pod.ingress_isolated)
             kind = kinds.get((row.namespace, pod.pod), "Pod")
             who = f"Pod {pod.pod}" if kind == "Pod" else f"The pods of {kind} {pod.pod}"
-            results.append(_result(POD_UNPROTECTED, kind, row.namespace, pod.pod, selected))
-            if not selected and pod.policies:
-                findings.append(_finding(
-                    POD_UNPROTECTED, kind, row.namespace, pod.pod,
-                    f"{who} {'is' if kind == 'Pod' else 'are'} selected only by NetworkPolicies that do "
-                    f"not isolate ingress ({pod.policies}: policyTypes without Ingress), so anything may "
-                    "connect."))
-            elif not selected:
-                findings.append(_finding(
-                    POD_UNPROTECTED, kind, row.namespace, pod.pod,
-                    f"{who} match{'es' if kind == 'Pod' else ''} none of the namespace's {row.policies} "
-                    f"NetworkPolicies, so {'it is' if kind == 'Pod' else 'they are'} not isolated."))
+            failure = None
+            if not pod.ingress_isolated and pod.policies:
+                failure = (f"{who} {'is' if kind == 'Pod' else 'are'} selected only by NetworkPolicies "
+                           f"that do not isolate ingress ({pod.policies}: policyTypes without Ingress), so "
+                           "anything may connect.")
+            elif not pod.ingress_isolated:
+                failure = (f"{who} match{'es' if kind == 'Pod' else ''} none of the namespace's "
+                           f"{row.policies} NetworkPolicies, so {'it is' if kind == 'Pod' else 'they are'} "
+                           "not isolated.")
+            evaluations.append(Evaluation(POD_UNPROTECTED, kind, row.namespace, pod.pod, failure))
     exposed = exposed_services(services)
     for service in services:
         namespace, name = _namespace(service), _name(service)
         if namespace in SYSTEM_NAMESPACES and not include_system:
             continue
         match = exposed[(exposed["namespace"] == namespace) & (exposed["service"] == name)]
-        results.append(_result(SERVICE_EXPOSED, "Service", namespace, name, match.empty))
+        failure = None
         if not match.empty:
-            row = match.iloc[0]
-            findings.append(_finding(
-                SERVICE_EXPOSED, "Service", namespace, name,
-                f"Service {name} is of type {row['type']} (ports {row['ports']})"
-                + (f", reachable at {row['external']}" if row["external"] else "")
-                + ": it is reachable from outside the cluster."))
+            found = match.iloc[0]
+            failure = (f"Service {name} is of type {found['type']} (ports {found['ports']})"
+                       + (f", reachable at {found['external']}" if found["external"] else "")
+                       + ": it is reachable from outside the cluster.")
+        evaluations.append(Evaluation(SERVICE_EXPOSED, "Service", namespace, name, failure))
     tls = ingress_tls(ingresses)
     for (namespace, name), hosts in tls.groupby(["namespace", "ingress"], sort=True):
         plain = sorted(hosts.loc[~hosts["tls"], "host"])
-        results.append(_result(INGRESS_NO_TLS, "Ingress", namespace, name, not plain))
-        if plain:
-            findings.append(_finding(
-                INGRESS_NO_TLS, "Ingress", namespace, name,
-                f"Ingress {name} serves {', '.join(plain)} over plain HTTP (no spec.tls entry covers "
-                f"{'it' if len(plain) == 1 else 'them'})."))
-    return ScanResult(findings, results, [])
+        evaluations.append(Evaluation(
+            INGRESS_NO_TLS, "Ingress", namespace, name,
+            f"Ingress {name} serves {', '.join(plain)} over plain HTTP (no spec.tls entry covers "
+            f"{'it' if len(plain) == 1 else 'them'})." if plain else None))
+    return audit_result(AUDIT, evaluations)

@@ -15,25 +15,20 @@ from dataclasses import replace
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.security import network, rbac, versions, vulns
 from k8sdata.security.engine import (
     IGNORE,
     Check,
     ScanResult,
     apply_severity_overrides,
+    audit_ids,
     builtin_checks,
     scan_objects,
 )
 from k8sdata.security.scoring import kinds_list, unread
 from k8sdata.security.sources import Objects
 
-#: Ids of the findings the code audits make (the YAML checks' ids come from their files).
-AUDIT_IDS: frozenset[str] = frozenset({
-    *rbac.RISKS,
-    network.NAMESPACE_UNPROTECTED, network.POD_UNPROTECTED, network.SERVICE_EXPOSED, network.INGRESS_NO_TLS,
-    versions.VERSION_EOL, versions.KUBELET_SKEW,
-    vulns.CRITICAL_CHECK, vulns.HIGH_CHECK, vulns.COMPONENT_CRITICAL_CHECK, vulns.COMPONENT_HIGH_CHECK,
-})
+#: Ids of the checks the audits in code evaluate: the catalogue's checks with `rule: {audit: ...}`.
+AUDIT_IDS: frozenset[str] = audit_ids()
 
 
 def policy_checks(settings: Settings, checks: Iterable[Check] | None = None) -> list[Check]:

@@ -2,8 +2,9 @@
 
 Pure functions over the API objects (Roles, ClusterRoles, RoleBindings, ClusterRoleBindings as
 KubeClient.list_resource returns them; list items carry no `kind`, so each kind comes in its own list).
-The results are the security engine's own records (k8sdata.security.engine.Finding / CheckResult), so
-one scan and one score cover the Pod Security checks and these. See docs/security-rbac.md.
+The risks are checks of the catalogue (checks/rbac-*.yaml); this module says which bindings fail them
+and the engine makes the Findings, so one scan and one score cover the Pod Security checks and these.
+See docs/security-rbac.md.
 
 Built-ins. Every real cluster has dozens of `system:*` ClusterRoles and bindings that the control plane
 needs (the controller manager creates pods, the scheduler binds them, system:masters is cluster-admin).
@@ -22,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from k8sdata.security.engine import CheckResult, Finding, ScanResult
+from k8sdata.security.engine import Check, Evaluation, ScanResult, audit_checks, audit_result, catalogue_by_id
 from k8sdata.security.predicates import selector_matches
 
 CATEGORY = "RBAC"
@@ -42,47 +43,14 @@ WORKLOAD_RESOURCES: dict[str, tuple[str, ...]] = {
 SELF_REVIEWS = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"})
 
 
-@dataclass(frozen=True)
-class Risk:
-    id: str
-    title: str
-    severity: str  # info | warning | danger (the engine's scale)
-    meaning: str  # why it matters, one sentence (docs and the finding's message)
-    remediation: str
+#: The audit's name in the catalogue (`rule: {audit: rbac_scan}` in checks/rbac-*.yaml).
+AUDIT = "rbac_scan"
+CLUSTER_ADMIN = "rbac-cluster-admin"
 
 
-RISKS: dict[str, Risk] = {risk.id: risk for risk in (
-    Risk("rbac-cluster-admin", "Bound to cluster-admin", "danger",
-         "cluster-admin may do anything to every object in its scope (every namespace when bound "
-         "by a ClusterRoleBinding)",
-         "Bind a narrower role; keep cluster-admin for break-glass human accounts."),
-    Risk("rbac-wildcard", "Wildcard verbs or resources", "danger",
-         "a '*' grants every verb or resource, including ones added to the API later",
-         "List the verbs and resources the subject needs instead of '*'."),
-    Risk("rbac-secrets-read", "Can read Secrets", "danger",
-         "get, list or watch on secrets reveals every credential and ServiceAccount token they hold",
-         "Drop secrets from the role, or restrict it with resourceNames to the Secrets needed."),
-    Risk("rbac-pod-exec", "Can exec, attach or port-forward into pods", "danger",
-         "pods/exec, pods/attach and pods/portforward give a shell or a tunnel inside running pods",
-         "Grant these only to people who debug, in their namespaces, ideally time-limited."),
-    Risk("rbac-create-workloads", "Can create pods or workloads", "warning",
-         "whoever can create pods can run any image with any ServiceAccount of the namespace, and "
-         "mount its Secrets",
-         "Leave creation to the deployment pipeline's identity; enforce Pod Security Admission."),
-    Risk("rbac-escalate-bind-impersonate", "Can escalate, bind or impersonate", "danger",
-         "escalate and bind let a subject grant itself permissions it does not have; impersonate "
-         "lets it act as any user, group or ServiceAccount",
-         "Remove escalate, bind and impersonate; grant them only to cluster operators."),
-    Risk("rbac-node-proxy", "Can use nodes/proxy", "danger",
-         "nodes/proxy reaches the kubelet API directly: exec into any pod on the node, unaudited by "
-         "the API server",
-         "Remove nodes/proxy; monitoring needs nodes/metrics, not nodes/proxy."),
-    Risk("rbac-token-create", "Can create ServiceAccount tokens", "danger",
-         "create on serviceaccounts/token mints tokens for any ServiceAccount in scope, so the subject "
-         "can act as them",
-         "Remove serviceaccounts/token create; it is for the kubelet and token controllers."),
-)}
-UNUSED_ROLE = "rbac-unused-role"
+def risk_checks() -> tuple[Check, ...]:
+    """The RBAC risks, one check each in the catalogue (id, title, severity, meaning, remediation)."""
+    return audit_checks(AUDIT)
 
 
 # ------------------------------------------------------------------------------------------ rules
@@ -270,7 +238,7 @@ def grant_risks(grant: Grant) -> dict[str, str]:
     """Risk id -> detail for everything this binding grants (details of several rules joined)."""
     risks: dict[str, list[str]] = {}
     if grant.role_kind == "ClusterRole" and grant.role == "cluster-admin":
-        risks["rbac-cluster-admin"] = ["do anything"]
+        risks[CLUSTER_ADMIN] = ["do anything"]
     for rule in grant.rules:
         for risk, detail in rule_risks(rule).items():
             if detail not in risks.setdefault(risk, []):
@@ -292,7 +260,7 @@ def who_can(objects: RbacObjects) -> pd.DataFrame:
             subject_namespace = (str(subject.get("namespace") or grant.binding_namespace)
                                  if subject.get("kind") == "ServiceAccount" else "")
             for risk_id, detail in risks.items():
-                risk = RISKS[risk_id]
+                risk = catalogue_by_id()[risk_id]
                 rows.append({
                     "subject_kind": str(subject.get("kind") or ""),
                     "subject_name": str(subject.get("name") or ""),
@@ -323,8 +291,7 @@ def rbac_scan(objects: RbacObjects, *, include_builtin: bool = False, manifests:
     `manifests=True`: the objects are a set of manifests, not the whole cluster. A role a binding refers
     to may simply live elsewhere (the built-in edit, admin, view), so it is "not in the input" rather
     than missing, and roles no binding in the input refers to are judged on their own (unbound_role_scan)."""
-    findings: list[Finding] = []
-    results: list[CheckResult] = []
+    evaluations: list[Evaluation] = []
     skipped: list[str] = []
     for grant in grants(objects):
         subjects = [s for s in grant.subjects
@@ -339,26 +306,20 @@ def rbac_scan(objects: RbacObjects, *, include_builtin: bool = False, manifests:
             skipped.append(f"{grant.binding_kind} {grant.binding} refers to {grant.role_kind} {grant.role}, "
                            "which does not exist; it grants nothing until that role is created.")
         risks = grant_risks(grant)
-        if "rbac-cluster-admin" in risks:
-            risks = {"rbac-cluster-admin": risks["rbac-cluster-admin"]}
+        if CLUSTER_ADMIN in risks:
+            risks = {CLUSTER_ADMIN: risks[CLUSTER_ADMIN]}
         who = ", ".join(_describe(s, grant.binding_namespace) for s in subjects) or "no subjects"
-        for risk in RISKS.values():
-            failed = risk.id in risks
-            results.append(CheckResult(risk.id, CATEGORY, risk.severity, grant.binding_kind,
-                                       grant.binding_namespace, grant.binding, not failed, False))
-            if failed:
-                findings.append(Finding(
-                    id=risk.id, title=risk.title, severity=risk.severity, category=CATEGORY,
-                    kind=grant.binding_kind, namespace=grant.binding_namespace, name=grant.binding,
-                    container=None,
-                    message=(f"{who} can {risks[risk.id]} {grant.where} through {grant.role_kind} "
-                             f"{grant.role}: {risk.meaning}."),
-                    remediation=risk.remediation, pss=None))
+        for risk in risk_checks():
+            evaluations.append(Evaluation(
+                risk.id, grant.binding_kind, grant.binding_namespace, grant.binding,
+                f"{who} can {risks[risk.id]} {grant.where} through {grant.role_kind} {grant.role}"
+                if risk.id in risks else None))
+    result = audit_result(AUDIT, evaluations, skipped)
     if manifests:
         unbound = unbound_role_scan(objects, include_builtin=include_builtin)
-        findings += unbound.findings
-        results += unbound.results
-    return ScanResult(findings, results, skipped)
+        result.findings.extend(unbound.findings)
+        result.results.extend(unbound.results)
+    return result
 
 
 def unbound_role_scan(objects: RbacObjects, *, include_builtin: bool = False) -> ScanResult:
@@ -371,8 +332,7 @@ def unbound_role_scan(objects: RbacObjects, *, include_builtin: bool = False) ->
     effective = aggregated_rules(objects.cluster_roles)
     namespaced = {(str(_meta(r, "namespace") or ""), str(_meta(r, "name"))): list(r.get("rules") or [])
                   for r in objects.roles}
-    findings: list[Finding] = []
-    results: list[CheckResult] = []
+    evaluations: list[Evaluation] = []
     for row in frame.itertuples():
         kind, namespace, name = str(row.kind), str(row.namespace or ""), str(row.name)
         rules = effective.get(name, []) if kind == "ClusterRole" else namespaced.get((namespace, name), [])
@@ -382,20 +342,14 @@ def unbound_role_scan(objects: RbacObjects, *, include_builtin: bool = False) ->
                 if detail not in risks.setdefault(risk_id, []):
                     risks[risk_id].append(detail)
         where = f" in namespace {namespace}" if namespace else " wherever it is bound"
-        for risk in RISKS.values():
-            if risk.id == "rbac-cluster-admin":
+        for risk in risk_checks():
+            if risk.id == CLUSTER_ADMIN:
                 continue  # a property of a binding to the role named cluster-admin, not of a role's rules
-            failed = risk.id in risks
-            results.append(CheckResult(risk.id, CATEGORY, risk.severity, kind, namespace, name, not failed,
-                                       False))
-            if failed:
-                findings.append(Finding(
-                    id=risk.id, title=risk.title, severity=risk.severity, category=CATEGORY, kind=kind,
-                    namespace=namespace, name=name, container=None,
-                    message=(f"{kind} {name} lets whoever is bound to it {'; '.join(risks[risk.id])}{where} "
-                             f"(no binding in the input refers to it yet): {risk.meaning}."),
-                    remediation=risk.remediation, pss=None))
-    return ScanResult(findings, results, [])
+            evaluations.append(Evaluation(
+                risk.id, kind, namespace, name,
+                f"{kind} {name} lets whoever is bound to it {'; '.join(risks[risk.id])}{where} (no binding "
+                "in the input refers to it yet)" if risk.id in risks else None))
+    return audit_result(AUDIT, evaluations)
 
 
 UNUSED_COLUMNS = ["kind", "namespace", "name", "rules", "risks", "built_in"]

@@ -22,14 +22,18 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from k8sdata.security.engine import CheckResult, Finding, ScanResult
+from k8sdata.security.engine import Evaluation, ScanResult, audit_result
 
 CATEGORY = "Versions"
 EOL_FILE = Path(__file__).resolve().parent / "kubernetes_eol.yaml"
 WARN_DAYS = 90  # warn when end of life is closer than this
 
+#: The audit's name in the catalogue, and the ids of its checks (each written in checks/<ID>.yaml).
+AUDIT = "versions_scan"
 VERSION_EOL = "k8s-version-eol"
 KUBELET_SKEW = "kubelet-version-skew"
+#: The case of VERSION_EOL graded apart in severities.yaml: end of life is near, not yet past.
+EOL_SOON = "eol-soon"
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -97,10 +101,6 @@ class VersionStatus:
     days_left: int | None  # negative once past
     newest: str  # newest minor in the data
     sentence: str
-
-    @property
-    def severity(self) -> str | None:
-        return {"end-of-life": "danger", "eol-soon": "warning"}.get(self.status)
 
 
 def version_status(version_info: Mapping[str, Any] | str, today: dt.date,
@@ -196,8 +196,7 @@ def versions_scan(version_info: Mapping[str, Any] | str | None, nodes: Sequence[
                   today: dt.date, table: EolTable | None = None) -> ScanResult:
     """Findings and score units: the cluster version (kind Cluster) and each node's kubelet (kind Node).
     An unknown version gives no finding, only a skipped sentence (nothing to judge)."""
-    findings: list[Finding] = []
-    results: list[CheckResult] = []
+    evaluations: list[Evaluation] = []
     skipped: list[str] = []
     if version_info is None:
         skipped.append("The API server's version could not be read, so its end of life was not checked.")
@@ -206,28 +205,17 @@ def versions_scan(version_info: Mapping[str, Any] | str | None, nodes: Sequence[
         if status.status == "unknown":
             skipped.append(status.sentence)
         else:
-            severity = status.severity or "danger"
-            results.append(CheckResult(VERSION_EOL, CATEGORY, severity, "Cluster", "", status.version,
-                                       status.severity is None, False))
-            if status.severity:
-                findings.append(Finding(
-                    id=VERSION_EOL, title="Kubernetes version at or near end of life", severity=severity,
-                    category=CATEGORY, kind="Cluster", namespace="", name=status.version, container=None,
-                    message=status.sentence,
-                    remediation="Upgrade the control plane one minor at a time, then the nodes "
-                                "(https://kubernetes.io/releases/).", pss=None))
+            evaluations.append(Evaluation(
+                VERSION_EOL, "Cluster", "", status.version,
+                status.sentence if status.status in ("end-of-life", EOL_SOON) else None,
+                EOL_SOON if status.status == EOL_SOON else None))
     if nodes is not None and version_info is not None:
         for row in kubelet_skew(nodes, version_info).itertuples():
             if not row.checked:
                 skipped.append(f"Node {row.node}: {row.problem}, so its kubelet skew was not checked.")
                 continue
-            results.append(CheckResult(KUBELET_SKEW, CATEGORY, "danger", "Node", "", row.node, row.ok, False))
-            if not row.ok:
-                findings.append(Finding(
-                    id=KUBELET_SKEW, title="Kubelet version outside the skew policy", severity="danger",
-                    category=CATEGORY, kind="Node", namespace="", name=row.node, container=None,
-                    message=f"Node {row.node} runs kubelet {row.kubelet} against API server "
-                            f"{row.api_server}: {row.problem}.",
-                    remediation="Upgrade (or replace) the node so its kubelet is at most three minors "
-                                "older than the API server and never newer.", pss=None))
-    return ScanResult(findings, results, skipped)
+            evaluations.append(Evaluation(
+                KUBELET_SKEW, "Node", "", row.node,
+                None if row.ok else f"{row.node} runs kubelet {row.kubelet} against API server "
+                                    f"{row.api_server}: {row.problem}"))
+    return audit_result(AUDIT, evaluations, skipped)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, SourceError
 from k8sdata.security.clair_auth import PskSigner, unauthorized
-from k8sdata.security.engine import CheckResult, Finding, ScanResult
+from k8sdata.security.engine import Evaluation, ScanResult, audit_result
 from k8sdata.security.scoring import names
 from k8sdata.sources.http import JsonHttpClient
 
@@ -71,29 +71,15 @@ _LIVE_PHASES = ("Running", "Pending")
 Status = Literal["scanned", "not indexed", "no digest", "no report"]
 
 CATEGORY = "Vulnerabilities"
+#: The ids of the checks this audit evaluates (each written in checks/<ID>.yaml).
 CRITICAL_CHECK = "image-vulnerabilities-critical"
 HIGH_CHECK = "image-vulnerabilities-high"
 #: The same two rules for the Kubernetes components of Trivy Operator's KBOM report.
 COMPONENT_CRITICAL_CHECK = "kubernetes-component-vulnerabilities-critical"
 COMPONENT_HIGH_CHECK = "kubernetes-component-vulnerabilities-high"
 COMPONENT_KIND = "KubernetesComponent"
-_CHECKS: dict[str, tuple[str, str, str]] = {  # id -> (title, severity, remediation)
-    CRITICAL_CHECK: (
-        "Image with fixable critical vulnerabilities", "danger",
-        "Rebuild the image on an updated base (or bump the listed packages to their fixed versions), "
-        "push it, and roll the workloads out with the new digest."),
-    HIGH_CHECK: (
-        "Image with fixable high vulnerabilities", "warning",
-        "Rebuild the image with the fixed package versions and roll it out; plan it with the next release."),
-    COMPONENT_CRITICAL_CHECK: (
-        "Kubernetes component with fixable critical vulnerabilities", "danger",
-        "Upgrade the component to a listed fixed version: a Kubernetes patch release for the control plane "
-        "and kubelets (control plane first, then the nodes), or the node image / container runtime."),
-    COMPONENT_HIGH_CHECK: (
-        "Kubernetes component with fixable high vulnerabilities", "warning",
-        "Plan the upgrade to a listed fixed version (a Kubernetes patch release, or the node image / "
-        "container runtime) with the next maintenance window."),
-}
+#: The audit's name in the catalogue (`rule: {audit: vulnerability_scan}` in checks/*-vulnerabilities-*.yaml).
+AUDIT = "vulnerability_scan"
 
 
 # ----------------------------------------------------------------------------------------------- records
@@ -805,20 +791,20 @@ def vulnerability_scan(data: VulnerabilityData) -> ScanResult:
     warning). Each image some source scanned is one evaluation (CheckResult), passed when neither
     applies; when two sources disagree, the worse counts. Unscanned images are not evaluated. The
     Kubernetes components of the KBOM report follow the same rule (_component_findings)."""
-    findings: list[Finding] = []
-    results: list[CheckResult] = []
+    evaluations: list[Evaluation] = []
     by_image: dict[RunningImage, list[ImageReport]] = {}
     for report in data.reports():
         if report.status == "scanned":
             by_image.setdefault(report.image, []).append(report)
     for image, reports in sorted(by_image.items(), key=lambda item: item[0].image):
-        _evaluate(findings, results, (CRITICAL_CHECK, HIGH_CHECK), "Image", ", ".join(image.namespaces),
-                  image.image, max(report.fixable("CRITICAL") for report in reports),
-                  max(report.fixable("HIGH") for report in reports), partial(_image_message, image, reports))
-    _component_findings(data, findings, results)
+        evaluations.append(_evaluate((CRITICAL_CHECK, HIGH_CHECK), "Image", ", ".join(image.namespaces),
+                                     image.image, max(report.fixable("CRITICAL") for report in reports),
+                                     max(report.fixable("HIGH") for report in reports),
+                                     partial(_image_message, image, reports)))
+    evaluations += _component_evaluations(data)
     skipped = [f"Image vulnerabilities were not checked, because {source_phrase(name)} could not be read: "
                f"{sentence}" for name, sentence in data.sentences().items()]
-    return ScanResult(findings, results, skipped, vulnerability_unscored(data))
+    return audit_result(AUDIT, evaluations, skipped, vulnerability_unscored(data))
 
 
 #: What each of VulnerabilityData.sentences()'s sources is, in a sentence.
@@ -852,31 +838,25 @@ def _first_three(items: Sequence[str], separator: str) -> str:
     return separator.join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
 
 
-def _evaluate(findings: list[Finding], results: list[CheckResult], checks: tuple[str, str], kind: str,
-              namespace: str, name: str, critical: int, high: int,
-              message: Callable[[str, int], str]) -> None:
-    """One evaluation of the fixable-vulnerability rule: failed as checks[0] (danger) with fixable
-    criticals, else as checks[1] (warning) with fixable highs, else passed; a failure's message is
-    `message(worst severity, its fixable count)`."""
+def _evaluate(checks: tuple[str, str], kind: str, namespace: str, name: str, critical: int, high: int,
+              message: Callable[[str, int], str]) -> Evaluation:
+    """One evaluation of the fixable-vulnerability rule: failed as checks[0] with fixable criticals,
+    else as checks[1] with fixable highs, else passed (counted under checks[1]); a failure's message
+    is `message(worst severity, its fixable count)`."""
     check_id = checks[0] if critical else checks[1]
-    title, severity, remediation = _CHECKS[check_id]
-    failed = bool(critical or high)
-    results.append(CheckResult(check_id, CATEGORY, severity, kind, namespace, name, not failed, False))
-    if failed:
-        worst = "CRITICAL" if critical else "HIGH"
-        findings.append(Finding(
-            id=check_id, title=title, severity=severity, category=CATEGORY, kind=kind,
-            namespace=namespace, name=name, container=None, message=message(worst, critical or high),
-            remediation=remediation, pss=None))
+    if not (critical or high):
+        return Evaluation(check_id, kind, namespace, name)
+    worst = "CRITICAL" if critical else "HIGH"
+    return Evaluation(check_id, kind, namespace, name, message(worst, critical or high))
 
 
-def _component_findings(data: VulnerabilityData, findings: list[Finding], results: list[CheckResult]) -> None:
+def _component_evaluations(data: VulnerabilityData) -> list[Evaluation]:
     """The image rule for each component of the KBOM report: one evaluation per component listed.
     Cluster-wide: no namespace."""
-    for component in data.components or []:
-        _evaluate(findings, results, (COMPONENT_CRITICAL_CHECK, COMPONENT_HIGH_CHECK), COMPONENT_KIND, "",
-                  f"{component.component} {component.version}", component.fixable("CRITICAL"),
-                  component.fixable("HIGH"), partial(_component_message, component))
+    return [_evaluate((COMPONENT_CRITICAL_CHECK, COMPONENT_HIGH_CHECK), COMPONENT_KIND, "",
+                      f"{component.component} {component.version}", component.fixable("CRITICAL"),
+                      component.fixable("HIGH"), partial(_component_message, component))
+            for component in data.components or []]
 
 
 def _image_message(image: RunningImage, reports: list[ImageReport], worst: str, count: int) -> str:

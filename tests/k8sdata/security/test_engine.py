@@ -114,17 +114,34 @@ def test_severity_overrides() -> None:
 
 def test_check_files_are_validated(tmp_path: Path) -> None:
     good = (Path(__file__).resolve().parents[3] / "k8sdata/security/checks/pss-privileged.yaml").read_text()
-    (tmp_path / "other-name.yaml").write_text(good)
+    folder = tmp_path / "checks"
+    folder.mkdir()
+    severities = tmp_path / "severities.yaml"
+    severities.write_text("pss-privileged: danger\n")
+    (folder / "other-name.yaml").write_text(good)
     with pytest.raises(CheckError, match="named after its id"):
-        load_checks(tmp_path)
-    (tmp_path / "other-name.yaml").write_text(good.replace("severity: danger", "severity: critical"))
-    with pytest.raises(CheckError, match="severity"):
-        load_checks(tmp_path)
-    (tmp_path / "other-name.yaml").write_text(
-        good.replace("rule:\n  schema:", "rule:\n  predicate: nope\n  x:")
-    )
+        load_checks(folder)
+    (folder / "other-name.yaml").unlink()
+    (folder / "pss-privileged.yaml").write_text(good)
+    assert [check.severity for check in load_checks(folder)] == ["danger"]
+    for policy, problem in (("pss-privileged: critical\n", "severity must be"),
+                            ("pss-privileged: {eol-soon: warning}\n", "severity must be"),
+                            ("other: danger\n", "gives no severity"),
+                            ("pss-privileged: danger\nnope: info\n", "do not exist")):
+        severities.write_text(policy)
+        with pytest.raises(CheckError, match=problem):
+            load_checks(folder)
+    severities.write_text("pss-privileged: danger\n")
+    (folder / "pss-privileged.yaml").write_text(good + "severity: danger\n")
+    with pytest.raises(CheckError, match="severity is policy"):
+        load_checks(folder)
+    (folder / "pss-privileged.yaml").write_text(
+        good.replace("rule:\n  schema:", "rule:\n  predicate: nope\n  x:"))
     with pytest.raises(CheckError):
-        load_checks(tmp_path)
+        load_checks(folder)
+    (folder / "pss-privileged.yaml").write_text(good.replace("docs: ", "doc: "))
+    with pytest.raises(CheckError, match="missing docs"):
+        load_checks(folder)
 
 
 def test_builtin_checks_have_unique_ids_and_references() -> None:

@@ -1,17 +1,78 @@
-"""Every check has pass and fail fixtures, discovered from tests/k8sdata/security/fixtures/<ID>/:
-each pass*.yaml must be evaluated by the check without a finding (pass-windows*: the check must not
-apply at all, the PSS page's Windows exemption), each fail*.yaml must give one."""
+"""Every check of the catalogue, audits included, has pass and fail fixtures, discovered from
+tests/k8sdata/security/fixtures/<ID>/: each pass*.yaml must be evaluated without a finding of that check
+(pass-windows*: a workload check must not apply at all, the PSS page's Windows exemption), each
+fail*.yaml must give one.
+
+A fixture is multi-document YAML of Kubernetes objects, what the check reads:
+- workload checks: manifests, as `scan PATH` reads them;
+- rbac_scan: Roles, ClusterRoles and their bindings (a binding to `cluster-admin` needs no role);
+- network_scan: Namespaces, Pods, NetworkPolicies, Services, Ingresses;
+- versions_scan: one document `kind: Version` (the API server's /version answer, which has no kind of
+  its own) and Nodes, judged on FIXTURE_TODAY;
+- vulnerability_scan: running Pods, Trivy Operator's VulnerabilityReports and ClusterVulnerabilityReports
+  (a KBOM one for the Kubernetes components).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from k8sdata.security.engine import builtin_checks, parse_manifests, scan_objects
+from k8sdata.security import vulns
+from k8sdata.security.catalogue import AUDITS
+from k8sdata.security.engine import Check, ScanResult, catalogue_by_id, parse_manifests, scan_objects
+from k8sdata.security.manifests import rbac_objects
+from k8sdata.security.network import network_scan
+from k8sdata.security.rbac import rbac_scan
+from k8sdata.security.versions import versions_scan
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-CHECKS = {check.id: check for check in builtin_checks()}
+FIXTURE_TODAY = dt.date(2026, 12, 1)
+CHECKS = catalogue_by_id()
+Objects = Sequence[Mapping[str, Any]]
+
+
+def _of_kind(objects: Objects, *kinds: str) -> list[dict[str, Any]]:
+    return [dict(obj) for obj in objects if obj.get("kind") in kinds]
+
+
+def _network(objects: Objects) -> ScanResult:
+    return network_scan(_of_kind(objects, "Namespace"), _of_kind(objects, "Pod"),
+                        _of_kind(objects, "NetworkPolicy"), _of_kind(objects, "Service"),
+                        _of_kind(objects, "Ingress"))
+
+
+def _versions(objects: Objects) -> ScanResult:
+    version = next(iter(_of_kind(objects, "Version")), None)
+    return versions_scan(version, _of_kind(objects, "Node"), FIXTURE_TODAY)
+
+
+def _vulnerabilities(objects: Objects) -> ScanResult:
+    images = vulns.running_images(_of_kind(objects, "Pod"))
+    reports = _of_kind(objects, vulns.TRIVY_KIND, vulns.TRIVY_CLUSTER_KIND)
+    data = vulns.VulnerabilityData(images=images, trivy=vulns.trivy_image_reports(reports, images), clair=[],
+                                   now=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+                                   components=vulns.kubernetes_components(reports))
+    return vulns.vulnerability_scan(data)
+
+
+#: Audit name -> how a fixture's objects become that audit's input.
+RUNNERS: dict[str, Callable[[Objects], ScanResult]] = {
+    "rbac_scan": lambda objects: rbac_scan(rbac_objects(objects)),
+    "network_scan": _network,
+    "versions_scan": _versions,
+    "vulnerability_scan": _vulnerabilities,
+}
+
+
+def _run(check: Check, objects: Objects) -> ScanResult:
+    if check.audit is None:
+        return scan_objects(objects, [check])
+    return RUNNERS[check.audit](objects)
 
 
 def _fixture_files() -> list[tuple[str, Path]]:
@@ -19,11 +80,14 @@ def _fixture_files() -> list[tuple[str, Path]]:
             for path in sorted(folder.glob("*.yaml"))]
 
 
+def test_every_audit_has_a_fixture_runner() -> None:
+    assert set(RUNNERS) == set(AUDITS)
+
+
 def test_every_check_has_pass_and_fail_fixtures() -> None:
-    for check_id in CHECKS:
-        folder = FIXTURES / check_id
-        assert list(folder.glob("pass*.yaml")), f"{check_id}: no pass fixture"
-        assert list(folder.glob("fail*.yaml")), f"{check_id}: no fail fixture"
+    missing = [f"{check_id}: no {kind} fixture" for check_id in CHECKS for kind in ("pass", "fail")
+               if not list((FIXTURES / check_id).glob(f"{kind}*.yaml"))]
+    assert not missing, missing
 
 
 def test_every_fixture_folder_names_a_check() -> None:
@@ -32,7 +96,8 @@ def test_every_fixture_folder_names_a_check() -> None:
 
 @pytest.mark.parametrize(("check_id", "path"), _fixture_files(), ids=lambda v: getattr(v, "name", v))
 def test_fixture(check_id: str, path: Path) -> None:
-    result = scan_objects(parse_manifests(path.read_text()), [CHECKS[check_id]])
+    check = CHECKS[check_id]
+    result = _run(check, parse_manifests(path.read_text()))
     found = [finding for finding in result.findings if finding.id == check_id]
     if path.name.startswith("pass"):
         # A pass must be a real evaluation, except the Windows exemptions (the check must not apply).
@@ -42,4 +107,4 @@ def test_fixture(check_id: str, path: Path) -> None:
     else:
         assert path.name.startswith("fail"), path
         assert found, f"{path}: expected a {check_id} finding"
-        assert all(finding.pss == CHECKS[check_id].pss for finding in found)
+        assert all(finding.pss == check.pss for finding in found)

@@ -14,7 +14,7 @@ import pytest
 from k8sdata.cli import main as cli_main
 from k8sdata.security.engine import builtin_checks, parse_manifests, scan_objects
 from k8sdata.security.manifests import manifest_audits
-from k8sdata.security.rbac import RISKS
+from k8sdata.security.rbac import risk_checks
 from k8sdata.security.sources import without_nulls
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -178,7 +178,7 @@ def test_rbac_in_manifests_the_issue_case(tmp_path: Path) -> None:
     ("kind: ClusterRoleBinding\nmetadata: {name: ops}\nroleRef: {kind: ClusterRole, name: cluster-admin}\n"
      "subjects: [{kind: User, name: alice}]\n", {"rbac-cluster-admin"}),
     ("kind: Role\nmetadata: {name: r, namespace: team}\nrules:\n- {apiGroups: ['*'], resources: ['*'], "
-     "verbs: ['*']}\n", set(RISKS) - {"rbac-cluster-admin"}),
+     "verbs: ['*']}\n", {check.id for check in risk_checks()} - {"rbac-cluster-admin"}),
     ("kind: ClusterRole\nmetadata: {name: r}\nrules:\n- {apiGroups: [rbac.authorization.k8s.io], "
      "resources: [clusterroles], verbs: [escalate, bind]}\n- {apiGroups: [''], resources: [users], "
      "verbs: [impersonate]}\n- {apiGroups: [''], resources: [nodes/proxy], verbs: [get]}\n"

@@ -10,11 +10,11 @@ import pytest
 
 from k8sdata.security import score
 from k8sdata.security.rbac import (
-    RISKS,
     RbacObjects,
     own_permissions,
     own_verdict,
     rbac_scan,
+    risk_checks,
     rule_risks,
     unused_roles,
     who_can,
@@ -87,7 +87,8 @@ def test_each_rule_gives_exactly_its_risks(the_rule: dict, expected: set[str]) -
 
 
 def test_full_wildcard_rule_is_every_risk_and_secret_names_are_reported() -> None:
-    assert set(rule_risks(rule(["*"], ["*"], ("*",)))) == set(RISKS) - {"rbac-cluster-admin"}
+    every_rule_risk = {check.id for check in risk_checks()} - {"rbac-cluster-admin"}
+    assert set(rule_risks(rule(["*"], ["*"], ("*",)))) == every_rule_risk
     detail = rule_risks(rule(["get"], ["secrets"], resourceNames=["app-tls"]))["rbac-secrets-read"]
     assert "app-tls" in detail
 
@@ -113,7 +114,7 @@ def test_cluster_admin_binding_is_one_finding_with_its_subjects_and_scope() -> N
     assert "ServiceAccount team/default" in result.findings[0].message
     assert "in namespace team" in result.findings[0].message
     # One evaluation per risk per binding, so the score sees the other seven as not applicable passes.
-    assert len(result.results) == len(RISKS)
+    assert len(result.results) == len(risk_checks())
     assert score(result.results)[-1].dangers == 1
 
 
