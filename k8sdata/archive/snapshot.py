@@ -46,7 +46,7 @@ from k8sdata.security.vulns import TRIVY_LIST_REQUESTS
 from k8sdata.sources.kube import KubeClient
 from k8sdata.sources.kubeconfig import kubeconfig_paths, load_kubeconfig
 from k8sdata.sources.prom import PromClient
-from k8sdata.sources.protocols import ResourceSource
+from k8sdata.sources.protocols import ClusterSource
 
 #: The tables a complete snapshot holds, in the order they are written.
 TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", "security_findings",
@@ -71,7 +71,7 @@ class _ListOnce:
     """The KubeClient calls a snapshot makes, each list sent at most once and shared (the pods list feeds
     four consumers), and no request at all once the server is known to be down."""
 
-    def __init__(self, kube: ResourceSource) -> None:
+    def __init__(self, kube: ClusterSource) -> None:
         self._kube = kube
         self._lists: dict[tuple[str, str, str | None, str | None], list[dict[str, Any]] | SourceError] = {}
         self.down: SourceError | None = None
@@ -106,8 +106,11 @@ class _ListOnce:
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return self.list_resource("v1", "events", namespace)
 
-    def get_json(self, path: str) -> dict[str, Any]:
-        return self._call(lambda: self._kube.get_json(path))
+    def get_json(self, path: str, query: list[tuple[str, str | int]] | None = None) -> dict[str, Any]:
+        return self._call(lambda: self._kube.get_json(path, query))
+
+    def self_rules(self, namespace: str) -> dict[str, Any]:
+        return self._call(lambda: self._kube.self_rules(namespace))
 
 
 def _note(notes: list[dict[str, str]], table: str, sentence: str) -> None:

@@ -42,6 +42,7 @@ from k8sdata.security.sources import (
     manifest_files,
     skipped_sentences,
 )
+from k8sdata.sources.protocols import ResourceSource
 
 FORMATS = ("table", "json", "csv", "sarif")
 #: Exit status when findings reach --fail-on (1 is taken by "a source failed", 2 by "bad input").
@@ -54,7 +55,7 @@ SARIF_LEVELS = {"info": "note", "warning": "warning", "danger": "error"}
 EXIT_UNREAD = 1
 
 
-def _gather(args: argparse.Namespace, kube: Any) -> tuple[Objects, int]:
+def _gather(args: argparse.Namespace, kube: ResourceSource | None) -> tuple[Objects, int]:
     """The objects to scan, and how many of them (the first ones) came from manifests."""
     objects = Objects()
     for raw in args.paths:
@@ -64,7 +65,7 @@ def _gather(args: argparse.Namespace, kube: Any) -> tuple[Objects, int]:
         for path in manifest_files([raw]):
             add_manifest_text(objects, path.read_text(encoding="utf-8"), path.as_posix())
     from_manifests = len(objects.items)
-    if args.cluster:
+    if kube is not None:  # --cluster
         live = cluster_objects(kube, namespace=args.namespace)
         objects.items += live.items
         objects.skipped += live.skipped

@@ -19,7 +19,7 @@ Settings: CLAIR_PSK (the base64 text of `auth.psk.key`) or CLAIR_PSK_FILE (a fil
 e.g. a mounted Secret; re-read when it changes, so a rotated key is picked up without a restart) and
 CLAIR_PSK_ISSUER. Signing uses only the standard library (hmac, hashlib, base64, json).
 
-k8sdata.security.vulns.ClairClient takes a PskSigner (`clair_client(settings)` builds both) and turns a 401
+k8sdata.sources.clair.ClairClient takes a PskSigner (`clair_client(settings)` builds both) and turns a 401
 into `unauthorized(signer)`: a sentence that says the key or issuer is wrong and what to set.
 """
 

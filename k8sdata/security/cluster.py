@@ -22,6 +22,7 @@ from k8sdata.security.rbac import RbacObjects, rbac_scan
 from k8sdata.security.scoring import kinds_list, unread
 from k8sdata.security.versions import versions_scan
 from k8sdata.sources.parallel import read_side_by_side
+from k8sdata.sources.protocols import ClusterSource
 
 RBAC_GROUP_VERSION = "rbac.authorization.k8s.io/v1"
 NETWORKING_GROUP_VERSION = "networking.k8s.io/v1"
@@ -114,7 +115,7 @@ def _listed(value: Listed) -> list[dict[str, Any]]:
     return value
 
 
-def collect_security_inputs(kube: Any, *, own_namespace: str | None = None) -> SecurityInputs:
+def collect_security_inputs(kube: ClusterSource, *, own_namespace: str | None = None) -> SecurityInputs:
     """Read everything the RBAC, network and version audits need through KubeClient (list_resource,
     get_json("/version"), self_rules). `own_namespace` (KAMS's own namespace) adds KAMS's
     SelfSubjectRulesReview there; cluster-wide grants show in any namespace's review."""

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from k8sdata.security.images import parse_image
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -363,24 +365,13 @@ def capabilities_restricted(lists: Sequence[str], subject: Subject, context: Sca
 
 # ------------------------------------------------------------------------------------ hygiene checks
 
-def image_reference(image: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image reference; a port in the registry is not a tag."""
-    name, _, digest = image.partition("@")
-    last_slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > last_slash:
-        return name[:colon], name[colon + 1:], digest or None
-    return name, None, digest or None
-
-
 @predicate
 def image_tag_mutable(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
     """`:latest` or no tag (which means latest), unless pinned by digest."""
     found = []
     for name, container in _containers(subject.pod_spec, lists):
         image = str(container.get("image") or "")
-        _, tag, digest = image_reference(image)
-        if not digest and tag in (None, "latest"):
+        if parse_image(image).is_mutable:
             found.append(Violation(name, image or "(no image)"))
     return found
 
@@ -391,8 +382,7 @@ def effective_pull_policy(container: Mapping[str, Any]) -> str:
     policy = container.get("imagePullPolicy")
     if policy:
         return str(policy)
-    _, tag, digest = image_reference(str(container.get("image") or ""))
-    return "Always" if not digest and tag in (None, "latest") else "IfNotPresent"
+    return "Always" if parse_image(str(container.get("image") or "")).is_mutable else "IfNotPresent"
 
 
 @predicate
@@ -403,11 +393,10 @@ def image_pull_policy(lists: Sequence[str], subject: Subject, context: ScanConte
     found = []
     for name, container in _containers(subject.pod_spec, lists):
         image = str(container.get("image") or "")
-        _, tag, digest = image_reference(image)
         policy = effective_pull_policy(container)
         if policy == "Never":
             found.append(Violation(name, "imagePullPolicy=Never"))
-        elif policy == "IfNotPresent" and not digest and tag in (None, "latest"):
+        elif policy == "IfNotPresent" and parse_image(image).is_mutable:
             found.append(Violation(name, f"imagePullPolicy=IfNotPresent with {image}"))
     return found
 
@@ -416,7 +405,7 @@ def image_pull_policy(lists: Sequence[str], subject: Subject, context: ScanConte
 def image_not_pinned(lists: Sequence[str], subject: Subject, context: ScanContext) -> list[Violation]:
     return [Violation(name, str(container.get("image") or "(no image)"))
             for name, container in _containers(subject.pod_spec, lists)
-            if not image_reference(str(container.get("image") or ""))[2]]
+            if parse_image(str(container.get("image") or "")).digest is None]
 
 
 def service_account_name(spec: Mapping[str, Any]) -> str:

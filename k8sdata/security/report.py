@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
@@ -28,6 +27,7 @@ from k8sdata.security.engine import ScanResult, builtin_checks
 from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.scoring import Score, score
 from k8sdata.security.sources import Objects, cluster_objects, skipped_sentences
+from k8sdata.sources.protocols import ClusterSource
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ def unscored_for(error: SourceError, part: str) -> dict[str, str]:
     return {category: f"its inputs could not be read. {error.sentence}" for category in categories}
 
 
-def security_report(kube: Any, settings: Settings, today: dt.date, *, objects: Objects | None = None,
-                    own_namespace: str | None = None) -> SecurityReport:
+def security_report(kube: ClusterSource, settings: Settings, today: dt.date, *,
+                    objects: Objects | None = None, own_namespace: str | None = None) -> SecurityReport:
     """Scan the cluster `kube` (a KubeClient, or the snapshot's list-once wrapper). `objects`: workloads
     already gathered (the CLI adds manifests to the live ones); `own_namespace`: where KAMS asks its own
     SelfSubjectRulesReview (the page's proof that it is read-only)."""

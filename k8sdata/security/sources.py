@@ -18,6 +18,7 @@ import yaml
 
 from k8sdata.errors import SourceError
 from k8sdata.sources.parallel import read_side_by_side
+from k8sdata.sources.protocols import ResourceSource
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -109,7 +110,7 @@ def manifest_files(paths: Iterable[str]) -> list[Path]:
     return files
 
 
-def cluster_objects(client: Any, namespace: str | None = None) -> Objects:
+def cluster_objects(client: ResourceSource, namespace: str | None = None) -> Objects:
     """Workloads, Pods, PodDisruptionBudgets and ServiceAccounts through KubeClient.list_resource. A list
     that fails is skipped with a sentence (other kinds are still scanned); without PDBs the PDB check is
     not run, and without ServiceAccounts the token check judges only pods that set the field."""

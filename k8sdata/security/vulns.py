@@ -32,15 +32,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, Source, SourceError
-from k8sdata.security.clair_auth import PskSigner, unauthorized
+from k8sdata.errors import Forbidden, NotConfigured, NotInstalled, SourceError
 from k8sdata.security.engine import Evaluation, ScanResult, audit_result
+from k8sdata.security.images import parse_image
 from k8sdata.security.scoring import names
-from k8sdata.sources.http import JsonHttpClient
+from k8sdata.sources.clair import CLAIR_HINT, ClairClient, clair_client
+from k8sdata.sources.protocols import ClusterSource, ResourceSource
 
 if TYPE_CHECKING:
-    import requests
-
     from k8sdata.config import Settings
 
 TRIVY_GROUP_VERSION = "aquasecurity.github.io/v1alpha1"
@@ -58,7 +57,6 @@ KBOM_OWNER_KIND = "ClusterSbomReport"
 TRIVY_LIST_REQUESTS = 2
 #: Where Trivy Operator keeps the owner's name when it is not a valid label value (pkg/kube/object.go).
 _RESOURCE_NAME_KEY = "trivy-operator.resource.name"
-CLAIR_REPORT_PATH = "/matcher/api/v1/vulnerability_report/"
 CLAIR_KIND = "Clair v4"
 
 #: Severities from worst to least; Clair's "Negligible" counts as LOW (docs/security-vulns.md).
@@ -273,22 +271,6 @@ def running_images(pods: Iterable[Mapping[str, Any]]) -> list[RunningImage]:
                    for e in found.values()), key=lambda running: running.image)
 
 
-def _normalise_reference(reference: str) -> str:
-    """"nginx:1.25" and "docker.io/library/nginx:1.25" (and index.docker.io) name the same image."""
-    reference = reference.split("@", 1)[0]
-    first, slash, rest = reference.partition("/")
-    if not slash or ("." not in first and ":" not in first and first != "localhost"):
-        first, rest = "docker.io", reference
-    if first == "index.docker.io":
-        first = "docker.io"
-    if first == "docker.io" and "/" not in rest:
-        rest = f"library/{rest}"
-    last = rest.rsplit("/", 1)[-1]
-    if ":" not in last:
-        rest = f"{rest}:latest"
-    return f"{first}/{rest}"
-
-
 # ------------------------------------------------------------------------------------------------ Trivy
 
 def _timestamp(value: Any) -> dt.datetime | None:
@@ -322,7 +304,7 @@ def _trivy_reference(report: Mapping[str, Any]) -> str:
     server = str((data.get("registry") or {}).get("server", ""))
     repository = str(artifact.get("repository", ""))
     tag = str(artifact.get("tag") or "latest")
-    return _normalise_reference(f"{server}/{repository}:{tag}" if server else f"{repository}:{tag}")
+    return parse_image(f"{server}/{repository}:{tag}" if server else f"{repository}:{tag}").normalised()
 
 
 def _trivy_owner(report: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -367,7 +349,7 @@ def _matches(report: Mapping[str, Any], image: RunningImage) -> bool:
     namespace, kind, name, container = _trivy_owner(report)
     if Workload(namespace, kind, name, container) in image.workloads:
         return True
-    return _trivy_reference(report) == _normalise_reference(image.image)
+    return _trivy_reference(report) == parse_image(image.image).normalised()
 
 
 def trivy_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageReport:
@@ -463,7 +445,7 @@ def trivy_image_reports(reports: Sequence[Mapping[str, Any]], images: Sequence[R
     return result
 
 
-def list_trivy_reports(kube: Any, namespace: str | None = None) -> list[dict[str, Any]]:
+def list_trivy_reports(kube: ResourceSource, namespace: str | None = None) -> list[dict[str, Any]]:
     """Every VulnerabilityReport (one request); NotInstalled when the CRD is not served."""
     try:
         return kube.list_resource(TRIVY_GROUP_VERSION, TRIVY_RESOURCE, namespace)
@@ -473,7 +455,7 @@ def list_trivy_reports(kube: Any, namespace: str | None = None) -> list[dict[str
                            hint=TRIVY_HINT) from None
 
 
-def list_trivy_cluster_reports(kube: Any) -> list[dict[str, Any]]:
+def list_trivy_cluster_reports(kube: ResourceSource) -> list[dict[str, Any]]:
     """Every ClusterVulnerabilityReport (one request; cluster-scoped, so never per namespace). Its CRD
     not served (404) is no error: an older Trivy Operator, or none written; [] then. A 403 is
     Forbidden with a sentence naming the grant."""
@@ -492,61 +474,6 @@ def list_trivy_cluster_reports(kube: Any) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------ Clair
-
-class ClairClient(JsonHttpClient):
-    """Clair v4's matcher API (read-only: it never submits manifests to the indexer). With a `signer`,
-    every request carries Clair's pre-shared-key JWT (k8sdata.security.clair_auth); a 401 says what to
-    set, with or without one (a Clair that requires a key KAMS was not given)."""
-
-    source: Source = "clair"
-    credentials_hint = "Clair refused KAMS: check the authentication in front of it."
-
-    def __init__(self, url: str, timeout: float, *, signer: PskSigner | None = None) -> None:
-        super().__init__(url, timeout)
-        self.signer = signer
-
-    def _auth_headers(self) -> dict[str, str]:
-        return self.signer.headers() if self.signer is not None else {}
-
-    def _raise_for_status(self, response: requests.Response, path: str, message: str) -> None:
-        if response.status_code == 401:
-            raise unauthorized(self.signer)
-        super()._raise_for_status(response, path, message)
-
-    def _tls_hint(self) -> str:
-        return "Clair's certificate is not trusted by this machine's CA bundle."
-
-    def vulnerability_report(self, digest: str) -> dict[str, Any] | None:
-        """The matcher's report for a manifest digest, or None when Clair has not indexed it (404)."""
-        path = f"{CLAIR_REPORT_PATH}{digest}"
-        response = self._response(path)
-        body: Any = None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        message = str(body.get("message", "")) if isinstance(body, dict) else ""
-        if response.status_code == 404:
-            # Clair's own "index report ... not found" is JSON with code "not-found"; anything else (a
-            # plain-text 404 from a proxy or Go's mux) means CLAIR_URL does not point at a matcher.
-            if isinstance(body, dict) and body.get("code") == "not-found":
-                return None
-            raise NotInstalled(self.source, f"{path} not found: is {self.url} a Clair v4 server "
-                                            "serving the matcher API?", hint=CLAIR_HINT)
-        if response.status_code == 202:
-            raise SourceError(self.source, "its matcher has not finished loading the vulnerability "
-                                           "database", hint="Clair is starting; try again in a few minutes.")
-        self._raise_for_status(response, path, message)
-        if response.status_code != 200 or not isinstance(body, dict):
-            raise SourceError(self.source, message or f"HTTP {response.status_code} for {path}")
-        return body
-
-
-def clair_client(settings: Settings) -> ClairClient:
-    """The client for CLAIR_URL with the PSK settings; NotConfigured without CLAIR_URL, ClairKeyError for
-    a key that cannot be used (both SourceErrors, so the page shows them like any other Clair failure)."""
-    return ClairClient(settings.clair_url or "", settings.request_timeout,
-                       signer=PskSigner.from_settings(settings))
 
 
 def clair_image_report(report: Mapping[str, Any], image: RunningImage) -> ImageReport:
@@ -600,7 +527,7 @@ def clair_image_reports(client: ClairClient, images: Sequence[RunningImage]) -> 
 
 # ------------------------------------------------------------------------------------------ collecting
 
-def collect_vulnerabilities(kube: Any, settings: Settings, *, namespace: str | None = None,
+def collect_vulnerabilities(kube: ClusterSource, settings: Settings, *, namespace: str | None = None,
                             pods: Sequence[Mapping[str, Any]] | None = None,
                             now: dt.datetime | None = None) -> VulnerabilityData:
     """Everything the vulnerabilities section needs: the pods (one list, unless `pods` is given), the
@@ -653,8 +580,6 @@ TRIVY_HINT = ("Install Trivy Operator with its Helm chart (helm repo add aqua "
               "https://aquasecurity.github.io/helm-charts/ && helm install trivy-operator "
               "aqua/trivy-operator -n trivy-system --create-namespace); it scans each workload's images and "
               "writes VulnerabilityReports that KAMS reads.")
-CLAIR_HINT = ("Or, if you run Clair v4, set CLAIR_URL to its address (the server serving "
-              "/matcher/api/v1/); KAMS then asks it about each running image's digest.")
 
 
 def how_to_enable(data: VulnerabilityData) -> list[str]:

@@ -48,3 +48,10 @@ class ResourceSource(Protocol):
                       label_selector: str | None = None) -> list[dict[str, Any]]: ...
 
     def get_json(self, path: str, query: list[tuple[str, str | int]] | None = None) -> dict[str, Any]: ...
+
+
+class ClusterSource(PodSource, ResourceSource, Protocol):
+    """Kubernetes, for the security scan: every list it audits, /version, and KAMS's own permissions (a
+    SelfSubjectRulesReview in `namespace`)."""
+
+    def self_rules(self, namespace: str) -> dict[str, Any]: ...

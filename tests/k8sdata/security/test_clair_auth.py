@@ -25,7 +25,7 @@ from k8sdata.security.clair_auth import (
     psk_claims,
     sign_hs256,
 )
-from k8sdata.security.vulns import ClairClient, clair_client
+from k8sdata.sources.clair import ClairClient, clair_client
 from sandbox.clair import REPORTS_FILE, ClairStandIn, check_psk_token
 
 KEY_TEXT = base64.b64encode(b"a pre-shared key of thirty-two b").decode()
