@@ -12,9 +12,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from k8sdata.alerts import in_namespace
+from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.export import frame_to_csv
-from ui.render import escape_markdown, show_source_error
+from ui import alerts_data, data
+from ui.filters import Filters
+from ui.render import csv_download, escape_markdown, panel_data
 
 PROMETHEUS_TABLE = {
     "state": "State", "severity": "Severity", "alertname": "Alert", "namespace": "Namespace", "app": "App",
@@ -54,11 +58,6 @@ def rules_table(rules: pd.DataFrame) -> pd.DataFrame:
     return table_frame(shown, RULES_TABLE)
 
 
-def _download(label: str, csv: bytes, file_name: str, key: str) -> None:
-    st.download_button(label, csv, file_name=file_name, mime="text/csv", icon=":material/download:",
-                       on_click="ignore", key=key)
-
-
 def render_numbers(prometheus: pd.DataFrame | None, alertmanager: pd.DataFrame | None,
                    rules: pd.DataFrame | None) -> None:
     """Firing, pending, held back by Alertmanager, rules failing ("–" where the source failed)."""
@@ -78,21 +77,19 @@ def render_numbers(prometheus: pd.DataFrame | None, alertmanager: pd.DataFrame |
                       help="Rules Prometheus could not evaluate: their alerts cannot fire.")
 
 
-def render_prometheus_alerts(alerts: pd.DataFrame | SourceError, namespace_label: str) -> None:
+def render_prometheus_alerts(read: pd.DataFrame | SourceError, namespace_label: str) -> None:
     st.subheader("Firing and pending")
-    if isinstance(alerts, SourceError):
-        show_source_error(alerts, "Alerts are unavailable")
-        return
-    if alerts.empty:
-        st.success(f"No alerts are firing or pending in {escape_markdown(namespace_label)}.")
+    alerts = panel_data(read, "Alerts are unavailable", f"No alerts are firing or pending in "
+                        f"{escape_markdown(namespace_label)}.", empty_level="success")
+    if alerts is None:
         return
     _severity_chart(alerts)
     st.dataframe(table_frame(alerts, PROMETHEUS_TABLE), hide_index=True, key="kams_alerts_prometheus",
                  column_config={"Since": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss z"),
                                 "Summary": st.column_config.TextColumn(width="medium"),
                                 "Description": st.column_config.TextColumn(width="large")})
-    _download("Download alerts (CSV)", alerts_csv(alerts, PROMETHEUS_TABLE), "kams-alerts.csv",
-              "kams_alerts_prometheus_csv")
+    csv_download("Download alerts (CSV)", alerts_csv(alerts, PROMETHEUS_TABLE), "kams-alerts.csv",
+                 "kams_alerts_prometheus_csv")
 
 
 def _severity_chart(alerts: pd.DataFrame) -> None:
@@ -120,18 +117,16 @@ def _severity_chart(alerts: pd.DataFrame) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-def render_alertmanager(alerts: pd.DataFrame | SourceError, namespace_label: str) -> None:
+def render_alertmanager(read: pd.DataFrame | SourceError, namespace_label: str) -> None:
     st.subheader("Alertmanager")
-    if isinstance(alerts, NotConfigured):
+    if isinstance(read, NotConfigured):
         st.info(escape_markdown("Alertmanager is not configured, so silences and inhibitions are not "
                                 "shown. Set ALERTMANAGER_URL to your Alertmanager's address to see them."),
                 icon=":material/info:")
         return
-    if isinstance(alerts, SourceError):
-        show_source_error(alerts, "Alertmanager's view is unavailable")
-        return
-    if alerts.empty:
-        st.success(f"Alertmanager holds no alerts for {escape_markdown(namespace_label)}.")
+    alerts = panel_data(read, "Alertmanager's view is unavailable", f"Alertmanager holds no alerts for "
+                        f"{escape_markdown(namespace_label)}.", empty_level="success")
+    if alerts is None:
         return
     held = alerts[alerts["status"].isin({"silenced", "inhibited"})]
     if not held.empty:
@@ -139,18 +134,16 @@ def render_alertmanager(alerts: pd.DataFrame | SourceError, namespace_label: str
                    "notification goes out for them.")
     st.dataframe(table_frame(alerts, ALERTMANAGER_TABLE), hide_index=True, key="kams_alerts_alertmanager",
                  column_config={"Since": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss z")})
-    _download("Download Alertmanager alerts (CSV)", alerts_csv(alerts, ALERTMANAGER_TABLE),
-              "kams-alertmanager-alerts.csv", "kams_alerts_alertmanager_csv")
+    csv_download("Download Alertmanager alerts (CSV)", alerts_csv(alerts, ALERTMANAGER_TABLE),
+                 "kams-alertmanager-alerts.csv", "kams_alerts_alertmanager_csv")
 
 
-def render_rules(rules: pd.DataFrame | SourceError) -> None:
+def render_rules(read: pd.DataFrame | SourceError) -> None:
     st.subheader("Rule health")
-    if isinstance(rules, SourceError):
-        show_source_error(rules, "Rule health is unavailable")
-        return
-    if rules.empty:
-        st.info("Prometheus has no alerting or recording rules loaded. KAMS ships rules in "
-                "deploy/k8s/prometheusrule.yaml (a PrometheusRule for the Prometheus Operator).")
+    rules = panel_data(read, "Rule health is unavailable",
+                       "Prometheus has no alerting or recording rules loaded. KAMS ships rules in "
+                       "deploy/k8s/prometheusrule.yaml (a PrometheusRule for the Prometheus Operator).")
+    if rules is None:
         return
     failing = rules[rules["health"] == "err"]
     if failing.empty:
@@ -166,5 +159,33 @@ def render_rules(rules: pd.DataFrame | SourceError) -> None:
     st.dataframe(rules_table(rules), hide_index=True, key="kams_alerts_rules",
                  column_config={"Last evaluated": st.column_config.DatetimeColumn(format="HH:mm:ss z"),
                                 "Last error": st.column_config.TextColumn(width="large")})
-    _download("Download rule health (CSV)", frame_to_csv(rules_table(rules)), "kams-rule-health.csv",
-              "kams_alerts_rules_csv")
+    csv_download("Download rule health (CSV)", rules_table(rules), "kams-rule-health.csv",
+                 "kams_alerts_rules_csv")
+
+
+# --- the page ------------------------------------------------------------------------------------------
+def render_alerts_page(settings: Settings, filters: Filters) -> None:
+    """The numbers, then Prometheus' alerts, Alertmanager's view and rule health: each panel says why
+    when its source fails, and the others keep working."""
+    title, refresh = st.columns([5, 1], vertical_alignment="bottom")
+    title.title("Alerts")
+    if refresh.button("Refresh", icon=":material/refresh:", key="kams_alerts_refresh"):
+        alerts_data.clear()
+
+    prometheus = data.or_error(lambda: alerts_data.prometheus_alerts(settings))
+    alertmanager = data.or_error(lambda: alerts_data.alertmanager_alerts(settings))
+    rules = data.or_error(lambda: alerts_data.rule_health(settings))
+    if not isinstance(prometheus, SourceError):
+        prometheus = in_namespace(prometheus, filters.namespace)
+    if not isinstance(alertmanager, SourceError):
+        alertmanager = in_namespace(alertmanager, filters.namespace)
+
+    render_numbers(None if isinstance(prometheus, SourceError) else prometheus,
+                   None if isinstance(alertmanager, SourceError) else alertmanager,
+                   None if isinstance(rules, SourceError) else rules)
+    if filters.namespace:
+        st.caption("Only alerts labelled with the chosen namespace are listed; cluster-wide alerts (a scrape "
+                   "target down, for example) show under All namespaces.")
+    render_prometheus_alerts(prometheus, filters.namespace_label)
+    render_alertmanager(alertmanager, filters.namespace_label)
+    render_rules(rules)

@@ -9,18 +9,36 @@ Altair or escape_markdown. Every table has a CSV download of exactly what it sho
 
 from __future__ import annotations
 
+import os
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
-from k8sdata.export import frame_to_csv
 from k8sdata.health import LIGHT_WORD, AppHealth, Light
 from k8sdata.health_page import HealthPageData
 from k8sdata.incidents import INCIDENT_HISTORY, INCIDENT_STEP_SECONDS, STATE_FIRING
-from k8sdata.requests.slo import VERDICT_WORDS, duration_words, since_words
+from k8sdata.requests.slo import (
+    DEFAULT_AVAILABILITY_PERCENT,
+    VERDICT_WORDS,
+    SloSettingError,
+    availability_target,
+    duration_words,
+    since_words,
+)
+from ui import health_data
 from ui.alerts_view import SEVERITY_COLOURS
-from ui.render import LIGHT_TEXT_COLOUR, escape_markdown, light_cards, show_source_error
+from ui.render import (
+    LIGHT_TEXT_COLOUR,
+    csv_download,
+    escape_markdown,
+    light_cards,
+    outcome,
+    panel_data,
+    show_source_error,
+)
 
 #: Cards for the worst applications; the table lists all of them.
 
@@ -43,17 +61,9 @@ VERDICT_COLOURS = {VERDICT_WORDS["meets"]: LIGHT_TEXT_COLOUR["green"],
                    VERDICT_WORDS["below"]: LIGHT_TEXT_COLOUR["red"]}
 
 
-def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
-    st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv",
-                       icon=":material/download:", on_click="ignore", key=key)
-
-
-def _unavailable(error: SourceError, data: HealthPageData, what: str) -> None:
-    """A panel whose source failed: the top of the page already says why when the whole source is down."""
-    if error is data.metrics.error or error is data.pods.error:
-        st.caption(f"{what} (see the note at the top of the page).")
-    else:
-        show_source_error(error, what, level="info")
+def _told_above(data: HealthPageData) -> tuple[SourceError | None, ...]:
+    """The errors said at the top of the page: a panel failing with one of them only points there."""
+    return data.metrics.error, data.pods.error
 
 
 def render_source_problems(data: HealthPageData) -> None:
@@ -102,7 +112,8 @@ def render_lights(data: HealthPageData) -> None:
                      else "" for column in row.index], axis=1)
     st.dataframe(styled, hide_index=True, key="kams_health_lights",
                  column_config={"Why": st.column_config.TextColumn(width="large")})
-    _download("Download applications (CSV)", table, "kams-health-applications.csv", "kams_health_lights_csv")
+    csv_download("Download applications (CSV)", table, "kams-health-applications.csv",
+                 "kams_health_lights_csv")
 
 
 # --- availability and latency ---------------------------------------------------------------------
@@ -154,14 +165,10 @@ def render_slo(data: HealthPageData) -> None:
     st.caption(f"Target: {target:g}% of requests answered without a server error. Availability is the share "
                "of requests that did not fail with a server error (5xx); latency is the time within which "
                "95% of requests were answered (p95).")
-    if not data.slo.ok:
-        assert data.slo.error is not None
-        _unavailable(data.slo.error, data, "Availability figures are unavailable")
-        return
-    frame = data.slo.value
-    if frame is None or frame.empty:
-        st.info("Prometheus has no request data for these applications, so their availability cannot be "
-                "measured yet.")
+    frame = panel_data(outcome(data.slo), "Availability figures are unavailable",
+                       "Prometheus has no request data for these applications, so their availability cannot "
+                       "be measured yet.", level="info", told_above=_told_above(data))
+    if frame is None:
         return
     began = data.data_began.value
     if began is not None and bool(frame["since_data_began"].any()):
@@ -188,7 +195,7 @@ def render_slo(data: HealthPageData) -> None:
         "p95 latency (s)": st.column_config.NumberColumn(format="%.3f"),
         "Requests": st.column_config.NumberColumn(format="%d"),
     })
-    _download("Download availability (CSV)", table, "kams-health-availability.csv", "kams_health_slo_csv")
+    csv_download("Download availability (CSV)", table, "kams-health-availability.csv", "kams_health_slo_csv")
 
 
 # --- incidents --------------------------------------------------------------------------------------
@@ -225,13 +232,10 @@ def render_incidents(data: HealthPageData) -> None:
     st.subheader("Recent incidents")
     st.caption(f"Alerts that fired in the last {days} days, by application. Start and end times of past "
                f"incidents are accurate to about {INCIDENT_STEP_SECONDS / 60:g} minutes.")
-    if not data.incidents.ok:
-        assert data.incidents.error is not None
-        _unavailable(data.incidents.error, data, "Incidents are unavailable")
-        return
-    frame = data.incidents.value
-    if frame is None or frame.empty:
-        st.success(f"No alerts fired in the last {days} days.")
+    frame = panel_data(outcome(data.incidents), "Incidents are unavailable",
+                       f"No alerts fired in the last {days} days.", level="info", empty_level="success",
+                       told_above=_told_above(data))
+    if frame is None:
         return
     firing = int((frame["state"] == STATE_FIRING).sum())
     st.caption(f"{firing} firing now, {len(frame) - firing} resolved.")
@@ -241,4 +245,26 @@ def render_incidents(data: HealthPageData) -> None:
         "Started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z"),
         "Ended": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm z"),
     })
-    _download("Download incidents (CSV)", table, "kams-health-incidents.csv", "kams_health_incidents_csv")
+    csv_download("Download incidents (CSV)", table, "kams-health-incidents.csv", "kams_health_incidents_csv")
+
+
+# --- the page ------------------------------------------------------------------------------------------
+def render_health_page(settings: Settings, namespaces: frozenset[str] | None, context: str | None) -> None:
+    """How the applications in `namespaces` (None: all but Kubernetes' own) are doing, in plain words."""
+    st.title("Health")
+    try:
+        target = availability_target(os.environ)
+    except SloSettingError as error:
+        target = DEFAULT_AVAILABILITY_PERCENT
+        st.warning(escape_markdown(f"{error} Using {target:g}% until it is corrected."))
+
+    with st.spinner("Reading how the applications are doing…"):
+        data = health_data.health_page_data(settings, context, namespaces, target)
+
+    scope = "" if namespaces is None else " in " + escape_markdown(
+        ", ".join(sorted(namespaces)) or "no namespace")
+    st.caption(f"How the applications{scope} are doing, in plain words, as of {data.now:%Y-%m-%d %H:%M} UTC.")
+    render_source_problems(data)
+    render_lights(data)
+    render_slo(data)
+    render_incidents(data)

@@ -17,10 +17,11 @@ import streamlit as st
 
 from k8sdata.archive.store import SnapshotInfo
 from k8sdata.archive.trends import TRENDS, Mirror, TrendResults
-from k8sdata.errors import SourceError
-from k8sdata.export import frame_to_csv
+from k8sdata.config import Settings
+from k8sdata.errors import NotConfigured, SourceError
+from ui import data, history_data
 from ui.history_data import PREVIEW_ROWS, scoped_frame, table_frame
-from ui.render import escape_markdown, show_source_error
+from ui.render import csv_download, escape_markdown, show_source_error
 
 #: Phase colours: mid-tones readable on light and dark backgrounds (as ui.render's light colours).
 PHASE_COLOURS = {"Running": "#21a366", "Succeeded": "#4a90d9", "Pending": "#e08a00", "Failed": "#e0403a",
@@ -184,12 +185,56 @@ def render_preview(snapshots: Sequence[SnapshotInfo], read: Callable[[SnapshotIn
         return
     name = chosen.key(table).rsplit("/", 1)[-1]
     file_name = f"{chosen.cluster}-{chosen.taken_at:%Y-%m-%d}-{name}"
+    download: bytes | pd.DataFrame
     if namespaces is None:
-        data, note = body, "the archived file, byte for byte"
+        download, note = body, "the archived file, byte for byte"
     else:
-        data, note = frame_to_csv(shown), "only your namespaces' rows"
+        download, note = shown, "only your namespaces' rows"
     st.caption(f"{len(shown)} row(s)" + (f"; the first {PREVIEW_ROWS} are shown" if len(shown) > PREVIEW_ROWS
                                          else "") + f". The download is {note}.")
     st.dataframe(shown.head(PREVIEW_ROWS), hide_index=True, key="kams_history_preview")
-    st.download_button(f"Download {table}.csv", data, file_name=file_name, mime="text/csv",
-                       icon=":material/download:", on_click="ignore", key="kams_history_download")
+    csv_download(f"Download {table}.csv", download, file_name, "kams_history_download")
+
+
+# --- the page ------------------------------------------------------------------------------------------
+def render_history_page(settings: Settings, namespaces: frozenset[str] | None) -> None:
+    """The archive's trends, snapshots and tables, for a viewer who may see `namespaces` (None: every one);
+    without an archive, how to set one up."""
+    title, refresh = st.columns([5, 1], vertical_alignment="bottom")
+    title.title("History")
+    if refresh.button("Refresh", icon=":material/refresh:", key="kams_history_refresh"):
+        history_data.clear()
+
+    store = data.or_error(lambda: data.archive(settings))
+    if isinstance(store, NotConfigured):
+        render_setup()
+        return
+    if isinstance(store, SourceError):
+        show_source_error(store, "The archive cannot be opened")
+        return
+    st.caption(f"From the archive {store.describe()} (times in UTC).")
+    days = st.selectbox("Days", history_data.DAY_CHOICES, index=history_data.DAY_CHOICES.index(
+        history_data.DEFAULT_DAYS), format_func=lambda count: f"Last {count} days", key="kams_history_days")
+    listed = data.or_error(lambda: history_data.snapshots(settings, days))
+    if isinstance(listed, SourceError):
+        show_source_error(listed, "The archive cannot be listed")
+        return
+    cluster = choose_cluster(listed)
+    shown = [snap for snap in listed if cluster is None or snap.cluster == cluster]
+    with st.status("Reading the archive...", expanded=False) as status:
+        bar = st.progress(0.0)
+
+        def progress(done: int, total: int, text: str) -> None:
+            bar.progress(done / total if total else 1.0, text=text)
+
+        mirrored = data.or_error(lambda: history_data.mirror(settings, days, progress))
+        trends = None if isinstance(mirrored, SourceError) else history_data.trends(mirrored, namespaces)
+        status.update(label="Archive read.", state="complete")
+    if isinstance(mirrored, SourceError):
+        show_source_error(mirrored, "The trends are unavailable")
+    else:
+        render_mirror_notes(mirrored)
+    if trends is not None:
+        render_trends(trends, cluster)
+    render_snapshots(shown, days)
+    render_preview(shown, lambda snap, table: history_data.table_bytes(settings, snap, table), namespaces)

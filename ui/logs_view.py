@@ -20,7 +20,6 @@ import streamlit as st
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.export import frame_to_csv
 from k8sdata.logs import containers as logs
 from k8sdata.logs.containers import LogLine, LogRequest, LogTarget
 from k8sdata.logs.events import (
@@ -32,7 +31,8 @@ from k8sdata.logs.events import (
 )
 from ui import data, logs_data
 from ui.filters import Filters, workload_labels
-from ui.render import escape_markdown, show_source_error
+from ui.pods_view import read_pods
+from ui.render import csv_download, escape_markdown, panel_data, show_source_error
 
 #: The query parameter naming a pod to open ("namespace/name"), as the Pods page links it.
 POD_PARAM = "pod"
@@ -291,9 +291,9 @@ def _render_lines(state: logs_data.LogsState, search: logs.Search | None, levels
     # Callables: the files are built only when someone downloads (not at every follow step).
     left.download_button("Download these lines (.txt)", lambda: logs.lines_text(visible),
                          file_name="logs.txt", mime="text/plain", key=_KEY + "txt", width="stretch")
-    right.download_button("Download these lines (.csv)", lambda: frame_to_csv(logs.lines_frame(visible)),
-                          file_name="logs.csv", mime="text/csv", key=_KEY + "csv", width="stretch",
-                          help="time, pod, container, level, line")
+    csv_download("Download these lines (.csv)", lambda: logs.lines_frame(visible), "logs.csv", _KEY + "csv",
+                 help="time, pod, container, level, line", icon=None, rerun=True, width="stretch",
+                 where=right)
 
 
 def linked_pod() -> str:
@@ -309,17 +309,10 @@ def render_logs_tab(settings: Settings, filters: Filters) -> None:
     if linked and namespace is not None and not linked.startswith(namespace + "/"):
         namespace = linked.partition("/")[0]
         st.caption(escape_markdown(f"Showing namespace {namespace}, where the linked pod is."))
-    try:
-        with st.spinner("Loading pods…"):
-            view = data.linked_pods_view(settings, filters.context, namespace, linked)
-    except SourceError as error:
-        show_source_error(error, "Pods are unavailable", level="error")
-        return
-    if view.partial is not None:
-        show_source_error(view.partial, "The pods list is unavailable", level="info",
-                          after="The linked pod was read by itself, so its logs are here.")
-    if view.frame.empty:
-        st.info(escape_markdown(f"No pods in {namespace or 'any namespace'}."))
+    view = read_pods(settings, filters.context, namespace, linked, partial_level="info",
+                     partial="The linked pod was read by itself, so its logs are here.",
+                     empty=escape_markdown(f"No pods in {namespace or 'any namespace'}."))
+    if view is None:
         return
     if linked and not view.has_pod(linked):
         st.warning(escape_markdown(f"The linked pod {linked} is not there any more."))
@@ -417,30 +410,25 @@ def _event_filters(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
 
 
 def _load_events(load: Callable[[Settings, str | None, str | None], pd.DataFrame], settings: Settings,
-                 filters: Filters) -> pd.DataFrame | None:
-    """The events frame, or None after saying why it is unavailable."""
-    try:
-        with st.spinner("Loading events…"):
-            return load(settings, filters.context, filters.namespace)
-    except SourceError as error:
-        show_source_error(error, "Events are unavailable", level="error")
-        return None
+                 filters: Filters, empty: str = "") -> pd.DataFrame | None:
+    """The events frame, or None after saying why it is unavailable (or `empty`, when there are none)."""
+    with st.spinner("Loading events…"):
+        read = data.or_error(lambda: load(settings, filters.context, filters.namespace))
+    return panel_data(read, "Events are unavailable", empty, level="error")
 
 
 def _events_table_and_csv(table: pd.DataFrame, name: str, height: int) -> None:
     st.dataframe(table, hide_index=True, width="stretch", height=height, column_config=EVENT_COLUMN_CONFIG,
                  key=f"{_KEY}{name}_table")
-    st.download_button("Download these events (CSV)", lambda: frame_to_csv(table), file_name=f"{name}.csv",
-                       mime="text/csv", key=f"{_KEY}{name}_csv")
+    csv_download("Download these events (CSV)", lambda: table, f"{name}.csv", f"{_KEY}{name}_csv", icon=None,
+                 rerun=True)
 
 
 def render_events_tab(settings: Settings, filters: Filters) -> None:
     st.caption(RETENTION_NOTE)
-    frame = _load_events(logs_data.cluster_events, settings, filters)
+    frame = _load_events(logs_data.cluster_events, settings, filters,
+                         empty=escape_markdown(f"No events in {filters.namespace_label} right now."))
     if frame is None:
-        return
-    if frame.empty:
-        st.info(escape_markdown(f"No events in {filters.namespace_label} right now."))
         return
     shown = _event_filters(frame, _KEY + "events_")
     warnings = int((shown["type"] == "Warning").sum())
@@ -481,3 +469,19 @@ def render_security_tab(settings: Settings, filters: Filters) -> None:
                                 key=_KEY + "security_category", placeholder="Every category")
     shown = picked[picked["category"].isin(categories)] if categories else picked
     _events_table_and_csv(events_table(shown, extra=("category",)), "security-events", 420)
+
+
+# --- the page ------------------------------------------------------------------------------------------
+def render_logs_page(settings: Settings, filters: Filters) -> None:
+    """A tab each for the logs, the events and the security events; only the open one runs."""
+    st.title("Logs")
+    tabs = st.tabs(["Logs", "Events", "Security & reliability"], key="tab", bind="query-params")
+    with tabs[0]:
+        if tabs[0].open is not False:
+            render_logs_tab(settings, filters)
+    with tabs[1]:
+        if tabs[1].open:
+            render_events_tab(settings, filters)
+    with tabs[2]:
+        if tabs[2].open:
+            render_security_tab(settings, filters)

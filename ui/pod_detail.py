@@ -23,7 +23,7 @@ from k8sdata.pods.frames import events_frame, pod_conditions_frame, pod_containe
 from k8sdata.pods.history import PodHistory
 from ui import data
 from ui.filters import Filters
-from ui.render import escape_markdown, show_source_error
+from ui.render import escape_markdown, panel_data, show_source_error
 
 #: The Logs page (registered in app.py); `?pod=NAMESPACE/NAME` opens it on one pod's logs.
 LOGS_PAGE = "pages/logs.py"
@@ -135,11 +135,8 @@ def restarts_chart(restarts: pd.DataFrame) -> alt.Chart:
 
 
 def _panel(panel: pd.DataFrame | SourceError, what: str, draw: Any) -> None:
-    if isinstance(panel, SourceError):
-        show_source_error(panel, f"{what} is unavailable", level="info")
-    elif panel.empty:
-        st.caption(f"{what}: Prometheus has no samples for this pod in the chosen time range.")
-    else:
+    if panel_data(panel, f"{what} is unavailable", f"{what}: Prometheus has no samples for this pod in the "
+                  "chosen time range.", level="info", empty_level="caption") is not None:
         st.altair_chart(draw(), width="stretch")
 
 

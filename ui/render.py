@@ -1,16 +1,29 @@
-"""Small rendering helpers. Text from the cluster (names, labels, server messages) is untrusted: it is
-shown through st.dataframe / st.text, or escaped here before it reaches any Markdown element."""
+"""Small rendering helpers and the panel kit every view draws with. Text from the cluster (names, labels,
+server messages) is untrusted: it is shown through st.dataframe / st.text, or escaped here before it
+reaches any Markdown element.
+
+The panel kit: `panel_data` says why a panel draws nothing (its source's sentence, else its "nothing
+here" sentence) and hands back what to draw otherwise; `csv_download` offers a table as the CSV
+k8sdata.export.frame_to_csv writes (formula-injection safe), the one CSV writer of every download.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Iterable, Sequence
+from typing import Literal, Protocol, TypeVar
 
+import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from k8sdata.errors import SourceError
+from k8sdata.export import frame_to_csv
 from k8sdata.health import LIGHT_WORD, AppHealth, Light
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+Level = Literal["error", "warning", "info"]
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, which turns it into a
 # literal: no links, emphasis, HTML, headings, tables, LaTeX ($) or Streamlit directives (:red[...]).
@@ -32,8 +45,7 @@ def escape_markdown(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
-def show_source_error(error: SourceError, what: str = "",
-                      level: Literal["error", "warning", "info"] = "warning", after: str = "") -> None:
+def show_source_error(error: SourceError, what: str = "", level: Level = "warning", after: str = "") -> None:
     """One plain sentence for a failed source, e.g. "Request numbers are unavailable: KAMS cannot reach
     Prometheus ...". `what` and `after` are our own wording around the error's sentence; all of it is
     escaped (the sentence carries server text)."""
@@ -41,6 +53,80 @@ def show_source_error(error: SourceError, what: str = "",
     suffix = f" {after}" if after else ""
     body = escape_markdown(prefix + error.sentence + suffix)
     {"error": st.error, "warning": st.warning, "info": st.info}[level](body)
+
+
+# --- the panel kit ------------------------------------------------------------------------------------
+class Outcome(Protocol[T_co]):
+    """A section read by k8sdata that carries its data or the error that prevented it
+    (k8sdata.overview.Result)."""
+
+    @property
+    def value(self) -> T_co | None: ...
+
+    @property
+    def error(self) -> SourceError | None: ...
+
+
+def outcome(section: Outcome[T]) -> T | SourceError | None:
+    """A section as panel_data takes it: its error when it failed, else its data."""
+    return section.error if section.error is not None else section.value
+
+
+def _is_empty(got: object) -> bool:
+    if got is None:
+        return True
+    if isinstance(got, pd.DataFrame):
+        return got.empty
+    return isinstance(got, Sequence | dict) and len(got) == 0
+
+
+def panel_data(got: T | SourceError | None, unavailable: str, empty: str = "", *, level: Level = "warning",
+               empty_level: Literal["info", "success", "caption"] = "info",
+               told_above: Iterable[SourceError | None] = ()) -> T | None:
+    """What a panel draws, or None once the panel has said why it draws nothing.
+
+    A failed source gets its sentence ("`unavailable`: ..." at `level`); when the same error is already
+    told at the top of the page (`told_above`), only a short pointer, so one outage is not said five
+    times. No rows: `empty` (Markdown in our own words; cluster text in it escaped by the caller) at
+    `empty_level`; with no `empty`, the empty data is handed back for the panel to say it its own way."""
+    if isinstance(got, SourceError):
+        if any(got is said for said in told_above):
+            st.caption(f"{unavailable} (see the note at the top of the page).")
+        else:
+            show_source_error(got, unavailable, level=level)
+        return None
+    if empty and _is_empty(got):
+        say: dict[str, Callable[[str], object]] = {"info": st.info, "success": st.success,
+                                                   "caption": st.caption}
+        say[empty_level](empty)
+        return None
+    return got
+
+
+DOWNLOAD_ICON = ":material/download:"
+
+
+def csv_download(label: str, table: pd.DataFrame | Callable[[], pd.DataFrame] | bytes, file_name: str,
+                 key: str | None = None, *, help: str | None = None, icon: str | None = DOWNLOAD_ICON,
+                 rerun: bool = False, width: Literal["content", "stretch"] = "content",
+                 where: DeltaGenerator | None = None) -> None:
+    """A download button for a table as CSV; bytes already written (an archived file) pass untouched.
+
+    A callable table is written only when the button is clicked: a table of 100,000 rows, or log lines
+    that change at every follow step, is not written on every rerun. `rerun`: clicking reruns the page,
+    as Streamlit's default does; otherwise the click leaves the page as it is. `where`: a column or
+    container to draw in."""
+    data: bytes | Callable[[], bytes]
+    if isinstance(table, bytes):
+        data = table
+    elif isinstance(table, pd.DataFrame):
+        data = frame_to_csv(table)
+    else:
+        make = table
+        data = lambda: frame_to_csv(make())  # noqa: E731 (Streamlit calls it on click)
+    button = st.download_button if where is None else where.download_button
+    button(label, data, file_name=file_name, mime="text/csv", key=key, help=help, icon=icon,
+           on_click="rerun" if rerun else "ignore", width=width)
 
 
 # Streamlit's own badges and Material icons (served with Streamlit, so they render everywhere, unlike

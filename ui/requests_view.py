@@ -12,22 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from k8sdata.access import current_scope
 from k8sdata.config import Settings
-from k8sdata.errors import SourceError
-from k8sdata.export import frame_to_csv
+from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.health import SYSTEM_NAMESPACES
 from k8sdata.requests import conventions as conventions_module
 from k8sdata.requests import patterns
 from k8sdata.requests.conventions import Convention
 from ui import data, requests_data
 from ui.filters import Filters
-from ui.render import escape_markdown, show_source_error
+from ui.render import csv_download, escape_markdown, show_source_error
 
 T = TypeVar("T")
 
@@ -247,10 +247,8 @@ def show_prometheus_warnings(*frames: pd.DataFrame | None) -> None:
         st.warning(escape_markdown(sentence), icon=":material/warning:")
 
 
-def _download(table: pd.DataFrame, label: str, file_name: str, key: str) -> None:
-    st.download_button(label, frame_to_csv(table), file_name=file_name, mime="text/csv", key=key,
-                       icon=":material/download:", on_click="ignore",
-                       help="Exactly the rows and columns shown above.")
+#: What every table's download says it holds.
+DOWNLOAD_HELP = "Exactly the rows and columns shown above."
 
 
 def no_metrics_sentence(where: str, looked_for: Sequence[Convention]) -> str:
@@ -483,8 +481,8 @@ def render_uncovered(settings: Settings, filters: Filters, summary: pd.DataFrame
         st.caption(escape_markdown(conventions_module.how_to_expose_metrics()))
         table = missing.rename(columns={"namespace": "Namespace", "workload": "Workload", "pods": "Pods"})
         st.dataframe(table, hide_index=True, width="stretch", key="kams_requests_uncovered")
-        _download(table, "Download workloads without metrics (CSV)", "kams-requests-uncovered.csv",
-                  "kams_requests_uncovered_csv")
+        csv_download("Download workloads without metrics (CSV)", table, "kams-requests-uncovered.csv",
+                     "kams_requests_uncovered_csv", help=DOWNLOAD_HELP)
 
 
 def render_applications(settings: Settings, chosen: Sequence[Convention], selection: Selection,
@@ -503,8 +501,8 @@ def render_applications(settings: Settings, chosen: Sequence[Convention], select
                                f"{window}."))
     st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                  key="kams_requests_apps")
-    _download(table, "Download applications (CSV)", f"kams-requests-{selection.file_stem}.csv",
-              "kams_requests_apps_csv")
+    csv_download("Download applications (CSV)", table, f"kams-requests-{selection.file_stem}.csv",
+                 "kams_requests_apps_csv", help=DOWNLOAD_HELP)
     # One pod-level read serves the chosen application's pods and the workloads-without-metrics list.
     pod_summary = _fetch("the per-pod numbers", "Reading per-pod request metrics…",
                          lambda: requests_data.summary(settings, chosen, level="pod",
@@ -535,8 +533,9 @@ def _render_unnamed_pods(pod_summary: pd.DataFrame, chosen: Sequence[Convention]
         table = red_table(most_direct(unnamed, chosen), level="pod")
         st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                      key="kams_requests_unnamed_pods")
-        _download(table, "Download pods without an application name (CSV)",
-                  f"kams-requests-unnamed-pods-{selection.file_stem}.csv", "kams_requests_unnamed_pods_csv")
+        csv_download("Download pods without an application name (CSV)", table,
+                     f"kams-requests-unnamed-pods-{selection.file_stem}.csv",
+                     "kams_requests_unnamed_pods_csv", help=DOWNLOAD_HELP)
 
 
 def _render_pods(settings: Settings, chosen: Sequence[Convention], selection: Selection, filters: Filters,
@@ -558,8 +557,8 @@ def _render_pods(settings: Settings, chosen: Sequence[Convention], selection: Se
     pod_table = red_table(pods, level="pod")
     st.dataframe(pod_table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                  key="kams_requests_pods")
-    _download(pod_table, "Download pods (CSV)", f"kams-requests-pods-{selection.file_stem}.csv",
-              "kams_requests_pods_csv")
+    csv_download("Download pods (CSV)", pod_table, f"kams-requests-pods-{selection.file_stem}.csv",
+                 "kams_requests_pods_csv", help=DOWNLOAD_HELP)
 
 
 def render_charts(settings: Settings, chosen: Sequence[Convention], selection: Selection, filters: Filters,
@@ -605,8 +604,13 @@ def render_charts(settings: Settings, chosen: Sequence[Convention], selection: S
                                     "How far from the usual level: robust deviations for traffic, times "
                                     "the usual ratio for errors.")),
                                 "What happened": st.column_config.TextColumn(width="large")})
-    _download(table, "Download notable moments (CSV)", f"kams-moments-{selection.file_stem}.csv",
-              "kams_requests_moments_csv")
+    csv_download("Download notable moments (CSV)", table, f"kams-moments-{selection.file_stem}.csv",
+                 "kams_requests_moments_csv", help=DOWNLOAD_HELP)
+
+
+#: The two top lists beside each other: title, the column they rank by, the name of their widgets and file.
+TOP_ENDPOINTS: tuple[tuple[str, Literal["rps", "p95_seconds"], str], ...] = (
+    ("**Busiest endpoints**", "rps", "busiest"), ("**Slowest endpoints** (p95)", "p95_seconds", "slowest"))
 
 
 def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection: Selection, window: str,
@@ -625,21 +629,14 @@ def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection
     if breakdown.empty:
         show_no_metrics(selection.label, chosen)
         return
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**Busiest endpoints**")
-        busiest = endpoints_table(patterns.top_endpoints(breakdown, by="rps"), compact=True)
-        st.dataframe(busiest, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
-                     key="kams_requests_busiest")
-        _download(busiest, "Download busiest (CSV)", f"kams-busiest-{selection.file_stem}.csv",
-                  "kams_requests_busiest_csv")
-    with right:
-        st.markdown("**Slowest endpoints** (p95)")
-        slowest = endpoints_table(patterns.top_endpoints(breakdown, by="p95_seconds"), compact=True)
-        st.dataframe(slowest, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
-                     key="kams_requests_slowest")
-        _download(slowest, "Download slowest (CSV)", f"kams-slowest-{selection.file_stem}.csv",
-                  "kams_requests_slowest_csv")
+    for column, (title, ranked_by, name) in zip(st.columns(2), TOP_ENDPOINTS, strict=True):
+        with column:
+            st.markdown(title)
+            top = endpoints_table(patterns.top_endpoints(breakdown, by=ranked_by), compact=True)
+            st.dataframe(top, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
+                         key=f"kams_requests_{name}")
+            csv_download(f"Download {name} (CSV)", top, f"kams-{name}-{selection.file_stem}.csv",
+                         f"kams_requests_{name}_csv", help=DOWNLOAD_HELP)
     st.altair_chart(status_chart(breakdown), width="stretch")
     st.markdown("**Every path, method and status code**")
     capped, left_out = cap_breakdown(breakdown)
@@ -648,8 +645,8 @@ def render_endpoints(settings: Settings, chosen: Sequence[Convention], selection
     table = endpoints_table(capped)
     st.dataframe(table, hide_index=True, width="stretch", column_config=RED_COLUMN_CONFIG,
                  key="kams_requests_breakdown")
-    _download(table, "Download breakdown (CSV)", f"kams-breakdown-{selection.file_stem}.csv",
-              "kams_requests_breakdown_csv")
+    csv_download("Download breakdown (CSV)", table, f"kams-breakdown-{selection.file_stem}.csv",
+                 "kams_requests_breakdown_csv", help=DOWNLOAD_HELP)
 
 
 #: Periods to compare the current one with: label -> how far back.
@@ -674,8 +671,8 @@ def render_patterns(settings: Settings, chosen: Sequence[Convention], selection:
     elif heatmap is not None:
         st.markdown(escape_markdown(peak_hours_sentence(heatmap)))
         st.altair_chart(heatmap_chart(heatmap), width="stretch")
-        _download(heatmap, "Download heatmap (CSV)", f"kams-heatmap-{selection.file_stem}.csv",
-                  "kams_requests_heatmap_csv")
+        csv_download("Download heatmap (CSV)", heatmap, f"kams-heatmap-{selection.file_stem}.csv",
+                     "kams_requests_heatmap_csv", help=DOWNLOAD_HELP)
 
     st.markdown(f"**{escape_markdown(filters.time_range_label)} against an earlier period**")
     compare_label = st.selectbox("Compare with", list(COMPARE_WITH), key="kams_requests_compare")
@@ -693,5 +690,85 @@ def render_patterns(settings: Settings, chosen: Sequence[Convention], selection:
         return
     st.markdown(escape_markdown(comparison_sentence(comparison, compare_label)))
     st.altair_chart(comparison_chart(comparison, compare_label), width="stretch")
-    _download(comparison, "Download comparison (CSV)", f"kams-comparison-{selection.file_stem}.csv",
-              "kams_requests_comparison_csv")
+    csv_download("Download comparison (CSV)", comparison, f"kams-comparison-{selection.file_stem}.csv",
+                 "kams_requests_comparison_csv", help=DOWNLOAD_HELP)
+
+
+# --- the page ------------------------------------------------------------------------------------------
+TABS = ["Applications", "Charts", "Endpoints", "Traffic patterns"]
+#: The query parameter (and widget key) naming the chosen application, "namespace/workload".
+APP_PARAM = "app"
+WINDOW_KEY = "kams_requests_window"
+#: Rate windows offered for the tables ("requests per second over the last ...").
+WINDOWS = ["1m", "5m", "15m", "1h"]
+DEFAULT_WINDOW = "5m"
+
+
+def _application_picker(summary: pd.DataFrame | SourceError, filters: Filters) -> Selection:
+    """"All applications" or one, from the applications with metrics (a linked one is kept even when
+    the table could not be read, unless the sidebar's namespace is another)."""
+    options = [ALL_APPLICATIONS]
+    if isinstance(summary, pd.DataFrame) and not summary.empty:
+        named = summary[summary["workload"] != ""]  # pods nothing names are in the tables, not pickable
+        pairs = named[["namespace", "workload"]].drop_duplicates().sort_values(["namespace", "workload"])
+        options += [selection_key(ns, wl) for ns, wl in pairs.itertuples(index=False)]
+    linked = str(st.query_params.get(APP_PARAM) or "")
+    in_namespace = not filters.namespace or linked.partition("/")[0] == filters.namespace
+    if linked and linked not in options and in_namespace:
+        options.append(linked)  # linked, but the table could not be read (or it has no traffic now)
+    chosen = st.selectbox("Application", options, key=APP_PARAM, bind="query-params",
+                          format_func=lambda key: key or "All applications",
+                          help="Charts, endpoints and patterns for one application; the choice is kept "
+                               "in the page's address, so it can be shared.")
+    return parse_selection(str(chosen or ""), filters.namespace)
+
+
+def render_requests_page(settings: Settings, filters: Filters) -> None:
+    """The found conventions, the rate window and the application picker, then a tab per view."""
+    st.title("Requests")
+    st.caption("Rate, errors and duration per application, from the metrics the applications, the "
+               "ingress or a service mesh already expose.")
+    try:
+        with st.spinner("Looking for request metrics in Prometheus…"):
+            # A person limited to some namespaces asks about theirs only; others, about the cluster, so
+            # an application linked from another namespace keeps its picker.
+            found = requests_data.detected_conventions(
+                settings, filters.namespace if current_scope() is not None else None)
+    except SourceError as error:
+        # An unset PROMETHEUS_URL is a choice, not a failure: a warning, as on the Overview and Alerts.
+        show_source_error(error, "Request metrics are unavailable",
+                          level="warning" if isinstance(error, NotConfigured) else "error")
+        return
+    if not found:
+        show_no_metrics(filters.namespace or "this cluster", requests_data.candidate_conventions(settings))
+        if filters.namespace:  # which of its workloads lack metrics, and how to add them
+            render_uncovered(settings, filters, pd.DataFrame(columns=["namespace", "workload"]), None,
+                             expanded=True)
+        return
+    st.caption(escape_markdown("Metrics found: " + ", ".join(c.name for c in found) + "."))
+
+    picker, window_column = st.columns([4, 1])
+    window = window_column.selectbox("Rate window", WINDOWS, index=WINDOWS.index(DEFAULT_WINDOW),
+                                     key=WINDOW_KEY, help="Tables show rates over this last window.")
+    summary: pd.DataFrame | SourceError
+    try:
+        with st.spinner("Reading request metrics…"):
+            summary = requests_data.summary(settings, found, namespace=filters.namespace, window=window)
+    except SourceError as error:
+        summary = error
+    with picker:
+        selection = _application_picker(summary, filters)
+
+    tabs = st.tabs(TABS, key="tab", bind="query-params")
+    with tabs[0]:
+        if tabs[0].open is not False:
+            render_applications(settings, found, selection, filters, summary, window)
+    with tabs[1]:
+        if tabs[1].open:
+            render_charts(settings, found, selection, filters, summary)
+    with tabs[2]:
+        if tabs[2].open:
+            render_endpoints(settings, found, selection, window, summary)
+    with tabs[3]:
+        if tabs[3].open:
+            render_patterns(settings, found, selection, filters, summary)

@@ -13,12 +13,12 @@ import streamlit as st
 
 from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.export import frame_to_csv
 from k8sdata.pods import insights
 from k8sdata.requests.queries import duration_seconds
+from k8sdata.sources.protocols import InstantSource
 from ui import data
 from ui.filters import Filters
-from ui.render import escape_markdown, show_source_error
+from ui.render import csv_download, escape_markdown, panel_data, show_source_error
 
 #: Window choices: label -> PromQL duration. KRR's default is a week.
 WINDOWS: dict[str, str] = {"1 day": "1d", "3 days": "3d", "7 days": "7d", "14 days": "14d"}
@@ -95,17 +95,14 @@ def comparison_chart(savings: pd.DataFrame) -> alt.VConcatChart:
     return alt.vconcat(*charts)
 
 
-def _recommendations(filters: Filters, prom: insights.InstantSource, window: str, min_history: str,
+def _recommendations(filters: Filters, prom: InstantSource, window: str, min_history: str,
                      min_history_label: str) -> None:
-    try:
-        recommendations = insights.rightsizing(prom, filters.namespace, window=window,
-                                               min_history=min_history)
-    except SourceError as error:
-        show_source_error(error, "Right-sizing is unavailable")
-        return
-    if recommendations.empty:
-        st.info(f"Prometheus has no container usage for {escape_markdown(filters.namespace_label)} in this "
-                "window, so there is nothing to recommend yet.")
+    recommendations = panel_data(
+        data.or_error(lambda: insights.rightsizing(prom, filters.namespace, window=window,
+                                                   min_history=min_history)),
+        "Right-sizing is unavailable", f"Prometheus has no container usage for "
+        f"{escape_markdown(filters.namespace_label)} in this window, so there is nothing to recommend yet.")
+    if recommendations is None:
         return
     waiting = recommendations["status"] == insights.STATUS_NOT_ENOUGH_DATA
     if waiting.all():
@@ -116,9 +113,8 @@ def _recommendations(filters: Filters, prom: insights.InstantSource, window: str
         st.caption(f"{int(waiting.sum())} of {len(recommendations)} containers have less than "
                    f"{min_history_label} of history: they say \"not enough data\" instead of a guess.")
     st.dataframe(recommendations_table(recommendations), hide_index=True, width="stretch")
-    st.download_button("Download recommendations (CSV)", frame_to_csv(recommendations),
-                       file_name="kams-rightsizing.csv", mime="text/csv", key="kams_rightsizing_csv",
-                       icon=":material/download:", on_click="ignore")
+    csv_download("Download recommendations (CSV)", recommendations, "kams-rightsizing.csv",
+                 "kams_rightsizing_csv")
 
     savings = insights.namespace_savings(recommendations)
     if savings.empty:
@@ -129,7 +125,7 @@ def _recommendations(filters: Filters, prom: insights.InstantSource, window: str
     st.altair_chart(comparison_chart(savings), width="stretch")
 
 
-def _forecast(filters: Filters, prom: insights.InstantSource) -> None:
+def _forecast(filters: Filters, prom: InstantSource) -> None:
     st.subheader("Forecast")
     try:
         limits = insights.memory_forecast(prom, filters.namespace, horizon=FORECAST_HORIZON,
@@ -150,14 +146,11 @@ def _forecast(filters: Filters, prom: insights.InstantSource) -> None:
             columns = ["namespace", "pod", "container", "memory_mib", "limit_mib", "growth_mib_per_hour",
                        "hours_to_limit", "reaches_limit_at"]
             st.dataframe(shown[columns], hide_index=True, width="stretch")
-    try:
-        restarts = insights.restart_rate(prom, filters.namespace, window=RESTART_WINDOW)
-    except SourceError as error:
-        show_source_error(error, "Restart rates are unavailable")
-        return
-    if restarts.empty:
-        st.success(f"No pod restarted more than {insights.DEFAULT_RESTART_THRESHOLD:g} times an hour "
-                   "during the last hour.")
+    restarts = panel_data(
+        data.or_error(lambda: insights.restart_rate(prom, filters.namespace, window=RESTART_WINDOW)),
+        "Restart rates are unavailable", f"No pod restarted more than {insights.DEFAULT_RESTART_THRESHOLD:g} "
+        "times an hour during the last hour.", empty_level="success")
+    if restarts is None:
         return
     for _index, row in restarts.iterrows():
         st.warning(escape_markdown(insights.restart_sentence(row)), icon=":material/restart_alt:")

@@ -17,7 +17,10 @@ import pandas as pd
 from k8sdata.access import current_scope
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
-from k8sdata.security.report import SecurityReport, security_report
+from k8sdata.security import Finding, Score, score
+from k8sdata.security.cluster import SecurityInputs
+from k8sdata.security.report import SecurityReport, security_report, unscored_for
+from k8sdata.security.vulns import VulnerabilityData
 from ui.cache import cached
 from ui.data import archive, kube_client
 
@@ -69,6 +72,46 @@ def report(settings: Settings, context: str | None) -> SecurityReport:
     if not settings.kubernetes_configured:
         raise NotConfigured("kubernetes")
     return _report(settings, context, own_namespace())
+
+
+@dataclass(frozen=True)
+class PageScan:
+    """The scan as the Security page draws it for the chosen namespace. The same shape whether the scan
+    ran or could not start (`scan` is then the SourceError): nothing found, every category unscored and
+    why, so each tab draws the same way and says what is missing."""
+
+    scan: SecurityReport | SourceError
+    workload_findings: list[Finding]  # Pod Security Standards and hygiene, every namespace
+    audit_findings: list[Finding]  # RBAC, network, versions and vulnerabilities, every namespace
+    skipped: list[str]  # sentences: which workload lists could not be read
+    audit_skipped: list[str]
+    unscored: dict[str, str]  # category -> why it has no score
+    scores: list[Score]  # the chosen namespace's evaluations and the cluster-wide ones
+
+    @property
+    def inputs(self) -> SecurityInputs | SourceError:
+        """What the RBAC, network and version audits read."""
+        return self.scan if isinstance(self.scan, SourceError) else self.scan.inputs
+
+    @property
+    def vulnerabilities(self) -> VulnerabilityData | SourceError:
+        return self.scan if isinstance(self.scan, SourceError) else self.scan.vulnerabilities
+
+    @property
+    def workloads_complete(self) -> bool:
+        """Whether every workload list was read: "no findings" is said (green) only then."""
+        return not isinstance(self.scan, SourceError) and not self.scan.objects.failed
+
+
+def page_scan(scan: SecurityReport | SourceError, namespace: str | None) -> PageScan:
+    """The page's view of `scan` (or of the error that stopped it before anything was read)."""
+    if isinstance(scan, SourceError):
+        unscored = {**unscored_for(scan, "workloads"), **unscored_for(scan, "audit"),
+                    **unscored_for(scan, "vulnerabilities")}
+        return PageScan(scan, [], [], [], [], unscored, score([], unscored))
+    return PageScan(scan, scan.workloads.findings, [*scan.audits.findings, *scan.vulnerability_scan.findings],
+                    scan.objects.skipped, [*scan.audits.skipped, *scan.vulnerability_scan.skipped],
+                    scan.merged.unscored, scan.scores(namespace))
 
 
 def _scores_from_csv(data: bytes) -> pd.DataFrame:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
+from k8sdata.config import Settings
 from k8sdata.errors import SourceError
-from k8sdata.export import frame_to_csv
 from k8sdata.security import SEVERITIES, Finding, Score, builtin_checks, namespace_pss_labels, pss_verdicts
 from k8sdata.security.cluster import SecurityInputs
 from k8sdata.security.network import exposed_services, ingress_tls, namespace_isolation, pod_isolation
@@ -33,7 +33,10 @@ from k8sdata.security.vulns import (
     top_vulnerabilities_frame,
     vulnerability_table,
 )
-from ui.render import escape_markdown, show_source_error
+from ui import data, security_data
+from ui.filters import Filters
+from ui.render import csv_download, escape_markdown, show_source_error
+from ui.security_data import PageScan
 
 #: Finding columns shown (and downloaded), renamed for people.
 FINDINGS_TABLE = {
@@ -58,11 +61,6 @@ def pinning_category() -> str:
     return next((check.category for check in builtin_checks() if check.id == PINNING_CHECK), "Images")
 
 
-def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
-    st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv",
-                       icon=":material/download:", on_click="ignore", key=key)
-
-
 def people_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """snake_case column names of k8sdata's frames as words ("subject_name" -> "Subject name")."""
     return frame.rename(columns={column: column.replace("_", " ").capitalize() for column in frame.columns
@@ -83,7 +81,7 @@ def show_table(frame: pd.DataFrame, file_name: str, key: str, empty: str = "", *
     if humanize:
         frame = people_columns(frame)
     st.dataframe(frame, hide_index=True, width="stretch")
-    _download(f"Download {file_name}", frame, file_name, key)
+    csv_download(f"Download {file_name}", frame, file_name, key)
 
 
 def say(sentence: str, level: str = "warning") -> None:
@@ -432,3 +430,77 @@ def render_components(data: VulnerabilityData) -> None:
 def render_sentences(sentences: Iterable[str]) -> None:
     for sentence in sentences:
         say(sentence)
+
+
+# --- the page ------------------------------------------------------------------------------------------
+def _progress(page: PageScan) -> tuple[str, Literal["complete", "error"]]:
+    """The status line's words once the scan is read: the check mark only for a complete read (a partial
+    one is not "read")."""
+    if not page.unscored:
+        return "Security posture read.", "complete"
+    if all(not s.scored for s in page.scores):
+        return "The security posture could not be read: nothing was scored.", "error"
+    return (f"Security posture read in part: {len(page.unscored)} categor"
+            f"{'y' if len(page.unscored) == 1 else 'ies'} could not be scored.", "error")
+
+
+def render_security_page(settings: Settings, filters: Filters) -> None:
+    """Score and grade, then a tab per area; a source that failed is one sentence in each tab it feeds,
+    and the other tabs keep working."""
+    chosen = filters.namespace
+    title, refresh = st.columns([5, 1], vertical_alignment="bottom")
+    title.title("Security")
+    if refresh.button("Refresh", icon=":material/refresh:", key="kams_security_refresh"):
+        security_data.clear()
+
+    with st.status("Reading the cluster's security posture (workloads, RBAC, network, versions, "
+                   "vulnerabilities)...", expanded=False) as progress:
+        page = security_data.page_scan(data.or_error(lambda: security_data.report(settings, filters.context)),
+                                       chosen)
+        trend = security_data.score_trend(settings)
+        label, state = _progress(page)
+        progress.update(label=label, state=state)
+
+    inputs = page.inputs
+    if isinstance(page.scan, SourceError):  # no client at all (no cluster configured): nothing was read
+        show_source_error(page.scan, "Workloads were not scanned")
+        show_source_error(page.scan, "RBAC, network and versions were not audited")
+    if chosen:
+        st.caption("Findings of the chosen namespace and cluster-wide ones; the score covers the chosen "
+                   "namespace.")
+
+    mine = in_namespace([*page.workload_findings, *page.audit_findings], chosen)
+    today = dt.datetime.now(dt.UTC).date()
+    tabs = st.tabs(["Overview", "Pod Security Standards", "Workload hygiene", "RBAC", "Network",
+                    "Vulnerabilities", "Outdated software"])
+    with tabs[0]:
+        render_overview(page.scores, mine, trend, [*page.skipped, *page.audit_skipped])
+    workload_findings = in_namespace(page.workload_findings, chosen)
+    with tabs[1]:
+        render_sentences(page.skipped)
+        if isinstance(page.scan, SourceError):
+            show_source_error(page.scan, "Workloads were not scanned")
+        render_pss(inputs if isinstance(inputs, SourceError) else inputs.namespaces,
+                   [f for f in workload_findings if f.pss], chosen, complete=page.workloads_complete)
+    with tabs[2]:
+        render_sentences(page.skipped)
+        if isinstance(page.scan, SourceError):
+            show_source_error(page.scan, "Workloads were not scanned")
+        else:
+            render_hygiene([f for f in workload_findings if not f.pss], complete=page.workloads_complete)
+    if isinstance(inputs, SourceError):
+        for tab in tabs[3:5]:
+            with tab:
+                show_source_error(inputs, "Not audited")
+    else:
+        with tabs[3]:
+            render_rbac(inputs, mine, chosen)
+        with tabs[4]:
+            render_network(inputs, chosen)
+    with tabs[5]:
+        render_vulnerabilities(page.vulnerabilities, chosen)
+    with tabs[6]:
+        if isinstance(inputs, SourceError):
+            show_source_error(inputs, "Versions were not checked")
+        else:
+            render_outdated(inputs, mine, today, pinning_unread=page.unscored.get(pinning_category()))

@@ -17,7 +17,6 @@ import streamlit as st
 
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
-from k8sdata.export import frame_to_csv
 from k8sdata.pods.resources import SOURCE_METRICS_API
 from k8sdata.pods.workloads import (
     ROLLOUT_COMPLETE,
@@ -34,7 +33,7 @@ from k8sdata.sources.prom import PromClient
 from ui import data
 from ui.cache import cached
 from ui.filters import Filters
-from ui.render import escape_markdown, show_source_error
+from ui.render import csv_download, escape_markdown, panel_data, show_source_error
 
 #: Source data is reused this long (the same as ui.data's other lists).
 TTL_SECONDS = data.DATA_TTL_SECONDS
@@ -96,10 +95,6 @@ def _prom_or_none(settings: Settings) -> PromClient | None:
         return None
 
 
-def _download(label: str, frame: pd.DataFrame, file_name: str, key: str) -> None:
-    st.download_button(label, frame_to_csv(frame), file_name=file_name, mime="text/csv", key=key)
-
-
 # --- Workloads -------------------------------------------------------------------------------------------
 def workloads_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The table as shown: plain-word rollout and the share of desired pods available (0-100)."""
@@ -131,14 +126,14 @@ def render_workloads_tab(filters: Filters) -> None:
     """Deployments, StatefulSets and DaemonSets: counts like kubectl get, rollout like kubectl rollout
     status."""
     settings = Settings.from_env()
-    try:
+
+    def read() -> pd.DataFrame:
         kube = data.kube_client(settings, filters.context)
-        frame = _workloads(data.kube_key(settings, filters.context), filters.namespace, kube)
-    except SourceError as error:
-        show_source_error(error, "Workloads are unavailable")
-        return
-    if frame.empty:
-        st.info(f"No Deployments, StatefulSets or DaemonSets in {escape_markdown(filters.namespace_label)}.")
+        return _workloads(data.kube_key(settings, filters.context), filters.namespace, kube)
+
+    frame = panel_data(data.or_error(read), "Workloads are unavailable", "No Deployments, StatefulSets or "
+                       f"DaemonSets in {escape_markdown(filters.namespace_label)}.")
+    if frame is None:
         return
     _rollout_summary(frame)
     st.dataframe(
@@ -152,7 +147,8 @@ def render_workloads_tab(filters: Filters) -> None:
         },
         key="kams_workloads_table",
     )
-    _download("Download workloads (CSV)", frame, "workloads.csv", "kams_workloads_csv")
+    csv_download("Download workloads (CSV)", frame, "workloads.csv", "kams_workloads_csv", icon=None,
+                 rerun=True)
 
 
 # --- Nodes -----------------------------------------------------------------------------------------------
@@ -242,5 +238,5 @@ def render_nodes_tab(filters: Filters) -> None:
         },
         key="kams_nodes_table",
     )
-    _download("Download nodes (CSV)", frame, "nodes.csv", "kams_nodes_csv")
+    csv_download("Download nodes (CSV)", frame, "nodes.csv", "kams_nodes_csv", icon=None, rerun=True)
     st.altair_chart(allocation_chart(frame), width="content")
