@@ -9,12 +9,11 @@ is an answer, shown as a sentence), which need not survive pickling, and nothing
 from __future__ import annotations
 
 import datetime as dt
-import io
-from dataclasses import dataclass, field
-
-import pandas as pd
+from dataclasses import dataclass
 
 from k8sdata.access import current_scope
+from k8sdata.archive.scores import ScoreTrend
+from k8sdata.archive.scores import score_trend as archived_score_trend
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.security import Finding, Score, score
@@ -26,22 +25,8 @@ from ui.data import archive, kube_client
 
 #: Security answers change slowly and cost a dozen list requests: a minute is fresh enough.
 SECURITY_TTL_SECONDS = 60
-#: The archived table the score trend reads (written by k8sdata.archive.snapshot): columns category, value
-#: (0-100), grade, one row per category and "Overall".
-SECURITY_SCORES_TABLE = "security_scores"
-#: How many archived snapshots the trend looks at (newest first).
-TREND_SNAPSHOTS = 60
 #: Where a pod finds its own namespace (KAMS in the cluster); elsewhere the sidebar's or "default".
 SERVICE_ACCOUNT_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
-
-
-@dataclass
-class ScoreTrend:
-    """Scores from archived snapshots (`frame`: taken_at, category, value), or why there are none."""
-
-    frame: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["taken_at", "category",
-                                                                              "value"]))
-    sentence: str = ""
 
 
 def _today() -> dt.date:
@@ -114,16 +99,6 @@ def page_scan(scan: SecurityReport | SourceError, namespace: str | None) -> Page
                     scan.merged.unscored, scan.scores(namespace))
 
 
-def _scores_from_csv(data: bytes) -> pd.DataFrame:
-    """category, value of one archived security_scores table. A category that was not scored has an
-    empty value (its note says why): it is dropped, so the trend never draws a score from nothing."""
-    frame = pd.read_csv(io.BytesIO(data))
-    if not {"category", "value"} <= set(frame.columns):
-        return pd.DataFrame(columns=["category", "value"])
-    found = frame[["category", "value"]].assign(value=pd.to_numeric(frame["value"], errors="coerce"))
-    return found.dropna(subset=["value"])
-
-
 @cached(ttl=SECURITY_TTL_SECONDS)
 def _score_trend(settings: Settings) -> ScoreTrend:
     try:
@@ -131,19 +106,7 @@ def _score_trend(settings: Settings) -> ScoreTrend:
     except NotConfigured:
         return ScoreTrend(sentence="The score trend needs archived snapshots, and archiving is off "
                                    "(set KAMS_S3_BUCKET or KAMS_ARCHIVE_DIR).")
-    try:
-        snapshots = store.list_snapshots(limit=TREND_SNAPSHOTS)
-        parts = [_scores_from_csv(store.download(snapshot.key(SECURITY_SCORES_TABLE)))
-                 .assign(taken_at=snapshot.taken_at)
-                 # A snapshot without its manifest is incomplete (its run died half-way): skipped.
-                 for snapshot in snapshots if SECURITY_SCORES_TABLE in snapshot.tables and snapshot.complete]
-    except SourceError as error:
-        return ScoreTrend(sentence=f"The score trend is unavailable: {error.sentence}")
-    if not parts:
-        return ScoreTrend(sentence="The trend appears once archived snapshots include security findings "
-                                   f"({len(snapshots)} snapshot(s) found, none with security scores yet).")
-    frame = pd.concat(parts, ignore_index=True)[["taken_at", "category", "value"]]
-    return ScoreTrend(frame=frame.dropna().sort_values("taken_at", ignore_index=True))
+    return archived_score_trend(store)
 
 
 def score_trend(settings: Settings) -> ScoreTrend:

@@ -48,9 +48,12 @@ from k8sdata.sources.kubeconfig import kubeconfig_paths, load_kubeconfig
 from k8sdata.sources.prom import PromClient
 from k8sdata.sources.protocols import ClusterSource
 
+#: The security tables, by name: the History page and the Security page's trend read them back.
+SECURITY_FINDINGS_TABLE = "security_findings"
+SECURITY_SCORES_TABLE = "security_scores"
 #: The tables a complete snapshot holds, in the order they are written.
-TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", "security_findings",
-          "security_scores")
+TABLES = ("pods", "events", "nodes", "workloads", "requests", "alerts", SECURITY_FINDINGS_TABLE,
+          SECURITY_SCORES_TABLE)
 NOTES_TABLE = "notes"
 NOTE_COLUMNS = ["table", "sentence"]
 FINDING_COLUMNS = [*Finding.KEYS, "exempt", "exempt_reason"]
@@ -136,7 +139,7 @@ def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[d
     page's score."""
     report = security_report(kube, settings, today)
     for sentence in report.skipped:
-        _note(notes, "security_findings", sentence)
+        _note(notes, SECURITY_FINDINGS_TABLE, sentence)
     return report.merged
 
 
@@ -197,11 +200,11 @@ def take_snapshot(kube: KubeClient, prom: PromClient | None, settings: Settings,
         table("alerts", lambda: _alerts(prom))
     say("Scanning security (workloads, RBAC, network, versions, vulnerabilities)...")
     if shared.down is not None:  # nothing to scan: one note instead of a dozen "not scanned" sentences
-        _note(notes, "security_findings", shared.down.sentence)
+        _note(notes, SECURITY_FINDINGS_TABLE, shared.down.sentence)
     else:
         result = _security(shared, settings, moment.date(), notes)
-        tables["security_findings"] = _findings_frame(result.findings)
-        tables["security_scores"] = _scores_frame(result)
+        tables[SECURITY_FINDINGS_TABLE] = _findings_frame(result.findings)
+        tables[SECURITY_SCORES_TABLE] = _scores_frame(result)
     if notes:
         tables[NOTES_TABLE] = pd.DataFrame(notes, columns=NOTE_COLUMNS)
     say("Snapshot taken.")

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from k8sdata.archive.snapshot import SECURITY_SCORES_TABLE
 from k8sdata.archive.store import Corrupt, SnapshotInfo, parse_key, safe_segment, sha256_hex
 from k8sdata.errors import Source, SourceError
 from k8sdata.sources.archive import FolderArchive, S3Archive
@@ -393,7 +394,7 @@ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """
 
 TRENDS: dict[str, Trend] = {trend.name: trend for trend in (
-    Trend("security", "security_scores",
+    Trend("security", SECURITY_SCORES_TABLE,
           "The Overall security score: mean of the day's snapshots, and the day's last snapshot's.",
           SECURITY_SQL, ("cluster", "dt", "mean_score", "last_score", "snapshots"), cluster_wide=True),
     Trend("restarts", "pods",

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from k8sdata.archive.snapshot import SECURITY_SCORES_TABLE
 from k8sdata.security import Finding
 from k8sdata.security.vulns import KBOM_HINT
 from k8sdata.sources.archive import FolderArchive
@@ -20,7 +21,6 @@ from sandbox.demo_names import INSECURE_POD, OVERPRIVILEGED_ROLEBINDING
 from tests.app.test_alerts_page import texts
 from tests.k8sdata.security.test_vulns_cluster import DEMO_KBOM, remove_demo_kbom
 from tests.plugins.app import page_script, run_app_test
-from ui.security_data import SECURITY_SCORES_TABLE
 from ui.security_view import FINDINGS_TABLE, findings_frame, in_namespace, severity_counts
 
 pytestmark = pytest.mark.usefixtures("app_env")

@@ -21,7 +21,6 @@ import pytest
 import k8sdata
 from k8sdata.archive.store import MANIFEST_FORMAT, Corrupt, KeyExists, SnapshotInfo
 from k8sdata.cli import main as cli_main
-from k8sdata.config import Settings
 from k8sdata.export import frame_to_csv
 from k8sdata.sources.archive import FolderArchive, S3Archive, archive_from_settings
 from sandbox.seaweed import SeaweedS3
@@ -276,7 +275,8 @@ def test_folder_archive_has_the_same_guarantees(tmp_path: Path) -> None:
 
 
 def test_security_trend_reads_both_layouts_and_skips_incomplete(tmp_path: Path) -> None:
-    from ui.security_data import SECURITY_SCORES_TABLE, _score_trend
+    from k8sdata.archive.scores import score_trend
+    from k8sdata.archive.snapshot import SECURITY_SCORES_TABLE
 
     scores = pd.DataFrame({"category": ["Overall"], "value": [80]})
     archive = FolderArchive(tmp_path)
@@ -288,7 +288,6 @@ def test_security_trend_reads_both_layouts_and_skips_incomplete(tmp_path: Path) 
     legacy = tmp_path / "kams" / "prod" / "2026-01-01" / "120005Z"
     legacy.mkdir(parents=True)
     (legacy / f"{SECURITY_SCORES_TABLE}.csv").write_bytes(frame_to_csv(scores.assign(value=[70])))
-    settings = Settings.from_env({"KAMS_ARCHIVE_DIR": str(tmp_path), "HOME": "/nonexistent"})
-    trend = _score_trend(settings)
+    trend = score_trend(archive)
     assert trend.sentence == ""
     assert trend.frame["value"].tolist() == [70, 80]

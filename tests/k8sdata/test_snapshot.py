@@ -163,7 +163,8 @@ def test_forbidden_pods_leave_unscored_rows_not_a_score(kube_faults: Any, kube_a
     """No score from missing inputs: the categories that read pods keep their rows with an empty value
     and grade and a note; the Overall is withheld; the archived CSV has empty cells, which the Security
     page's trend skips."""
-    from ui.security_data import SECURITY_SCORES_TABLE, _scores_from_csv
+    from k8sdata.archive.scores import scores_from_csv
+    from k8sdata.archive.snapshot import SECURITY_SCORES_TABLE
 
     kube_faults.set_fault(r"^/api/v1/pods$", "forbidden")
     tables = snapshot_of(kube_api)
@@ -182,7 +183,7 @@ def test_forbidden_pods_leave_unscored_rows_not_a_score(kube_faults: Any, kube_a
     body = store.download(store.list_snapshots()[0].key(SECURITY_SCORES_TABLE))
     overall_line = next(line for line in body.decode().splitlines() if line.startswith("Overall,"))
     assert overall_line.startswith("Overall,,,")  # empty value and grade, not 0 or 100
-    trend = _scores_from_csv(body)
+    trend = scores_from_csv(body)
     assert "Overall" not in set(trend["category"]) and "Network" not in set(trend["category"])
     assert "RBAC" in set(trend["category"]) and trend["value"].notna().all()
 
@@ -226,7 +227,8 @@ def test_cli_exits_1_and_writes_nothing_when_the_api_server_is_down(tmp_path: Pa
 
 def test_cli_to_a_folder_and_the_security_trend_reads_it_back(kube_api: Any, tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from ui.security_data import SECURITY_SCORES_TABLE, _scores_from_csv
+    from k8sdata.archive.scores import scores_from_csv
+    from k8sdata.archive.snapshot import SECURITY_SCORES_TABLE
 
     target = tmp_path / "snapshots"  # created by the command
     out, err = io.StringIO(), io.StringIO()
@@ -244,7 +246,7 @@ def test_cli_to_a_folder_and_the_security_trend_reads_it_back(kube_api: Any, tmp
     assert snapshot.cluster == demo_names.CLUSTER_NAME
     assert SECURITY_SCORES_TABLE in snapshot.tables
     assert {"pods", "events", "nodes", "security_findings"} <= set(snapshot.tables)
-    scores = _scores_from_csv(FolderArchive(target).download(snapshot.key(SECURITY_SCORES_TABLE)))
+    scores = scores_from_csv(FolderArchive(target).download(snapshot.key(SECURITY_SCORES_TABLE)))
     assert "Overall" in set(scores["category"]) and scores["value"].between(0, 100).all()
 
 
