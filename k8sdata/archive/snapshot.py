@@ -4,15 +4,14 @@
     delivery = deliver_snapshot(archive, Spool.from_settings(settings), tables, cluster, context, at)
     # (k8sdata.archive.spool: the backlog first; on failure the snapshot is spooled and Spooled raised)
 
-Tables (see docs/archive.md): pods, events, nodes (k8sdata.pods.frames), workloads (Deployments, StatefulSets
-and DaemonSets with their rollout status, k8sdata.pods.workloads; from the lists the security scan reads
-anyway,
-so no extra request), requests (red_summary per workload; left out with a note when Prometheus is absent),
-alerts (Prometheus' pending and firing alerts at that moment; likewise), security_findings (every
-finding, exempt ones marked with their reason), security_scores (category, value, grade, passed,
-warnings, dangers, note; one row per category and "Overall", what the Security page's trend reads: a
-category whose inputs could not all be read has an empty value and grade and a note saying why, and the
-Overall is then withheld the same way), and notes (table, sentence) when something was left out.
+Tables (see docs/archive.md): pods, events, nodes (k8sdata.pods.frames), workloads (Deployments,
+StatefulSets and DaemonSets with their rollout status, k8sdata.pods.workloads; from the lists the security
+scan reads anyway, so no extra request), requests (red_summary per workload; left out with a note when
+Prometheus is absent), alerts (Prometheus' pending and firing alerts at that moment; likewise),
+security_findings (every finding, exempt ones marked with their reason), security_scores (category, value,
+grade, passed, warnings, dangers, note; one row per category and "Overall", what the Security page's trend
+reads: a category whose inputs could not all be read has an empty value and grade and a note saying why, and
+the Overall is then withheld the same way), and notes (table, sentence) when something was left out.
 
 The Kubernetes API sees a FIXED number of list requests whatever the cluster's size (SNAPSHOT_REQUESTS,
 plus one per extra page of 500 items): each resource is listed once and shared by the tables that need it
@@ -25,13 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 import pandas as pd
 
 from k8sdata.alerts import prometheus_alerts
 from k8sdata.config import Settings
-from k8sdata.errors import NotConfigured, SourceError, Timeout, Unreachable
+from k8sdata.errors import NotConfigured, SourceError
 from k8sdata.pods import frames
 from k8sdata.pods.owners import lookup_from_pods
 from k8sdata.pods.workloads import workloads_frame
@@ -45,8 +43,8 @@ from k8sdata.security.sources import CLUSTER_LISTS, CONTEXT_LISTS
 from k8sdata.security.vulns import TRIVY_LIST_REQUESTS
 from k8sdata.sources.kube import KubeClient
 from k8sdata.sources.kubeconfig import kubeconfig_paths, load_kubeconfig
+from k8sdata.sources.listonce import ListOnce
 from k8sdata.sources.prom import PromClient
-from k8sdata.sources.protocols import ClusterSource
 
 #: The security tables, by name: the History page and the Security page's trend read them back.
 SECURITY_FINDINGS_TABLE = "security_findings"
@@ -66,54 +64,6 @@ SCORE_COLUMNS = ["category", "value", "grade", "passed", "warnings", "dangers", 
 SNAPSHOT_REQUESTS = (len(CLUSTER_LISTS) + len(CONTEXT_LISTS)) + (len(LISTS) - 1 + 1) + TRIVY_LIST_REQUESTS + 1
 
 Progress = Callable[[str], None]
-#: After these, the same source is not asked again during this snapshot.
-_SOURCE_DOWN = (Unreachable, Timeout, NotConfigured)
-
-
-class _ListOnce:
-    """The KubeClient calls a snapshot makes, each list sent at most once and shared (the pods list feeds
-    four consumers), and no request at all once the server is known to be down."""
-
-    def __init__(self, kube: ClusterSource) -> None:
-        self._kube = kube
-        self._lists: dict[tuple[str, str, str | None, str | None], list[dict[str, Any]] | SourceError] = {}
-        self.down: SourceError | None = None
-
-    def _call(self, fetch: Callable[[], Any]) -> Any:
-        if self.down is not None:
-            raise self.down
-        try:
-            return fetch()
-        except SourceError as error:
-            if isinstance(error, _SOURCE_DOWN):
-                self.down = error
-            raise
-
-    def list_resource(self, group_version: str, resource: str, namespace: str | None = None,
-                      label_selector: str | None = None) -> list[dict[str, Any]]:
-        key = (group_version, resource, namespace, label_selector)
-        if key not in self._lists:
-            try:
-                self._lists[key] = self._call(lambda: self._kube.list_resource(
-                    group_version, resource, namespace=namespace, label_selector=label_selector))
-            except SourceError as error:
-                self._lists[key] = error
-        found = self._lists[key]
-        if isinstance(found, SourceError):
-            raise found
-        return found
-
-    def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.list_resource("v1", "pods", namespace)
-
-    def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.list_resource("v1", "events", namespace)
-
-    def get_json(self, path: str, query: list[tuple[str, str | int]] | None = None) -> dict[str, Any]:
-        return self._call(lambda: self._kube.get_json(path, query))
-
-    def self_rules(self, namespace: str) -> dict[str, Any]:
-        return self._call(lambda: self._kube.self_rules(namespace))
 
 
 def _note(notes: list[dict[str, str]], table: str, sentence: str) -> None:
@@ -133,7 +83,7 @@ def _scores_frame(result: ScanResult) -> pd.DataFrame:
     return frame.astype({"value": "float64"})
 
 
-def _security(kube: _ListOnce, settings: Settings, today: dt.date, notes: list[dict[str, str]]
+def _security(kube: ListOnce, settings: Settings, today: dt.date, notes: list[dict[str, str]]
               ) -> ScanResult:
     """The Security page's scan (k8sdata.security.report, all namespaces), so the archived score is the
     page's score."""
@@ -169,7 +119,7 @@ def take_snapshot(kube: KubeClient, prom: PromClient | None, settings: Settings,
     # A naive time is taken to be UTC already, as k8sdata.archive.store does for the keys.
     moment = moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
     say = progress or (lambda _sentence: None)
-    shared = _ListOnce(kube)
+    shared = ListOnce(kube)
     tables: dict[str, pd.DataFrame] = {}
     notes: list[dict[str, str]] = []
 

@@ -42,6 +42,7 @@ from k8sdata.security.sources import (
     manifest_files,
     skipped_sentences,
 )
+from k8sdata.sources.listonce import ListOnce
 from k8sdata.sources.protocols import ResourceSource
 
 FORMATS = ("table", "json", "csv", "sarif")
@@ -170,7 +171,8 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if not args.paths and not args.cluster:
         raise ValueError("scan: give manifest PATHs (or - for stdin), --cluster, or both")
     policy_checks(settings)  # a typo in the severity policy exits 2 before the cluster is read
-    kube = kube_from_args(args, settings) if args.cluster else None
+    # One ListOnce for the manifests' companions and the report: each list is read once.
+    kube = ListOnce(kube_from_args(args, settings)) if args.cluster else None
     objects, from_manifests = _gather(args, kube)
     if kube is not None:
         # The Security page's scan (k8sdata.security.report), on the live objects and any manifests given

@@ -20,6 +20,7 @@ from k8sdata.security.engine import ScanResult
 from k8sdata.security.network import network_scan
 from k8sdata.security.rbac import RbacObjects, rbac_scan
 from k8sdata.security.scoring import kinds_list, unread
+from k8sdata.security.sources import audited_pod
 from k8sdata.security.versions import versions_scan
 from k8sdata.sources.parallel import read_side_by_side
 from k8sdata.sources.protocols import ClusterSource
@@ -123,6 +124,8 @@ def collect_security_inputs(kube: ClusterSource, *, own_namespace: str | None = 
     reads: dict[str, Callable[[], Any]] = {
         name: functools.partial(kube.list_resource, group_version, resource)
         for name, (group_version, resource, _kind) in LISTS.items()}
+    # The audits read little of each pod; a list already read whole (ListOnce) serves as it is.
+    reads["pods"] = functools.partial(kube.list_resource, *LISTS["pods"][:2], slim=audited_pod)
     reads["version"] = functools.partial(kube.get_json, "/version")
     if own_namespace:
         reads["own_review"] = functools.partial(kube.self_rules, own_namespace)

@@ -27,6 +27,7 @@ from k8sdata.security.engine import ScanResult, builtin_checks
 from k8sdata.security.policy import apply_policy, scan_workloads
 from k8sdata.security.scoring import Score, score
 from k8sdata.security.sources import Objects, cluster_objects, skipped_sentences
+from k8sdata.sources.listonce import ListOnce
 from k8sdata.sources.protocols import ClusterSource
 
 
@@ -68,7 +69,9 @@ def security_report(kube: ClusterSource, settings: Settings, today: dt.date, *,
                     objects: Objects | None = None, own_namespace: str | None = None) -> SecurityReport:
     """Scan the cluster `kube` (a KubeClient, or the snapshot's list-once wrapper). `objects`: workloads
     already gathered (the CLI adds manifests to the live ones); `own_namespace`: where KAMS asks its own
-    SelfSubjectRulesReview (the page's proof that it is read-only)."""
+    SelfSubjectRulesReview (the page's proof that it is read-only). Each list is read once for the whole
+    report (ListOnce), the pods reduced to what the audits read where a controller is scanned instead."""
+    kube = kube if isinstance(kube, ListOnce) else ListOnce(kube)
     objects = objects if objects is not None else cluster_objects(kube)
     workloads = scan_workloads(objects, settings)
     inputs = collect_security_inputs(kube, own_namespace=own_namespace)

@@ -573,15 +573,16 @@ class KubeClient:
         return self.list_path(_group_path("apps/v1", "deployments", namespace))
 
     def list_resource(self, group_version: str, resource: str, namespace: str | None = None,
-                      label_selector: str | None = None) -> list[dict[str, Any]]:
-        """Any list, e.g. ("apps/v1", "statefulsets") or ("v1", "services"); 404 -> NotInstalled."""
+                      label_selector: str | None = None, *, slim: Slim | None = None) -> list[dict[str, Any]]:
+        """Any list, e.g. ("apps/v1", "statefulsets") or ("v1", "services"); 404 -> NotInstalled. `slim`
+        reduces each item as its page is decoded (see list_with_version)."""
         if resource == "secrets":
             raise NeverReadsSecrets(_SOURCE)
         if group_version == "v1":
             path = _core_path(resource, namespace)
         else:
             path = _group_path(group_version, resource, namespace)
-        return self.list_path(path, labelSelector=label_selector)
+        return self.list_with_version(path, slim, labelSelector=label_selector)[0]
 
     def pod_log(self, namespace: str, pod: str, *, container: str, tail_lines: int | None = None,
                 since_seconds: int | None = None, since_time: datetime | None = None,

@@ -4,6 +4,7 @@ snapshot's counting reader: whoever computes asks for the narrowest one it uses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -45,7 +46,8 @@ class ResourceSource(Protocol):
     scan, the snapshot, the command line)."""
 
     def list_resource(self, group_version: str, resource: str, namespace: str | None = None,
-                      label_selector: str | None = None) -> list[dict[str, Any]]: ...
+                      label_selector: str | None = None, *,
+                      slim: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]: ...
 
     def get_json(self, path: str, query: list[tuple[str, str | int]] | None = None) -> dict[str, Any]: ...
 

@@ -4,6 +4,7 @@ severity overrides, PSS verdicts per namespace, the cluster source, and the scor
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -170,7 +171,8 @@ class _Client:
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
 
-    def list_resource(self, group_version: str, resource: str, namespace: str | None = None) -> list[Any]:
+    def list_resource(self, group_version: str, resource: str, namespace: str | None = None, *,
+                      slim: Callable[[dict[str, Any]], Any] | None = None) -> list[Any]:
         self.asked.append((group_version, resource))
         if resource == "poddisruptionbudgets":
             raise Forbidden("Kubernetes API", "poddisruptionbudgets is forbidden")
