@@ -3,8 +3,8 @@ severity overrides, PSS verdicts per namespace, the cluster source, and the scor
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
