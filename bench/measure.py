@@ -4,6 +4,7 @@
     python -m bench.measure watch    PODS CHANGES DIR     WatchedList, changes, snapshot -> PodsFrameBuilder
     python -m bench.measure cache    KUBECONFIG           WatchedList(slim_pod) first list -> PodsFrameBuilder
     python -m bench.measure kubectl  KUBECONFIG           `kubectl get pods -A` as a child process
+    python -m bench.measure security KUBECONFIG           security_report: the Security page's whole scan
 """
 
 from __future__ import annotations
@@ -109,6 +110,24 @@ def measure_watch(pods: int, changes: int, folder: str) -> dict[str, Any]:
             client.close()
 
 
+def measure_security(kubeconfig: str) -> dict[str, Any]:
+    """The Security page's scan (k8sdata.security.report, what ui.security_data caches): every list it
+    reads, the workload checks, the audits and the image list, as one viewer's cold view costs."""
+    import datetime as dt
+
+    from k8sdata.config import Settings
+    from k8sdata.security.report import security_report
+
+    client = _client(kubeconfig)
+    baseline = _peak_mb()
+    started = time.perf_counter()
+    report = security_report(client, Settings.from_env({}), dt.datetime.now(dt.UTC).date())
+    seconds = time.perf_counter() - started
+    pods = sum(1 for item in report.objects.items if item.get("kind") == "Pod")
+    return {"seconds": seconds, "pods": pods, "findings": len(report.merged.findings),
+            "peak_mb": _peak_mb(), "baseline_mb": baseline}
+
+
 def measure_kubectl(kubeconfig: str) -> dict[str, Any]:
     started = time.perf_counter()
     completed = subprocess.run([str(KUBECTL), "--kubeconfig", kubeconfig, "get", "pods", "-A"],
@@ -128,6 +147,8 @@ def main(argv: list[str]) -> int:
         result = measure_watch(int(args[0]), int(args[1]), args[2])
     elif what == "kubectl":
         result = measure_kubectl(args[0])
+    elif what == "security":
+        result = measure_security(args[0])
     else:
         raise SystemExit(f"unknown measurement {what!r}")
     print(json.dumps(result), flush=True)

@@ -367,17 +367,32 @@ def linked_pods_view(settings: Settings, context: str | None, namespace: str | N
 
 
 def pods_usage(settings: Settings, context: str | None, namespace: str | None, view: PodsView
-               ) -> tuple[pd.DataFrame, str]:
+               ) -> tuple[pd.DataFrame, str] | None:
     """Per pod usage against requests and limits (k8sdata.pods.resources.POD_USAGE_COLUMNS) and its source
     ("prometheus" | "metrics.k8s.io"): two Prometheus queries (or one metrics.k8s.io list) per TTL,
-    whatever the number of pods. Raises SourceError when no usage source works."""
+    whatever the number of pods. Raises SourceError when no usage source works.
+
+    A large cluster's (a watched pods list) usage never holds up the rows: it is read in the background
+    (Prefetch), the last answer serves meanwhile, and None means the first answer is not back yet (at
+    100,000 pods a metrics.k8s.io list takes seconds)."""
     kube = cached_kube(settings, context)
     try:
         prom: PromClient | None = prom_client(settings)
     except NotConfigured:
         prom = None
     prom_url = prom.url if prom else ""
-    usage, source = _current_usage(kube.key, prom_url, namespace, kube.client, prom)
+    if view.watched:
+        client = kube.client
+        got = _prefetch().get(("usage", kube.key, prom_url, namespace),
+                              lambda: resources.current_usage(prom, client, namespace),
+                              wait=USAGE_WAIT_SECONDS, ttl=DATA_TTL_SECONDS)
+        if got is None:
+            return None
+        if isinstance(got, SourceError):
+            raise got
+        usage, source = got
+    else:
+        usage, source = _current_usage(kube.key, prom_url, namespace, kube.client, prom)
     bucket = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS)
     frame = _pods_usage_frame(kube.key, namespace, "", view.token, bucket, view.raw, usage)
     return frame, source
@@ -506,6 +521,8 @@ def contexts(settings: Settings) -> tuple[list[str], str | None]:
 
 #: How long the sidebar waits for the namespace list before drawing without it (the page must not wait).
 NAMESPACES_WAIT_SECONDS = 0.5
+#: How long a large cluster's Pods page waits for current usage before drawing the rows without it.
+USAGE_WAIT_SECONDS = 1.0
 
 
 class Prefetch:

@@ -198,11 +198,16 @@ def _page(table: pd.DataFrame) -> pd.DataFrame:
 def _usage(settings: Settings, filters: Filters, view: data.PodsView) -> tuple[pd.DataFrame, bool]:
     """Per pod requests and limits, and whether current usage is beside them."""
     try:
-        usage, source = data.pods_usage(settings, filters.context, filters.namespace, view)
+        got = data.pods_usage(settings, filters.context, filters.namespace, view)
     except SourceError as error:
         show_source_error(error, "Current usage is unavailable", level="info",
                           after="Requests and limits are shown without it.")
         return data.pods_requests(settings, filters.context, filters.namespace, view), False
+    if got is None:
+        st.caption("Current usage is still being read for this large cluster; it appears on the next "
+                   "refresh. Requests and limits are shown meanwhile.")
+        return data.pods_requests(settings, filters.context, filters.namespace, view), False
+    usage, source = got
     if source == SOURCE_METRICS_API:
         st.caption("Usage now comes from metrics.k8s.io (metrics-server), as in kubectl top pod.")
     return usage, True

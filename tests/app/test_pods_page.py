@@ -11,6 +11,7 @@ import io
 import json
 import re
 import threading
+import time
 from typing import Any
 
 import pandas as pd
@@ -253,6 +254,30 @@ def test_big_clusters_read_the_shared_watch_cache(monkeypatch: pytest.MonkeyPatc
     assert any(t.name.startswith("kams-watch") for t in threading.enumerate())
     clear_streamlit_caches()  # releasing the cached WatchedList stops its thread and closes its watch
     assert not any(t.name.startswith("kams-watch") and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_big_cluster_s_rows_never_wait_for_usage(monkeypatch: pytest.MonkeyPatch, kube_faults: Any) -> None:
+    """Issue 16: at 100,000 pods a metrics.k8s.io list takes seconds. A big cluster's Pods page draws its
+    rows with requests and limits at once, reads usage in the background, and shows it on a later run."""
+    import ui.data
+
+    monkeypatch.setattr(ui.data, "WATCH_THRESHOLD_PODS", 1)
+    monkeypatch.setattr(ui.data, "_cluster_pod_counts", {})  # not known to be big before the first run
+    monkeypatch.delenv("PROMETHEUS_URL")  # usage from the stand-in's metrics.k8s.io, slowed here
+    monkeypatch.setenv("KAMS_REQUEST_TIMEOUT", "20")  # slow, not failing, even on a busy machine
+    kube_faults.set_fault(r"^/apis/metrics\.k8s\.io/", "latency", seconds=ui.data.USAGE_WAIT_SECONDS + 1.5)
+    at = run_page()  # the first list tells the page how big the cluster is
+    waiting = pods_table(rerun(at))
+    assert any("still being read" in unescape(c.value) for c in at.caption)
+    assert "CPU (cores)" not in waiting.columns and waiting["CPU request"].notna().any()
+    measured, deadline = waiting, time.monotonic() + 20
+    while any("still being read" in unescape(c.value) for c in at.caption) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the background read comes back meanwhile
+        measured = pods_table(rerun(at))
+    assert not any("still being read" in unescape(c.value) for c in at.caption)
+    assert measured["CPU (cores)"].notna().any()
+    assert set(measured["Name"]) == set(waiting["Name"])
+    clear_streamlit_caches()
 
 
 def test_the_overview_of_a_big_cluster_reads_the_same_watch(monkeypatch: pytest.MonkeyPatch,
