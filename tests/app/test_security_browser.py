@@ -20,7 +20,7 @@ def test_security_page_draws_scores_and_switches_tabs(app_server: Any, new_page:
     page = new_page(height=2200)
     open_overview(page, app_server.url)
     open_app_page(page, f"{app_server.url}/security", "Security")
-    expect(page.get_by_text("Overall score")).to_be_visible()
+    expect(page.get_by_text("Overall score", exact=True)).to_be_visible()
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     expect(chart.locator("svg, canvas").first).to_be_visible()
     box = chart.bounding_box()
