@@ -1,18 +1,28 @@
-"""Synthetic clusters for benchmarks: namespaces, nodes and N realistic pods, generated fast.
+"""Synthetic clusters for benchmarks: namespaces, nodes, N realistic pods and their owners, generated fast.
 
 `synthetic_objects(n_pods, seed=0, now=None)` yields Namespaces first, then Nodes (about one per 100
-pods, at most MAX_NODES), then the pods. Each pod is what a real API server returns: full metadata
-(labels, annotations, ownerReferences to a ReplicaSet/StatefulSet/Job, managedFields from the
-controller and the kubelet), a defaulted spec and a status from a realistic mix (mostly Running and
-ready; some Pending, CrashLoopBackOff, restarted after OOMKilled, not ready, Completed). A pod is
-5-8 KB of JSON.
+pods, at most MAX_NODES), then the pods, then the pods' owners. Each pod is what a real API server
+returns: full metadata (labels, annotations, ownerReferences to a ReplicaSet/StatefulSet/Job,
+managedFields from the controller and the kubelet), a defaulted spec and a status from a realistic mix
+(mostly Running and ready; some Pending, CrashLoopBackOff, restarted after OOMKilled, not ready,
+Completed). A pod is 5-8 KB of JSON.
+
+The owners come last, in the order Deployments, ReplicaSets, StatefulSets, CronJobs, Jobs: exactly the
+objects the pods' controller ownerReferences name (kind, apiVersion, namespace, name, uid), each
+ReplicaSet controlled by a Deployment named after the app and each Job (named `<app>-<number>`, as a
+CronJob names them) by a CronJob. Their pod templates are the pods' own labels, annotations and spec
+less what admission, the scheduler and the controller add per pod; replica counts and statuses agree
+with the pods'. Nothing else (Services, PersistentVolumeClaims, old ReplicaSets scaled to 0) is made.
+Workload scans (k8sdata/security) scan controllers instead of the pods they own, so without owners
+every synthetic pod would look like a naked pod. The owners are yielded after the pods and drawn from
+the same random stream only after the last pod, so the pods are what they were before owners existed.
 
 Speed: 100,000 pods in a few seconds. Every (app, state) pair has one JSON text with %-placeholders,
 rendered once; a pod costs one `%` substitution and one `orjson.loads`, so every yielded dict is
 fresh (nothing is shared between pods, callers may mutate them).
 
 Deterministic: the same (n_pods, seed, now) gives the same objects. `now` defaults to the current
-time; pass it explicitly for reproducible output. The owners (ReplicaSets, ...) are not generated.
+time; pass it explicitly for reproducible output.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import gc
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -598,14 +608,14 @@ _INTEGER_KEYS = ("restarts",)
 Renderer = Callable[[dict[str, str]], str]
 
 
-def _compile_renderer(template: dict[str, Any]) -> Renderer:
+def _compile_renderer(template: dict[str, Any], integer_keys: tuple[str, ...] = _INTEGER_KEYS) -> Renderer:
     """A function that fills the template's markers from a dict of strings and returns JSON text.
 
     The template (our own constants, never outside input) becomes one generated `"".join((...))` of
     literal chunks and `values[key]` lookups: about 5x faster than %-formatting the same text.
     """
     text = json.dumps(template, separators=(",", ":"))
-    for key in _INTEGER_KEYS:  # numbers: drop the quotes around the marker
+    for key in integer_keys:  # numbers: drop the quotes around the marker
         text = text.replace(f'"{_marker(key)}"', _marker(key))
     parts = text.split("@@")  # literal, key, literal, key, ..., literal
     pieces = [
@@ -624,6 +634,397 @@ def _renderer(app_index: int, state: str) -> Renderer:
     if key not in _RENDERERS:
         _RENDERERS[key] = _compile_renderer(_pod_template(_APPS[app_index], state))
     return _RENDERERS[key]
+
+
+# ------------------------------------------------------------------------------------------------
+# owners: the controllers named by the pods' ownerReferences, built after the pods from what each pod
+# recorded, so that the pods' bytes and random draws are the same as when no owners were generated
+
+#: What admission and the scheduler add to each pod: never part of a controller's pod template.
+_POD_ONLY_SPEC_FIELDS = frozenset(
+    {
+        "enableServiceLinks",
+        "hostname",
+        "nodeName",
+        "preemptionPolicy",
+        "priority",
+        "serviceAccount",
+        "serviceAccountName",
+        "subdomain",
+        "tolerations",
+        "volumes",
+    }
+)
+#: Labels a StatefulSet controller sets per pod, on top of its template's.
+_STATEFULSET_POD_LABELS = ("controller-revision-hash", "statefulset.kubernetes.io/pod-name")
+#: Labels the Job strategy adds to a Job's template (so a CronJob's jobTemplate has none of them).
+_JOB_LABELS = (
+    "batch.kubernetes.io/controller-uid",
+    "batch.kubernetes.io/job-name",
+    "controller-uid",
+    "job-name",
+)
+_READY_STATES = frozenset({"running", "restarted"})
+_OWNER_INTEGER_KEYS = ("generation", "replicas", "success_limit")
+_OWNER_ORDER = ("Deployment", "ReplicaSet", "StatefulSet", "CronJob", "Job")
+
+
+@dataclass(slots=True)
+class _OwnedPods:
+    """The pods of one owner, as far as the owner's spec and status must agree with them."""
+
+    app_index: int
+    namespace: str
+    name: str
+    uid: str
+    hash: str
+    first_created: int  # epoch seconds of the oldest pod
+    states: list[str]
+    first_values: dict[str, str]  # the first pod's placeholders: a Job's timestamps are its one pod's
+
+
+def _app_labels(app: _App) -> dict[str, str]:
+    """The labels a person writes on the workload itself."""
+    return {
+        "app": app.name,
+        "app.kubernetes.io/name": app.name,
+        "app.kubernetes.io/part-of": _marker("namespace"),
+    }
+
+
+def _controller_pod_template(app: _App, without_labels: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The `template` the pods were made from: their labels, annotations and spec, less what admission,
+    the scheduler and the controller add per pod. Derived from the pod template so the two cannot drift."""
+    pod = _pod_template(app, "running")
+    dropped = set(without_labels) | (
+        set(_STATEFULSET_POD_LABELS) if app.owner_kind == "StatefulSet" else set()
+    )
+    labels = {key: value for key, value in pod["metadata"]["labels"].items() if key not in dropped}
+    # One value per template, where each pod carries its own: a restart (a new template) predates its pods.
+    annotations = dict(
+        pod["metadata"]["annotations"], **{"kubectl.kubernetes.io/restartedAt": _marker("restarted_at")}
+    )
+    spec = {key: value for key, value in pod["spec"].items() if key not in _POD_ONLY_SPEC_FIELDS}
+    for container in spec["containers"]:
+        mounts = [
+            mount
+            for mount in container.pop("volumeMounts", [])
+            if not mount["name"].startswith("kube-api-access-")
+        ]
+        if mounts:
+            container["volumeMounts"] = mounts
+    return {"metadata": {"annotations": annotations, "labels": labels}, "spec": spec}
+
+
+def _owner_metadata(**extra: Any) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "creationTimestamp": _marker("created"),
+        "generation": _marker("generation"),
+        "name": _marker("owner_name"),
+        "namespace": _marker("namespace"),
+        "uid": _marker("owner_uid"),
+    }  # resourceVersion: set when yielded, in yield order
+    metadata.update(extra)
+    return dict(sorted(metadata.items()))
+
+
+def _controller_reference(api_version: str, kind: str, name: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": api_version,
+            "blockOwnerDeletion": True,
+            "controller": True,
+            "kind": kind,
+            "name": name,
+            "uid": _marker("parent_uid"),
+        }
+    ]
+
+
+def _owner_template(app: _App, kind: str) -> dict[str, Any]:
+    """Metadata and spec of one kind of owner of `app`'s pods; the status is built per object."""
+    if kind == "Deployment":
+        return {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": _owner_metadata(
+                annotations={"deployment.kubernetes.io/revision": _marker("revision")},
+                labels=_app_labels(app),
+            ),
+            "spec": {
+                "progressDeadlineSeconds": 600,
+                "replicas": _marker("replicas"),
+                "revisionHistoryLimit": 10,
+                "selector": {"matchLabels": {"app": app.name}},
+                "strategy": {
+                    "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+                    "type": "RollingUpdate",
+                },
+                "template": _controller_pod_template(app, ("pod-template-hash",)),
+            },
+        }
+    if kind == "ReplicaSet":
+        template = _controller_pod_template(app)
+        return {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": _owner_metadata(
+                annotations={
+                    "deployment.kubernetes.io/desired-replicas": _marker("replicas_text"),
+                    "deployment.kubernetes.io/max-replicas": _marker("max_replicas"),
+                    "deployment.kubernetes.io/revision": _marker("revision"),
+                },
+                labels=template["metadata"]["labels"],
+                ownerReferences=_controller_reference("apps/v1", "Deployment", app.name),
+            ),
+            "spec": {
+                "replicas": _marker("replicas"),
+                "selector": {"matchLabels": {"app": app.name, "pod-template-hash": _marker("hash")}},
+                "template": template,
+            },
+        }
+    if kind == "StatefulSet":
+        return {
+            "apiVersion": "apps/v1",
+            "kind": kind,
+            "metadata": _owner_metadata(labels=_app_labels(app)),
+            "spec": {
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "podManagementPolicy": "OrderedReady",
+                "replicas": _marker("replicas"),
+                "revisionHistoryLimit": 10,
+                "selector": {"matchLabels": {"app": app.name}},
+                "serviceName": app.name,  # the pods' subdomain
+                "template": _controller_pod_template(app),
+                "updateStrategy": {"rollingUpdate": {"partition": 0}, "type": "RollingUpdate"},
+            },
+        }
+    if kind == "CronJob":
+        return {
+            "apiVersion": "batch/v1",
+            "kind": kind,
+            "metadata": _owner_metadata(labels=_app_labels(app)),
+            "spec": {
+                "concurrencyPolicy": "Allow",
+                "failedJobsHistoryLimit": 1,
+                "jobTemplate": {
+                    "metadata": {"labels": _app_labels(app)},
+                    "spec": {"backoffLimit": 6, "template": _controller_pod_template(app, _JOB_LABELS)},
+                },
+                "schedule": "*/15 * * * *",
+                "successfulJobsHistoryLimit": _marker("success_limit"),
+                "suspend": False,
+            },
+        }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": _owner_metadata(
+            annotations={"batch.kubernetes.io/job-tracking": ""},
+            labels=_app_labels(app),
+            ownerReferences=_controller_reference("batch/v1", "CronJob", app.name),
+        ),
+        "spec": {
+            "backoffLimit": 6,
+            "completionMode": "NonIndexed",
+            "completions": 1,
+            "parallelism": 1,
+            "podReplacementPolicy": "TerminatingOrFailed",
+            "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": _marker("owner_uid")}},
+            "suspend": False,
+            "template": _controller_pod_template(app),
+        },
+    }
+
+
+_OWNER_RENDERERS: dict[tuple[int, str], Renderer] = {}
+
+
+def _render_owner(app_index: int, kind: str, values: dict[str, str]) -> dict[str, Any]:
+    key = (app_index, kind)
+    if key not in _OWNER_RENDERERS:
+        _OWNER_RENDERERS[key] = _compile_renderer(
+            _owner_template(_APPS[app_index], kind), _OWNER_INTEGER_KEYS
+        )
+    obj: dict[str, Any] = orjson.loads(_OWNER_RENDERERS[key](values))
+    return obj
+
+
+def _owners(
+    owned: Iterable[_OwnedPods],
+    now_epoch: int,
+    stamp: Callable[[int], str],
+    rng: random.Random,
+    first_rv: int,
+) -> Iterator[dict[str, Any]]:
+    """Deployments, ReplicaSets, StatefulSets, CronJobs and Jobs for the pods recorded in `owned`."""
+    made: dict[str, list[dict[str, Any]]] = {kind: [] for kind in _OWNER_ORDER}
+    jobs_by_cronjob: dict[tuple[str, int], list[_OwnedPods]] = {}
+    for pods in owned:
+        app = _APPS[pods.app_index]
+        if app.owner_kind == "Job":
+            jobs_by_cronjob.setdefault((pods.namespace, pods.app_index), []).append(pods)
+            continue
+        replicas = len(pods.states)
+        ready = sum(state in _READY_STATES for state in pods.states)
+        created = pods.first_created - 5 - rng.getrandbits(6)
+        values = {
+            "namespace": pods.namespace,
+            "owner_name": pods.name,
+            "owner_uid": pods.uid,
+            "hash": pods.hash,
+            "created": stamp(created),
+            "restarted_at": stamp(created),
+            "replicas": str(replicas),
+            "replicas_text": str(replicas),
+            "max_replicas": str(replicas + math.ceil(replicas / 4)),  # maxSurge 25%
+        }
+        if app.owner_kind == "StatefulSet":
+            generation = 1 + rng.getrandbits(2)
+            controller_revision = f"{app.name}-{pods.hash}"  # the pods' controller-revision-hash label
+            statefulset = _render_owner(
+                pods.app_index, "StatefulSet", dict(values, generation=str(generation))
+            )
+            statefulset["status"] = {
+                "availableReplicas": ready,
+                "collisionCount": 0,
+                "currentReplicas": replicas,
+                "currentRevision": controller_revision,
+                "observedGeneration": generation,
+                **({"readyReplicas": ready} if ready else {}),
+                "replicas": replicas,
+                "updateRevision": controller_revision,
+                "updatedReplicas": replicas,
+            }
+            made["StatefulSet"].append(statefulset)
+            continue
+        revision = 1 + rng.getrandbits(4)
+        deployment_created = created if revision == 1 else created - 3_600 * (1 + rng.getrandbits(12))
+        deployment_uid = _uid(rng)
+        deployment_generation = revision + rng.getrandbits(2)
+        values["revision"] = str(revision)
+        replicaset = _render_owner(
+            pods.app_index, "ReplicaSet", dict(values, generation="1", parent_uid=deployment_uid)
+        )
+        replicaset["status"] = {
+            **({"availableReplicas": ready} if ready else {}),
+            "fullyLabeledReplicas": replicas,
+            "observedGeneration": 1,
+            **({"readyReplicas": ready} if ready else {}),
+            "replicas": replicas,
+        }
+        made["ReplicaSet"].append(replicaset)
+        deployment = _render_owner(
+            pods.app_index,
+            "Deployment",
+            dict(
+                values,
+                owner_name=app.name,
+                owner_uid=deployment_uid,
+                created=stamp(deployment_created),
+                generation=str(deployment_generation),
+            ),
+        )
+        available = ready >= replicas - replicas // 4  # maxUnavailable 25%
+        rolled_out = stamp(created + 20)
+        went_unavailable = stamp(max(created + 20, now_epoch - 300))
+        deployment["status"] = {
+            **({"availableReplicas": ready} if ready else {}),
+            "conditions": [
+                {
+                    "lastTransitionTime": rolled_out if available else went_unavailable,
+                    "lastUpdateTime": rolled_out if available else went_unavailable,
+                    "message": f"Deployment {'has' if available else 'does not have'} minimum availability.",
+                    "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                    "status": "True" if available else "False",
+                    "type": "Available",
+                },
+                {
+                    "lastTransitionTime": stamp(deployment_created + 10),
+                    "lastUpdateTime": rolled_out,
+                    "message": f'ReplicaSet "{pods.name}" has successfully progressed.',
+                    "reason": "NewReplicaSetAvailable",
+                    "status": "True",
+                    "type": "Progressing",
+                },
+            ],
+            "observedGeneration": deployment_generation,
+            **({"readyReplicas": ready} if ready else {}),
+            "replicas": replicas,
+            **({"unavailableReplicas": replicas - ready} if replicas > ready else {}),
+            "updatedReplicas": replicas,
+        }
+        made["Deployment"].append(deployment)
+
+    for (namespace, app_index), jobs in jobs_by_cronjob.items():
+        app = _APPS[app_index]
+        cronjob_uid = _uid(rng)
+        active: list[dict[str, Any]] = []
+        succeeded = 0
+        last_scheduled = last_succeeded = ""
+        for pods in jobs:
+            created = pods.first_created - 1
+            values = {
+                "namespace": namespace,
+                "owner_name": pods.name,
+                "owner_uid": pods.uid,
+                "created": stamp(created),
+                "restarted_at": pods.first_values["created"],
+                "generation": "1",
+                "parent_uid": cronjob_uid,
+            }
+            job = _render_owner(app_index, "Job", values)
+            status: dict[str, Any] = {"ready": 0, "startTime": values["created"], "terminating": 0}
+            if pods.states[0] == "completed":
+                finished = pods.first_values["finished"]
+                condition = {"lastProbeTime": finished, "lastTransitionTime": finished, "status": "True"}
+                status.update(
+                    completionTime=finished, conditions=[dict(condition, type="Complete")], succeeded=1
+                )
+                succeeded += 1
+                last_succeeded = max(last_succeeded, finished)
+            else:
+                status["active"] = 1
+                active.append(
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": pods.name,
+                        "namespace": namespace,
+                        "uid": pods.uid,
+                    }
+                )
+            status["uncountedTerminatedPods"] = {}
+            job["status"] = dict(sorted(status.items()))
+            last_scheduled = max(last_scheduled, values["created"])
+            made["Job"].append(job)
+        created = min(pods.first_created for pods in jobs) - 86_400 * (1 + rng.getrandbits(6))
+        cronjob = _render_owner(
+            app_index,
+            "CronJob",
+            {
+                "namespace": namespace,
+                "owner_name": app.name,
+                "owner_uid": cronjob_uid,
+                "created": stamp(created),
+                "restarted_at": stamp(created),
+                "generation": str(1 + rng.getrandbits(2)),
+                "success_limit": str(max(3, succeeded)),  # every succeeded Job is still kept
+            },
+        )
+        cronjob["status"] = {
+            **({"active": active} if active else {}),
+            "lastScheduleTime": last_scheduled,
+            **({"lastSuccessfulTime": last_succeeded} if last_succeeded else {}),
+        }
+        made["CronJob"].append(cronjob)
+
+    rv = first_rv
+    for kind in _OWNER_ORDER:
+        for obj in made[kind]:
+            rv += 1
+            obj["metadata"]["resourceVersion"] = str(rv)
+            yield obj
 
 
 # ------------------------------------------------------------------------------------------------
@@ -757,7 +1158,7 @@ def namespace_count(n_pods: int) -> int:
 
 
 def synthetic_objects(n_pods: int, seed: int = 0, now: datetime | None = None) -> Iterator[dict[str, Any]]:
-    """Namespaces, then nodes, then `n_pods` pods (see the module docstring).
+    """Namespaces, then nodes, then `n_pods` pods, then their owners (see the module docstring).
 
     Python's cyclic garbage collector is paused while the generator runs (and restored when it ends or
     is closed): a caller that keeps 100,000 fresh pods would otherwise spend most of its time in
@@ -804,6 +1205,7 @@ def _generate(n_pods: int, seed: int, now: datetime | None) -> Iterator[dict[str
 
     namespace_names = [ns["metadata"]["name"] for ns in namespaces]
     owner_uids: dict[tuple[str, int], tuple[str, str]] = {}
+    owned_pods: dict[str, _OwnedPods] = {}  # by owner uid, in the order the owners first appear
     node_count_str = str(nodes)
     getrandbits, random_float = rng.getrandbits, rng.random
     for index in range(n_pods):
@@ -879,6 +1281,15 @@ def _generate(n_pods: int, seed: int, now: datetime | None) -> Iterator[dict[str
             "digest1": _DIGESTS[-1],
         }
         yield orjson.loads(_renderer(app_index, state)(values))
+        pods = owned_pods.get(owner_uid)
+        if pods is None:
+            pods = owned_pods[owner_uid] = _OwnedPods(
+                app_index, namespace, owner_name, owner_uid, owner_hash, created, [], values
+            )
+        elif created < pods.first_created:
+            pods.first_created = created
+        pods.states.append(state)
+    yield from _owners(owned_pods.values(), now_epoch, stamp, rng, 1_000_000 + n_pods)
 
 
 _DIGESTS = [f"{random.Random(app.image).getrandbits(256):064x}" for app in _APPS] + [

@@ -17,6 +17,9 @@ from kubernetes import client
 from sandbox.synthetic import MAX_NODES, node_count, synthetic_objects
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+OWNER_KINDS = ("Deployment", "ReplicaSet", "StatefulSet", "CronJob", "Job")
+#: Labels a controller sets on each pod it makes, beyond its template's.
+PER_POD_LABELS = {"controller-revision-hash", "statefulset.kubernetes.io/pod-name"}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,12 @@ def state_of(pod: dict[str, Any]) -> str:
     return pod["status"]["phase"]
 
 
-def test_yields_namespaces_then_nodes_then_the_requested_pods(cluster: list[dict[str, Any]]) -> None:
+def test_yields_namespaces_then_nodes_then_the_requested_pods_then_their_owners(
+    cluster: list[dict[str, Any]],
+) -> None:
     kinds = [o["kind"] for o in cluster]
-    assert kinds == sorted(kinds, key=["Namespace", "Node", "Pod"].index)
+    assert kinds == sorted(kinds, key=["Namespace", "Node", "Pod", *OWNER_KINDS].index)
+    assert set(OWNER_KINDS) <= set(kinds)
     counts = Counter(kinds)
     assert counts["Pod"] == 3_000
     assert counts["Node"] == node_count(3_000) == 30
@@ -89,6 +95,7 @@ def test_a_sample_of_every_kind_and_state_validates_and_deserializes(cluster: li
                obj["metadata"].get("labels", {}).get("app", ""))
         sample.setdefault(key, obj)
     assert len(sample) > 25
+    assert set(OWNER_KINDS) <= {kind for kind, _, _ in sample}
     api = client.ApiClient()
 
     class Response:
@@ -138,3 +145,168 @@ def test_a_hundred_thousand_pods_in_a_few_seconds() -> None:
     elapsed = time.process_time() - started
     assert count == 100_000
     assert elapsed < 15, f"{elapsed:.1f}s of CPU"  # ~4 s on an idle 2-core machine
+
+
+# ------------------------------------------------------------------------------------------ owners
+Index = dict[tuple[str, str, str], dict[str, Any]]
+
+
+def by_kind_and_name(objects: list[dict[str, Any]]) -> Index:
+    return {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o for o in objects}
+
+
+def controller_of(obj: dict[str, Any], index: Index) -> dict[str, Any]:
+    """The object `obj`'s controller ownerReference names, checked to be that very object."""
+    [reference] = [r for r in obj["metadata"].get("ownerReferences", []) if r.get("controller")]
+    owner = index[(reference["kind"], obj["metadata"]["namespace"], reference["name"])]
+    assert owner["metadata"]["uid"] == reference["uid"]
+    assert owner["apiVersion"] == reference["apiVersion"]
+    return owner
+
+
+def pods_by_owner(cluster: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    owned: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods_of(cluster):
+        owned.setdefault(pod["metadata"]["ownerReferences"][0]["uid"], []).append(pod)
+    return owned
+
+
+def is_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
+
+
+def test_every_pod_controller_is_a_generated_owner_and_every_owner_has_pods(
+    cluster: list[dict[str, Any]],
+) -> None:
+    index = by_kind_and_name(cluster)
+    owners = {controller_of(pod, index)["metadata"]["uid"] for pod in pods_of(cluster)}
+    direct = {o["metadata"]["uid"] for o in cluster if o["kind"] in ("ReplicaSet", "StatefulSet", "Job")}
+    assert owners == direct  # no pod without its owner, no owner without pods
+    kinds = Counter(o["kind"] for o in cluster)
+    assert kinds["ReplicaSet"] and kinds["StatefulSet"] and kinds["Job"]
+
+
+def test_replicasets_belong_to_deployments_and_jobs_to_cronjobs(cluster: list[dict[str, Any]]) -> None:
+    index = by_kind_and_name(cluster)
+    parents: Counter[str] = Counter()
+    for obj in cluster:
+        if obj["kind"] in ("ReplicaSet", "Job"):
+            parent = controller_of(obj, index)
+            assert parent["kind"] == {"ReplicaSet": "Deployment", "Job": "CronJob"}[obj["kind"]]
+            parents[parent["metadata"]["uid"]] += 1
+            assert obj["metadata"]["creationTimestamp"] >= parent["metadata"]["creationTimestamp"]
+        if obj["kind"] == "ReplicaSet":
+            template_hash = obj["metadata"]["labels"]["pod-template-hash"]
+            assert obj["metadata"]["name"] == f"{parent['metadata']['name']}-{template_hash}"
+            assert obj["spec"]["replicas"] == parent["spec"]["replicas"] == parent["status"]["replicas"]
+            revision = "deployment.kubernetes.io/revision"
+            assert obj["metadata"]["annotations"][revision] == parent["metadata"]["annotations"][revision]
+            deployment_template = parent["spec"]["template"]
+            assert obj["spec"]["template"]["spec"] == deployment_template["spec"]
+            assert obj["spec"]["template"]["metadata"]["labels"] == dict(
+                deployment_template["metadata"]["labels"], **{"pod-template-hash": template_hash}
+            )
+    for obj in cluster:
+        if obj["kind"] == "Deployment":
+            assert parents[obj["metadata"]["uid"]] == 1
+        elif obj["kind"] == "CronJob":
+            assert parents[obj["metadata"]["uid"]] >= 1
+
+
+def test_owner_replica_counts_and_status_match_their_pods(cluster: list[dict[str, Any]]) -> None:
+    owned = pods_by_owner(cluster)
+    replicaset_of = {  # Deployment uid -> its one ReplicaSet's uid
+        rs["metadata"]["ownerReferences"][0]["uid"]: rs["metadata"]["uid"]
+        for rs in cluster
+        if rs["kind"] == "ReplicaSet"
+    }
+    active_jobs: dict[str, set[str]] = {}
+    for obj in cluster:
+        kind, pods = obj["kind"], owned.get(obj["metadata"]["uid"], [])
+        ready = sum(is_ready(pod) for pod in pods)
+        if kind in ("ReplicaSet", "StatefulSet"):
+            assert obj["spec"]["replicas"] == obj["status"]["replicas"] == len(pods) > 0
+            assert obj["status"].get("readyReplicas", 0) == obj["status"].get("availableReplicas", 0) == ready
+            if kind == "StatefulSet":
+                revisions = {pod["metadata"]["labels"]["controller-revision-hash"] for pod in pods}
+                assert revisions == {obj["status"]["currentRevision"]} == {obj["status"]["updateRevision"]}
+        elif kind == "Deployment":
+            pods = owned[replicaset_of[obj["metadata"]["uid"]]]
+            ready = sum(is_ready(pod) for pod in pods)
+            assert obj["status"].get("readyReplicas", 0) == ready
+            assert obj["status"].get("unavailableReplicas", 0) == len(pods) - ready
+        elif kind == "Job":
+            [pod] = pods
+            succeeded = pod["status"]["phase"] == "Succeeded"
+            assert obj["spec"]["completions"] == 1
+            assert obj["status"].get("succeeded", 0) == int(succeeded)
+            assert obj["status"].get("active", 0) == int(not succeeded)
+            assert ("completionTime" in obj["status"]) == succeeded
+            if succeeded:
+                finished = pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
+                assert obj["status"]["completionTime"] >= finished >= obj["status"]["startTime"]
+            else:
+                parent = obj["metadata"]["ownerReferences"][0]["uid"]
+                active_jobs.setdefault(parent, set()).add(obj["metadata"]["uid"])
+    assert active_jobs  # some Jobs still run (pending or crash-looping pods)
+    for obj in cluster:
+        if obj["kind"] == "CronJob":
+            listed = {ref["uid"] for ref in obj["status"].get("active", [])}
+            assert listed == active_jobs.get(obj["metadata"]["uid"], set())
+
+
+def test_owner_templates_and_selectors_match_their_pods(cluster: list[dict[str, Any]]) -> None:
+    owned = pods_by_owner(cluster)
+    checked: Counter[str] = Counter()
+    for obj in cluster:
+        if obj["kind"] not in ("ReplicaSet", "StatefulSet", "Job"):
+            continue
+        template, selector = obj["spec"]["template"], obj["spec"]["selector"]["matchLabels"]
+        for pod in owned[obj["metadata"]["uid"]]:
+            labels = pod["metadata"]["labels"]
+            assert selector.items() <= labels.items()
+            assert template["metadata"]["labels"].items() <= labels.items()
+            assert set(labels) - set(template["metadata"]["labels"]) <= PER_POD_LABELS
+            spec = template["spec"]
+            assert spec["restartPolicy"] == pod["spec"]["restartPolicy"]
+            assert spec["securityContext"] == pod["spec"]["securityContext"]
+            pod_containers = [
+                {key: value for key, value in container.items() if key != "volumeMounts"}
+                for container in pod["spec"]["containers"]
+            ]
+            assert spec["containers"] == pod_containers  # images, resources, probes, securityContext
+            checked[obj["kind"]] += 1
+        assert selector.items() <= template["metadata"]["labels"].items()  # the API server insists
+    assert all(checked[kind] for kind in ("ReplicaSet", "StatefulSet", "Job")), checked
+
+
+def test_owner_timestamps_precede_their_pods(cluster: list[dict[str, Any]]) -> None:
+    owned = pods_by_owner(cluster)
+    for obj in cluster:
+        for pod in owned.get(obj["metadata"]["uid"], []):
+            assert obj["metadata"]["creationTimestamp"] < pod["metadata"]["creationTimestamp"]
+
+
+def test_the_stand_in_api_server_lists_the_owners() -> None:
+    from sandbox.apiserver import ApiServer
+    from tests.sandbox.test_apiserver import get_json
+
+    expected = Counter(o["kind"] for o in synthetic_objects(300, now=NOW))
+    with ApiServer(synthetic_pods=300) as server:
+        listed: list[dict[str, Any]] = []
+        for path, kind in (
+            ("/api/v1/pods", "Pod"),
+            ("/apis/apps/v1/deployments", "Deployment"),
+            ("/apis/apps/v1/replicasets", "ReplicaSet"),
+            ("/apis/apps/v1/statefulsets", "StatefulSet"),
+            ("/apis/batch/v1/cronjobs", "CronJob"),
+            ("/apis/batch/v1/jobs", "Job"),
+        ):
+            status, listing = get_json(server, path)
+            assert status == 200
+            assert len(listing["items"]) == expected[kind] > 0, kind
+            listed += [dict(item, kind=kind) for item in listing["items"]]  # list items carry no kind
+    index = by_kind_and_name(listed)
+    for obj in listed:
+        if obj["kind"] in ("Pod", "ReplicaSet", "Job"):
+            controller_of(obj, index)
