@@ -9,7 +9,7 @@ Secrets.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from k8sdata.errors import SourceError
+from k8sdata.security.podlists import AuditedPods
 from k8sdata.sources.parallel import read_side_by_side
 from k8sdata.sources.protocols import ResourceSource
 
@@ -110,42 +111,6 @@ def manifest_files(paths: Iterable[str]) -> list[Path]:
     return files
 
 
-def audited_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
-    """What the audits read of a pod whose controller is scanned instead of it: its names, labels and
-    owners (network selection, the owner dedupe), hostNetwork, and its containers' images (the image
-    list). A tenth of a pod at most: at 100,000 pods the full objects would take gigabytes."""
-    metadata = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    status = pod.get("status") or {}
-    return {
-        "apiVersion": pod.get("apiVersion"),
-        "metadata": {key: metadata[key] for key in ("name", "namespace", "uid", "labels", "ownerReferences")
-                     if key in metadata},
-        "spec": {"hostNetwork": spec.get("hostNetwork"),
-                 "containers": [{"name": container.get("name"), "image": container.get("image")}
-                                for container in spec.get("containers") or []]},
-        "status": {"phase": status.get("phase"),
-                   "containerStatuses": [{"name": found.get("name"), "image": found.get("image"),
-                                          "imageID": found.get("imageID")}
-                                         for found in status.get("containerStatuses") or []]},
-    }
-
-
-def controlled_by(obj: Mapping[str, Any], uids: Set[str]) -> bool:
-    """Whether `obj`'s controller is one of `uids` (the engine then scans the controller, not it)."""
-    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return any(isinstance(owner, Mapping) and owner.get("controller") and owner.get("uid") in uids
-               for owner in owners)
-
-
-def audited_pods(controller_uids: Set[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Reduces each listed pod as its page is decoded: a pod one of `controller_uids` controls is never a
-    workload check's subject (engine.top_level), so only what the audits read of it is kept."""
-    def reduce(pod: dict[str, Any]) -> dict[str, Any]:
-        return audited_pod(pod) if controlled_by(pod, controller_uids) else pod
-    return reduce
-
-
 #: The pods list, read after the other workloads: their uids decide which pods are kept whole.
 POD_LIST = CLUSTER_LISTS[-1]
 
@@ -154,7 +119,7 @@ def cluster_objects(client: ResourceSource, namespace: str | None = None) -> Obj
     """Workloads, Pods, PodDisruptionBudgets and ServiceAccounts through KubeClient.list_resource. A list
     that fails is skipped with a sentence (other kinds are still scanned); without PDBs the PDB check is
     not run, and without ServiceAccounts the token check judges only pods that set the field. Pods come
-    last, reduced to what the audits read when a listed controller is scanned instead (audited_pods)."""
+    last, reduced to what the audits read when a listed controller is scanned instead (AuditedPods)."""
     objects = Objects()
     # Side by side: the slowest list, not the sum of them (k8sdata.sources.parallel).
     answers: dict[str, Any] = read_side_by_side({
@@ -165,7 +130,7 @@ def cluster_objects(client: ResourceSource, namespace: str | None = None) -> Obj
                    for item in items if (uid := (item.get("metadata") or {}).get("uid"))}
     try:
         answers[POD_LIST[2]] = client.list_resource(POD_LIST[0], POD_LIST[1], namespace=namespace,
-                                                    slim=audited_pods(controllers))
+                                                    slim=AuditedPods(controllers))
     except SourceError as failed:
         answers[POD_LIST[2]] = failed
     for _group_version, _resource, kind in CLUSTER_LISTS:
@@ -174,8 +139,8 @@ def cluster_objects(client: ResourceSource, namespace: str | None = None) -> Obj
             objects.skipped.append(f"{kind}s were not scanned: {items.sentence}")
             objects.failed[kind] = items
             continue
-        # List items carry no kind of their own; the engine needs it.
-        objects.items += [{**item, "kind": kind} for item in items]
+        # List items carry no kind of their own; the engine needs it (AuditedPods has named the pods').
+        objects.items += [item if item.get("kind") == kind else {**item, "kind": kind} for item in items]
     pdbs = answers[PDB_LIST[2]]
     if not isinstance(pdbs, SourceError):
         objects.items += [{**item, "kind": PDB_LIST[2]} for item in pdbs]

@@ -182,7 +182,7 @@ def _parse(raw: bytes) -> dict[str, Any]:
         return orjson.loads(raw)
 
 
-def _trim(item: dict[str, Any]) -> dict[str, Any]:
+def trim_object(item: dict[str, Any]) -> dict[str, Any]:
     """Drop what no page uses and what makes objects large (managedFields, last-applied copy)."""
     metadata = item.get("metadata")
     if isinstance(metadata, dict):
@@ -222,8 +222,8 @@ def _page_decoder(slim: Slim | ListShape | None) -> PageDecoder:
         items = body.get("items") or []
         del body
         if slim is None:
-            return [_trim(item) for item in items], version, token
-        return [slim(_trim(item)) for item in items], version, token
+            return [trim_object(item) for item in items], version, token
+        return [slim(trim_object(item)) for item in items], version, token
 
     return decode
 
@@ -430,7 +430,7 @@ class KubeClient:
                 query.append(("continue", token))
             body = self.get_json(path, query)
             items = body.get("items") or []
-            yield [_trim(item) for item in items]
+            yield [trim_object(item) for item in items]
             token = (body.get("metadata") or {}).get("continue") or None
             if not token:
                 return
@@ -560,7 +560,7 @@ class KubeClient:
     def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
         """One pod (trimmed as list items are): what a page linked to one pod can show when the pods list
         itself fails (a 403 on the list, a 500, a list too big for the server)."""
-        return _trim(self.get_json(f"{_core_path('pods', namespace)}/{_check_segment(name)}"))
+        return trim_object(self.get_json(f"{_core_path('pods', namespace)}/{_check_segment(name)}"))
 
     def list_nodes(self) -> list[dict[str, Any]]:
         return self.list_path("/api/v1/nodes")
@@ -703,4 +703,4 @@ def _watch_event(line: bytes, path: str) -> tuple[str, dict[str, Any]]:
     if kind == "ERROR":
         code = int(obj.get("code") or 0) if isinstance(obj, dict) else 0
         raise _from_http(code or 500, orjson.dumps(obj), None, path)
-    return kind, _trim(obj) if isinstance(obj, dict) else {}
+    return kind, trim_object(obj) if isinstance(obj, dict) else {}

@@ -29,7 +29,7 @@ from k8sdata.pods.podshape import (
     decode_pod_page,
     slim_pod,
 )
-from k8sdata.sources.kube import _trim
+from k8sdata.sources.kube import trim_object
 from sandbox.cluster_loader import load_demo_objects
 from sandbox.synthetic import synthetic_objects
 from tests.plugins.kube_api import fixture_cluster_objects
@@ -63,7 +63,7 @@ def _page(pods: list[dict[str, Any]], continue_token: str = "") -> bytes:
 def _both(name: str) -> tuple[list[dict[str, Any]], list[Pod]]:
     """(full pods as KubeClient.list_pods returns them, slim pods decoded from the same bytes)."""
     raw = _page(CLUSTERS[name]())
-    full = [_trim(item) for item in orjson.loads(raw)["items"]]
+    full = [trim_object(item) for item in orjson.loads(raw)["items"]]
     slim = decode_pod_page(raw, Interner()).items
     assert len(full) == len(slim) > 0
     return full, slim

@@ -1,5 +1,5 @@
 """security_report reads each list once and keeps only what the audits read of pods a scanned controller
-owns (k8sdata.security.sources.audited_pods), and that changes nothing it reports: against the stand-in
+owns (k8sdata.security.podlists.AuditedPods), and that changes nothing it reports: against the stand-in
 API server's demo cluster, the report equals one made from every object read whole."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from k8sdata.config import Settings
+from k8sdata.security.podlists import controlled_by
 from k8sdata.security.report import SecurityReport, security_report
-from k8sdata.security.sources import controlled_by
 from k8sdata.sources.kube import KubeClient
 
 TODAY = dt.date(2026, 1, 1)
