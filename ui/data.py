@@ -33,6 +33,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from k8sdata import health
+from k8sdata.access import current_scope
 from k8sdata.archive.spool import Spool
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, SourceError
@@ -367,10 +368,11 @@ def linked_pods_view(settings: Settings, context: str | None, namespace: str | N
 
 
 def pods_usage(settings: Settings, context: str | None, namespace: str | None, view: PodsView
-               ) -> tuple[pd.DataFrame, str] | None:
-    """Per pod usage against requests and limits (k8sdata.pods.resources.POD_USAGE_COLUMNS) and its source
-    ("prometheus" | "metrics.k8s.io"): two Prometheus queries (or one metrics.k8s.io list) per TTL,
-    whatever the number of pods. Raises SourceError when no usage source works.
+               ) -> tuple[pd.DataFrame, str, str] | None:
+    """Per pod usage against requests and limits (k8sdata.pods.resources.POD_USAGE_COLUMNS), its source
+    ("prometheus" | "metrics.k8s.io") and a key naming this frame for what is cached from it: two
+    Prometheus queries (or one metrics.k8s.io list) per TTL, whatever the number of pods. Raises
+    SourceError when no usage source works.
 
     A large cluster's (a watched pods list) usage never holds up the rows: it is read in the background
     (Prefetch), the last answer serves meanwhile, and None means the first answer is not back yet (at
@@ -395,11 +397,16 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
         usage, source = _current_usage(kube.key, prom_url, namespace, kube.client, prom)
     bucket = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS)
     frame = _pods_usage_frame(kube.key, namespace, "", view.token, bucket, view.raw, usage)
-    return frame, source
+    return frame, source, f"{kube.key}|{namespace}|{view.token}|{bucket}"
 
 
 #: The usage bucket of a frame built without usage: no real time bucket is negative.
 _NO_USAGE_BUCKET = -1
+
+
+def requests_key(settings: Settings, context: str | None, namespace: str | None, view: PodsView) -> str:
+    """What names pods_requests' frame for what is cached from it (as pods_usage's key does its own)."""
+    return f"{kube_key(settings, context)}|{namespace}|{view.token}|{_NO_USAGE_BUCKET}"
 
 
 def pods_requests(settings: Settings, context: str | None, namespace: str | None, view: PodsView
@@ -588,7 +595,17 @@ def namespaces(settings: Settings, context: str | None) -> list[str] | SourceErr
 
 def overview_data(settings: Settings, context: str | None, namespace: str | None, window: str,
                   time_range: timedelta, include_system: bool) -> OverviewData:
-    """Everything the Overview shows. Never raises a SourceError: each section carries its own."""
+    """Everything the Overview shows. Never raises a SourceError: each section carries its own.
+
+    Assembled once per DATA_TTL_SECONDS for every viewer with the same view (and the same namespace
+    scope), and shared: at 100,000 pods the roll-up is seconds of CPU, which thirty viewers refreshing
+    together would otherwise each spend. Read-only, like every shared answer."""
+    return _overview_data(settings, context, namespace, window, time_range, include_system, current_scope())
+
+
+@cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True, guard=False)
+def _overview_data(settings: Settings, context: str | None, namespace: str | None, window: str,
+                   time_range: timedelta, include_system: bool, scope: frozenset[str] | None) -> OverviewData:
     conventions = or_error(lambda: conventions_from_settings(settings))
     prom = or_error(lambda: cached_prom(settings))
     if isinstance(conventions, SourceError):  # custom request settings that are no names: say so there

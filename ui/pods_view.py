@@ -8,6 +8,7 @@ Altair or escape_markdown. Only the open tab runs (tabs bound to the `tab` query
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ from k8sdata.config import Settings
 from k8sdata.errors import SourceError
 from k8sdata.pods.resources import SOURCE_METRICS_API
 from ui import data
+from ui.cache import cached
 from ui.filters import (
     Filters,
     PodFilters,
@@ -66,6 +68,11 @@ USAGE_COLUMNS = ("cpu_cores", "cpu_request_pct", "cpu_limit_pct", "memory_mib", 
                  "memory_limit_pct")
 
 
+def table_columns(measured: bool) -> list[str]:
+    """The table's column titles, usage's left out when it is not measured."""
+    return [title for column, title in TABLE_COLUMNS.items() if measured or column not in USAGE_COLUMNS]
+
+
 def pods_table(pods: pd.DataFrame, usage: pd.DataFrame, *, measured: bool = True) -> pd.DataFrame:
     """The table as shown and downloaded: kubectl's columns, then usage beside requests and limits
     (percentages 0-100+, NaN where no request/limit is set). `measured` False (no usage source works):
@@ -104,15 +111,19 @@ COLUMN_CONFIG = {
 }
 
 
-def _pod_filters(frame: pd.DataFrame) -> PodFilters:
-    """The page's filters above the table (options from the pods listed, so only real values)."""
+def _options(frame: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """The filters' choices: the workloads, statuses and nodes of the pods listed (only real values)."""
+    return (sorted(workload_labels(frame).unique()), sorted(frame["status"].unique()),
+            sorted(n for n in frame["node"].unique() if n))
+
+
+def _pod_filters(options: tuple[list[str], list[str], list[str]]) -> PodFilters:
+    """The page's filters above the table."""
     columns = st.columns([2, 2, 2, 3])
-    workloads = columns[0].multiselect("Workload", sorted(workload_labels(frame).unique()),
-                                       key="kams_pods_workload", placeholder="All workloads")
-    statuses = columns[1].multiselect("Status", sorted(frame["status"].unique()), key="kams_pods_status",
-                                      placeholder="Any status")
-    nodes = columns[2].multiselect("Node", sorted(n for n in frame["node"].unique() if n),
-                                   key="kams_pods_node", placeholder="All nodes")
+    workloads = columns[0].multiselect("Workload", options[0], key="kams_pods_workload",
+                                       placeholder="All workloads")
+    statuses = columns[1].multiselect("Status", options[1], key="kams_pods_status", placeholder="Any status")
+    nodes = columns[2].multiselect("Node", options[2], key="kams_pods_node", placeholder="All nodes")
     text = columns[3].text_input("Search", key="kams_pods_search", placeholder="name, IP, label, node…",
                                  help="Case-insensitive text in the namespace, name, workload, node, IP, "
                                       "status or labels.")
@@ -162,17 +173,38 @@ def _keys(table: pd.DataFrame) -> list[str]:
     return (table["Namespace"] + "/" + table["Name"]).tolist()
 
 
-def _sorted(table: pd.DataFrame) -> pd.DataFrame:
-    """The whole table in the order chosen above it (default kubectl's: namespace, then name)."""
+def _sort_choice(measured: bool) -> tuple[str | None, bool]:
+    """The order chosen above the table (default kubectl's: namespace, then name) as (column, descending)."""
     columns = st.columns([3, 2])
     label = columns[0].selectbox(
-        "Sort by", ["", *table.columns], key=SORT_KEY,
+        "Sort by", ["", *table_columns(measured)], key=SORT_KEY,
         format_func=lambda column: column or "Namespace, then name (as kubectl)",
         help="Sorts every pod that passes the filters, before the table is cut into pages. Clicking a "
              "column header sorts only the rows of the page shown.")
     descending = columns[1].toggle("Descending", key=DESCENDING_KEY, disabled=not label)
     column, reverse = SORT_PROXIES.get(label, (label, False))
-    return sort_rows(table, column, descending != reverse)
+    return column or None, descending != reverse
+
+
+def _shown(view: data.PodsView, chosen: PodFilters, usage: _Usage, column: str | None, descending: bool
+           ) -> tuple[pd.DataFrame, str]:
+    """The whole table in the chosen order, and its counts line."""
+    shown = filter_pods(view.frame, chosen)
+    table = sort_rows(pods_table(shown, usage.frame, measured=usage.measured), column, descending)
+    return table, _counts(shown, len(view.frame))
+
+
+@cached(ttl=data.DATA_TTL_SECONDS * 4, max_entries=data.MAX_CACHED_LISTS, shared=True, guard=False)
+def _shared_shown(context: str | None, namespace: str | None, token: str, chosen: PodFilters, usage_key: str,
+                  column: str | None, descending: bool, _view: data.PodsView, _usage: _Usage
+                  ) -> tuple[pd.DataFrame, str]:
+    return _shown(_view, chosen, _usage, column, descending)
+
+
+@cached(ttl=data.DATA_TTL_SECONDS * 4, max_entries=data.MAX_CACHED_LISTS, shared=True, guard=False)
+def _shared_options(context: str | None, namespace: str | None, token: str, _frame: pd.DataFrame
+                    ) -> tuple[list[str], list[str], list[str]]:
+    return _options(_frame)
 
 
 def _page(table: pd.DataFrame) -> pd.DataFrame:
@@ -195,22 +227,33 @@ def _page(table: pd.DataFrame) -> pd.DataFrame:
     return page_of(table, number, size)
 
 
-def _usage(settings: Settings, filters: Filters, view: data.PodsView) -> tuple[pd.DataFrame, bool]:
-    """Per pod requests and limits, and whether current usage is beside them."""
+@dataclass(frozen=True)
+class _Usage:
+    frame: pd.DataFrame  # requests, limits and (when `measured`) current usage per pod
+    measured: bool
+    key: str  # names `frame` for the shared table cache
+
+
+def _usage(settings: Settings, filters: Filters, view: data.PodsView) -> _Usage:
+    """Per pod requests and limits, and current usage beside them when it can be read."""
+    def requests_only() -> _Usage:
+        return _Usage(data.pods_requests(settings, filters.context, filters.namespace, view), False,
+                      data.requests_key(settings, filters.context, filters.namespace, view))
+
     try:
         got = data.pods_usage(settings, filters.context, filters.namespace, view)
     except SourceError as error:
         show_source_error(error, "Current usage is unavailable", level="info",
                           after="Requests and limits are shown without it.")
-        return data.pods_requests(settings, filters.context, filters.namespace, view), False
+        return requests_only()
     if got is None:
         st.caption("Current usage is still being read for this large cluster; it appears on the next "
                    "refresh. Requests and limits are shown meanwhile.")
-        return data.pods_requests(settings, filters.context, filters.namespace, view), False
-    usage, source = got
+        return requests_only()
+    usage, source, key = got
     if source == SOURCE_METRICS_API:
         st.caption("Usage now comes from metrics.k8s.io (metrics-server), as in kubectl top pod.")
-    return usage, True
+    return _Usage(usage, True, key)
 
 
 def read_pods(settings: Settings, context: str | None, namespace: str | None, linked: str, selector: str = "",
@@ -242,12 +285,19 @@ def render_pods_tab(settings: Settings, filters: Filters) -> None:
                      partial="Only the linked pod, read by itself, is shown.", empty=empty)
     if view is None:
         return
-    chosen = _pod_filters(view.frame)
-    shown = filter_pods(view.frame, chosen)
+    # A big cluster's table is built once per list version, usage and choice, for every viewer (shared):
+    # at 100,000 pods it is seconds of CPU and hundreds of MB that thirty viewers would otherwise each make.
+    big = view.watched
+    options = (_shared_options(filters.context, filters.namespace, view.token, view.frame) if big
+               else _options(view.frame))
+    chosen = _pod_filters(options)
     with st.spinner("Reading current usage…"):
-        usage, measured = _usage(settings, filters, view)
-    st.markdown(escape_markdown(_counts(shown, len(view.frame))))
-    table = _sorted(pods_table(shown, usage, measured=measured))
+        usage = _usage(settings, filters, view)
+    column, descending = _sort_choice(usage.measured)
+    table, counts = (_shared_shown(filters.context, filters.namespace, view.token, chosen, usage.key, column,
+                                   descending, view, usage) if big
+                     else _shown(view, chosen, usage, column, descending))
+    st.markdown(escape_markdown(counts))
     page = _page(table)
     st.session_state[SHOWN_KEYS] = _keys(page)
     st.dataframe(page, hide_index=True, width="stretch", height=480, column_config=COLUMN_CONFIG,

@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
+import pytest
 
+from k8sdata.access import scoped
 from k8sdata.config import Settings
 from k8sdata.errors import NotConfigured, Unreachable
 from k8sdata.overview import collect_overview
@@ -112,3 +114,21 @@ def test_pod_alerts_are_named_after_their_application(kube_api: Any, prometheus:
     light = {(a.namespace, a.app): a for a in data.apps}[(oom.iloc[0]["namespace"], oom.iloc[0]["app"])]
     assert light.light in {"amber", "red"}
     assert any("ContainerOOMKilled" in reason for reason in light.reasons)
+
+
+@pytest.mark.usefixtures("app_env")
+def test_one_overview_assembly_serves_every_viewer_of_the_same_view() -> None:
+    """Issue 16: at 100,000 pods the roll-up is seconds of CPU; viewers of the same view (the same
+    namespace, window, range and scope) share one assembly per DATA_TTL_SECONDS instead of each making
+    their own. A viewer limited to some namespaces never gets another scope's answer."""
+    import ui.data
+
+    settings = Settings.from_env()
+    view = (settings, None, None, "5m", timedelta(hours=1), False)
+    first = ui.data.overview_data(*view)
+    assert first.pods.ok and first.apps
+    assert ui.data.overview_data(*view) is first
+    assert ui.data.overview_data(settings, None, APP_NAMESPACE, "5m", timedelta(hours=1), False) is not first
+    with scoped(frozenset({APP_NAMESPACE})):
+        limited = ui.data.overview_data(*view)
+    assert limited is not first

@@ -256,6 +256,28 @@ def test_big_clusters_read_the_shared_watch_cache(monkeypatch: pytest.MonkeyPatc
     assert not any(t.name.startswith("kams-watch") and t.is_alive() for t in threading.enumerate())
 
 
+def test_a_big_cluster_s_shared_table_follows_each_viewer_s_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: a big cluster's table is built once per list version, usage and choice, and shared; a
+    viewer's filter or sort never leaks into another viewer's table."""
+    import ui.data
+
+    monkeypatch.setattr(ui.data, "WATCH_THRESHOLD_PODS", 1)
+    everyone = pods_table(rerun(run_page()))  # the second run reads the watch
+    assert any("shared watch" in unescape(c.value) for c in run_page().caption)
+    one = run_page()
+    widget(one.multiselect, "Status").select("Running")
+    running = pods_table(rerun(one))
+    assert set(running["Status"]) == {"Running"} and len(running) < len(everyone)
+    other = pods_table(run_page())  # another viewer, no filter: every pod, as before
+    assert set(other["Name"]) == set(everyone["Name"])
+    widget(one.selectbox, "Sort by").select("Restart count")
+    rerun(one).toggle[0].set_value(True)
+    restarts = pods_table(rerun(one))["Restart count"].tolist()
+    assert restarts == sorted(restarts, reverse=True)
+    assert pods_table(run_page())["Name"].tolist() == other["Name"].tolist()
+    clear_streamlit_caches()
+
+
 def test_a_big_cluster_s_rows_never_wait_for_usage(monkeypatch: pytest.MonkeyPatch, kube_faults: Any) -> None:
     """Issue 16: at 100,000 pods a metrics.k8s.io list takes seconds. A big cluster's Pods page draws its
     rows with requests and limits at once, reads usage in the background, and shows it on a later run."""
