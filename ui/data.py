@@ -50,8 +50,10 @@ from ui.cache import FAILURE_TTL_SECONDS, cached, forget_data, guarded
 
 T = TypeVar("T")
 
-#: How long source data is reused before asking the servers again (also the instant-query time bucket).
-DATA_TTL_SECONDS = 15
+#: How long source data is reused before asking the servers again (also the instant-query time bucket):
+#: the shortest auto-refresh interval (ui.filters.AUTO_REFRESH), so that any number of viewers refreshing
+#: that often cost one list per resource per refresh, not two. Refresh asks again at once.
+DATA_TTL_SECONDS = 30
 #: Raw lists kept per (cluster, namespace) at most; each can be large.
 MAX_CACHED_LISTS = 32
 #: Connection pings are cheap but shown on every page: keep them a little longer.
@@ -210,7 +212,7 @@ def _prom_version(url: str, _prom: PromClient) -> str:
 
 # --- the Pods page's data ------------------------------------------------------------------------------
 #: From this many pods in the whole cluster on, the Pods page reads a shared list-then-watch cache (one
-#: list, then only changes) instead of listing every TTL. Below it a plain list every 15 s is cheaper
+#: list, then only changes) instead of listing every TTL. Below it a plain list every TTL is cheaper
 #: than a thread and a watch connection per cluster.
 WATCH_THRESHOLD_PODS = 5_000
 #: Pod counts seen per cluster (all namespaces), which decide the path above. Shared by every viewer.
@@ -313,7 +315,7 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
     """Pods of a namespace (None = all), optionally narrowed by a server-side label selector.
 
     Big clusters (WATCH_THRESHOLD_PODS) are read from the shared WatchedList and narrowed to the namespace
-    in pandas; small ones are listed (cached 15 s). `fresh` lists again instead of using a cached list
+    in pandas; small ones are listed (cached DATA_TTL_SECONDS). `fresh` lists again instead of using a cached list
     (the watch is already current). Raises SourceError."""
     kube = cached_kube(settings, context)
     if fresh:
@@ -425,7 +427,7 @@ def pod_events(settings: Settings, context: str | None, namespace: str, name: st
 
 def pod_history(settings: Settings, namespace: str, pod: str, time_range: timedelta) -> history.PodHistory:
     """k8sdata.pods.history.pod_history over the last `time_range`, the end rounded to the TTL so viewers and
-    reruns within 15 s share the cached range queries. Raises NotConfigured without Prometheus."""
+    reruns within the TTL share the cached range queries. Raises NotConfigured without Prometheus."""
     end_seconds = math.floor(datetime.now(UTC).timestamp() / DATA_TTL_SECONDS) * DATA_TTL_SECONDS
     end = datetime.fromtimestamp(end_seconds, UTC)
     start = end - time_range
@@ -474,7 +476,7 @@ class CachedProm:
     """A PromClient seen through the data cache (satisfies k8sdata.sources.protocols.PromSource).
 
     Instant queries "at now" are evaluated at the start of the current TTL bucket, so every viewer in
-    the same 15 s shares one answer instead of each asking at their own millisecond.
+    the same TTL shares one answer instead of each asking at their own millisecond.
     """
 
     def __init__(self, client: PromClient, *, history: bool = False) -> None:

@@ -125,7 +125,7 @@ def follow(settings: Settings, state: LogsState) -> int:
 # --- events ----------------------------------------------------------------------------------------
 def cluster_events(settings: Settings, context: str | None, namespace: str | None) -> pd.DataFrame:
     """k8sdata.pods.frames.events_frame of the namespace's events (None = all), newest first, from ui.data's
-    shared 15 s cache. Raises SourceError."""
+    shared cache (DATA_TTL_SECONDS). Raises SourceError."""
     return events_frame(data.cached_kube(settings, context).list_events(namespace))
 
 

@@ -3,7 +3,7 @@ k8sdata.requests.conventions, k8sdata.requests.red, k8sdata.requests.patterns an
 
 Every entry is keyed by the Prometheus URL and the query's parameters (the client itself is not hashed:
 the URL identifies it), so every viewer asking the same thing within the TTL shares one answer. Range
-ends are rounded down to the TTL bucket (`TimeWindow.last`), so reruns and viewers in the same 15 s
+ends are rounded down to the TTL bucket (`TimeWindow.last`), so reruns and viewers in the same TTL
 ask for the same range. Failures are never cached: a SourceError propagates out of the cached function
 (Streamlit does not store exceptions), so the next rerun asks again.
 
