@@ -376,7 +376,7 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
     Prometheus queries (or one metrics.k8s.io list) per TTL, whatever the number of pods. Raises
     SourceError when no usage source works.
 
-    A large cluster's (a watched pods list) usage never holds up the rows: it is read in the background
+    A large cluster's usage never holds up the rows: it is read in the background
     (Prefetch), the last answer serves meanwhile, and None means the first answer is not back yet (at
     100,000 pods a metrics.k8s.io list takes seconds)."""
     kube = cached_kube(settings, context)
@@ -385,7 +385,8 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
     except NotConfigured:
         prom = None
     prom_url = prom.url if prom else ""
-    if view.watched:
+    if view.watched or _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS:
+        # Big (watched, or just found big by this run's first list): the first visitor waits no more.
         client = kube.client
         got = _prefetch().get(("usage", kube.key, prom_url, namespace),
                               lambda: resources.current_usage(prom, client, namespace),
