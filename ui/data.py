@@ -229,6 +229,17 @@ def _watched_pods(kube_key: str, _kube: KubeClient) -> Any:
     return WatchedList(_kube, "/api/v1/pods", slim=slim_pod)
 
 
+#: How long a page waits for a big cluster's watch to have its first list before using the cached list.
+WATCH_READY_WAIT_SECONDS = 0.5
+
+
+def _ready_watch(kube: CachedKube) -> WatchedList | None:
+    """The cluster's shared watch once its first list is in, else None (the cached plain list serves
+    meanwhile: at 100,000 pods that first list takes seconds, and no visitor should wait for it)."""
+    watched = _watched_pods(kube.key, kube.client)
+    return watched if watched.ready_within(WATCH_READY_WAIT_SECONDS) else None
+
+
 @cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True)
 def _selected_pods(kube_key: str, namespace: str | None, label_selector: str, _kube: KubeClient
                    ) -> list[dict[str, Any]]:
@@ -314,9 +325,10 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
               label_selector: str = "", *, fresh: bool = False) -> PodsView:
     """Pods of a namespace (None = all), optionally narrowed by a server-side label selector.
 
-    Big clusters (WATCH_THRESHOLD_PODS) are read from the shared WatchedList and narrowed to the namespace
-    in pandas; small ones are listed (cached DATA_TTL_SECONDS). `fresh` lists again instead of using a cached list
-    (the watch is already current). Raises SourceError."""
+    Big clusters (WATCH_THRESHOLD_PODS) are read from the shared WatchedList once its first list is in,
+    and narrowed to the namespace in pandas; small ones, and big ones until then, are listed (cached
+    DATA_TTL_SECONDS). `fresh` lists again instead of using a cached list (the watch is already current).
+    Raises SourceError."""
     kube = cached_kube(settings, context)
     if fresh:
         # Only this list's entry: other namespaces and viewers keep theirs.
@@ -328,8 +340,8 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         token = f"list{id(raw)}"
         return PodsView(raw, _pods_frame(kube.key, namespace, selector, token, raw), token, False)
     big = _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS
-    if big:
-        watched = _watched_pods(kube.key, kube.client)
+    watched = _ready_watch(kube) if big else None
+    if watched is not None:
         items, version = watched.snapshot()
         # The time bucket renews AGE and RESTARTS' "(5m ago)" every TTL even when no pod changed; that
         # refresh reuses every row (PodsFrameBuilder), so it costs a fraction of a second at 100,000 pods.
@@ -339,9 +351,11 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         if namespace is not None:
             frame, items = _namespace_slice(kube.key, namespace, token, frame, items)
         return PodsView(items, frame, token, True)
-    raw = kube.list_pods(namespace)
+    raw = _pods(kube.key, namespace, kube.client)
     if namespace is None:
         _cluster_pod_counts[kube.key] = len(raw)
+    if _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS:
+        _watched_pods(kube.key, kube.client)  # its first list starts now, so the next visitor finds it in
     token = f"list{id(raw)}"
     return PodsView(raw, _pods_frame(kube.key, namespace, "", token, raw), token, False)
 
@@ -453,14 +467,17 @@ class CachedKube:
     def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """The pods of a namespace (None: all). A big cluster's come from the shared watch (one list, then
         only changes, for every page and viewer), never from a list of their own beside it."""
-        if _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS:
-            items, _version = _watched_pods(self.key, self.client).snapshot()
+        watched = _ready_watch(self) if _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS else None
+        if watched is not None:
+            items, _version = watched.snapshot()
             if namespace is None:
                 return items
             return [pod for pod in items if (pod.get("metadata") or {}).get("namespace") == namespace]
         pods = _pods(self.key, namespace, self.client)
         if namespace is None:
             _cluster_pod_counts[self.key] = len(pods)  # so the next read of a big cluster uses the watch
+        if _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS:
+            _watched_pods(self.key, self.client)  # its first list starts now, in the background
         return pods
 
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:

@@ -124,6 +124,16 @@ class WatchedList:
     def ready(self) -> bool:
         return self._ready.is_set()
 
+    def ready_within(self, seconds: float) -> bool:
+        """Whether the first list is in after waiting at most `seconds`; raises its SourceError when it
+        failed. False while it is still coming (at 100,000 pods it takes seconds)."""
+        self._attempted.wait(seconds)
+        if self._ready.is_set():
+            return True
+        if self._attempted.is_set() and self.last_error is not None:
+            raise self.last_error
+        return False
+
     def stop(self) -> None:
         self._stopping.set()
         response = self._response

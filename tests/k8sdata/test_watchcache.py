@@ -241,6 +241,31 @@ def test_hung_first_list_times_out_then_retries(make_api_server: Any, tmp_path: 
         client.close()
 
 
+def test_ready_within_never_waits_out_a_slow_first_list(make_api_server: Any, tmp_path: Path) -> None:
+    """What the website asks before reading a big cluster's watch (ui.data): a first list still coming is
+    False after the short wait, not a wait of its own; a failed one raises its error."""
+    server = make_api_server()
+    client = _client(server, tmp_path)
+    server.set_fault(r"^/api/v1/pods$", "latency", seconds=1.5, times=1)
+    slow = WatchedList(client, PODS, backoff_initial=0.05)
+    try:
+        started = time.monotonic()
+        assert slow.ready_within(0.2) is False
+        assert time.monotonic() - started < 1.0
+        _eventually(lambda: slow.ready_within(0.1), "the first list after its latency")
+        assert _names(slow) == _expected_pods()
+    finally:
+        slow.stop()
+    server.set_fault(r"^/api/v1/pods$", "forbidden", times=1)
+    refused = WatchedList(client, PODS, backoff_initial=5.0)
+    try:
+        with pytest.raises(Forbidden):
+            refused.ready_within(WAIT)
+    finally:
+        refused.stop()
+        client.close()
+
+
 def test_watch_errors_back_off_and_keep_the_last_snapshot(setup: Any) -> None:
     server, _, watched = setup(server_kwargs={"max_watch_seconds": 0.3})
     watched.wait_ready(WAIT)
