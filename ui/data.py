@@ -233,13 +233,6 @@ def _watched_pods(kube_key: str, _kube: KubeClient) -> Any:
 WATCH_READY_WAIT_SECONDS = 0.5
 
 
-def _ready_watch(kube: CachedKube) -> WatchedList | None:
-    """The cluster's shared watch once its first list is in, else None (the cached plain list serves
-    meanwhile: at 100,000 pods that first list takes seconds, and no visitor should wait for it)."""
-    watched = _watched_pods(kube.key, kube.client)
-    return watched if watched.ready_within(WATCH_READY_WAIT_SECONDS) else None
-
-
 @cached(ttl=DATA_TTL_SECONDS, max_entries=MAX_CACHED_LISTS, shared=True)
 def _selected_pods(kube_key: str, namespace: str | None, label_selector: str, _kube: KubeClient
                    ) -> list[dict[str, Any]]:
@@ -339,8 +332,7 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         raw = _selected_pods(kube.key, namespace, selector, kube.client)
         token = f"list{id(raw)}"
         return PodsView(raw, _pods_frame(kube.key, namespace, selector, token, raw), token, False)
-    big = _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS
-    watched = _ready_watch(kube) if big else None
+    watched = kube.ready_watch()
     if watched is not None:
         items, version = watched.snapshot()
         # The time bucket renews AGE and RESTARTS' "(5m ago)" every TTL even when no pod changed; that
@@ -351,11 +343,7 @@ def pods_view(settings: Settings, context: str | None, namespace: str | None,
         if namespace is not None:
             frame, items = _namespace_slice(kube.key, namespace, token, frame, items)
         return PodsView(items, frame, token, True)
-    raw = _pods(kube.key, namespace, kube.client)
-    if namespace is None:
-        _cluster_pod_counts[kube.key] = len(raw)
-    if _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS:
-        _watched_pods(kube.key, kube.client)  # its first list starts now, so the next visitor finds it in
+    raw = kube.listed_pods(namespace)
     token = f"list{id(raw)}"
     return PodsView(raw, _pods_frame(kube.key, namespace, "", token, raw), token, False)
 
@@ -399,7 +387,7 @@ def pods_usage(settings: Settings, context: str | None, namespace: str | None, v
     except NotConfigured:
         prom = None
     prom_url = prom.url if prom else ""
-    if view.watched or _cluster_pod_counts.get(kube.key, 0) >= WATCH_THRESHOLD_PODS:
+    if view.watched or kube.big:
         # Big (watched, or just found big by this run's first list): the first visitor waits no more.
         client = kube.client
         got = _prefetch().get(("usage", kube.key, prom_url, namespace),
@@ -467,17 +455,35 @@ class CachedKube:
     def list_pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
         """The pods of a namespace (None: all). A big cluster's come from the shared watch (one list, then
         only changes, for every page and viewer), never from a list of their own beside it."""
-        watched = _ready_watch(self) if _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS else None
+        watched = self.ready_watch()
         if watched is not None:
             items, _version = watched.snapshot()
             if namespace is None:
                 return items
             return [pod for pod in items if (pod.get("metadata") or {}).get("namespace") == namespace]
+        return self.listed_pods(namespace)
+
+    @property
+    def big(self) -> bool:
+        """Whether a list of every pod has found this cluster big (WATCH_THRESHOLD_PODS)."""
+        return _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS
+
+    def ready_watch(self) -> WatchedList | None:
+        """A big cluster's shared watch once its first list is in, else None (the cached plain list serves
+        meanwhile: at 100,000 pods that first list takes seconds, and no visitor should wait for it)."""
+        if not self.big:
+            return None
+        watched = _watched_pods(self.key, self.client)
+        return watched if watched.ready_within(WATCH_READY_WAIT_SECONDS) else None
+
+    def listed_pods(self, namespace: str | None) -> list[dict[str, Any]]:
+        """The cached plain list. A list of every pod records the cluster's size; once that is big the
+        shared watch starts at once, its first list in the background, so the next reader finds it in."""
         pods = _pods(self.key, namespace, self.client)
         if namespace is None:
-            _cluster_pod_counts[self.key] = len(pods)  # so the next read of a big cluster uses the watch
-        if _cluster_pod_counts.get(self.key, 0) >= WATCH_THRESHOLD_PODS:
-            _watched_pods(self.key, self.client)  # its first list starts now, in the background
+            _cluster_pod_counts[self.key] = len(pods)
+        if self.big:
+            _watched_pods(self.key, self.client)
         return pods
 
     def list_events(self, namespace: str | None = None) -> list[dict[str, Any]]:
