@@ -190,14 +190,16 @@ class Pod(_Part, gc=False, omit_defaults=True):
     status: PodStatus | None = None
 
 
-class _ListMeta(msgspec.Struct):
+class ListMetadata(msgspec.Struct):
+    """A list page's metadata: the list's resourceVersion and the token of the next page."""
+
     resourceVersion: str = ""
     # `continue` is a Python keyword: decode it under another attribute name.
     continue_: str = msgspec.field(default="", name="continue")
 
 
 class _PodList(msgspec.Struct):
-    metadata: _ListMeta = msgspec.field(default_factory=_ListMeta)
+    metadata: ListMetadata = msgspec.field(default_factory=ListMetadata)
     items: list[Pod] = msgspec.field(default_factory=list)
 
 
