@@ -21,6 +21,7 @@ from k8sdata.security.network import network_scan
 from k8sdata.security.podlists import audited_pod
 from k8sdata.security.rbac import RbacObjects, rbac_scan
 from k8sdata.security.scoring import kinds_list, unread
+from k8sdata.security.sources import of_kind
 from k8sdata.security.versions import versions_scan
 from k8sdata.sources.parallel import read_side_by_side
 from k8sdata.sources.protocols import ClusterSource
@@ -132,8 +133,7 @@ def collect_security_inputs(kube: ClusterSource, *, own_namespace: str | None = 
     # Side by side: twenty lists cost the slowest one, not their sum (a hung server: one timeout).
     for name, answer in read_side_by_side(reads).items():
         if name in LISTS and not isinstance(answer, SourceError):
-            kind = LISTS[name][2]
-            answer = [item if item.get("kind") == kind else {**item, "kind": kind} for item in answer]
+            answer = of_kind(answer, LISTS[name][2])
         setattr(inputs, name, answer)
     return inputs
 

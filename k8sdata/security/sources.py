@@ -111,6 +111,12 @@ def manifest_files(paths: Iterable[str]) -> list[Path]:
     return files
 
 
+def of_kind(items: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Listed items with their kind, which list items do not carry and the engine and audits need. An
+    item already named (AuditedPods names the pods it decodes) is kept as it is, not copied."""
+    return [item if item.get("kind") == kind else {**item, "kind": kind} for item in items]
+
+
 #: The pods list, read after the other workloads: their uids decide which pods are kept whole.
 POD_LIST = CLUSTER_LISTS[-1]
 
@@ -139,11 +145,10 @@ def cluster_objects(client: ResourceSource, namespace: str | None = None) -> Obj
             objects.skipped.append(f"{kind}s were not scanned: {items.sentence}")
             objects.failed[kind] = items
             continue
-        # List items carry no kind of their own; the engine needs it (AuditedPods has named the pods').
-        objects.items += [item if item.get("kind") == kind else {**item, "kind": kind} for item in items]
+        objects.items += of_kind(items, kind)
     pdbs = answers[PDB_LIST[2]]
     if not isinstance(pdbs, SourceError):
-        objects.items += [{**item, "kind": PDB_LIST[2]} for item in pdbs]
+        objects.items += of_kind(pdbs, PDB_LIST[2])
     else:
         error = pdbs
         objects.pdbs_known = False
@@ -152,7 +157,7 @@ def cluster_objects(client: ResourceSource, namespace: str | None = None) -> Obj
                                f"run: {error.sentence}")
     accounts = answers[SERVICE_ACCOUNT_LIST[2]]
     if not isinstance(accounts, SourceError):
-        objects.items += [{**item, "kind": SERVICE_ACCOUNT_LIST[2]} for item in accounts]
+        objects.items += of_kind(accounts, SERVICE_ACCOUNT_LIST[2])
     else:
         objects.service_accounts_known = False
         objects.failed[SERVICE_ACCOUNT_LIST[2]] = accounts
